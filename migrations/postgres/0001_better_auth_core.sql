@@ -1,0 +1,19 @@
+-- Better Auth 1.7's core schema, as its own migration creates it (getMigrations(),
+-- default options, emailAndPassword on). Tables that already exist are left untouched,
+-- so a database that a Better Auth app migrated is used as it is.
+create table if not exists "user" ("id" text not null primary key, "name" text not null, "email" text not null unique,
+  "emailVerified" boolean not null, "image" text,
+  "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz default CURRENT_TIMESTAMP not null);
+create table if not exists "session" ("id" text not null primary key, "expiresAt" timestamptz not null, "token" text not null unique,
+  "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz not null,
+  "ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") on delete cascade);
+create table if not exists "account" ("id" text not null primary key, "accountId" text not null, "providerId" text not null,
+  "userId" text not null references "user" ("id") on delete cascade, "accessToken" text, "refreshToken" text,
+  "idToken" text, "accessTokenExpiresAt" timestamptz, "refreshTokenExpiresAt" timestamptz, "scope" text,
+  "password" text, "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz not null);
+create table if not exists "verification" ("id" text not null primary key, "identifier" text not null, "value" text not null,
+  "expiresAt" timestamptz not null, "createdAt" timestamptz default CURRENT_TIMESTAMP not null,
+  "updatedAt" timestamptz default CURRENT_TIMESTAMP not null);
+create index if not exists "session_userId_idx" on "session" ("userId");
+create index if not exists "account_userId_idx" on "account" ("userId");
+create index if not exists "verification_identifier_idx" on "verification" ("identifier");

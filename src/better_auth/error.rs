@@ -1,0 +1,102 @@
+//! The one error type of the auth domain: a variant per code of the tool contract.
+
+use std::fmt;
+
+/// Why a token did not verify. The `as_str` names are the contract's `reason` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    Malformed,
+    BadSignature,
+    Expired,
+    NotYetValid,
+    WrongIssuer,
+    WrongAudience,
+    UnsupportedAlgorithm,
+    MissingClaim,
+    TooLarge,
+    SessionNotFound,
+}
+
+impl TokenRejection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::UnsupportedAlgorithm => "unsupported_algorithm",
+            Self::MissingClaim => "missing_claim",
+            Self::TooLarge => "too_large",
+            Self::SessionNotFound => "session_not_found",
+        }
+    }
+}
+
+impl fmt::Display for TokenRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure the caller can act on. Messages never hold a password, hash, token or secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("Invalid email address")]
+    InvalidEmail,
+    #[error("Password too short: at least {min} characters")]
+    PasswordTooShort { min: usize },
+    #[error("Password too long: at most {max} characters")]
+    PasswordTooLong { max: usize },
+    #[error("Invalid name: {0}")]
+    InvalidName(&'static str),
+    #[error("User already exists. Use another email.")]
+    UserAlreadyExists,
+    #[error("Invalid email or password")]
+    InvalidEmailOrPassword,
+    #[error("The token is not valid ({0})")]
+    InvalidToken(TokenRejection),
+    #[error("The user of this token no longer exists")]
+    UserNotFound,
+    #[error("Too many attempts; retry after {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("The database cannot be reached right now; nothing was changed. Retry later.")]
+    ServiceUnavailable,
+    /// The detail is for the log only; the caller sees a generic message.
+    #[error("Internal error; see the server log")]
+    Internal(String),
+}
+
+impl AuthError {
+    /// The stable code of the tool contract.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidEmail => "INVALID_EMAIL",
+            Self::PasswordTooShort { .. } => "PASSWORD_TOO_SHORT",
+            Self::PasswordTooLong { .. } => "PASSWORD_TOO_LONG",
+            Self::InvalidName(_) => "INVALID_NAME",
+            Self::UserAlreadyExists => "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+            Self::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
+            Self::InvalidToken(_) => "INVALID_TOKEN",
+            Self::UserNotFound => "USER_NOT_FOUND",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for AuthError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::EmailTaken => Self::UserAlreadyExists,
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                Self::ServiceUnavailable
+            }
+            StoreError::Other(detail) => Self::Internal(detail),
+        }
+    }
+}

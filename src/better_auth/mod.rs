@@ -1,0 +1,20 @@
+//! The auth domain: Better Auth's rules for users, passwords and access tokens.
+//! It knows nothing of MCP or SQL; it takes parsed values and a [`Store`].
+
+mod email;
+mod error;
+mod id;
+mod password;
+mod service;
+mod token;
+
+pub use email::{Email, MAX_EMAIL_BYTES};
+pub use error::{AuthError, TokenRejection};
+pub use id::{generate_id, random_alphanumeric};
+pub use password::{Password, PasswordHasher, PasswordPolicy};
+pub use service::{AuthService, AuthSettings, Authenticated, UserName, VerifiedToken};
+pub use token::{
+    AccessClaims, AccessTokens, IssuedToken, MAX_TOKEN_BYTES, MIN_SECRET_BYTES, SecretError,
+};
+
+pub use crate::store::{Store, User};

@@ -1,0 +1,372 @@
+//! Access tokens: HS256 JWTs keyed with the UTF-8 bytes of BETTER_AUTH_SECRET.
+//! Verification allows HS256 only and names each way a token can fail.
+
+use chrono::{DateTime, TimeZone, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::{AuthError, TokenRejection};
+
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// The fewest bytes BETTER_AUTH_SECRET may have: RFC 7518 §3.2 wants a 256-bit HS256 key.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Secrets that appear in documentation, so anyone could forge tokens with them.
+const PLACEHOLDER_SECRETS: &[&str] = &[
+    "better-auth-secret-12345678901234567890",
+    "replace-me-with-at-least-32-random-bytes-openssl-rand-base64-32",
+];
+
+/// Clock skew tolerated on exp, nbf and iat.
+const LEEWAY_SECS: u64 = 30;
+
+/// The claims of an access token issued here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<serde_json::Value>,
+}
+
+impl AccessClaims {
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        Utc.timestamp_opt(self.exp, 0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+}
+
+/// A signed token and when it expires.
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a secret was refused at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "BETTER_AUTH_SECRET has {0} bytes; it needs at least {MIN_SECRET_BYTES} (generate one with `openssl rand -base64 32`)"
+    )]
+    TooShort(usize),
+    #[error(
+        "BETTER_AUTH_SECRET is a well-known placeholder; anyone could forge tokens with it (generate one with `openssl rand -base64 32`)"
+    )]
+    Placeholder,
+}
+
+/// Signs and verifies access tokens.
+pub struct AccessTokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: Option<String>,
+    ttl_secs: i64,
+}
+
+impl AccessTokens {
+    /// `issuer` (BETTER_AUTH_URL) becomes both `iss` and `aud` of issued tokens and is
+    /// required of verified ones.
+    pub fn new(
+        secret: &SecretString,
+        issuer: Option<String>,
+        ttl_secs: u64,
+    ) -> Result<Self, SecretError> {
+        let bytes = secret.expose_secret().as_bytes();
+        if PLACEHOLDER_SECRETS.contains(&secret.expose_secret()) {
+            return Err(SecretError::Placeholder);
+        }
+        if bytes.len() < MIN_SECRET_BYTES {
+            return Err(SecretError::TooShort(bytes.len()));
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+        match &issuer {
+            Some(iss) => {
+                validation.set_issuer(&[iss]);
+                validation.set_audience(&[iss]);
+            }
+            None => validation.validate_aud = false,
+        }
+        Ok(Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+            issuer,
+            ttl_secs: ttl_secs.min(i64::MAX as u64) as i64,
+        })
+    }
+
+    pub fn issue(&self, user_id: &str, email: &str) -> Result<IssuedToken, AuthError> {
+        self.issue_at(user_id, email, Utc::now().timestamp())
+    }
+
+    fn issue_at(&self, user_id: &str, email: &str, now: i64) -> Result<IssuedToken, AuthError> {
+        let claims = AccessClaims {
+            sub: user_id.to_owned(),
+            email: Some(email.to_owned()),
+            iat: now,
+            exp: now.saturating_add(self.ttl_secs),
+            nbf: None,
+            iss: self.issuer.clone(),
+            aud: self.issuer.clone().map(serde_json::Value::String),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AuthError::Internal(format!("token signing failed: {e}")))?;
+        Ok(IssuedToken {
+            token,
+            expires_at: claims.expires_at(),
+        })
+    }
+
+    /// Verifies signature, algorithm and claims. Stateless: no database is read.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenRejection::TooLarge);
+        }
+        if token.split('.').count() != 3 {
+            return Err(TokenRejection::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| header_rejection(token))?;
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenRejection::UnsupportedAlgorithm);
+        }
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|e| rejection_of(e.kind()))?;
+        let claims = data.claims;
+        if claims.sub.is_empty() {
+            return Err(TokenRejection::MissingClaim);
+        }
+        let now = Utc::now().timestamp();
+        if claims.iat > now.saturating_add(LEEWAY_SECS as i64) {
+            return Err(TokenRejection::NotYetValid);
+        }
+        Ok(claims)
+    }
+}
+
+/// A header jsonwebtoken cannot read: an `alg` it does not know (such as `none`) is an
+/// unsupported algorithm, anything else is malformed.
+fn header_rejection(token: &str) -> TokenRejection {
+    use base64::Engine as _;
+    let alg = token
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .and_then(|h| h.get("alg").and_then(|a| a.as_str().map(str::to_owned)));
+    match alg {
+        Some(_) => TokenRejection::UnsupportedAlgorithm,
+        None => TokenRejection::Malformed,
+    }
+}
+
+fn rejection_of(kind: &ErrorKind) -> TokenRejection {
+    match kind {
+        ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+        ErrorKind::ExpiredSignature => TokenRejection::Expired,
+        ErrorKind::ImmatureSignature => TokenRejection::NotYetValid,
+        ErrorKind::InvalidIssuer => TokenRejection::WrongIssuer,
+        ErrorKind::InvalidAudience => TokenRejection::WrongAudience,
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::UnsupportedAlgorithm => TokenRejection::UnsupportedAlgorithm,
+        ErrorKind::MissingRequiredClaim(_) => TokenRejection::MissingClaim,
+        ErrorKind::Json(e) if e.to_string().starts_with("missing field") => {
+            TokenRejection::MissingClaim
+        }
+        _ => TokenRejection::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
+
+    fn tokens(issuer: Option<&str>) -> AccessTokens {
+        AccessTokens::new(&SECRET.into(), issuer.map(String::from), 900).unwrap()
+    }
+
+    fn sign(claims: serde_json::Value, alg: Algorithm, secret: &str) -> String {
+        jsonwebtoken::encode(
+            &Header::new(alg),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn now() -> i64 {
+        Utc::now().timestamp()
+    }
+
+    #[test]
+    fn an_issued_token_verifies_with_its_claims() {
+        let t = tokens(Some("https://app.example.com"));
+        let issued = t.issue("user123", "a@example.com").unwrap();
+        let claims = t.verify(&issued.token).unwrap();
+        assert_eq!(claims.sub, "user123");
+        assert_eq!(claims.email.as_deref(), Some("a@example.com"));
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert_eq!(claims.iss.as_deref(), Some("https://app.example.com"));
+        assert_eq!(claims.expires_at(), issued.expires_at);
+        let header = jsonwebtoken::decode_header(&issued.token).unwrap();
+        assert_eq!(header.alg, Algorithm::HS256);
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+    }
+
+    #[test]
+    fn short_and_placeholder_secrets_are_refused() {
+        assert!(matches!(
+            AccessTokens::new(&"too-short".into(), None, 900),
+            Err(SecretError::TooShort(9))
+        ));
+        assert!(matches!(
+            AccessTokens::new(&"better-auth-secret-12345678901234567890".into(), None, 900),
+            Err(SecretError::Placeholder)
+        ));
+    }
+
+    #[test]
+    fn each_failure_has_its_reason() {
+        let t = tokens(Some("https://app.example.com"));
+        let iss = "https://app.example.com";
+        let good = serde_json::json!({"sub":"u","iat":now(),"exp":now()+60,"iss":iss,"aud":iss});
+        assert!(
+            t.verify(&sign(good.clone(), Algorithm::HS256, SECRET))
+                .is_ok()
+        );
+
+        let cases: Vec<(String, TokenRejection)> = vec![
+            ("abc".into(), TokenRejection::Malformed),
+            ("a.b.c".into(), TokenRejection::Malformed),
+            ("x".repeat(MAX_TOKEN_BYTES + 1), TokenRejection::TooLarge),
+            (
+                sign(
+                    good.clone(),
+                    Algorithm::HS256,
+                    "another-secret-another-secret-0000",
+                ),
+                TokenRejection::BadSignature,
+            ),
+            (
+                sign(good.clone(), Algorithm::HS512, SECRET),
+                TokenRejection::UnsupportedAlgorithm,
+            ),
+            (
+                sign(
+                    serde_json::json!({"sub":"u","iat":now()-1000,"exp":now()-500,"iss":iss,"aud":iss}),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                TokenRejection::Expired,
+            ),
+            (
+                sign(
+                    serde_json::json!({"sub":"u","iat":now(),"nbf":now()+600,"exp":now()+900,"iss":iss,"aud":iss}),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                TokenRejection::NotYetValid,
+            ),
+            (
+                sign(
+                    serde_json::json!({"sub":"u","iat":now()+600,"exp":now()+900,"iss":iss,"aud":iss}),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                TokenRejection::NotYetValid,
+            ),
+            (
+                sign(
+                    serde_json::json!({"sub":"u","iat":now(),"exp":now()+60,"iss":"https://evil","aud":iss}),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                TokenRejection::WrongIssuer,
+            ),
+            (
+                sign(
+                    serde_json::json!({"sub":"u","iat":now(),"exp":now()+60,"iss":iss,"aud":"other"}),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                TokenRejection::WrongAudience,
+            ),
+            (
+                sign(
+                    serde_json::json!({"iat":now(),"exp":now()+60,"iss":iss,"aud":iss}),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                TokenRejection::MissingClaim,
+            ),
+            (
+                sign(
+                    serde_json::json!({"sub":"u","exp":now()+60,"iss":iss,"aud":iss}),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                TokenRejection::MissingClaim,
+            ),
+            (
+                sign(
+                    serde_json::json!({"sub":"u","iat":now(),"iss":iss,"aud":iss}),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+                TokenRejection::MissingClaim,
+            ),
+        ];
+        for (token, want) in cases {
+            assert_eq!(t.verify(&token).unwrap_err(), want, "{token}");
+        }
+    }
+
+    #[test]
+    fn alg_none_and_a_changed_payload_are_rejected() {
+        let t = tokens(None);
+        let issued = t.issue("u", "a@example.com").unwrap();
+        let parts: Vec<&str> = issued.token.split('.').collect();
+        let none_header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let unsigned = format!("{none_header}.{}.", parts[1]);
+        assert_eq!(
+            t.verify(&unsigned).unwrap_err(),
+            TokenRejection::UnsupportedAlgorithm
+        );
+        let forged_payload = B64.encode(
+            serde_json::to_vec(&serde_json::json!({"sub":"admin","iat":now(),"exp":now()+60}))
+                .unwrap(),
+        );
+        let forged = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+        assert_eq!(t.verify(&forged).unwrap_err(), TokenRejection::BadSignature);
+    }
+
+    #[test]
+    fn without_an_issuer_no_iss_or_aud_is_issued() {
+        let t = tokens(None);
+        let issued = t.issue("u", "a@example.com").unwrap();
+        let claims = t.verify(&issued.token).unwrap();
+        assert_eq!(claims.iss, None);
+        assert_eq!(claims.aud, None);
+    }
+}

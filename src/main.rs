@@ -1,0 +1,100 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use better_auth_mcp::{config::Config, startup, telemetry};
+
+/// An MCP server over stdio with the auth tools of a Better Auth deployment:
+/// sign_up, sign_in, verify_token and get_user.
+///
+/// Configuration comes from the environment (DATABASE_URL, BETTER_AUTH_SECRET,
+/// BETTER_AUTH_URL, TOKEN_TTL_SECONDS, ...), from `.env` in the working directory, and from
+/// --env-file. With no DATABASE_URL it uses an embedded SQLite database.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// Load environment variables from this dotenv file (values already set win).
+    #[arg(long, value_name = "PATH", global = true)]
+    env_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP on stdin/stdout (the default).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let env_loaded = match &cli.env_file {
+        Some(path) => dotenvy::from_path(path).map_err(|e| format!("{}: {e}", path.display())),
+        None => Ok(()),
+    };
+    let _ = dotenvy::dotenv();
+    telemetry::init();
+    if let Err(e) = env_loaded {
+        tracing::error!("cannot load the env file {e}");
+        std::process::exit(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(run(cli.command.unwrap_or(Command::Serve)));
+    // Exit at once: a blocking stdin read must not keep the process alive (rmcp #220).
+    std::process::exit(code);
+}
+
+async fn run(command: Command) -> i32 {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("configuration: {e}");
+            return 2;
+        }
+    };
+    let result = match command {
+        Command::Migrate => startup::open_store(&config).await.map(|_| ()),
+        Command::Serve => {
+            let shutdown = CancellationToken::new();
+            spawn_signal_handler(shutdown.clone());
+            match startup::build_service(&config).await {
+                Ok(service) => startup::serve_stdio(service, shutdown).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e}");
+            1
+        }
+    }
+}
+
+fn spawn_signal_handler(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("signal received, stopping");
+        shutdown.cancel();
+    });
+}

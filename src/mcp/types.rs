@@ -1,0 +1,170 @@
+//! What MCP clients send and receive: the tool contract's shapes (camelCase, as Better Auth's JSON).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::better_auth::{AccessClaims, Authenticated, User, VerifiedToken};
+
+fn rfc3339(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpArgs {
+    /// The new user's email address. It is trimmed and lowercased; at most 254 bytes.
+    pub email: String,
+    /// The new user's password, 8 to 128 characters by default. Used exactly as given.
+    pub password: String,
+    /// Optional display name, at most 256 characters, no control characters.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInArgs {
+    /// The user's email address (case and surrounding spaces do not matter).
+    pub email: String,
+    /// The user's password, exactly as it was set.
+    pub password: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenArgs {
+    /// The access token returned by sign_up or sign_in (a JWT; a leading "Bearer " is not needed).
+    pub token: String,
+}
+
+/// A user as Better Auth shows one.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// The user's id (32 alphanumeric characters).
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub email_verified: bool,
+    /// URL of the user's picture, or null.
+    pub image: Option<String>,
+    /// RFC 3339 timestamp.
+    pub created_at: String,
+    /// RFC 3339 timestamp.
+    pub updated_at: String,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            created_at: rfc3339(&u.created_at),
+            updated_at: rfc3339(&u.updated_at),
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            email_verified: u.email_verified,
+            image: u.image,
+        }
+    }
+}
+
+/// The result of sign_up and sign_in.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthResult {
+    pub user: UserView,
+    /// The access token: pass it to verify_token and get_user. Keep it private.
+    pub token: String,
+    /// Always "Bearer".
+    pub token_type: String,
+    /// When the access token expires (RFC 3339).
+    pub expires_at: String,
+}
+
+impl From<Authenticated> for AuthResult {
+    fn from(a: Authenticated) -> Self {
+        Self {
+            user: a.user.into(),
+            token: a.token,
+            token_type: "Bearer".into(),
+            expires_at: rfc3339(&a.expires_at),
+        }
+    }
+}
+
+/// The claims of a verified token.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ClaimsView {
+    /// The user id.
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expires at (seconds since the epoch).
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<serde_json::Value>,
+}
+
+impl From<AccessClaims> for ClaimsView {
+    fn from(c: AccessClaims) -> Self {
+        Self {
+            sub: c.sub,
+            email: c.email,
+            iat: c.iat,
+            exp: c.exp,
+            iss: c.iss,
+            aud: c.aud,
+        }
+    }
+}
+
+/// `{valid: true, kind, claims, expiresAt}` or `{valid: false, reason}`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyResult {
+    pub valid: bool,
+    /// What was verified: "access_token".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<ClaimsView>,
+    /// When the token expires (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Why the token is not valid: malformed, bad_signature, expired, not_yet_valid,
+    /// wrong_issuer, wrong_audience, unsupported_algorithm, missing_claim, too_large.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl VerifyResult {
+    pub fn valid(v: VerifiedToken) -> Self {
+        Self {
+            valid: true,
+            kind: Some(v.kind.into()),
+            expires_at: Some(rfc3339(&v.expires_at)),
+            claims: Some(v.claims.into()),
+            reason: None,
+        }
+    }
+
+    pub fn invalid(reason: &str) -> Self {
+        Self {
+            valid: false,
+            kind: None,
+            claims: None,
+            expires_at: None,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct GetUserResult {
+    pub user: UserView,
+}

@@ -1,0 +1,149 @@
+//! Wiring: configuration → store (migrated) → auth service → MCP server on stdio.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rmcp::ServiceExt;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::better_auth::{AuthService, AuthSettings, SecretError, random_alphanumeric};
+use crate::config::Config;
+use crate::mcp::AuthServer;
+use crate::store::{DatabaseUrl, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(
+        "BETTER_AUTH_SECRET is required with PostgreSQL (use the same value as your Better Auth app; generate one with `openssl rand -base64 32`)"
+    )]
+    SecretRequired,
+    #[error("cannot keep the generated secret at {path}: {reason}")]
+    SecretFile { path: PathBuf, reason: String },
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("MCP transport: {0}")]
+    Transport(String),
+}
+
+/// Opens and migrates the store, resolves the secret and builds the auth service.
+pub async fn build_service(config: &Config) -> Result<AuthService, StartupError> {
+    let secret = resolve_secret(config)?;
+    // Refuse a bad secret before touching the database.
+    crate::better_auth::AccessTokens::new(&secret, None, 1)?;
+    let store = open_store(config).await?;
+    let service = AuthService::new(
+        store,
+        AuthSettings {
+            secret,
+            issuer: config.base_url.clone(),
+            token_ttl_secs: config.token_ttl_secs,
+            password_policy: config.password_policy,
+            hash_concurrency: config.hash_concurrency,
+        },
+    )?;
+    Ok(service)
+}
+
+/// Opens the store and applies the migrations it lacks.
+pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
+    let store = Store::open(&config.database, &config.pool).await?;
+    let applied = store.migrate().await?;
+    if applied.is_empty() {
+        tracing::info!(database = %store.describe(), "database schema is up to date");
+    } else {
+        tracing::info!(database = %store.describe(), ?applied, "database migrated");
+    }
+    Ok(store)
+}
+
+fn resolve_secret(config: &Config) -> Result<SecretString, StartupError> {
+    if let Some(secret) = &config.secret {
+        return Ok(secret.clone());
+    }
+    match &config.database {
+        DatabaseUrl::Postgres(_) => Err(StartupError::SecretRequired),
+        DatabaseUrl::Sqlite(db) => load_or_create_secret(&secret_path_for(db)),
+    }
+}
+
+/// The generated secret lives beside the database: `<db file>.secret`.
+pub fn secret_path_for(db: &Path) -> PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(".secret");
+    db.with_file_name(name)
+}
+
+/// Reads the kept secret, or creates it (mode 0600) without ever overwriting one that a
+/// concurrently starting server wrote first.
+fn load_or_create_secret(path: &Path) -> Result<SecretString, StartupError> {
+    let fail = |reason: String| StartupError::SecretFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    }
+    if !path.exists() {
+        let secret = random_alphanumeric(64);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut file = open_private(&tmp).map_err(|e| fail(e.to_string()))?;
+        file.write_all(secret.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| fail(e.to_string()))?;
+        // A hard link never replaces an existing file: the first server to get here wins.
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => tracing::warn!(
+                path = %path.display(),
+                "BETTER_AUTH_SECRET is not set: generated one and kept it beside the database"
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    }
+    let secret = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let secret = secret.trim();
+    if secret.is_empty() {
+        return Err(fail("the file is empty".into()));
+    }
+    tracing::info!(path = %path.display(), "using the secret kept beside the database");
+    Ok(SecretString::from(secret.to_owned()))
+}
+
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Serves MCP on stdin/stdout until stdin closes or `shutdown` is cancelled (a signal).
+pub async fn serve_stdio(
+    service: AuthService,
+    shutdown: CancellationToken,
+) -> Result<(), StartupError> {
+    let server = AuthServer::new(Arc::new(service));
+    let running = match server
+        .serve_with_ct(rmcp::transport::stdio_pipes(), shutdown)
+        .await
+    {
+        Ok(running) => running,
+        Err(rmcp::service::ServerInitializeError::Cancelled) => return Ok(()),
+        Err(e) => return Err(StartupError::Transport(e.to_string())),
+    };
+    let reason = running
+        .waiting()
+        .await
+        .map_err(|e| StartupError::Transport(e.to_string()))?;
+    tracing::info!(?reason, "stopped serving");
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! Persistence in Better Auth's own schema: PostgreSQL (Neon) or an embedded SQLite file.
+//! This module owns all SQL and connections; the migrations of each dialect live in
+//! `migrations/<dialect>/`.
+
+mod postgres;
+mod sqlite;
+mod tls;
+mod url;
+
+use chrono::{DateTime, Utc};
+
+pub use postgres::{PgStore, PoolSettings};
+pub use sqlite::SqliteStore;
+pub use url::{DatabaseUrl, PgUrl, SslMode, UrlError};
+
+/// A row of Better Auth's `user` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A user to create, with its `credential` account (`accountId` = user id, as Better Auth).
+pub struct NewUser {
+    pub user: User,
+    /// The `account` row's own id.
+    pub account_id: String,
+    pub password_hash: String,
+}
+
+/// A user found by email, with the password of its credential account if it has one.
+pub struct UserWithPassword {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    /// The database could not be reached in time; the operation did not happen.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// The store behind the auth service.
+#[derive(Clone)]
+pub enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+impl Store {
+    /// Opens the database named by the URL; does not migrate.
+    pub async fn open(url: &DatabaseUrl, pool: &PoolSettings) -> Result<Self, StoreError> {
+        match url {
+            DatabaseUrl::Postgres(pg) => Ok(Self::Postgres(PgStore::connect(pg, pool)?)),
+            DatabaseUrl::Sqlite(path) => Ok(Self::Sqlite(SqliteStore::open(path).await?)),
+        }
+    }
+
+    /// Applies the embedded migrations that this database lacks. Idempotent, and safe
+    /// when several servers start at once. Tables that exist are left as they are.
+    pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
+        match self {
+            Self::Postgres(s) => s.migrate().await,
+            Self::Sqlite(s) => s.migrate().await,
+        }
+    }
+
+    /// Writes the user and its credential account in one transaction.
+    pub async fn create_user_with_password(&self, new: &NewUser) -> Result<User, StoreError> {
+        match self {
+            Self::Postgres(s) => s.create_user_with_password(new).await,
+            Self::Sqlite(s) => s.create_user_with_password(new).await,
+        }
+    }
+
+    /// Looks a user up by exact (already normalised) email.
+    pub async fn find_user_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<UserWithPassword>, StoreError> {
+        match self {
+            Self::Postgres(s) => s.find_user_by_email(email).await,
+            Self::Sqlite(s) => s.find_user_by_email(email).await,
+        }
+    }
+
+    pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        match self {
+            Self::Postgres(s) => s.find_user_by_id(id).await,
+            Self::Sqlite(s) => s.find_user_by_id(id).await,
+        }
+    }
+
+    /// A short description for logs: never holds a password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Postgres(s) => s.describe(),
+            Self::Sqlite(s) => s.describe(),
+        }
+    }
+}
+
+/// One embedded migration.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}

@@ -1,0 +1,256 @@
+//! The embedded default: one SQLite file (WAL, so several server processes can share it),
+//! in Better Auth's schema with SQLite's types (booleans 0/1, dates as ISO-8601 text).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use super::{Migration, NewUser, StoreError, User, UserWithPassword};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "better_auth_core",
+    sql: include_str!("../../migrations/sqlite/0001_better_auth_core.sql"),
+}];
+
+/// How long a writer waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+const USER_COLUMNS: &str =
+    r#"u."id", u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt""#;
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and its folder.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let path = path.to_path_buf();
+        let opened = path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            if let Some(dir) = opened.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Other(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            let conn = Connection::open(&opened)
+                .map_err(|e| StoreError::Other(format!("cannot open {}: {e}", opened.display())))?;
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(sql_error)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(sql_error)?;
+            conn.pragma_update(None, "foreign_keys", "ON")
+                .map_err(sql_error)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("sqlite open task failed: {e}")))??;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn describe(&self) -> String {
+        format!("sqlite {}", self.path.display())
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Other("sqlite connection poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("sqlite task failed: {e}")))?
+    }
+
+    pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
+        self.with_conn(|conn| {
+            // IMMEDIATE takes the write lock first: concurrent starters wait, then see the work done.
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_error)?;
+            tx.execute_batch(
+                r#"create table if not exists "better_auth_mcp_migrations" ("version" integer not null primary key,
+                    "name" text not null, "appliedAt" date not null default CURRENT_TIMESTAMP)"#,
+            )
+            .map_err(sql_error)?;
+            let applied: Vec<i64> = {
+                let mut stmt = tx
+                    .prepare(r#"select "version" from "better_auth_mcp_migrations""#)
+                    .map_err(sql_error)?;
+                stmt.query_map([], |r| r.get(0))
+                    .map_err(sql_error)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_error)?
+            };
+            let mut done = Vec::new();
+            for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+                tx.execute_batch(m.sql).map_err(sql_error)?;
+                tx.execute(
+                    r#"insert into "better_auth_mcp_migrations" ("version", "name") values (?1, ?2)"#,
+                    params![m.version, m.name],
+                )
+                .map_err(sql_error)?;
+                done.push(m.name);
+            }
+            tx.commit().map_err(sql_error)?;
+            Ok(done)
+        })
+        .await
+    }
+
+    pub async fn create_user_with_password(&self, new: &NewUser) -> Result<User, StoreError> {
+        let u = new.user.clone();
+        let account_id = new.account_id.clone();
+        let hash = new.password_hash.clone();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_error)?;
+            let created = iso(&u.created_at);
+            let updated = iso(&u.updated_at);
+            tx.execute(
+                r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
+                   values (?1, ?2, ?3, ?4, ?5, ?6, ?7)"#,
+                params![u.id, u.name, u.email, u.email_verified, u.image, created, updated],
+            )
+            .map_err(insert_error)?;
+            tx.execute(
+                r#"insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
+                   values (?1, ?2, 'credential', ?2, ?3, ?4, ?5)"#,
+                params![account_id, u.id, hash, created, updated],
+            )
+            .map_err(insert_error)?;
+            tx.commit().map_err(sql_error)?;
+            Ok(u)
+        })
+        .await
+    }
+
+    pub async fn find_user_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<UserWithPassword>, StoreError> {
+        let email = email.to_owned();
+        self.with_conn(move |conn| {
+            let sql = format!(
+                r#"select {USER_COLUMNS}, (select a."password" from "account" a where a."userId" = u."id"
+                     and a."providerId" = 'credential' and a."accountId" = u."id" limit 1)
+                   from "user" u where u."email" = ?1"#
+            );
+            conn.prepare_cached(&sql)
+                .map_err(sql_error)?
+                .query_row([email], |r| {
+                    Ok(UserWithPassword {
+                        user: user_from_row(r)?,
+                        password_hash: r.get(7)?,
+                    })
+                })
+                .optional()
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let id = id.to_owned();
+        self.with_conn(move |conn| {
+            let sql = format!(r#"select {USER_COLUMNS} from "user" u where u."id" = ?1"#);
+            conn.prepare_cached(&sql)
+                .map_err(sql_error)?
+                .query_row([id], user_from_row)
+                .optional()
+                .map_err(sql_error)
+        })
+        .await
+    }
+}
+
+/// JavaScript's `Date.toISOString()` form, as Better Auth writes dates to SQLite.
+fn iso(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        email: r.get(2)?,
+        email_verified: bool_at(r, 3)?,
+        image: r.get(4)?,
+        created_at: date_at(r, 5)?,
+        updated_at: date_at(r, 6)?,
+    })
+}
+
+fn bool_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<bool> {
+    Ok(match r.get_ref(i)? {
+        ValueRef::Integer(n) => n != 0,
+        ValueRef::Text(t) => t == b"true" || t == b"1",
+        _ => false,
+    })
+}
+
+/// Dates written by Better Auth (ISO text or epoch milliseconds) or by SQLite's
+/// CURRENT_TIMESTAMP (`YYYY-MM-DD HH:MM:SS`, UTC).
+fn date_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let bad = || rusqlite::Error::InvalidColumnType(i, "date".into(), rusqlite::types::Type::Text);
+    match r.get_ref(i)? {
+        ValueRef::Integer(ms) => Utc.timestamp_millis_opt(ms).single().ok_or_else(bad),
+        ValueRef::Real(ms) => Utc.timestamp_millis_opt(ms as i64).single().ok_or_else(bad),
+        ValueRef::Text(t) => {
+            let s = std::str::from_utf8(t).map_err(|_| bad())?;
+            DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&Utc))
+                .or_else(|_| {
+                    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").map(|n| n.and_utc())
+                })
+                .map_err(|_| bad())
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn insert_error(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
+        && f.code == ErrorCode::ConstraintViolation
+        && msg.contains("user.email")
+    {
+        return StoreError::EmailTaken;
+    }
+    sql_error(e)
+}
+
+fn sql_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen
+            ) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(e.to_string()),
+    }
+}
