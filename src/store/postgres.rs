@@ -242,8 +242,20 @@ fn db_error(e: tokio_postgres::Error) -> StoreError {
             }
         }
         // A value that did not convert is our bug, not an outage.
-        None if e.to_string().contains("serializ") => StoreError::Other(e.to_string()),
+        None if e.to_string().contains("serializ") => StoreError::Other(error_chain(&e)),
         // Otherwise no server error: the connection failed or closed (I/O, TLS, timeout).
-        None => StoreError::Unavailable(e.to_string()),
+        None => StoreError::Unavailable(error_chain(&e)),
     }
+}
+
+/// The error with its causes ("error performing TLS handshake: invalid peer certificate: ...").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -1,0 +1,257 @@
+//! The binary as a user meets it: zero-configuration start, refusals, help, and stopping.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::server::{BIN, SECRET, Server, ServerEnv};
+use crate::support::tempdir;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_embedded_default_needs_no_configuration_and_keeps_its_secret() {
+    let home = tempdir();
+    let env = ServerEnv::new(home.path());
+    let first = Server::start(&env).await;
+    let up = first.sign_up("zero@example.com", "password123").await;
+    let log = first.stop().await;
+    assert!(log.contains("generated one"), "{log}");
+
+    let dir = home.path().join("data/better-auth-mcp");
+    assert!(dir.join("better-auth.db").exists());
+    let secret = dir.join("better-auth.db.secret");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let secret_value = std::fs::read_to_string(&secret).unwrap();
+    assert!(secret_value.len() >= 32);
+    assert!(!log.contains(secret_value.trim()));
+
+    // The next start reuses the database and the secret: the old token still verifies.
+    let second = Server::start(&env).await;
+    let got = second.ok("get_user", json!({"token": up["token"]})).await;
+    assert_eq!(got["user"]["email"], "zero@example.com");
+    second.stop().await;
+}
+
+fn run_to_end(env: &ServerEnv, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&env.vars)
+        .current_dir(&env.home)
+        .args(args)
+        .stdin(Stdio::null());
+    cmd.output().expect("binary runs")
+}
+
+#[test]
+fn a_short_or_placeholder_secret_refuses_to_start_and_says_why() {
+    let home = tempdir();
+    for secret in [
+        "too-short-secret",
+        "better-auth-secret-12345678901234567890",
+    ] {
+        let env = ServerEnv::sqlite(home.path()).with("BETTER_AUTH_SECRET", secret);
+        let out = run_to_end(&env, &[]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("BETTER_AUTH_SECRET"), "{stderr}");
+        assert!(
+            !stderr.contains(secret),
+            "the secret is not echoed: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "stdout stays clean");
+    }
+}
+
+#[test]
+fn postgres_without_a_secret_refuses_to_start() {
+    let home = tempdir();
+    let env = ServerEnv::postgres(
+        home.path(),
+        "postgresql://u:p@localhost:1/db?sslmode=require",
+    )
+    .without("BETTER_AUTH_SECRET");
+    let out = run_to_end(&env, &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("BETTER_AUTH_SECRET is required"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_and_version_describe_the_server() {
+    let home = tempdir();
+    let env = ServerEnv::new(home.path());
+    let help = run_to_end(&env, &["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for word in [
+        "migrate",
+        "--env-file",
+        "DATABASE_URL",
+        "BETTER_AUTH_SECRET",
+    ] {
+        assert!(text.contains(word), "--help mentions {word}: {text}");
+    }
+    let version = run_to_end(&env, &["--version"]);
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("better-auth-mcp {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_env_file_provides_the_configuration() {
+    let home = tempdir();
+    let env_file = home.path().join("server.env");
+    std::fs::write(
+        &env_file,
+        format!(
+            "DATABASE_URL=sqlite://{}\nBETTER_AUTH_SECRET={SECRET}\nTOKEN_TTL_SECONDS=120\n",
+            home.path().join("from-env-file.db").display()
+        ),
+    )
+    .unwrap();
+    let env = ServerEnv::new(home.path());
+    let mut cmd = env.command();
+    cmd.arg("--env-file").arg(&env_file);
+    let (transport, _) = rmcp::transport::TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use rmcp::ServiceExt;
+    let client = ().serve(transport).await.unwrap();
+    let r = client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("sign_up").with_arguments(
+                json!({"email": "envfile@example.com", "password": "password123"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    let out = r.structured_content.unwrap();
+    let v = client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("verify_token")
+                .with_arguments(json!({"token": out["token"]}).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    let claims = &v["claims"];
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        120
+    );
+    let _ = client.cancel().await;
+    assert!(home.path().join("from-env-file.db").exists());
+}
+
+/// Spawns the server with raw pipes, completes the handshake, and returns it.
+fn spawn_initialized(
+    env: &ServerEnv,
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&env.vars)
+        .current_dir(&env.home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.as_mut().unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#
+    )
+    .unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("\"id\":1"), "{line}");
+    (child, stdout)
+}
+
+fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            panic!("the server did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn stdin_eof_stops_the_server_cleanly() {
+    let home = tempdir();
+    let (mut child, _out) = spawn_initialized(&ServerEnv::sqlite(home.path()));
+    drop(child.stdin.take());
+    let status = wait_exit(&mut child, Duration::from_secs(2));
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn sigterm_stops_the_server_within_two_seconds() {
+    let home = tempdir();
+    let (mut child, _out) = spawn_initialized(&ServerEnv::sqlite(home.path()));
+    // SAFETY: kill with a valid pid of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_exit(&mut child, Duration::from_secs(2));
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_reaches_stderr_even_at_trace_level() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path()).with("RUST_LOG", "trace");
+    let server = Server::start(&env).await;
+    let password = "Pa55word-that-must-not-leak";
+    let up = server.sign_up("quiet@example.com", password).await;
+    let token = up["token"].as_str().unwrap().to_owned();
+    server
+        .err(
+            "sign_in",
+            json!({"email": "quiet@example.com", "password": "Wrong-pa55word-never-logged"}),
+        )
+        .await;
+    server.ok("verify_token", json!({"token": token})).await;
+    server.ok("get_user", json!({"token": token})).await;
+    let log = server.stop().await;
+    assert!(log.contains("user signed up"), "the log is captured: {log}");
+    let conn = rusqlite::Connection::open(home.path().join("auth.db")).unwrap();
+    let hash: String = conn
+        .query_row(r#"select "password" from "account""#, [], |r| r.get(0))
+        .unwrap();
+    let signature = token.rsplit('.').next().unwrap();
+    for secret in [
+        password,
+        "Wrong-pa55word-never-logged",
+        &token,
+        signature,
+        &hash,
+        SECRET,
+    ] {
+        assert!(!log.contains(secret), "stderr leaks {secret:?}");
+    }
+}

@@ -1,0 +1,369 @@
+//! Every tool and every reachable error code, through the built binary over stdio, on
+//! both backends.
+
+use serde_json::{Value, json};
+
+use crate::support::pg::TestDb;
+use crate::support::server::{SECRET, Server, ServerEnv, code_of};
+use crate::support::tempdir;
+
+/// A backend a server runs on, with a side door for the test to read and change rows.
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct Setup {
+    pub env: ServerEnv,
+    pub db: Option<TestDb>,
+    _home: tempfile::TempDir,
+}
+
+impl Setup {
+    pub fn new(backend: Backend) -> Self {
+        let home = tempdir();
+        let (env, db) = match backend {
+            Backend::Sqlite => (ServerEnv::sqlite(home.path()), None),
+            Backend::Postgres => {
+                let db = TestDb::create();
+                (ServerEnv::postgres(home.path(), &db.neon_url()), Some(db))
+            }
+        };
+        Self {
+            env,
+            db,
+            _home: home,
+        }
+    }
+
+    /// Runs SQL directly against the backing database; returns the first column of the
+    /// first row as text.
+    pub fn sql(&self, sql: &str) -> String {
+        match &self.db {
+            Some(db) => db.sql(sql),
+            None => {
+                let path = self.env.home.join("auth.db");
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                let mut rows = stmt.query([]).unwrap();
+                match rows.next().unwrap() {
+                    Some(row) => match row.get_ref(0).unwrap() {
+                        rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into(),
+                        rusqlite::types::ValueRef::Null => String::new(),
+                        other => format!("{other:?}"),
+                    },
+                    None => String::new(),
+                }
+            }
+        }
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(super::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(super::Backend::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    every_tool_works_from_sign_up_to_get_user,
+    each_bad_input_gets_its_error_code_and_the_server_keeps_serving,
+    sign_in_with_wrong_password_is_rejected_without_revealing_the_account,
+    a_token_whose_user_was_deleted_gets_user_not_found,
+    users_and_tokens_persist_across_a_restart,
+    two_concurrent_sign_ups_of_one_email_create_one_user,
+    sign_up_writes_better_auths_rows,
+);
+
+async fn every_tool_works_from_sign_up_to_get_user(backend: Backend) {
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env).await;
+
+    let tools = server.client.list_all_tools().await.unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    names.sort();
+    assert_eq!(names, ["get_user", "sign_in", "sign_up", "verify_token"]);
+
+    let up = server
+        .ok(
+            "sign_up",
+            json!({"email": "  Ada@Example.COM ", "password": "correct horse battery", "name": "Ada"}),
+        )
+        .await;
+    let user = &up["user"];
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["name"], "Ada");
+    assert_eq!(user["emailVerified"], false);
+    assert_eq!(user["image"], Value::Null);
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(id.len(), 32);
+    assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
+    assert_eq!(up["tokenType"], "Bearer");
+    assert!(chrono::DateTime::parse_from_rfc3339(up["expiresAt"].as_str().unwrap()).is_ok());
+    assert!(chrono::DateTime::parse_from_rfc3339(user["createdAt"].as_str().unwrap()).is_ok());
+
+    let inn = server
+        .ok(
+            "sign_in",
+            json!({"email": "ada@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(inn["user"], up["user"]);
+    let token = inn["token"].as_str().unwrap();
+
+    let v = server.ok("verify_token", json!({"token": token})).await;
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["kind"], "access_token");
+    assert_eq!(v["claims"]["sub"], id);
+    assert_eq!(v["claims"]["email"], "ada@example.com");
+    let exp = v["claims"]["exp"].as_i64().unwrap();
+    assert_eq!(exp - v["claims"]["iat"].as_i64().unwrap(), 900);
+    assert_eq!(v["expiresAt"], inn["expiresAt"]);
+
+    // A "Bearer " prefix, as copied from an HTTP header, is accepted.
+    let bearer = server
+        .ok("verify_token", json!({"token": format!("Bearer {token}")}))
+        .await;
+    assert_eq!(bearer["valid"], true);
+
+    let got = server.ok("get_user", json!({"token": token})).await;
+    assert_eq!(got["user"], up["user"]);
+    server.stop().await;
+}
+
+async fn each_bad_input_gets_its_error_code_and_the_server_keeps_serving(backend: Backend) {
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env).await;
+    let up = |email: &str, password: &str, name: Option<&str>| {
+        let mut args = json!({"email": email, "password": password});
+        if let Some(n) = name {
+            args["name"] = json!(n);
+        }
+        args
+    };
+    let cases = [
+        (up("not-an-email", "password123", None), "INVALID_EMAIL"),
+        (
+            up(
+                &format!("{}@example.com", "a".repeat(300)),
+                "password123",
+                None,
+            ),
+            "INVALID_EMAIL",
+        ),
+        (up("a@example.com", "short", None), "PASSWORD_TOO_SHORT"),
+        (
+            up("a@example.com", &"p".repeat(129), None),
+            "PASSWORD_TOO_LONG",
+        ),
+        (
+            up("a@example.com", &"p".repeat(1 << 20), None),
+            "PASSWORD_TOO_LONG",
+        ),
+        (
+            up("a@example.com", "password123", Some(&"n".repeat(257))),
+            "INVALID_NAME",
+        ),
+        (
+            up("a@example.com", "password123", Some("bad\u{0}name")),
+            "INVALID_NAME",
+        ),
+    ];
+    for (args, code) in cases {
+        let text = server.err("sign_up", args.clone()).await;
+        assert_eq!(code_of(&text), code, "{text}");
+    }
+    server.sign_up("taken@example.com", "password123").await;
+    let text = server
+        .err(
+            "sign_up",
+            up("TAKEN@example.com ", "another-password", None),
+        )
+        .await;
+    assert_eq!(
+        code_of(&text),
+        "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+        "{text}"
+    );
+
+    // Missing, mistyped and extra arguments: an isError result naming the field.
+    let text = server
+        .err("sign_up", json!({"email": "b@example.com"}))
+        .await;
+    assert!(text.contains("password"), "{text}");
+    let text = server
+        .err(
+            "sign_in",
+            json!({"email": "b@example.com", "password": 12345678}),
+        )
+        .await;
+    assert!(text.contains("string"), "{text}");
+    let text = server
+        .err("get_user", json!({"token": "x", "admin": true}))
+        .await;
+    assert!(text.contains("admin"), "{text}");
+
+    // Invalid tokens: a normal answer from verify_token, INVALID_TOKEN from get_user.
+    let v = server
+        .ok("verify_token", json!({"token": "not.a.jwt"}))
+        .await;
+    assert_eq!(v, json!({"valid": false, "reason": "malformed"}));
+    let expired = forge(json!({"sub": "x", "iat": 1_000, "exp": 2_000}), SECRET);
+    let v = server.ok("verify_token", json!({"token": expired})).await;
+    assert_eq!(v["reason"], "expired");
+    let foreign = forge(
+        json!({"sub": "x", "iat": now(), "exp": now() + 60}),
+        "some-other-secret-of-at-least-32-bytes!!",
+    );
+    let v = server.ok("verify_token", json!({"token": foreign})).await;
+    assert_eq!(v["reason"], "bad_signature");
+    let text = server.err("get_user", json!({"token": expired})).await;
+    assert_eq!(code_of(&text), "INVALID_TOKEN");
+    assert!(text.contains("expired"), "{text}");
+
+    // Still serving.
+    let ok = server.sign_up("after@example.com", "password123").await;
+    assert_eq!(ok["user"]["email"], "after@example.com");
+    server.stop().await;
+}
+
+async fn sign_in_with_wrong_password_is_rejected_without_revealing_the_account(backend: Backend) {
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env).await;
+    server
+        .sign_up("known@example.com", "the-right-password")
+        .await;
+    let wrong = server
+        .err(
+            "sign_in",
+            json!({"email": "known@example.com", "password": "the-wrong-password"}),
+        )
+        .await;
+    let unknown = server
+        .err(
+            "sign_in",
+            json!({"email": "nobody@example.com", "password": "the-right-password"}),
+        )
+        .await;
+    let invalid = server
+        .err(
+            "sign_in",
+            json!({"email": "not an email", "password": "the-right-password"}),
+        )
+        .await;
+    assert_eq!(code_of(&wrong), "INVALID_EMAIL_OR_PASSWORD");
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong, invalid);
+    // The password is used exactly as given: not trimmed.
+    let padded = server
+        .err(
+            "sign_in",
+            json!({"email": "known@example.com", "password": " the-right-password"}),
+        )
+        .await;
+    assert_eq!(padded, wrong);
+    server.stop().await;
+}
+
+async fn a_token_whose_user_was_deleted_gets_user_not_found(backend: Backend) {
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env).await;
+    let up = server.sign_up("gone@example.com", "password123").await;
+    let id = up["user"]["id"].as_str().unwrap();
+    s.sql(&format!(r#"delete from "user" where "id" = '{id}'"#));
+    let text = server.err("get_user", json!({"token": up["token"]})).await;
+    assert_eq!(code_of(&text), "USER_NOT_FOUND", "{text}");
+    // The account went with the user (on delete cascade).
+    assert_eq!(s.sql(r#"select count(*) from "account""#), "0");
+    server.stop().await;
+}
+
+async fn users_and_tokens_persist_across_a_restart(backend: Backend) {
+    let s = Setup::new(backend);
+    let first = Server::start(&s.env).await;
+    let up = first.sign_up("stay@example.com", "password123").await;
+    first.stop().await;
+
+    let second = Server::start(&s.env).await;
+    let inn = second
+        .ok(
+            "sign_in",
+            json!({"email": "stay@example.com", "password": "password123"}),
+        )
+        .await;
+    assert_eq!(inn["user"], up["user"]);
+    let got = second.ok("get_user", json!({"token": up["token"]})).await;
+    assert_eq!(got["user"], up["user"]);
+    second.stop().await;
+}
+
+async fn two_concurrent_sign_ups_of_one_email_create_one_user(backend: Backend) {
+    let s = Setup::new(backend);
+    let a = Server::start(&s.env).await;
+    let b = Server::start(&s.env).await;
+    for round in 0..3 {
+        let email = format!("race{round}@example.com");
+        let args = json!({"email": email, "password": "password123"});
+        let (ra, rb) = tokio::join!(a.call("sign_up", args.clone()), b.call("sign_up", args));
+        let outcomes = [ra.is_error == Some(true), rb.is_error == Some(true)];
+        assert_eq!(
+            outcomes.iter().filter(|failed| **failed).count(),
+            1,
+            "exactly one sign_up wins: {ra:?} {rb:?}"
+        );
+        let loser = if outcomes[0] { &ra } else { &rb };
+        assert_eq!(
+            code_of(&crate::support::server::text_of(loser)),
+            "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"
+        );
+        let users = s.sql(&format!(
+            r#"select count(*) from "user" where "email" = '{email}'"#
+        ));
+        assert_eq!(users, "1");
+    }
+    assert_eq!(s.sql(r#"select count(*) from "account""#), "3");
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn sign_up_writes_better_auths_rows(backend: Backend) {
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env).await;
+    let up = server.sign_up("rows@example.com", "password123").await;
+    let id = up["user"]["id"].as_str().unwrap();
+    let account = s.sql(&format!(
+        r#"select "providerId" || '|' || "accountId" || '|' || "userId" || '|' || substr("password", 1, 31)
+           from "account" where "userId" = '{id}'"#
+    ));
+    assert_eq!(
+        account,
+        format!("credential|{id}|{id}|$argon2id$v=19$m=19456,t=2,p=1$")
+    );
+    let verified = s.sql(&format!(
+        r#"select "emailVerified" from "user" where "id" = '{id}'"#
+    ));
+    assert!(verified == "f" || verified == "0", "{verified}");
+    server.stop().await;
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// An HS256 token with any claims, signed with `secret`.
+pub fn forge(claims: Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}

@@ -1,0 +1,91 @@
+//! The MCP Inspector CLI's view of the built binary: the four tools listed, sign_up and
+//! verify_token called successfully (its Ajv checks structuredContent against outputSchema).
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::server::{BIN, SECRET};
+use crate::support::tempdir;
+
+const INSPECTOR: &str = "@modelcontextprotocol/inspector@2.12.0";
+
+fn inspector(db: &str, args: &[&str]) -> Value {
+    let out = Command::new("npx")
+        .args(["-y", INSPECTOR, "--cli", BIN])
+        .args(["-e", &format!("DATABASE_URL=sqlite://{db}")])
+        .args(["-e", &format!("BETTER_AUTH_SECRET={SECRET}")])
+        .args(["-e", "RUST_LOG=warn"])
+        .args(args)
+        .output()
+        .expect("npx runs (install Node.js and npm)");
+    assert!(
+        out.status.success(),
+        "inspector {args:?} failed ({:?}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+#[test]
+fn the_inspector_lists_the_tools_and_calls_sign_up_and_verify_token() {
+    let home = tempdir();
+    let db = home.path().join("inspector.db").display().to_string();
+
+    let listed = inspector(&db, &["--method", "tools/list"]);
+    let tools = listed["tools"].as_array().expect("tools array");
+    let mut names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["get_user", "sign_in", "sign_up", "verify_token"]);
+    for t in tools {
+        assert!(t["outputSchema"].is_object(), "{t}");
+        assert!(t["title"].is_string(), "{t}");
+        assert!(t["annotations"].is_object(), "{t}");
+    }
+
+    let up = inspector(
+        &db,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "sign_up",
+            "--tool-args-json",
+            r#"{"email":"inspector@example.com","password":"12345678"}"#,
+            "--format",
+            "json",
+        ],
+    );
+    let up = result_of(&up);
+    let token = up["structuredContent"]["token"].as_str().expect("token");
+
+    let v = inspector(
+        &db,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "verify_token",
+            "--tool-args-json",
+            &format!(r#"{{"token":"{token}"}}"#),
+            "--format",
+            "json",
+        ],
+    );
+    let v = result_of(&v);
+    assert_eq!(v["structuredContent"]["valid"], true, "{v}");
+    assert_eq!(
+        v["structuredContent"]["claims"]["email"],
+        "inspector@example.com"
+    );
+}
+
+/// `--format json` wraps the result as `{"result": ...}`.
+fn result_of(v: &Value) -> &Value {
+    let r = v.get("result").unwrap_or(v);
+    assert_ne!(r["isError"], true, "{r}");
+    r
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real binary over stdio against a real PostgreSQL (TLS + SCRAM)
+//! and SQLite, the stores on both backends, and the MCP Inspector's view.
+
+mod support;
+
+mod cli;
+mod e2e;
+mod inspector;
+mod postgres_connection;
+mod store;

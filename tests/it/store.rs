@@ -1,0 +1,133 @@
+//! The store's contract, one suite run on PostgreSQL (TLS + SCRAM) and on SQLite.
+
+use better_auth_mcp::store::{DatabaseUrl, NewUser, PoolSettings, Store, StoreError, User};
+use chrono::{SubsecRound, Utc};
+
+use crate::support::pg::TestDb;
+use crate::support::tempdir;
+
+struct Opened {
+    store: Store,
+    _db: Option<TestDb>,
+    _dir: tempfile::TempDir,
+}
+
+async fn open(postgres: bool) -> Opened {
+    let dir = tempdir();
+    let (url, db) = if postgres {
+        let db = TestDb::create();
+        (db.neon_url(), Some(db))
+    } else {
+        (
+            format!("sqlite://{}", dir.path().join("s.db").display()),
+            None,
+        )
+    };
+    let store = Store::open(&DatabaseUrl::parse(&url).unwrap(), &PoolSettings::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    Opened {
+        store,
+        _db: db,
+        _dir: dir,
+    }
+}
+
+fn new_user(email: &str) -> NewUser {
+    let now = Utc::now().trunc_subsecs(3);
+    NewUser {
+        user: User {
+            id: better_auth_mcp::better_auth::generate_id(),
+            name: "Name".into(),
+            email: email.into(),
+            email_verified: false,
+            image: None,
+            created_at: now,
+            updated_at: now,
+        },
+        account_id: better_auth_mcp::better_auth::generate_id(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+    }
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(super::open(false).await.store).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { let o = super::open(true).await; super::$name(o.store.clone()).await; drop(o) })*
+        }
+    };
+}
+
+on_both_stores!(
+    a_created_user_is_found_by_email_and_id_with_its_password,
+    a_taken_email_is_reported_as_such_and_writes_nothing,
+    unknown_users_are_none,
+    migrating_twice_changes_nothing,
+);
+
+async fn a_created_user_is_found_by_email_and_id_with_its_password(store: Store) {
+    let new = new_user("found@example.com");
+    let created = store.create_user_with_password(&new).await.unwrap();
+    assert_eq!(created, new.user);
+    let found = store
+        .find_user_by_email("found@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user, new.user, "timestamps and fields round-trip");
+    assert_eq!(
+        found.password_hash.as_deref(),
+        Some(new.password_hash.as_str())
+    );
+    let by_id = store.find_user_by_id(&new.user.id).await.unwrap().unwrap();
+    assert_eq!(by_id, new.user);
+}
+
+async fn a_taken_email_is_reported_as_such_and_writes_nothing(store: Store) {
+    store
+        .create_user_with_password(&new_user("twice@example.com"))
+        .await
+        .unwrap();
+    let second = new_user("twice@example.com");
+    let err = store.create_user_with_password(&second).await.unwrap_err();
+    assert!(matches!(err, StoreError::EmailTaken), "{err:?}");
+    assert!(
+        store
+            .find_user_by_id(&second.user.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn unknown_users_are_none(store: Store) {
+    assert!(
+        store
+            .find_user_by_email("no@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.find_user_by_id("nope").await.unwrap().is_none());
+}
+
+async fn migrating_twice_changes_nothing(store: Store) {
+    store
+        .create_user_with_password(&new_user("kept@example.com"))
+        .await
+        .unwrap();
+    assert!(store.migrate().await.unwrap().is_empty());
+    assert!(
+        store
+            .find_user_by_email("kept@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

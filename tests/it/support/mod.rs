@@ -1,0 +1,10 @@
+pub mod pg;
+pub mod proxy;
+pub mod server;
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("better-auth-mcp-test-")
+        .tempdir()
+        .expect("temp dir")
+}

@@ -1,0 +1,329 @@
+//! A private PostgreSQL for the tests: started on first use on a free port, TLS on with a
+//! certificate from a CA made here, SCRAM password authentication required over TCP, the
+//! way Neon is. As root (CI), the cluster runs as `nobody` since initdb refuses root.
+//! A watchdog stops it and removes its files when the test process exits.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const ADMIN_PASSWORD: &str = "admin-Pw-4a8c1f";
+pub const APP_USER: &str = "app_owner";
+pub const APP_PASSWORD: &str = "npg_AppPw0rd9x7Q";
+
+pub struct PgCluster {
+    pub port: u16,
+    pub dir: PathBuf,
+    pub ca_path: PathBuf,
+    bin: PathBuf,
+}
+
+static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+pub fn cluster() -> &'static PgCluster {
+    CLUSTER.get_or_init(|| PgCluster::start().unwrap_or_else(|e| panic!("test PostgreSQL: {e}")))
+}
+
+/// A fresh database owned by the app role; URLs to it in each shape the tests need.
+pub struct TestDb {
+    pub name: String,
+    pub port: u16,
+    pub ca_path: PathBuf,
+}
+
+impl TestDb {
+    pub fn create() -> Self {
+        let c = cluster();
+        let name = format!(
+            "t{}_{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::SeqCst),
+            better_auth_mcp::better_auth::random_alphanumeric(6).to_lowercase()
+        );
+        c.psql(
+            "postgres",
+            &format!("create database {name} owner {APP_USER}"),
+        );
+        Self {
+            name,
+            port: c.port,
+            ca_path: c.ca_path.clone(),
+        }
+    }
+
+    /// The shape Neon's console gives: `postgresql://`, `sslmode=require&channel_binding=require`.
+    pub fn neon_url(&self) -> String {
+        self.neon_url_via(self.port)
+    }
+
+    /// The same, through another port (a proxy in front of the cluster).
+    pub fn neon_url_via(&self, port: u16) -> String {
+        format!(
+            "postgresql://{APP_USER}:{APP_PASSWORD}@localhost:{port}/{}?sslmode=require&channel_binding=require",
+            self.name
+        )
+    }
+
+    /// `sslmode=verify-full` with the harness CA as `sslrootcert`.
+    pub fn verify_full_url(&self) -> String {
+        format!(
+            "postgresql://{APP_USER}:{APP_PASSWORD}@localhost:{}/{}?sslmode=verify-full&sslrootcert={}&channel_binding=require",
+            self.port,
+            self.name,
+            self.ca_path.display()
+        )
+    }
+
+    /// Runs SQL as the app role in this database; returns psql's unaligned output.
+    pub fn sql(&self, sql: &str) -> String {
+        cluster().psql_as(APP_USER, APP_PASSWORD, &self.name, sql)
+    }
+}
+
+impl PgCluster {
+    fn start() -> Result<Self, String> {
+        let bin = find_bin_dir()?;
+        let dir = std::env::temp_dir().join(format!(
+            "better-auth-mcp-pg-{}-{}",
+            std::process::id(),
+            better_auth_mcp::better_auth::random_alphanumeric(6)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let data = dir.join("data");
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, ADMIN_PASSWORD).map_err(|e| e.to_string())?;
+        let ca_path = make_certificates(&dir)?;
+        if is_root() {
+            run(Command::new("chown").args(["-R", "65534:65534"]).arg(&dir))?;
+        }
+        run(as_cluster_user(&bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display())))?;
+
+        let port = free_port();
+        let conf = format!(
+            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{dir}'\n\
+             ssl = on\nssl_cert_file = '{dir}/server.crt'\nssl_key_file = '{dir}/server.key'\n\
+             password_encryption = 'scram-sha-256'\nfsync = off\nsynchronous_commit = off\n\
+             full_page_writes = off\nmax_connections = 300\nshared_buffers = 32MB\n",
+            dir = dir.display()
+        );
+        append(&data.join("postgresql.conf"), &conf)?;
+        // TLS and SCRAM over TCP, nothing else: a non-TLS connection is refused.
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all scram-sha-256\n\
+             hostssl all all 127.0.0.1/32 scram-sha-256\n\
+             hostssl all all ::1/128 scram-sha-256\n\
+             hostnossl all all 0.0.0.0/0 reject\n",
+        )
+        .map_err(|e| e.to_string())?;
+
+        let log = std::fs::File::create(dir.join("postgres.log")).map_err(|e| e.to_string())?;
+        if is_root() {
+            run(Command::new("chown")
+                .args(["65534:65534"])
+                .arg(dir.join("postgres.log")))?;
+        }
+        let child = as_cluster_user(&bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start postgres: {e}"))?;
+        spawn_watchdog(child.id(), &dir);
+
+        let cluster = Self {
+            port,
+            dir,
+            ca_path,
+            bin,
+        };
+        cluster.wait_ready()?;
+        cluster.psql(
+            "postgres",
+            &format!("create role {APP_USER} login createdb password '{APP_PASSWORD}'"),
+        );
+        Ok(cluster)
+    }
+
+    fn wait_ready(&self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ok = Command::new(self.bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q"])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let log =
+                    std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+                return Err(format!("postgres did not become ready:\n{log}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        self.psql_as("postgres", ADMIN_PASSWORD, db, sql)
+    }
+
+    /// psql over TLS with SCRAM, like any client; panics on failure.
+    pub fn psql_as(&self, user: &str, password: &str, db: &str, sql: &str) -> String {
+        let out = Command::new("psql")
+            .arg(format!(
+                "host=localhost port={} user={user} dbname={db} sslmode=verify-full sslrootcert={}",
+                self.port,
+                self.ca_path.display()
+            ))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .env("PGPASSWORD", password)
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql failed for {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+fn find_bin_dir() -> Result<PathBuf, String> {
+    if let Ok(dir) = std::env::var("PG_BINDIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map_err(|_| "PostgreSQL server binaries not found: install the `postgresql` package or set PG_BINDIR".to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    found.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    found
+        .pop()
+        .ok_or_else(|| "no initdb under /usr/lib/postgresql/*/bin; set PG_BINDIR".into())
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The command, run as `nobody` when we are root.
+fn as_cluster_user(program: &Path) -> Command {
+    if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn append(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Stops the cluster and removes its files once this test process is gone.
+fn spawn_watchdog(pg_pid: u32, dir: &Path) {
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -INT {pg_pid} 2>/dev/null; \
+         for i in $(seq 1 40); do kill -0 {pg_pid} 2>/dev/null || break; sleep 0.25; done; \
+         kill -KILL {pg_pid} 2>/dev/null; rm -rf '{dir}'",
+        me = std::process::id(),
+        dir = dir.display()
+    );
+    // Never waited for on purpose: it must outlive this process to clean up after it.
+    #[allow(clippy::zombie_processes)]
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watchdog starts");
+}
+
+/// A CA, and a server certificate it signs for localhost and 127.0.0.1.
+fn make_certificates(dir: &Path) -> Result<PathBuf, String> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+    let err = |e: rcgen::Error| e.to_string();
+    let ca_key = KeyPair::generate().map_err(err)?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "better-auth-mcp test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+
+    let server_key = KeyPair::generate().map_err(err)?;
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).map_err(err)?;
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let server_cert = params.signed_by(&server_key, &issuer).map_err(err)?;
+
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, ca_cert.pem()).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("server.crt"), server_cert.pem()).map_err(|e| e.to_string())?;
+    let key_path = dir.join("server.key");
+    std::fs::write(&key_path, server_key.serialize_pem()).map_err(|e| e.to_string())?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| e.to_string())?;
+    Ok(ca_path)
+}

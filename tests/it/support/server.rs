@@ -1,0 +1,152 @@
+//! The built binary as a child process, driven over stdio by rmcp's client.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_better-auth-mcp");
+pub const SECRET: &str = "test-secret-7c1d0f9e2b4a48d3a5e6f7081b2c3d4e";
+
+/// How a server is started: its environment, nothing inherited but PATH.
+#[derive(Clone)]
+pub struct ServerEnv {
+    pub vars: HashMap<String, String>,
+    /// Working directory and XDG_DATA_HOME: no stray `.env`, no shared embedded database.
+    pub home: PathBuf,
+}
+
+impl ServerEnv {
+    pub fn new(home: &Path) -> Self {
+        let mut vars = HashMap::new();
+        vars.insert("RUST_LOG".into(), "info".into());
+        vars.insert(
+            "XDG_DATA_HOME".into(),
+            home.join("data").display().to_string(),
+        );
+        vars.insert("HOME".into(), home.display().to_string());
+        Self {
+            vars,
+            home: home.to_path_buf(),
+        }
+    }
+
+    pub fn sqlite(home: &Path) -> Self {
+        Self::new(home)
+            .with(
+                "DATABASE_URL",
+                &format!("sqlite://{}", home.join("auth.db").display()),
+            )
+            .with("BETTER_AUTH_SECRET", SECRET)
+    }
+
+    pub fn postgres(home: &Path, url: &str) -> Self {
+        Self::new(home)
+            .with("DATABASE_URL", url)
+            .with("BETTER_AUTH_SECRET", SECRET)
+    }
+
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.vars.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn without(mut self, key: &str) -> Self {
+        self.vars.remove(key);
+        self
+    }
+
+    pub fn command(&self) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&self.vars)
+            .current_dir(&self.home);
+        cmd
+    }
+}
+
+/// A running server with a connected client; stderr is collected.
+pub struct Server {
+    pub client: RunningService<RoleClient, ()>,
+    stderr: tokio::task::JoinHandle<String>,
+}
+
+impl Server {
+    pub async fn start(env: &ServerEnv) -> Self {
+        let cmd = env.command().configure(|_| {});
+        let (transport, stderr) = TokioChildProcess::builder(cmd)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("server spawns");
+        let mut stderr = stderr.expect("stderr is piped");
+        let stderr = tokio::spawn(async move {
+            let mut out = String::new();
+            let _ = stderr.read_to_string(&mut out).await;
+            out
+        });
+        let client = match ().serve(transport).await {
+            Ok(client) => client,
+            Err(e) => {
+                let log = stderr.await.unwrap_or_default();
+                panic!("MCP handshake failed: {e}\nserver stderr:\n{log}");
+            }
+        };
+        Self { client, stderr }
+    }
+
+    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        let Value::Object(args) = args else {
+            panic!("arguments must be an object")
+        };
+        self.client
+            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
+            .await
+            .unwrap_or_else(|e| panic!("{tool} call failed at the protocol level: {e}"))
+    }
+
+    /// A successful call's structured result.
+    pub async fn ok(&self, tool: &str, args: Value) -> Value {
+        let r = self.call(tool, args).await;
+        assert_ne!(r.is_error, Some(true), "{tool} failed: {}", text_of(&r));
+        r.structured_content.clone().expect("structured content")
+    }
+
+    /// A failed call's error text `CODE: message`.
+    pub async fn err(&self, tool: &str, args: Value) -> String {
+        let r = self.call(tool, args).await;
+        assert_eq!(r.is_error, Some(true), "{tool} should fail: {r:?}");
+        assert!(r.structured_content.is_none(), "errors are text only");
+        text_of(&r)
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str) -> Value {
+        self.ok("sign_up", json!({"email": email, "password": password}))
+            .await
+    }
+
+    /// Closes stdin and returns the server's stderr once it exits.
+    pub async fn stop(self) -> String {
+        let _ = self.client.cancel().await;
+        self.stderr.await.unwrap_or_default()
+    }
+}
+
+pub fn text_of(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The code part of `CODE: message`.
+pub fn code_of(text: &str) -> &str {
+    text.split(':').next().unwrap_or("")
+}
