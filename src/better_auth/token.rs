@@ -138,12 +138,12 @@ impl AccessTokens {
         if token.split('.').count() != 3 {
             return Err(TokenRejection::Malformed);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| header_rejection(token))?;
-        if header.alg != Algorithm::HS256 {
-            return Err(TokenRejection::UnsupportedAlgorithm);
-        }
+        // decode() reads the header once and refuses any alg but HS256 before the signature.
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map_err(|e| rejection_of(e.kind()))?;
+            .map_err(|e| match rejection_of(e.kind()) {
+                TokenRejection::Malformed => header_rejection(token),
+                other => other,
+            })?;
         let claims = data.claims;
         if claims.sub.is_empty() {
             return Err(TokenRejection::MissingClaim);
@@ -156,8 +156,8 @@ impl AccessTokens {
     }
 }
 
-/// A header jsonwebtoken cannot read: an `alg` it does not know (such as `none`) is an
-/// unsupported algorithm, anything else is malformed.
+/// For a token jsonwebtoken could not read: an `alg` other than HS256 (including ones it
+/// does not know, such as `none`) is an unsupported algorithm, anything else is malformed.
 fn header_rejection(token: &str) -> TokenRejection {
     use base64::Engine as _;
     let alg = token
@@ -171,8 +171,8 @@ fn header_rejection(token: &str) -> TokenRejection {
         .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
         .and_then(|h| h.get("alg").and_then(|a| a.as_str().map(str::to_owned)));
     match alg {
-        Some(_) => TokenRejection::UnsupportedAlgorithm,
-        None => TokenRejection::Malformed,
+        Some(alg) if alg != "HS256" => TokenRejection::UnsupportedAlgorithm,
+        _ => TokenRejection::Malformed,
     }
 }
 
@@ -359,6 +359,22 @@ mod tests {
         );
         let forged = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
         assert_eq!(t.verify(&forged).unwrap_err(), TokenRejection::BadSignature);
+        // The signature is checked before the payload is read.
+        let garbage = format!("{}.{}.{}", parts[0], B64.encode(b"not json"), parts[2]);
+        assert_eq!(
+            t.verify(&garbage).unwrap_err(),
+            TokenRejection::BadSignature
+        );
+        let rs256 = format!(
+            "{}.{}.{}",
+            B64.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(
+            t.verify(&rs256).unwrap_err(),
+            TokenRejection::UnsupportedAlgorithm
+        );
     }
 
     #[test]
