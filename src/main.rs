@@ -69,7 +69,12 @@ async fn run(command: Command) -> i32 {
         Command::Serve => {
             let shutdown = CancellationToken::new();
             spawn_signal_handler(shutdown.clone());
-            match startup::build_service(&config).await {
+            // A signal while the database is still being reached stops at once.
+            let built = tokio::select! {
+                built = startup::build_service(&config) => built,
+                () = shutdown.cancelled() => return 0,
+            };
+            match built {
                 Ok(service) => startup::serve_stdio(service, shutdown).await,
                 Err(e) => Err(e),
             }

@@ -255,3 +255,31 @@ async fn no_secret_reaches_stderr_even_at_trace_level() {
         assert!(!log.contains(secret), "stderr leaks {secret:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_migrations_are_safe_when_servers_start_at_once() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path());
+    let runs = (0..4).map(|_| {
+        let mut cmd = env.command();
+        cmd.arg("migrate");
+        cmd.output()
+    });
+    for out in futures::future::join_all(runs).await {
+        let out = out.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let conn = rusqlite::Connection::open(home.path().join("auth.db")).unwrap();
+    let n: i64 = conn
+        .query_row(
+            r#"select count(*) from "better_auth_mcp_migrations""#,
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}

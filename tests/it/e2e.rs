@@ -81,6 +81,7 @@ on_both_backends!(
     users_and_tokens_persist_across_a_restart,
     two_concurrent_sign_ups_of_one_email_create_one_user,
     sign_up_writes_better_auths_rows,
+    an_unexpected_database_error_is_internal_error_and_leaves_no_half_written_user,
 );
 
 async fn every_tool_works_from_sign_up_to_get_user(backend: Backend) {
@@ -352,6 +353,40 @@ async fn sign_up_writes_better_auths_rows(backend: Backend) {
     ));
     assert!(verified == "f" || verified == "0", "{verified}");
     server.stop().await;
+}
+
+async fn an_unexpected_database_error_is_internal_error_and_leaves_no_half_written_user(
+    backend: Backend,
+) {
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env).await;
+    server.sign_up("first@example.com", "password123").await;
+    // The user row can be written but its credential account cannot.
+    if s.db.is_some() {
+        s.sql(
+            r#"create function no_more() returns trigger language plpgsql as $$ begin raise exception 'no_more accounts'; end $$;
+               create trigger no_more before insert on "account" for each row execute function no_more()"#,
+        );
+    } else {
+        s.sql(
+            r#"create trigger no_more before insert on "account" begin select raise(abort, 'no_more accounts'); end"#,
+        );
+    }
+    let text = server
+        .err(
+            "sign_up",
+            json!({"email": "half@example.com", "password": "password123"}),
+        )
+        .await;
+    assert_eq!(text, "INTERNAL_ERROR: Internal error; see the server log");
+    assert_eq!(
+        s.sql(r#"select count(*) from "user" where "email" = 'half@example.com'"#),
+        "0",
+        "the user row was rolled back with the failed account row"
+    );
+    let log = server.stop().await;
+    assert!(log.contains("no_more"), "the detail is in the log: {log}");
+    assert!(!log.contains("$argon2id$"), "no hash in the log");
 }
 
 pub fn now() -> i64 {
