@@ -33,7 +33,7 @@ pub enum StartupError {
 pub async fn build_service(config: &Config) -> Result<AuthService, StartupError> {
     let secret = resolve_secret(config)?;
     // Refuse a bad secret before touching the database.
-    crate::better_auth::AccessTokens::new(&secret, None, 1)?;
+    crate::better_auth::check_secret(&secret)?;
     let store = open_store(config).await?;
     let service = AuthService::new(
         store,

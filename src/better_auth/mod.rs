@@ -15,6 +15,7 @@ pub use password::{Password, PasswordHasher, PasswordPolicy};
 pub use service::{AuthService, AuthSettings, Authenticated, UserName, VerifiedToken};
 pub use token::{
     AccessClaims, AccessTokens, IssuedToken, MAX_TOKEN_BYTES, MIN_SECRET_BYTES, SecretError,
+    check_secret,
 };
 
 pub use crate::store::{Store, User};

@@ -75,10 +75,6 @@ impl AuthService {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Creates a user with an email/password credential and signs them in.
     pub async fn sign_up(
         &self,

@@ -64,6 +64,18 @@ pub enum SecretError {
     Placeholder,
 }
 
+/// Refuses a secret that is too short to key HS256 or that anyone could know.
+pub fn check_secret(secret: &SecretString) -> Result<(), SecretError> {
+    let secret = secret.expose_secret();
+    if PLACEHOLDER_SECRETS.contains(&secret) {
+        return Err(SecretError::Placeholder);
+    }
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(SecretError::TooShort(secret.len()));
+    }
+    Ok(())
+}
+
 /// Signs and verifies access tokens.
 pub struct AccessTokens {
     encoding: EncodingKey,
@@ -81,13 +93,8 @@ impl AccessTokens {
         issuer: Option<String>,
         ttl_secs: u64,
     ) -> Result<Self, SecretError> {
+        check_secret(secret)?;
         let bytes = secret.expose_secret().as_bytes();
-        if PLACEHOLDER_SECRETS.contains(&secret.expose_secret()) {
-            return Err(SecretError::Placeholder);
-        }
-        if bytes.len() < MIN_SECRET_BYTES {
-            return Err(SecretError::TooShort(bytes.len()));
-        }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
