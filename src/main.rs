@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use better_auth_mcp::mcp::ToolSelection;
 use better_auth_mcp::{config::Config, startup, telemetry};
 
 /// An MCP server over stdio with the auth tools of a Better Auth deployment:
@@ -17,6 +18,17 @@ struct Cli {
     /// Load environment variables from this dotenv file (values already set win).
     #[arg(long, value_name = "PATH", global = true)]
     env_file: Option<PathBuf>,
+    /// Offer only these tools (comma-separated: sign_up, sign_in, verify_token, get_user).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        env = "BETTER_AUTH_MCP_TOOLS"
+    )]
+    tools: Option<Vec<String>>,
+    /// Offer only verify_token and get_user: no account is created, no password handled.
+    #[arg(long, env = "BETTER_AUTH_MCP_READ_ONLY")]
+    read_only: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -30,17 +42,25 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let env_loaded = match &cli.env_file {
-        Some(path) => dotenvy::from_path(path).map_err(|e| format!("{}: {e}", path.display())),
+    // The env files are read before the command line, so their values serve as its fallbacks.
+    let env_loaded = match env_file_argument() {
+        Some(path) => dotenvy::from_path(&path).map_err(|e| format!("{}: {e}", path.display())),
         None => Ok(()),
     };
     let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
     telemetry::init();
     if let Err(e) = env_loaded {
         tracing::error!("cannot load the env file {e}");
         std::process::exit(2);
     }
+    let tools = match ToolSelection::new(cli.tools.as_deref(), cli.read_only) {
+        Ok(tools) => tools,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::exit(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,12 +71,29 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = runtime.block_on(run(cli.command.unwrap_or(Command::Serve)));
+    let code = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), tools));
     // Exit at once: a blocking stdin read must not keep the process alive (rmcp #220).
     std::process::exit(code);
 }
 
-async fn run(command: Command) -> i32 {
+/// `--env-file PATH` or `--env-file=PATH`, read before clap parses the rest.
+fn env_file_argument() -> Option<PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--env-file" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.to_str().and_then(|a| a.strip_prefix("--env-file=")) {
+            return Some(PathBuf::from(path));
+        }
+        if arg == "--" {
+            break;
+        }
+    }
+    None
+}
+
+async fn run(command: Command, tools: ToolSelection) -> i32 {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -75,7 +112,7 @@ async fn run(command: Command) -> i32 {
                 () = shutdown.cancelled() => return 0,
             };
             match built {
-                Ok(service) => startup::serve_stdio(service, shutdown).await,
+                Ok(service) => startup::serve_stdio(service, &tools, shutdown).await,
                 Err(e) => Err(e),
             }
         }

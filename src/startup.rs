@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::better_auth::{AuthService, AuthSettings, SecretError, random_alphanumeric};
 use crate::config::Config;
-use crate::mcp::AuthServer;
+use crate::mcp::{AuthServer, ToolSelection};
 use crate::store::{DatabaseUrl, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -129,9 +129,10 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
 /// Serves MCP on stdin/stdout until stdin closes or `shutdown` is cancelled (a signal).
 pub async fn serve_stdio(
     service: AuthService,
+    tools: &ToolSelection,
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
-    let server = AuthServer::new(Arc::new(service));
+    let server = AuthServer::new(Arc::new(service), tools);
     let running = match server
         .serve_with_ct(rmcp::transport::stdio_pipes(), shutdown)
         .await

@@ -17,6 +17,65 @@ and sign_in checks a password; both return a short-lived access token. verify_to
 token without side effects and is cheap enough to call on every step; get_user returns the \
 account behind a token. Errors come as text 'CODE: message'.";
 
+/// Every tool, in the order of the contract.
+pub const ALL_TOOLS: &[&str] = &["sign_up", "sign_in", "verify_token", "get_user"];
+/// The tools of `--read-only`: they create nothing and take no password.
+pub const READ_ONLY_TOOLS: &[&str] = &["verify_token", "get_user"];
+
+/// Which tools a server offers (vendor MCP servers' `--tools` / `--read-only`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolSelection(Vec<&'static str>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolSelectionError {
+    #[error("unknown tool {0:?}; the tools are {ALL_TOOLS:?}")]
+    Unknown(String),
+    #[error("--read-only offers only {READ_ONLY_TOOLS:?}, not {0:?}")]
+    NotReadOnly(String),
+    #[error("--tools selects no tool")]
+    Empty,
+}
+
+impl Default for ToolSelection {
+    fn default() -> Self {
+        Self(ALL_TOOLS.to_vec())
+    }
+}
+
+impl ToolSelection {
+    /// `allow` (None: every tool), narrowed to the read-only tools when `read_only`.
+    pub fn new(allow: Option<&[String]>, read_only: bool) -> Result<Self, ToolSelectionError> {
+        let base = if read_only {
+            READ_ONLY_TOOLS
+        } else {
+            ALL_TOOLS
+        };
+        let Some(allow) = allow else {
+            return Ok(Self(base.to_vec()));
+        };
+        let mut chosen = Vec::new();
+        for name in allow.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            let Some(tool) = ALL_TOOLS.iter().find(|t| **t == name) else {
+                return Err(ToolSelectionError::Unknown(name.to_owned()));
+            };
+            if !base.contains(tool) {
+                return Err(ToolSelectionError::NotReadOnly(name.to_owned()));
+            }
+            if !chosen.contains(tool) {
+                chosen.push(*tool);
+            }
+        }
+        if chosen.is_empty() {
+            return Err(ToolSelectionError::Empty);
+        }
+        Ok(Self(chosen))
+    }
+
+    pub fn contains(&self, tool: &str) -> bool {
+        self.0.contains(&tool)
+    }
+}
+
 #[derive(Clone)]
 pub struct AuthServer {
     auth: Arc<AuthService>,
@@ -33,11 +92,13 @@ fn tool_error(e: AuthError) -> String {
 
 #[tool_router]
 impl AuthServer {
-    pub fn new(auth: Arc<AuthService>) -> Self {
-        Self {
-            auth,
-            tool_router: Self::tool_router(),
+    /// A server offering the selected tools; the others are not listed and cannot be called.
+    pub fn new(auth: Arc<AuthService>, tools: &ToolSelection) -> Self {
+        let mut tool_router = Self::tool_router();
+        for name in ALL_TOOLS.iter().filter(|t| !tools.contains(t)) {
+            tool_router.remove_route(name);
         }
+        Self { auth, tool_router }
     }
 
     /// Create a new user account with an email and a password, and sign it in. Returns the
@@ -144,5 +205,39 @@ impl rmcp::ServerHandler for AuthServer {
                     .with_title("Better Auth MCP"),
             )
             .with_instructions(INSTRUCTIONS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tool_selection_follows_tools_and_read_only() {
+        assert_eq!(
+            ToolSelection::new(None, false).unwrap(),
+            ToolSelection::default()
+        );
+        let ro = ToolSelection::new(None, true).unwrap();
+        assert!(ro.contains("verify_token") && ro.contains("get_user"));
+        assert!(!ro.contains("sign_in") && !ro.contains("sign_up"));
+        let some = ToolSelection::new(Some(&names(&["verify_token", " sign_in"])), false).unwrap();
+        assert!(some.contains("sign_in") && !some.contains("sign_up"));
+        assert!(matches!(
+            ToolSelection::new(Some(&names(&["delete_everything"])), false),
+            Err(ToolSelectionError::Unknown(_))
+        ));
+        assert!(matches!(
+            ToolSelection::new(Some(&names(&["sign_in"])), true),
+            Err(ToolSelectionError::NotReadOnly(_))
+        ));
+        assert!(matches!(
+            ToolSelection::new(Some(&names(&[""])), false),
+            Err(ToolSelectionError::Empty)
+        ));
     }
 }

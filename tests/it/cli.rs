@@ -283,3 +283,74 @@ async fn sqlite_migrations_are_safe_when_servers_start_at_once() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+async fn listed_tools(env: &ServerEnv, args: &[&str]) -> (Server, Vec<String>) {
+    let mut env = env.clone();
+    env.args = args.iter().map(|a| a.to_string()).collect();
+    let server = Server::start(&env).await;
+    let mut names: Vec<String> = server
+        .client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    (server, names)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_offers_only_verify_token_and_get_user() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path());
+    let writer = Server::start(&env).await;
+    let up = writer.sign_up("ro@example.com", "password123").await;
+    writer.stop().await;
+
+    let (server, names) = listed_tools(&env, &["--read-only"]).await;
+    assert_eq!(names, ["get_user", "verify_token"]);
+    let refused = server
+        .client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("sign_in").with_arguments(
+                json!({"email": "ro@example.com", "password": "password123"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await;
+    assert!(
+        refused.is_err(),
+        "a gated tool cannot be called: {refused:?}"
+    );
+    let got = server.ok("get_user", json!({"token": up["token"]})).await;
+    assert_eq!(got["user"]["email"], "ro@example.com");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tools_allowlist_offers_just_those_tools() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path());
+    let (server, names) = listed_tools(&env, &["--tools", "sign_in,verify_token"]).await;
+    assert_eq!(names, ["sign_in", "verify_token"]);
+    server.stop().await;
+    let env = env.with("BETTER_AUTH_MCP_TOOLS", "get_user");
+    let (server, names) = listed_tools(&env, &[]).await;
+    assert_eq!(names, ["get_user"]);
+    server.stop().await;
+}
+
+#[test]
+fn an_unknown_tool_or_a_writing_tool_under_read_only_refuses_to_start() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path());
+    let out = run_to_end(&env, &["--tools", "sign_in,drop_database"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("drop_database"));
+    let out = run_to_end(&env, &["--read-only", "--tools", "sign_up"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
+}

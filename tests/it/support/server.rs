@@ -20,6 +20,8 @@ pub struct ServerEnv {
     pub vars: HashMap<String, String>,
     /// Working directory and XDG_DATA_HOME: no stray `.env`, no shared embedded database.
     pub home: PathBuf,
+    /// Command-line arguments.
+    pub args: Vec<String>,
 }
 
 impl ServerEnv {
@@ -34,6 +36,7 @@ impl ServerEnv {
         Self {
             vars,
             home: home.to_path_buf(),
+            args: Vec::new(),
         }
     }
 
@@ -67,6 +70,7 @@ impl ServerEnv {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(&self.vars)
+            .args(&self.args)
             .current_dir(&self.home);
         cmd
     }
