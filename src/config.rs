@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::better_auth::PasswordPolicy;
+use crate::better_auth::{PasswordPolicy, RateLimitPolicy};
 use crate::store::{DatabaseUrl, PoolSettings, UrlError};
 
 /// Every setting the server reads.
@@ -19,6 +19,8 @@ pub struct Config {
     pub password_policy: PasswordPolicy,
     pub pool: PoolSettings,
     pub hash_concurrency: usize,
+    pub hash_queue_limit: usize,
+    pub rate_limit: RateLimitPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,8 @@ pub enum ConfigError {
         expected: &'static str,
         value: String,
     },
+    #[error("{name} must be true or false, got {value:?}")]
+    BadBool { name: &'static str, value: String },
     #[error(
         "PASSWORD_MIN_LENGTH ({min}) must be at least 1 and not above PASSWORD_MAX_LENGTH ({max})"
     )]
@@ -70,6 +74,14 @@ impl Config {
                     value: v,
                 }),
         };
+        let flag = |name: &'static str, default: bool| match get(name) {
+            None => Ok(default),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError::BadBool { name, value: v }),
+            },
+        };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
         let min = number("PASSWORD_MIN_LENGTH", 8, 1, 4096)? as usize;
         let max = number("PASSWORD_MAX_LENGTH", 128, 1, 4096)? as usize;
@@ -101,6 +113,12 @@ impl Config {
                 )?),
             },
             hash_concurrency: number("HASH_CONCURRENCY", cores, 1, 1024)? as usize,
+            hash_queue_limit: number("HASH_QUEUE_LIMIT", cores * 16, 1, 1 << 20)? as usize,
+            rate_limit: RateLimitPolicy {
+                enabled: flag("RATE_LIMIT_ENABLED", true)?,
+                window: Duration::from_secs(number("RATE_LIMIT_WINDOW_SECONDS", 10, 1, 86_400)?),
+                max: number("RATE_LIMIT_MAX", 3, 1, 1 << 30)? as u32,
+            },
         })
     }
 }
@@ -126,6 +144,7 @@ mod tests {
         assert_eq!(c.token_ttl_secs, 900);
         assert_eq!(c.password_policy, PasswordPolicy::default());
         assert!(c.base_url.is_none());
+        assert_eq!(c.rate_limit, RateLimitPolicy::default());
     }
 
     #[test]
@@ -139,6 +158,13 @@ mod tests {
         assert_eq!(c.token_ttl_secs, 60);
         assert_eq!(c.base_url.as_deref(), Some("https://app.example.com"));
         assert_eq!(c.pool.max_size, 3);
+        let off = config(&[("RATE_LIMIT_ENABLED", "false"), ("RATE_LIMIT_MAX", "100")]).unwrap();
+        assert!(!off.rate_limit.enabled);
+        assert_eq!(off.rate_limit.max, 100);
+        assert!(matches!(
+            config(&[("RATE_LIMIT_ENABLED", "maybe")]),
+            Err(ConfigError::BadBool { .. })
+        ));
         assert!(matches!(
             config(&[("TOKEN_TTL_SECONDS", "soon")]),
             Err(ConfigError::BadNumber { .. })

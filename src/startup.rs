@@ -43,6 +43,8 @@ pub async fn build_service(config: &Config) -> Result<AuthService, StartupError>
             token_ttl_secs: config.token_ttl_secs,
             password_policy: config.password_policy,
             hash_concurrency: config.hash_concurrency,
+            hash_queue_limit: config.hash_queue_limit,
+            rate_limit: config.rate_limit,
         },
     )?;
     Ok(service)

@@ -61,6 +61,9 @@ pub enum AuthError {
     UserNotFound,
     #[error("Too many attempts; retry after {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
+    /// Too many password hashes are running or waiting: refused at once, not queued.
+    #[error("The server is busy checking passwords; retry after 1 seconds")]
+    Busy,
     #[error("The database cannot be reached right now; nothing was changed. Retry later.")]
     ServiceUnavailable,
     /// The detail is for the log only; the caller sees a generic message.
@@ -80,7 +83,7 @@ impl AuthError {
             Self::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
             Self::InvalidToken(_) => "INVALID_TOKEN",
             Self::UserNotFound => "USER_NOT_FOUND",
-            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::RateLimited { .. } | Self::Busy => "RATE_LIMITED",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_ERROR",
         }

@@ -5,6 +5,7 @@ mod email;
 mod error;
 mod id;
 mod password;
+mod rate_limit;
 mod service;
 mod token;
 
@@ -12,6 +13,7 @@ pub use email::{Email, MAX_EMAIL_BYTES};
 pub use error::{AuthError, TokenRejection};
 pub use id::{generate_id, random_alphanumeric};
 pub use password::{Password, PasswordHasher, PasswordPolicy};
+pub use rate_limit::{RateDecision, RateLimitPolicy, rate_limit_key};
 pub use service::{AuthService, AuthSettings, Authenticated, UserName, VerifiedToken};
 pub use token::{
     AccessClaims, AccessTokens, IssuedToken, MAX_TOKEN_BYTES, MIN_SECRET_BYTES, SecretError,

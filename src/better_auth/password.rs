@@ -2,6 +2,7 @@
 //! verification (an unknown email still costs one hash).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
 use secrecy::{ExposeSecret, SecretString};
@@ -70,15 +71,31 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$2BL9WphiJRcEJsmHPz+uDA$
 
 /// Hashes and verifies passwords on tokio's blocking pool, at most `concurrency` at once,
 /// so a burst of sign_ins cannot starve the async workers that answer verify_token.
+/// At most `queue_limit` may run or wait: past that a call is refused at once, so a flood
+/// costs neither unbounded memory (19 MiB a hash) nor unbounded latency.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    admitted: Arc<AtomicUsize>,
+    queue_limit: usize,
+}
+
+/// Gives an admission back when a hash is done (or its caller went away).
+struct Admission(Arc<AtomicUsize>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl PasswordHasher {
-    pub fn new(concurrency: usize) -> Self {
+    pub fn new(concurrency: usize, queue_limit: usize) -> Self {
+        let concurrency = concurrency.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(concurrency)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            queue_limit: queue_limit.max(concurrency),
         }
     }
 
@@ -95,7 +112,11 @@ impl PasswordHasher {
 
     /// True when `password` matches the stored PHC string. A missing or unreadable hash
     /// still costs one full verification and answers false.
-    pub async fn verify(&self, password: &Password, stored: Option<String>) -> bool {
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<String>,
+    ) -> Result<bool, AuthError> {
         let password = Password(password.0.clone());
         let verdict = self
             .run_blocking(move || {
@@ -113,13 +134,21 @@ impl PasswordHasher {
                 matched && phc != DUMMY_HASH
             })
             .await;
-        verdict.unwrap_or(false)
+        match verdict {
+            Err(AuthError::Busy) => Err(AuthError::Busy),
+            other => Ok(other.unwrap_or(false)),
+        }
     }
 
     async fn run_blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AuthError> {
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.queue_limit {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(AuthError::Busy);
+        }
+        let _admission = Admission(self.admitted.clone());
         let _permit = self
             .permits
             .acquire()
@@ -183,7 +212,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_owasp_argon2id_phc_strings_that_verify() {
-        let hasher = PasswordHasher::new(2);
+        let hasher = PasswordHasher::new(2, 8);
         let hash = hasher.hash(&pw("correct horse")).await.unwrap();
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
@@ -193,25 +222,64 @@ mod tests {
             hasher
                 .verify(&pw("correct horse"), Some(hash.clone()))
                 .await
+                .unwrap()
         );
         assert!(
             !hasher
                 .verify(&pw("correct horsf"), Some(hash.clone()))
                 .await
+                .unwrap()
         );
-        assert!(!hasher.verify(&pw("correct horse "), Some(hash)).await);
+        assert!(
+            !hasher
+                .verify(&pw("correct horse "), Some(hash))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn a_missing_or_foreign_hash_never_verifies() {
-        let hasher = PasswordHasher::new(1);
-        assert!(!hasher.verify(&pw("anything"), None).await);
-        assert!(!hasher.verify(&pw("anything"), Some("abc:def".into())).await);
+        let hasher = PasswordHasher::new(1, 8);
+        assert!(!hasher.verify(&pw("anything"), None).await.unwrap());
+        assert!(
+            !hasher
+                .verify(&pw("anything"), Some("abc:def".into()))
+                .await
+                .unwrap()
+        );
         assert!(
             !hasher
                 .verify(&pw("anything"), Some(DUMMY_HASH.into()))
                 .await
+                .unwrap()
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn past_the_queue_limit_calls_are_refused_at_once() {
+        let hasher = PasswordHasher::new(1, 2);
+        let calls: Vec<_> = (0..6)
+            .map(|_| {
+                let h = hasher.clone();
+                tokio::spawn(async move { h.verify(&pw("flooding-pw"), None).await })
+            })
+            .collect();
+        let mut busy = 0;
+        for c in calls {
+            match c.await.unwrap() {
+                Err(AuthError::Busy) => busy += 1,
+                Ok(false) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            busy >= 3,
+            "at most 2 run or wait at once, got {busy} refusals"
+        );
+        // Admissions are given back: the hasher serves again.
+        assert_eq!(hasher.admitted.load(Ordering::Acquire), 0);
+        assert!(!hasher.verify(&pw("after"), None).await.unwrap());
     }
 
     #[test]

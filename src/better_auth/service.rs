@@ -6,7 +6,7 @@ use secrecy::SecretString;
 
 use super::{
     AccessClaims, AccessTokens, AuthError, Email, Password, PasswordHasher, PasswordPolicy,
-    SecretError, TokenRejection, generate_id,
+    RateDecision, RateLimitPolicy, SecretError, TokenRejection, generate_id, rate_limit_key,
 };
 use crate::store::{NewUser, Store, User};
 
@@ -40,6 +40,9 @@ pub struct AuthSettings {
     pub password_policy: PasswordPolicy,
     /// How many password hashes may run at once.
     pub hash_concurrency: usize,
+    /// How many may run or wait at once; past it sign_up and sign_in are refused at once.
+    pub hash_queue_limit: usize,
+    pub rate_limit: RateLimitPolicy,
 }
 
 /// A signed-in user and their new access token.
@@ -63,16 +66,47 @@ pub struct AuthService {
     hasher: PasswordHasher,
     tokens: AccessTokens,
     policy: PasswordPolicy,
+    rate_limit: RateLimitPolicy,
 }
+
+/// Better Auth's paths for the two throttled operations; part of the bucket key.
+const SIGN_IN_PATH: &str = "/sign-in/email";
+const SIGN_UP_PATH: &str = "/sign-up/email";
 
 impl AuthService {
     pub fn new(store: Store, settings: AuthSettings) -> Result<Self, SecretError> {
         Ok(Self {
             store,
-            hasher: PasswordHasher::new(settings.hash_concurrency),
+            hasher: PasswordHasher::new(settings.hash_concurrency, settings.hash_queue_limit),
             tokens: AccessTokens::new(&settings.secret, settings.issuer, settings.token_ttl_secs)?,
             policy: settings.password_policy,
+            rate_limit: settings.rate_limit,
         })
+    }
+
+    /// Counts an attempt on `subject` (an email) for `path`; over the limit it fails with
+    /// RATE_LIMITED before any password is hashed.
+    async fn throttle(&self, subject: &str, path: &str) -> Result<(), AuthError> {
+        if !self.rate_limit.enabled {
+            return Ok(());
+        }
+        let policy = self.rate_limit;
+        let now_ms = Utc::now().timestamp_millis();
+        let decision = self
+            .store
+            .update_rate_limit(&rate_limit_key(subject, path), &generate_id(), move |b| {
+                policy.apply(b, now_ms)
+            })
+            .await?;
+        match decision {
+            RateDecision::Allowed => Ok(()),
+            RateDecision::Denied { retry_after_ms } => {
+                tracing::info!(path, "attempt throttled");
+                Err(AuthError::RateLimited {
+                    retry_after_secs: (retry_after_ms as u64).div_ceil(1000).max(1),
+                })
+            }
+        }
     }
 
     /// Creates a user with an email/password credential and signs them in.
@@ -85,6 +119,7 @@ impl AuthService {
         let email = Email::parse(email)?;
         let password = Password::parse_new(password, &self.policy)?;
         let name = UserName::parse(name)?;
+        self.throttle(email.as_str(), SIGN_UP_PATH).await?;
         let password_hash = self.hasher.hash(&password).await?;
         // Better Auth keeps millisecond timestamps (JavaScript dates); so do we.
         let now = Utc::now().trunc_subsecs(3);
@@ -111,15 +146,19 @@ impl AuthService {
     /// (one hash) and fail the same way.
     pub async fn sign_in(&self, email: &str, password: String) -> Result<Authenticated, AuthError> {
         let password = Password::parse_existing(password, &self.policy)?;
-        let found = match Email::parse(email) {
-            Ok(email) => self.store.find_user_by_email(email.as_str()).await?,
-            Err(_) => None,
+        // Invalid addresses share one bucket, so they cannot be used to hash without limit.
+        let email = Email::parse(email).ok();
+        let subject = email.as_ref().map_or("invalid-email", |e| e.as_str());
+        self.throttle(subject, SIGN_IN_PATH).await?;
+        let found = match &email {
+            Some(email) => self.store.find_user_by_email(email.as_str()).await?,
+            None => None,
         };
         let (user, stored_hash) = match found {
             Some(found) => (Some(found.user), found.password_hash),
             None => (None, None),
         };
-        let matched = self.hasher.verify(&password, stored_hash).await;
+        let matched = self.hasher.verify(&password, stored_hash).await?;
         match user {
             Some(user) if matched => {
                 tracing::info!(user_id = %user.id, "user signed in");

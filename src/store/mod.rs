@@ -39,6 +39,13 @@ pub struct UserWithPassword {
     pub password_hash: Option<String>,
 }
 
+/// A row of Better Auth's `rateLimit` table: attempts counted and the last one's time (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitBucket {
+    pub count: i64,
+    pub last_request_ms: i64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("a user with this email already exists")]
@@ -98,6 +105,21 @@ impl Store {
         match self {
             Self::Postgres(s) => s.find_user_by_id(id).await,
             Self::Sqlite(s) => s.find_user_by_id(id).await,
+        }
+    }
+
+    /// Reads the `rateLimit` bucket of `key`, lets `rule` decide, and stores what it
+    /// returns, in one transaction holding the row: concurrent processes see each other.
+    /// `new_id` is the row's id if the bucket is new.
+    pub async fn update_rate_limit<T: Send + 'static>(
+        &self,
+        key: &str,
+        new_id: &str,
+        rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T) + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match self {
+            Self::Postgres(s) => s.update_rate_limit(key, new_id, rule).await,
+            Self::Sqlite(s) => s.update_rate_limit(key, new_id, rule).await,
         }
     }
 

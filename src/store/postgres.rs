@@ -9,13 +9,20 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
-use super::{Migration, NewUser, PgUrl, StoreError, User, UserWithPassword, tls};
+use super::{Migration, NewUser, PgUrl, RateLimitBucket, StoreError, User, UserWithPassword, tls};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "better_auth_core",
-    sql: include_str!("../../migrations/postgres/0001_better_auth_core.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "better_auth_core",
+        sql: include_str!("../../migrations/postgres/0001_better_auth_core.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "rate_limit",
+        sql: include_str!("../../migrations/postgres/0002_rate_limit.sql"),
+    },
+];
 
 /// Serialises migrations across server processes; a transaction-scoped lock, so it also
 /// works through a transaction pooler.
@@ -191,6 +198,55 @@ impl PgStore {
             .await
             .map_err(db_error)?;
         Ok(row.as_ref().map(user_from_row))
+    }
+}
+
+impl PgStore {
+    pub async fn update_rate_limit<T>(
+        &self,
+        key: &str,
+        new_id: &str,
+        rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T),
+    ) -> Result<T, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        // A (0, 0) row stands for "no bucket yet": it lets the next line lock the row.
+        tx.execute_typed(
+            r#"insert into "rateLimit" ("id", "key", "count", "lastRequest") values ($1, $2, 0, 0)
+               on conflict ("key") do nothing"#,
+            &[(&new_id, Type::TEXT), (&key, Type::TEXT)],
+        )
+        .await
+        .map_err(db_error)?;
+        let row = tx
+            .query_typed_one(
+                r#"select "count"::int8, "lastRequest"::int8 from "rateLimit" where "key" = $1 for update"#,
+                &[(&key, Type::TEXT)],
+            )
+            .await
+            .map_err(db_error)?;
+        let previous = match (row.get::<_, i64>(0), row.get::<_, i64>(1)) {
+            (0, 0) => None,
+            (count, last_request_ms) => Some(RateLimitBucket {
+                count,
+                last_request_ms,
+            }),
+        };
+        let (next, decision) = rule(previous);
+        if let Some(b) = next {
+            tx.execute_typed(
+                r#"update "rateLimit" set "count" = $2::int8, "lastRequest" = $3 where "key" = $1"#,
+                &[
+                    (&key, Type::TEXT),
+                    (&b.count, Type::INT8),
+                    (&b.last_request_ms, Type::INT8),
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(decision)
     }
 }
 

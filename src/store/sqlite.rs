@@ -9,13 +9,20 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use super::{Migration, NewUser, StoreError, User, UserWithPassword};
+use super::{Migration, NewUser, RateLimitBucket, StoreError, User, UserWithPassword};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "better_auth_core",
-    sql: include_str!("../../migrations/sqlite/0001_better_auth_core.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "better_auth_core",
+        sql: include_str!("../../migrations/sqlite/0001_better_auth_core.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "rate_limit",
+        sql: include_str!("../../migrations/sqlite/0002_rate_limit.sql"),
+    },
+];
 
 /// How long a writer waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -181,6 +188,48 @@ impl SqliteStore {
                 .query_row([id], user_from_row)
                 .optional()
                 .map_err(sql_error)
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    pub async fn update_rate_limit<T: Send + 'static>(
+        &self,
+        key: &str,
+        new_id: &str,
+        rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T) + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let key = key.to_owned();
+        let new_id = new_id.to_owned();
+        self.with_conn(move |conn| {
+            // IMMEDIATE: the write lock is held from the read on, across processes.
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_error)?;
+            let previous = tx
+                .prepare_cached(r#"select "count", "lastRequest" from "rateLimit" where "key" = ?1"#)
+                .map_err(sql_error)?
+                .query_row([&key], |r| {
+                    Ok(RateLimitBucket {
+                        count: r.get(0)?,
+                        last_request_ms: r.get(1)?,
+                    })
+                })
+                .optional()
+                .map_err(sql_error)?;
+            let (next, decision) = rule(previous);
+            if let Some(b) = next {
+                tx.prepare_cached(
+                    r#"insert into "rateLimit" ("id", "key", "count", "lastRequest") values (?1, ?2, ?3, ?4)
+                       on conflict ("key") do update set "count" = excluded."count", "lastRequest" = excluded."lastRequest""#,
+                )
+                .map_err(sql_error)?
+                .execute(params![new_id, key, b.count, b.last_request_ms])
+                .map_err(sql_error)?;
+            }
+            tx.commit().map_err(sql_error)?;
+            Ok(decision)
         })
         .await
     }

@@ -274,14 +274,14 @@ async fn sqlite_migrations_are_safe_when_servers_start_at_once() {
         );
     }
     let conn = rusqlite::Connection::open(home.path().join("auth.db")).unwrap();
-    let n: i64 = conn
+    let (n, max): (i64, i64) = conn
         .query_row(
-            r#"select count(*) from "better_auth_mcp_migrations""#,
+            r#"select count(*), max("version") from "better_auth_mcp_migrations""#,
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, max, "each migration applied once, none missing");
 }
 
 async fn listed_tools(env: &ServerEnv, args: &[&str]) -> (Server, Vec<String>) {
