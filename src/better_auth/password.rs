@@ -78,6 +78,8 @@ pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     admitted: Arc<AtomicUsize>,
     queue_limit: usize,
+    /// Hashes computed so far (hashing or verifying), for tests and benchmarks.
+    computed: Arc<AtomicUsize>,
 }
 
 /// Gives an admission back when a hash is done (or its caller went away).
@@ -96,7 +98,13 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(concurrency)),
             admitted: Arc::new(AtomicUsize::new(0)),
             queue_limit: queue_limit.max(concurrency),
+            computed: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// How many hashes were computed (each sign_up, each sign_in past the throttle).
+    pub fn computed(&self) -> usize {
+        self.computed.load(Ordering::Acquire)
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String, AuthError> {
@@ -154,6 +162,7 @@ impl PasswordHasher {
             .acquire()
             .await
             .map_err(|_| AuthError::Internal("password hasher closed".into()))?;
+        self.computed.fetch_add(1, Ordering::AcqRel);
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|e| AuthError::Internal(format!("password task failed: {e}")))

@@ -84,6 +84,11 @@ impl AuthService {
         })
     }
 
+    /// How many password hashes this service has computed.
+    pub fn password_hashes_computed(&self) -> usize {
+        self.hasher.computed()
+    }
+
     /// Counts an attempt on `subject` (an email) for `path`; over the limit it fails with
     /// RATE_LIMITED before any password is hashed.
     async fn throttle(&self, subject: &str, path: &str) -> Result<(), AuthError> {

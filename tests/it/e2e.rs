@@ -82,6 +82,7 @@ on_both_backends!(
     two_concurrent_sign_ups_of_one_email_create_one_user,
     sign_up_writes_better_auths_rows,
     an_unexpected_database_error_is_internal_error_and_leaves_no_half_written_user,
+    sign_in_is_throttled_per_email_across_server_processes,
 );
 
 async fn every_tool_works_from_sign_up_to_get_user(backend: Backend) {
@@ -387,6 +388,50 @@ async fn an_unexpected_database_error_is_internal_error_and_leaves_no_half_writt
     let log = server.stop().await;
     assert!(log.contains("no_more"), "the detail is in the log: {log}");
     assert!(!log.contains("$argon2id$"), "no hash in the log");
+}
+
+async fn sign_in_is_throttled_per_email_across_server_processes(backend: Backend) {
+    let s = Setup::new(backend);
+    let a = Server::start(&s.env).await;
+    let b = Server::start(&s.env).await;
+    a.sign_up("victim@example.com", "password123").await;
+    let wrong = json!({"email": "victim@example.com", "password": "guess-guess"});
+    // Three attempts in the window, spread over two processes, then the fourth is refused.
+    for server in [&a, &b, &a] {
+        let text = server.err("sign_in", wrong.clone()).await;
+        assert_eq!(code_of(&text), "INVALID_EMAIL_OR_PASSWORD", "{text}");
+    }
+    let text = b.err("sign_in", wrong.clone()).await;
+    assert_eq!(code_of(&text), "RATE_LIMITED", "{text}");
+    let secs: u64 = text
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .expect("the text says how many seconds to wait");
+    assert!((1..=10).contains(&secs), "{text}");
+    // Other emails are not affected; the bucket is Better Auth's `rateLimit` row.
+    let other = a
+        .err(
+            "sign_in",
+            json!({"email": "other@example.com", "password": "guess-guess"}),
+        )
+        .await;
+    assert_eq!(code_of(&other), "INVALID_EMAIL_OR_PASSWORD");
+    assert_eq!(
+        s.sql(
+            r#"select "count" from "rateLimit" where "key" = 'victim@example.com|/sign-in/email'"#
+        ),
+        "3"
+    );
+    a.stop().await;
+    b.stop().await;
+
+    // Switched off, nothing is throttled.
+    let off = Server::start(&s.env.clone().with("RATE_LIMIT_ENABLED", "false")).await;
+    for _ in 0..5 {
+        let text = off.err("sign_in", wrong.clone()).await;
+        assert_eq!(code_of(&text), "INVALID_EMAIL_OR_PASSWORD", "{text}");
+    }
+    off.stop().await;
 }
 
 pub fn now() -> i64 {

@@ -6,5 +6,6 @@ mod support;
 mod cli;
 mod e2e;
 mod inspector;
+mod library;
 mod postgres_connection;
 mod store;

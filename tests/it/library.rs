@@ -1,0 +1,175 @@
+//! The domain used as a library, without MCP: `better_auth::AuthService` over a store.
+
+use std::time::Duration;
+
+use better_auth_mcp::better_auth::{
+    AuthError, AuthService, AuthSettings, PasswordPolicy, RateLimitPolicy,
+};
+use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
+
+use crate::support::server::SECRET;
+use crate::support::tempdir;
+
+async fn service(dir: &std::path::Path, rate_limit: RateLimitPolicy) -> AuthService {
+    let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("lib.db").display())).unwrap();
+    let store = Store::open(&url, &PoolSettings::default()).await.unwrap();
+    store.migrate().await.unwrap();
+    AuthService::new(
+        store,
+        AuthSettings {
+            secret: SECRET.into(),
+            issuer: Some("https://app.example.com".into()),
+            token_ttl_secs: 900,
+            password_policy: PasswordPolicy::default(),
+            hash_concurrency: 2,
+            hash_queue_limit: 32,
+            rate_limit,
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_domain_signs_up_signs_in_and_verifies_without_mcp() {
+    let dir = tempdir();
+    let auth = service(dir.path(), RateLimitPolicy::default()).await;
+    let up = auth
+        .sign_up("lib@example.com", "password123".into(), Some("Lib"))
+        .await
+        .unwrap();
+    let inn = auth
+        .sign_in("LIB@example.com", "password123".into())
+        .await
+        .unwrap();
+    assert_eq!(inn.user, up.user);
+    let verified = auth.verify_access_token(&inn.token).unwrap();
+    assert_eq!(verified.claims.sub, up.user.id);
+    assert_eq!(
+        verified.claims.iss.as_deref(),
+        Some("https://app.example.com")
+    );
+    assert_eq!(auth.get_user(&inn.token).await.unwrap(), up.user);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_attempt_computes_no_password_hash() {
+    let dir = tempdir();
+    let auth = service(dir.path(), RateLimitPolicy::default()).await;
+    auth.sign_up("hashes@example.com", "password123".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(auth.password_hashes_computed(), 1);
+    for _ in 0..3 {
+        let e = auth
+            .sign_in("hashes@example.com", "wrong-password".into())
+            .await;
+        assert!(matches!(e, Err(AuthError::InvalidEmailOrPassword)), "{e:?}");
+    }
+    assert_eq!(auth.password_hashes_computed(), 4);
+    for _ in 0..5 {
+        match auth
+            .sign_in("hashes@example.com", "password123".into())
+            .await
+        {
+            Err(AuthError::RateLimited { retry_after_secs }) => {
+                assert!((1..=10).contains(&retry_after_secs), "{retry_after_secs}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(auth.password_hashes_computed(), 4, "no hash past the limit");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_throttle_lets_the_user_back_in_after_one_window() {
+    let dir = tempdir();
+    let policy = RateLimitPolicy {
+        enabled: true,
+        window: Duration::from_secs(1),
+        max: 1,
+    };
+    let auth = service(dir.path(), policy).await;
+    auth.sign_up("back@example.com", "password123".into(), None)
+        .await
+        .unwrap();
+    auth.sign_in("back@example.com", "password123".into())
+        .await
+        .unwrap();
+    assert!(matches!(
+        auth.sign_in("back@example.com", "password123".into()).await,
+        Err(AuthError::RateLimited { .. })
+    ));
+    // Attempts while throttled do not extend the wait.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        auth.sign_in("back@example.com", "password123".into())
+            .await
+            .is_err()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    auth.sign_in("back@example.com", "password123".into())
+        .await
+        .unwrap();
+}
+
+/// Median of `n` timings of `f`, alternating two calls so machine noise hits both alike.
+async fn medians<F, G, FA, FB>(n: usize, mut a: F, mut b: G) -> (Duration, Duration)
+where
+    F: FnMut() -> FA,
+    G: FnMut() -> FB,
+    FA: std::future::Future<Output = ()>,
+    FB: std::future::Future<Output = ()>,
+{
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let t = std::time::Instant::now();
+        a().await;
+        ta.push(t.elapsed());
+        let t = std::time::Instant::now();
+        b().await;
+        tb.push(t.elapsed());
+    }
+    ta.sort();
+    tb.sort();
+    (ta[n / 2], tb[n / 2])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_email_and_a_wrong_password_take_the_same_time() {
+    let dir = tempdir();
+    let auth = service(
+        dir.path(),
+        RateLimitPolicy {
+            enabled: false,
+            ..RateLimitPolicy::default()
+        },
+    )
+    .await;
+    auth.sign_up("timing@example.com", "the-right-password".into(), None)
+        .await
+        .unwrap();
+    let (wrong, unknown) = medians(
+        41,
+        || async {
+            let r = auth
+                .sign_in("timing@example.com", "a-wrong-password".into())
+                .await;
+            assert!(matches!(r, Err(AuthError::InvalidEmailOrPassword)));
+        },
+        || async {
+            let r = auth
+                .sign_in("nobody@example.com", "a-wrong-password".into())
+                .await;
+            assert!(matches!(r, Err(AuthError::InvalidEmailOrPassword)));
+        },
+    )
+    .await;
+    let ratio = wrong.as_secs_f64() / unknown.as_secs_f64();
+    eprintln!(
+        "median sign_in: wrong password {wrong:?}, unknown email {unknown:?}, ratio {ratio:.3}"
+    );
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "medians differ by more than 10%: {wrong:?} vs {unknown:?}"
+    );
+}
