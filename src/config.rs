@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::better_auth::{PasswordPolicy, RateLimitPolicy};
+use crate::better_auth::{DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, PasswordPolicy, RateLimitPolicy};
 use crate::store::{DatabaseUrl, PoolSettings, UrlError};
 
 /// Every setting the server reads.
@@ -16,6 +16,7 @@ pub struct Config {
     /// BETTER_AUTH_URL: issuer and audience of access tokens.
     pub base_url: Option<String>,
     pub token_ttl_secs: u64,
+    pub token_leeway_secs: u64,
     pub password_policy: PasswordPolicy,
     pub pool: PoolSettings,
     pub hash_concurrency: usize,
@@ -93,6 +94,12 @@ impl Config {
             secret: get("BETTER_AUTH_SECRET").map(SecretString::from),
             base_url: get("BETTER_AUTH_URL").map(|u| u.trim().trim_end_matches('/').to_owned()),
             token_ttl_secs: number("TOKEN_TTL_SECONDS", 900, 1, 86_400 * 365)?,
+            token_leeway_secs: number(
+                "TOKEN_LEEWAY_SECONDS",
+                DEFAULT_LEEWAY_SECS,
+                0,
+                MAX_LEEWAY_SECS,
+            )?,
             password_policy: PasswordPolicy {
                 min_length: min,
                 max_length: max,

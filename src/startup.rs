@@ -41,6 +41,7 @@ pub async fn build_service(config: &Config) -> Result<AuthService, StartupError>
             secret,
             issuer: config.base_url.clone(),
             token_ttl_secs: config.token_ttl_secs,
+            token_leeway_secs: config.token_leeway_secs,
             password_policy: config.password_policy,
             hash_concurrency: config.hash_concurrency,
             hash_queue_limit: config.hash_queue_limit,

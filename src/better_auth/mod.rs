@@ -16,8 +16,8 @@ pub use password::{Password, PasswordHasher, PasswordPolicy};
 pub use rate_limit::{RateDecision, RateLimitPolicy, rate_limit_key};
 pub use service::{AuthService, AuthSettings, Authenticated, UserName, VerifiedToken};
 pub use token::{
-    AccessClaims, AccessTokens, IssuedToken, MAX_TOKEN_BYTES, MIN_SECRET_BYTES, SecretError,
-    check_secret,
+    AccessClaims, AccessTokens, DEFAULT_LEEWAY_SECS, IssuedToken, MAX_LEEWAY_SECS, MAX_TOKEN_BYTES,
+    MIN_SECRET_BYTES, SecretError, check_secret,
 };
 
 pub use crate::store::{Store, User};

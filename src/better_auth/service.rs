@@ -37,6 +37,8 @@ pub struct AuthSettings {
     /// BETTER_AUTH_URL: `iss` and `aud` of access tokens.
     pub issuer: Option<String>,
     pub token_ttl_secs: u64,
+    /// Clock skew tolerated when verifying (at most 60 s).
+    pub token_leeway_secs: u64,
     pub password_policy: PasswordPolicy,
     /// How many password hashes may run at once.
     pub hash_concurrency: usize,
@@ -78,7 +80,12 @@ impl AuthService {
         Ok(Self {
             store,
             hasher: PasswordHasher::new(settings.hash_concurrency, settings.hash_queue_limit),
-            tokens: AccessTokens::new(&settings.secret, settings.issuer, settings.token_ttl_secs)?,
+            tokens: AccessTokens::new(
+                &settings.secret,
+                settings.issuer,
+                settings.token_ttl_secs,
+                settings.token_leeway_secs,
+            )?,
             policy: settings.password_policy,
             rate_limit: settings.rate_limit,
         })

@@ -18,8 +18,10 @@ const PLACEHOLDER_SECRETS: &[&str] = &[
     "replace-me-with-at-least-32-random-bytes-openssl-rand-base64-32",
 ];
 
-/// Clock skew tolerated on exp, nbf and iat.
-const LEEWAY_SECS: u64 = 30;
+/// Clock skew tolerated on exp, nbf and iat, by default and at most (RFC 7519 §4.1.4:
+/// "no more than a few minutes"; we keep it under one).
+pub const DEFAULT_LEEWAY_SECS: u64 = 30;
+pub const MAX_LEEWAY_SECS: u64 = 60;
 
 /// The claims of an access token issued here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,20 +85,24 @@ pub struct AccessTokens {
     validation: Validation,
     issuer: Option<String>,
     ttl_secs: i64,
+    leeway_secs: i64,
 }
 
 impl AccessTokens {
     /// `issuer` (BETTER_AUTH_URL) becomes both `iss` and `aud` of issued tokens and is
     /// required of verified ones.
+    /// `leeway_secs` is capped at [`MAX_LEEWAY_SECS`].
     pub fn new(
         secret: &SecretString,
         issuer: Option<String>,
         ttl_secs: u64,
+        leeway_secs: u64,
     ) -> Result<Self, SecretError> {
+        let leeway_secs = leeway_secs.min(MAX_LEEWAY_SECS);
         check_secret(secret)?;
         let bytes = secret.expose_secret().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECS;
+        validation.leeway = leeway_secs;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub"]);
         match &issuer {
@@ -112,6 +118,7 @@ impl AccessTokens {
             validation,
             issuer,
             ttl_secs: ttl_secs.min(i64::MAX as u64) as i64,
+            leeway_secs: leeway_secs as i64,
         })
     }
 
@@ -151,12 +158,16 @@ impl AccessTokens {
                 TokenRejection::Malformed => header_rejection(token),
                 other => other,
             })?;
+        // RFC 7515 §4.1.11: a critical extension we do not implement makes the token invalid.
+        if data.header.crit.is_some() {
+            return Err(TokenRejection::Malformed);
+        }
         let claims = data.claims;
         if claims.sub.is_empty() {
             return Err(TokenRejection::MissingClaim);
         }
         let now = Utc::now().timestamp();
-        if claims.iat > now.saturating_add(LEEWAY_SECS as i64) {
+        if claims.iat > now.saturating_add(self.leeway_secs) {
             return Err(TokenRejection::NotYetValid);
         }
         Ok(claims)
@@ -210,7 +221,13 @@ mod tests {
     const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
 
     fn tokens(issuer: Option<&str>) -> AccessTokens {
-        AccessTokens::new(&SECRET.into(), issuer.map(String::from), 900).unwrap()
+        AccessTokens::new(
+            &SECRET.into(),
+            issuer.map(String::from),
+            900,
+            DEFAULT_LEEWAY_SECS,
+        )
+        .unwrap()
     }
 
     fn sign(claims: serde_json::Value, alg: Algorithm, secret: &str) -> String {
@@ -244,11 +261,16 @@ mod tests {
     #[test]
     fn short_and_placeholder_secrets_are_refused() {
         assert!(matches!(
-            AccessTokens::new(&"too-short".into(), None, 900),
+            AccessTokens::new(&"too-short".into(), None, 900, 30),
             Err(SecretError::TooShort(9))
         ));
         assert!(matches!(
-            AccessTokens::new(&"better-auth-secret-12345678901234567890".into(), None, 900),
+            AccessTokens::new(
+                &"better-auth-secret-12345678901234567890".into(),
+                None,
+                900,
+                30
+            ),
             Err(SecretError::Placeholder)
         ));
     }
@@ -382,6 +404,60 @@ mod tests {
             t.verify(&rs256).unwrap_err(),
             TokenRejection::UnsupportedAlgorithm
         );
+    }
+
+    #[test]
+    fn crit_headers_a_public_key_as_hmac_secret_and_unknown_algs_are_rejected() {
+        let t = tokens(None);
+        let claims = serde_json::json!({"sub":"u","iat":now(),"exp":now()+60});
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(vec!["exp".into()]);
+        let crit = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(t.verify(&crit).unwrap_err(), TokenRejection::Malformed);
+        // The classic confusion attack: an RSA public key (PEM text) used as the HMAC key.
+        let public_key_pem = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END PUBLIC KEY-----\n";
+        let confused = sign(claims.clone(), Algorithm::HS256, public_key_pem);
+        assert_eq!(
+            t.verify(&confused).unwrap_err(),
+            TokenRejection::BadSignature
+        );
+        let hs384 = sign(claims, Algorithm::HS384, SECRET);
+        assert_eq!(
+            t.verify(&hs384).unwrap_err(),
+            TokenRejection::UnsupportedAlgorithm
+        );
+    }
+
+    #[test]
+    fn the_leeway_is_configurable_and_capped() {
+        let strict = AccessTokens::new(&SECRET.into(), None, 900, 0).unwrap();
+        let lax = AccessTokens::new(&SECRET.into(), None, 900, 3600).unwrap();
+        assert_eq!(lax.validation.leeway, MAX_LEEWAY_SECS);
+        let just_expired = sign(
+            serde_json::json!({"sub":"u","iat":now()-100,"exp":now()-5}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert_eq!(
+            strict.verify(&just_expired).unwrap_err(),
+            TokenRejection::Expired
+        );
+        assert!(lax.verify(&just_expired).is_ok());
+        let issued_ahead = sign(
+            serde_json::json!({"sub":"u","iat":now()+20,"exp":now()+900}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert_eq!(
+            strict.verify(&issued_ahead).unwrap_err(),
+            TokenRejection::NotYetValid
+        );
+        assert!(lax.verify(&issued_ahead).is_ok());
     }
 
     #[test]

@@ -20,6 +20,7 @@ async fn service(dir: &std::path::Path, rate_limit: RateLimitPolicy) -> AuthServ
             secret: SECRET.into(),
             issuer: Some("https://app.example.com".into()),
             token_ttl_secs: 900,
+            token_leeway_secs: 30,
             password_policy: PasswordPolicy::default(),
             hash_concurrency: 2,
             hash_queue_limit: 32,
