@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::better_auth::{AuthService, AuthSettings, SecretError, random_alphanumeric};
 use crate::config::Config;
-use crate::mcp::{AuthServer, ToolSelection};
+use crate::mcp::{AuthServer, ToolSelection, stdio};
 use crate::store::{DatabaseUrl, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -136,18 +136,20 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
     let server = AuthServer::new(Arc::new(service), tools);
-    let running = match server
-        .serve_with_ct(rmcp::transport::stdio_pipes(), shutdown)
-        .await
-    {
-        Ok(running) => running,
-        Err(rmcp::service::ServerInitializeError::Cancelled) => return Ok(()),
-        Err(e) => return Err(StartupError::Transport(e.to_string())),
+    let (transport, guard) = stdio::guarded(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        stdio::MAX_LINE_BYTES,
+    );
+    let served = match server.serve_with_ct(transport, shutdown).await {
+        Ok(running) => running
+            .waiting()
+            .await
+            .map(|reason| tracing::info!(?reason, "stopped serving"))
+            .map_err(|e| StartupError::Transport(e.to_string())),
+        Err(rmcp::service::ServerInitializeError::Cancelled) => Ok(()),
+        Err(e) => Err(StartupError::Transport(e.to_string())),
     };
-    let reason = running
-        .waiting()
-        .await
-        .map_err(|e| StartupError::Transport(e.to_string()))?;
-    tracing::info!(?reason, "stopped serving");
-    Ok(())
+    guard.finish(std::time::Duration::from_secs(1)).await;
+    served
 }

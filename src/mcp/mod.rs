@@ -1,6 +1,7 @@
 //! The MCP face of the server: four tools over rmcp, each turning its arguments into
 //! domain calls and every [`AuthError`] into a text-only `isError` result `CODE: message`.
 
+pub mod stdio;
 pub mod types;
 
 use std::sync::Arc;

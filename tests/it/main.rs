@@ -9,3 +9,4 @@ mod inspector;
 mod library;
 mod postgres_connection;
 mod store;
+mod wire;

@@ -1,0 +1,279 @@
+//! stdio with a guard in front of rmcp: every line a client sends gets an answer or is
+//! dropped as JSON-RPC says, and memory stays bounded whatever arrives.
+//!
+//! rmcp ignores lines that are not JSON (no reply) and buffers lines up to 16 MiB. Here,
+//! a line that is not JSON gets JSON-RPC's `-32700 Parse error`, a line over the limit is
+//! skipped as it streams (never held whole) and gets `-32600`, and only well-formed JSON
+//! reaches rmcp. Output goes through one writer task, so the guard's answers and rmcp's
+//! never interleave within a line.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio::sync::mpsc;
+
+/// The longest line accepted: room for a 1 MB password, escaped, with headroom.
+pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+
+const PARSE_ERROR: &[u8] =
+    br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error: the line is not JSON"}}"#;
+const TOO_LARGE: &[u8] =
+    br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid request: the line is too long"}}"#;
+
+/// The transport handed to rmcp: what it reads has passed the guard; what it writes goes
+/// to the writer task.
+pub type GuardedTransport = (DuplexStream, LineSender);
+
+/// The guard's tasks, to be finished once rmcp has stopped.
+pub struct Guard {
+    reader: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl Guard {
+    /// Stops reading and waits (up to `within`) until every queued line is written, so no
+    /// answer is lost when the process exits.
+    pub async fn finish(self, within: std::time::Duration) {
+        self.reader.abort();
+        if tokio::time::timeout(within, self.writer).await.is_err() {
+            tracing::warn!("timed out writing the last answers");
+        }
+    }
+}
+
+/// Starts the guard between `input`/`output` (stdin/stdout) and rmcp.
+pub fn guarded<R, W>(input: R, output: W, max_line: usize) -> (GuardedTransport, Guard)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (to_rmcp, from_guard) = tokio::io::duplex(256 * 1024);
+    let (lines_tx, lines_rx) = mpsc::channel::<Vec<u8>>(1024);
+    let writer = tokio::spawn(write_lines(output, lines_rx));
+    let reader = tokio::spawn(read_lines(input, to_rmcp, lines_tx.clone(), max_line));
+    (
+        (from_guard, LineSender::new(lines_tx)),
+        Guard { reader, writer },
+    )
+}
+
+/// Reads `input` line by line; forwards JSON lines to rmcp and answers the rest itself.
+async fn read_lines<R: AsyncRead + Unpin>(
+    mut input: R,
+    mut to_rmcp: DuplexStream,
+    answers: mpsc::Sender<Vec<u8>>,
+    max_line: usize,
+) {
+    let mut line: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    // True while skipping the rest of a line that went over the limit.
+    let mut skipping = false;
+    loop {
+        let n = match input.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut rest = &chunk[..n];
+        while !rest.is_empty() {
+            let newline = rest.iter().position(|&b| b == b'\n');
+            let (part, after) = match newline {
+                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+                None => (rest, None),
+            };
+            if !skipping {
+                if line.len() + part.len() > max_line {
+                    tracing::warn!(limit = max_line, "dropping an oversized line");
+                    line = Vec::new();
+                    skipping = true;
+                    if answers.send(TOO_LARGE.to_vec()).await.is_err() {
+                        return;
+                    }
+                } else {
+                    line.extend_from_slice(part);
+                }
+            }
+            match after {
+                Some(after) => {
+                    if !skipping && forward(&line, &mut to_rmcp, &answers).await.is_err() {
+                        return;
+                    }
+                    line.clear();
+                    skipping = false;
+                    rest = after;
+                }
+                None => rest = &[],
+            }
+        }
+    }
+    // A last line without a newline still counts.
+    if !skipping && !line.is_empty() {
+        let _ = forward(&line, &mut to_rmcp, &answers).await;
+    }
+    // Dropping `to_rmcp` is rmcp's end of input: it finishes in-flight calls and stops.
+}
+
+async fn forward(
+    line: &[u8],
+    to_rmcp: &mut DuplexStream,
+    answers: &mpsc::Sender<Vec<u8>>,
+) -> Result<(), ()> {
+    let trimmed = line.trim_ascii();
+    if trimmed.is_empty() {
+        return Ok(());
+    }
+    if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_err() {
+        tracing::debug!("answering a line that is not JSON with a parse error");
+        return answers.send(PARSE_ERROR.to_vec()).await.map_err(|_| ());
+    }
+    to_rmcp.write_all(trimmed).await.map_err(|_| ())?;
+    to_rmcp.write_all(b"\n").await.map_err(|_| ())
+}
+
+/// Writes whole lines to `output`, several per write when they queue up.
+async fn write_lines<W: AsyncWrite + Unpin>(mut output: W, mut lines: mpsc::Receiver<Vec<u8>>) {
+    let mut batch = Vec::with_capacity(64 * 1024);
+    while let Some(first) = lines.recv().await {
+        batch.clear();
+        push_line(&mut batch, &first);
+        while batch.len() < 1024 * 1024 {
+            match lines.try_recv() {
+                Ok(more) => push_line(&mut batch, &more),
+                Err(_) => break,
+            }
+        }
+        if output.write_all(&batch).await.is_err() || output.flush().await.is_err() {
+            break;
+        }
+    }
+}
+
+fn push_line(batch: &mut Vec<u8>, line: &[u8]) {
+    batch.extend_from_slice(line);
+    if line.last() != Some(&b'\n') {
+        batch.push(b'\n');
+    }
+}
+
+/// rmcp's output: bytes are gathered into lines, and each whole line is queued for the
+/// writer task.
+pub struct LineSender {
+    tx: tokio_util::sync::PollSender<Vec<u8>>,
+    pending: Vec<u8>,
+}
+
+impl LineSender {
+    fn new(tx: mpsc::Sender<Vec<u8>>) -> Self {
+        Self {
+            tx: tokio_util::sync::PollSender::new(tx),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Queues every complete line in `pending`; Pending while the queue is full.
+    fn poll_send_lines(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            match self.tx.poll_reserve(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+                Poll::Pending => return Poll::Pending,
+            }
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            if self.tx.send_item(line).is_err() {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for LineSender {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        // Back-pressure: take no more bytes while whole lines wait for room.
+        if self.pending.contains(&b'\n') {
+            match self.poll_send_lines(cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other.map(|r| r.map(|()| 0)),
+            }
+        }
+        self.pending.extend_from_slice(buf);
+        let _ = self.poll_send_lines(cx)?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_send_lines(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_send_lines(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    /// Feeds `input` through the guard; returns what reached rmcp and what the guard answered.
+    async fn run(input: Vec<u8>, max_line: usize) -> (Vec<String>, Vec<String>) {
+        let (client_out, server_out) = tokio::io::duplex(1 << 20);
+        let ((mut rmcp_in, _rmcp_out), _guard) =
+            guarded(std::io::Cursor::new(input), server_out, max_line);
+        let mut forwarded = String::new();
+        rmcp_in.read_to_string(&mut forwarded).await.unwrap();
+        drop(_rmcp_out);
+        let mut answers = Vec::new();
+        let mut lines = BufReader::new(client_out).lines();
+        while let Ok(Ok(Some(line))) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), lines.next_line()).await
+        {
+            answers.push(line);
+        }
+        (forwarded.lines().map(String::from).collect(), answers)
+    }
+
+    #[tokio::test]
+    async fn json_lines_pass_and_others_get_a_parse_error() {
+        let input = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\nnot json\n\n  \n{\"a\":[1,2]}\n{broken\n[1]"
+            .to_vec();
+        let (forwarded, answers) = run(input, 1024).await;
+        assert_eq!(
+            forwarded,
+            [
+                r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+                r#"{"a":[1,2]}"#,
+                "[1]"
+            ]
+        );
+        assert_eq!(answers.len(), 2);
+        assert!(answers.iter().all(|a| a.contains("-32700")));
+    }
+
+    #[tokio::test]
+    async fn an_oversized_line_is_skipped_and_answered_and_the_next_line_passes() {
+        let mut input = vec![b'x'; 5000];
+        input.extend_from_slice(b"\n{\"ok\":true}\n");
+        let (forwarded, answers) = run(input, 1000).await;
+        assert_eq!(forwarded, [r#"{"ok":true}"#]);
+        assert_eq!(answers.len(), 1);
+        assert!(answers[0].contains("-32600"));
+    }
+
+    #[tokio::test]
+    async fn whole_lines_reach_the_output_in_order() {
+        let (client_out, server_out) = tokio::io::duplex(1 << 16);
+        let ((_rmcp_in, mut rmcp_out), _guard) = guarded(tokio::io::empty(), server_out, 1024);
+        rmcp_out.write_all(b"{\"a\":").await.unwrap();
+        rmcp_out.write_all(b"1}\n{\"b\":2}\n").await.unwrap();
+        rmcp_out.flush().await.unwrap();
+        let mut lines = BufReader::new(client_out).lines();
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), r#"{"a":1}"#);
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), r#"{"b":2}"#);
+    }
+}

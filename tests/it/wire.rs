@@ -1,0 +1,207 @@
+//! Bad input on the wire: every line gets its JSON-RPC answer (or none where JSON-RPC says
+//! so) and the server keeps serving the next call correctly.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+use crate::support::server::ServerEnv;
+use crate::support::tempdir;
+
+struct Raw {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+    next_id: i64,
+}
+
+impl Raw {
+    async fn start(env: &ServerEnv) -> Self {
+        let mut cmd = env.command();
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut raw = Self {
+            child,
+            stdin,
+            lines,
+            next_id: 100,
+        };
+        raw.send_line(
+            &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wire","version":"1"}}}).to_string(),
+        )
+        .await;
+        assert_eq!(raw.answer().await["id"], 1);
+        raw.send_line(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            .await;
+        raw
+    }
+
+    async fn send_line(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
+        self.stdin.write_all(b"\n").await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    async fn answer(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(20), self.lines.next_line())
+            .await
+            .expect("an answer in time")
+            .unwrap()
+            .expect("the server is still there");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Calls a tool and returns the JSON-RPC answer.
+    async fn call(&mut self, tool: &str, arguments: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let line = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":arguments}});
+        self.send_line(&line.to_string()).await;
+        let answer = self.answer().await;
+        assert_eq!(answer["id"], id, "{answer}");
+        answer
+    }
+
+    /// The server still answers a good call correctly.
+    async fn still_serving(&mut self) {
+        let r = self.call("verify_token", json!({"token": "x.y.z"})).await;
+        assert_eq!(r["result"]["structuredContent"]["valid"], false, "{r}");
+    }
+}
+
+fn tool_error(answer: &Value) -> String {
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_kind_of_bad_line_is_answered_and_the_server_keeps_serving() {
+    let home = tempdir();
+    let mut s = Raw::start(&ServerEnv::sqlite(home.path())).await;
+
+    // Not JSON, and JSON with a raw control character: JSON-RPC's parse error, id null.
+    for bad in [
+        "this is not json",
+        "{\"jsonrpc\":\"2.0\",\"id\":",
+        "{\"a\":\"\u{1}\"}",
+    ] {
+        s.send_line(bad).await;
+        let a = s.answer().await;
+        assert_eq!(a["error"]["code"], -32700, "{bad:?}: {a}");
+        assert_eq!(a["id"], Value::Null);
+        s.still_serving().await;
+    }
+
+    // JSON that is not JSON-RPC: invalid request.
+    s.send_line(r#"{"hello":"world"}"#).await;
+    let a = s.answer().await;
+    assert_eq!(a["error"]["code"], -32600, "{a}");
+    s.still_serving().await;
+
+    // Unknown method and unknown tool: JSON-RPC errors for that id.
+    s.send_line(r#"{"jsonrpc":"2.0","id":7,"method":"no/such/method"}"#)
+        .await;
+    let a = s.answer().await;
+    assert_eq!(
+        (a["id"].clone(), a["error"]["code"].clone()),
+        (json!(7), json!(-32601)),
+        "{a}"
+    );
+    let a = s.call("drop_all_users", json!({})).await;
+    assert_eq!(a["error"]["code"], -32602, "{a}");
+    s.still_serving().await;
+
+    // Missing, extra and mistyped arguments: isError results naming the field.
+    let text = tool_error(&s.call("sign_in", json!({"email": "a@example.com"})).await);
+    assert!(text.contains("password"), "{text}");
+    let text = tool_error(
+        &s.call(
+            "sign_in",
+            json!({"email": "a@example.com", "password": "x", "otp": 1}),
+        )
+        .await,
+    );
+    assert!(text.contains("otp"), "{text}");
+    let text = tool_error(
+        &s.call("get_user", json!({"token": ["not", "a", "string"]}))
+            .await,
+    );
+    assert!(text.contains("string"), "{text}");
+    s.still_serving().await;
+
+    // NUL and control characters in values, a 10 KB email, a 1 MB password.
+    let text = tool_error(
+        &s.call(
+            "sign_up",
+            json!({"email": "a\u{0}b@example.com", "password": "password123"}),
+        )
+        .await,
+    );
+    assert!(text.starts_with("INVALID_EMAIL:"), "{text}");
+    let text = tool_error(
+        &s.call(
+            "sign_up",
+            json!({"email": "ok@example.com", "password": "password123", "name": "a\u{7}b"}),
+        )
+        .await,
+    );
+    assert!(text.starts_with("INVALID_NAME:"), "{text}");
+    let long_email = format!("{}@example.com", "a".repeat(10_000));
+    let text = tool_error(
+        &s.call(
+            "sign_up",
+            json!({"email": long_email, "password": "password123"}),
+        )
+        .await,
+    );
+    assert!(text.starts_with("INVALID_EMAIL:"), "{text}");
+    let huge_password = "p".repeat(1_000_000);
+    let text = tool_error(
+        &s.call(
+            "sign_in",
+            json!({"email": "ok@example.com", "password": huge_password}),
+        )
+        .await,
+    );
+    assert!(text.starts_with("PASSWORD_TOO_LONG:"), "{text}");
+    s.still_serving().await;
+
+    // A 20 MB line: refused without being held whole, answered, and the next line works.
+    let mut line = String::from(
+        r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"sign_in","arguments":{"email":"x@example.com","password":""#,
+    );
+    line.push_str(&"z".repeat(20 * 1024 * 1024));
+    line.push_str(r#""}}}"#);
+    s.send_line(&line).await;
+    let a = s.answer().await;
+    assert_eq!(a["error"]["code"], -32600, "{a}");
+    s.still_serving().await;
+
+    // And a real call still succeeds end to end.
+    let r = s
+        .call(
+            "sign_up",
+            json!({"email": "wire@example.com", "password": "password123"}),
+        )
+        .await;
+    assert_eq!(
+        r["result"]["structuredContent"]["user"]["email"],
+        "wire@example.com"
+    );
+    drop(s.stdin);
+    let status = tokio::time::timeout(Duration::from_secs(5), s.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
