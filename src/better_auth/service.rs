@@ -170,6 +170,7 @@ impl AuthService {
             Some(found) => (Some(found.user), found.password_hash),
             None => (None, None),
         };
+        tracing::debug!("checking a password");
         let matched = self.hasher.verify(&password, stored_hash).await?;
         match user {
             Some(user) if matched => {

@@ -88,6 +88,7 @@ fn tool_error(e: AuthError) -> String {
     if let AuthError::Internal(detail) = &e {
         tracing::error!(%detail, "internal error");
     }
+    tracing::debug!(code = e.code(), "tool call failed");
     format!("{}: {e}", e.code())
 }
 

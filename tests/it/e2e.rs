@@ -83,6 +83,7 @@ on_both_backends!(
     sign_up_writes_better_auths_rows,
     an_unexpected_database_error_is_internal_error_and_leaves_no_half_written_user,
     sign_in_is_throttled_per_email_across_server_processes,
+    no_secret_reaches_stderr_even_at_trace_level,
 );
 
 async fn every_tool_works_from_sign_up_to_get_user(backend: Backend) {
@@ -432,6 +433,56 @@ async fn sign_in_is_throttled_per_email_across_server_processes(backend: Backend
         assert_eq!(code_of(&text), "INVALID_EMAIL_OR_PASSWORD", "{text}");
     }
     off.stop().await;
+}
+
+async fn no_secret_reaches_stderr_even_at_trace_level(backend: Backend) {
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env.clone().with("RUST_LOG", "trace")).await;
+    let password = "Pa55word-that-must-not-leak";
+    let up = server.sign_up("quiet@example.com", password).await;
+    let inn = server
+        .ok(
+            "sign_in",
+            json!({"email": "quiet@example.com", "password": password}),
+        )
+        .await;
+    let wrong = json!({"email": "quiet@example.com", "password": "Wrong-pa55word-never-logged"});
+    server.err("sign_in", wrong.clone()).await;
+    server.err("sign_in", wrong).await; // throttled
+    server
+        .err(
+            "sign_up",
+            json!({"email": "quiet@example.com", "password": password}),
+        )
+        .await;
+    for token in [&up["token"], &inn["token"]] {
+        server.ok("verify_token", json!({"token": token})).await;
+        server.ok("get_user", json!({"token": token})).await;
+    }
+    let log = server.stop().await;
+    assert!(log.contains("user signed up"), "the log is captured: {log}");
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "trace level is on: {log}"
+    );
+    let hash = s.sql(r#"select "password" from "account""#);
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let mut secrets = vec![
+        password.to_owned(),
+        "Wrong-pa55word-never-logged".to_owned(),
+        hash.clone(),
+        hash.rsplit('$').next().unwrap().to_owned(),
+        SECRET.to_owned(),
+        crate::support::pg::APP_PASSWORD.to_owned(),
+    ];
+    for token in [&up["token"], &inn["token"]] {
+        let token = token.as_str().unwrap();
+        secrets.push(token.to_owned());
+        secrets.push(token.rsplit('.').next().unwrap().to_owned());
+    }
+    for secret in secrets {
+        assert!(!log.contains(&secret), "stderr leaks {secret:?}");
+    }
 }
 
 pub fn now() -> i64 {

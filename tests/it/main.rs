@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod e2e;
+mod faults;
 mod inspector;
 mod library;
 mod postgres_connection;

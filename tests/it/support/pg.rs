@@ -22,6 +22,7 @@ pub struct PgCluster {
 }
 
 static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
+static BOUNCER: OnceLock<u16> = OnceLock::new();
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
 pub fn cluster() -> &'static PgCluster {
@@ -64,6 +65,16 @@ impl TestDb {
     pub fn neon_url_via(&self, port: u16) -> String {
         format!(
             "postgresql://{APP_USER}:{APP_PASSWORD}@localhost:{port}/{}?sslmode=require&channel_binding=require",
+            self.name
+        )
+    }
+
+    /// Through PgBouncer in transaction pooling mode, as Neon's `-pooler` host (TLS and
+    /// SCRAM on both sides; PgBouncer 1.18 has no channel binding).
+    pub fn pooled_url(&self) -> String {
+        format!(
+            "postgresql://{APP_USER}:{APP_PASSWORD}@localhost:{}/{}?sslmode=require",
+            pgbouncer(),
             self.name
         )
     }
@@ -147,7 +158,7 @@ impl PgCluster {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot start postgres: {e}"))?;
-        spawn_watchdog(child.id(), &dir);
+        spawn_watchdog(child.id(), Some(&dir));
 
         let cluster = Self {
             port,
@@ -205,6 +216,62 @@ impl PgCluster {
         );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
+}
+
+/// The port of a PgBouncer (transaction pooling) in front of the cluster, started on first use.
+pub fn pgbouncer() -> u16 {
+    *BOUNCER.get_or_init(|| start_pgbouncer(cluster()).unwrap_or_else(|e| panic!("PgBouncer: {e}")))
+}
+
+fn start_pgbouncer(c: &PgCluster) -> Result<u16, String> {
+    let bin = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .ok_or("pgbouncer not found: install the `pgbouncer` package")?;
+    let port = free_port();
+    let dir = &c.dir;
+    std::fs::write(
+        dir.join("userlist.txt"),
+        format!("\"{APP_USER}\" \"{APP_PASSWORD}\"\n"),
+    )
+    .map_err(|e| e.to_string())?;
+    let ini = format!(
+        "[databases]\n* = host=127.0.0.1 port={pg}\n\n[pgbouncer]\n\
+         listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+         auth_type = scram-sha-256\nauth_file = {dir}/userlist.txt\n\
+         pool_mode = transaction\nmax_client_conn = 1000\ndefault_pool_size = 8\n\
+         client_tls_sslmode = require\nclient_tls_key_file = {dir}/server.key\n\
+         client_tls_cert_file = {dir}/server.crt\nserver_tls_sslmode = require\n\
+         logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n",
+        pg = c.port,
+        dir = dir.display()
+    );
+    let ini_path = dir.join("pgbouncer.ini");
+    std::fs::write(&ini_path, ini).map_err(|e| e.to_string())?;
+    if is_root() {
+        run(Command::new("chown")
+            .args(["65534:65534"])
+            .arg(dir.join("userlist.txt"))
+            .arg(&ini_path))?;
+    }
+    let child = as_cluster_user(&bin)
+        .arg(&ini_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start pgbouncer: {e}"))?;
+    spawn_watchdog(child.id(), None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.join("pgbouncer.log")).unwrap_or_default();
+            return Err(format!("pgbouncer did not listen:\n{log}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(port)
 }
 
 fn find_bin_dir() -> Result<PathBuf, String> {
@@ -274,14 +341,14 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Stops the cluster and removes its files once this test process is gone.
-fn spawn_watchdog(pg_pid: u32, dir: &Path) {
+/// Stops `pid` (and removes `remove`) once this test process is gone.
+fn spawn_watchdog(pid: u32, remove: Option<&Path>) {
+    let remove = remove.map_or(String::new(), |d| format!("rm -rf '{}'", d.display()));
     let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -INT {pg_pid} 2>/dev/null; \
-         for i in $(seq 1 40); do kill -0 {pg_pid} 2>/dev/null || break; sleep 0.25; done; \
-         kill -KILL {pg_pid} 2>/dev/null; rm -rf '{dir}'",
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -INT {pid} 2>/dev/null; \
+         for i in $(seq 1 40); do kill -0 {pid} 2>/dev/null || break; sleep 0.25; done; \
+         kill -KILL {pid} 2>/dev/null; {remove}",
         me = std::process::id(),
-        dir = dir.display()
     );
     // Never waited for on purpose: it must outlive this process to clean up after it.
     #[allow(clippy::zombie_processes)]

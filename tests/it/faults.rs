@@ -1,0 +1,250 @@
+//! Faults: Neon's pooler, connections dropped while idle, an outage under load, and a stop
+//! in the middle of calls. Nothing acknowledged is lost; no user is half-written.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::support::pg::TestDb;
+use crate::support::proxy::Proxy;
+use crate::support::server::{Server, ServerEnv, code_of, text_of};
+use crate::support::tempdir;
+
+/// Users without their credential account: must always be zero.
+const HALF_WRITTEN: &str = r#"select count(*) from "user" u where not exists (select 1 from "account" a
+    where a."userId" = u."id" and a."providerId" = 'credential' and a."accountId" = u."id")"#;
+
+/// sign_up → sign_in → get_user → verify_token for one new email; panics on any failure.
+async fn mixed_round(server: &Server, email: String) {
+    let up = server.sign_up(&email, "password123").await;
+    let inn = server
+        .ok(
+            "sign_in",
+            json!({"email": email, "password": "password123"}),
+        )
+        .await;
+    assert_eq!(inn["user"]["id"], up["user"]["id"]);
+    let got = server.ok("get_user", json!({"token": inn["token"]})).await;
+    assert_eq!(got["user"]["email"], email.as_str());
+    let v = server
+        .ok("verify_token", json!({"token": inn["token"]}))
+        .await;
+    assert_eq!(v["valid"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_servers_behind_pgbouncer_in_transaction_mode_run_a_mixed_load() {
+    let db = TestDb::create();
+    let home = tempdir();
+    let env = ServerEnv::postgres(home.path(), &db.pooled_url());
+    let (a, b) = tokio::join!(Server::start(&env), Server::start(&env));
+    let all: Vec<_> = (0..25)
+        .map(|i| mixed_round(&a, format!("a-{i}@example.com")))
+        .chain((0..25).map(|i| mixed_round(&b, format!("b-{i}@example.com"))))
+        .collect();
+    futures::future::join_all(all).await;
+    assert_eq!(db.sql(r#"select count(*) from "user""#), "50");
+    assert_eq!(db.sql(HALF_WRITTEN), "0");
+    for log in [a.stop().await, b.stop().await] {
+        assert!(!log.contains("prepared statement"), "{log}");
+        assert!(!log.contains("ERROR"), "{log}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_dropped_while_idle_are_replaced_without_failing_a_call() {
+    let db = TestDb::create();
+    let home = tempdir();
+    let server = Server::start(&ServerEnv::postgres(home.path(), &db.neon_url())).await;
+    let up = server.sign_up("idle@example.com", "password123").await;
+    for round in 0..3 {
+        // What Neon does to idle connections when the compute scales to zero.
+        let killed = crate::support::pg::cluster().psql(
+            "postgres",
+            &format!(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '{}' and pid <> pg_backend_pid()",
+                db.name
+            ),
+        );
+        assert_ne!(killed, "0", "round {round}: the server held connections");
+        let got = server.ok("get_user", json!({"token": up["token"]})).await;
+        assert_eq!(got["user"]["email"], "idle@example.com");
+        server
+            .sign_up(&format!("idle{round}@example.com"), "password123")
+            .await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_under_load_loses_no_acknowledged_sign_up_and_half_writes_no_user() {
+    let db = TestDb::create();
+    let mut proxy = Proxy::start(db.port).await;
+    let home = tempdir();
+    let env = ServerEnv::postgres(home.path(), &db.neon_url_via(proxy.port))
+        .with("DATABASE_CONNECT_TIMEOUT_SECONDS", "2")
+        .with("DATABASE_POOL_TIMEOUT_SECONDS", "2");
+    let server = Server::start(&env).await;
+    let token = server.sign_up("load@example.com", "password123").await["token"].clone();
+
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    let load = async {
+        let calls = (0..60).map(|i| {
+            let (server, token, acknowledged) = (&server, &token, &acknowledged);
+            async move {
+                // Spread the calls over the outage.
+                tokio::time::sleep(Duration::from_millis(i * 50)).await;
+                let started = Instant::now();
+                let email = format!("user{i}@example.com");
+                let r = server
+                    .call(
+                        "sign_up",
+                        json!({"email": email, "password": "password123"}),
+                    )
+                    .await;
+                assert!(started.elapsed() < Duration::from_secs(10), "bounded time");
+                if r.is_error == Some(true) {
+                    let text = text_of(&r);
+                    assert_eq!(code_of(&text), "SERVICE_UNAVAILABLE", "{text}");
+                } else {
+                    acknowledged.lock().unwrap().push(email);
+                }
+                // verify_token needs no database: always valid.
+                let v = server.ok("verify_token", json!({"token": token})).await;
+                assert_eq!(v["valid"], true);
+            }
+        });
+        futures::future::join_all(calls).await;
+    };
+    let outage = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        proxy.cut();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        proxy.resume().await;
+    };
+    tokio::join!(load, outage);
+
+    // Back: calls succeed again without a restart.
+    server
+        .sign_up("after-outage@example.com", "password123")
+        .await;
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(acknowledged.len() < 60, "the outage was felt");
+    assert!(
+        !acknowledged.is_empty(),
+        "calls before and after it succeeded"
+    );
+    for email in &acknowledged {
+        assert_eq!(
+            db.sql(&format!(
+                r#"select count(*) from "user" where "email" = '{email}'"#
+            )),
+            "1",
+            "{email} was acknowledged, so it is stored"
+        );
+    }
+    assert_eq!(db.sql(HALF_WRITTEN), "0");
+    server.stop().await;
+}
+
+/// Starts a raw server, sends `n` sign_up calls, then stops it with `stop` while they run.
+/// Returns the answers received and how long the exit took.
+async fn stop_during_calls(env: &ServerEnv, n: usize, sigterm: bool) -> (Vec<Value>, Duration) {
+    let mut child = env
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"stop","version":"1"}}});
+    let mut batch = format!(
+        "{init}\n{}\n",
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+    );
+    for i in 1..=n {
+        let call = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_up","arguments":{"email":format!("stop{i}@example.com"),"password":"password123"}}});
+        batch.push_str(&format!("{call}\n"));
+    }
+    stdin.write_all(batch.as_bytes()).await.unwrap();
+    stdin.flush().await.unwrap();
+    let first = lines.next_line().await.unwrap().unwrap();
+    assert!(first.contains("\"id\":0"), "{first}");
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let started = Instant::now();
+    if sigterm {
+        // SAFETY: kill with a valid pid of our own child.
+        unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    } else {
+        drop(stdin);
+    }
+    let mut answers = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        answers.push(serde_json::from_str(&line).unwrap());
+    }
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("the server exits")
+        .unwrap();
+    let took = started.elapsed();
+    assert!(status.success(), "{status:?}");
+    (answers, took)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_in_the_middle_of_calls_answers_them_exits_in_two_seconds_and_half_writes_nothing() {
+    for (backend, sigterm) in [
+        ("sqlite", true),
+        ("sqlite", false),
+        ("postgres", true),
+        ("postgres", false),
+    ] {
+        let home = tempdir();
+        let db = (backend == "postgres").then(TestDb::create);
+        let env = match &db {
+            Some(db) => ServerEnv::postgres(home.path(), &db.neon_url()),
+            None => ServerEnv::sqlite(home.path()),
+        };
+        let (answers, took) = stop_during_calls(&env, 6, sigterm).await;
+        assert!(
+            took < Duration::from_secs(2),
+            "{backend} sigterm={sigterm}: exit took {took:?}"
+        );
+        let ok: Vec<String> = answers
+            .iter()
+            .filter(|a| a["result"]["isError"] == false)
+            .map(|a| {
+                a["result"]["structuredContent"]["user"]["email"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        let count = |sql: &str| match &db {
+            Some(db) => db.sql(sql),
+            None => {
+                let conn = rusqlite::Connection::open(home.path().join("auth.db")).unwrap();
+                conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+                    .unwrap()
+                    .to_string()
+            }
+        };
+        for email in &ok {
+            assert_eq!(
+                count(&format!(
+                    r#"select count(*) from "user" where "email" = '{email}'"#
+                )),
+                "1"
+            );
+        }
+        assert_eq!(count(HALF_WRITTEN), "0", "{backend} sigterm={sigterm}");
+        if !sigterm {
+            // On end of input every call in flight is answered.
+            assert_eq!(answers.len(), 6, "{answers:?}");
+        }
+    }
+}
