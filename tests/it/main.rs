@@ -9,5 +9,6 @@ mod faults;
 mod inspector;
 mod library;
 mod postgres_connection;
+mod properties;
 mod store;
 mod wire;

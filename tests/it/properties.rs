@@ -1,0 +1,164 @@
+//! Property tests over everything that parses untrusted input: emails, passwords, names,
+//! tool arguments, access tokens and stdio lines. Bounded: a fixed number of cases each.
+
+use better_auth_mcp::better_auth::{
+    AccessTokens, Email, MAX_EMAIL_BYTES, Password, PasswordPolicy, TokenRejection, UserName,
+};
+use better_auth_mcp::mcp::types::{SignInArgs, SignUpArgs, TokenArgs};
+use proptest::prelude::*;
+
+use crate::support::server::SECRET;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 1000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+fn tokens() -> AccessTokens {
+    AccessTokens::new(
+        &SECRET.into(),
+        Some("https://app.example.com".into()),
+        900,
+        30,
+    )
+    .unwrap()
+}
+
+/// Any JSON value, a few levels deep.
+fn json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        ".{0,40}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("email".to_string()),
+                    Just("password".to_string()),
+                    Just("name".to_string()),
+                    Just("token".to_string()),
+                    "[a-z]{1,8}"
+                ],
+                inner,
+                0..5
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn email_parsing_never_panics_and_normalises_once(raw in ".{0,300}") {
+        if let Ok(email) = Email::parse(&raw) {
+            let s = email.as_str();
+            prop_assert!(s.len() <= MAX_EMAIL_BYTES);
+            prop_assert_eq!(s, s.trim());
+            prop_assert_eq!(s.to_lowercase(), s);
+            prop_assert_eq!(Email::parse(s).unwrap(), email.clone());
+        }
+    }
+
+    #[test]
+    fn password_rules_count_utf16_units_and_never_panic(raw in ".{0,200}") {
+        let policy = PasswordPolicy::default();
+        let units = raw.encode_utf16().count();
+        let ok = Password::parse_new(raw.clone(), &policy).is_ok();
+        prop_assert_eq!(ok, (8..=128).contains(&units));
+        prop_assert_eq!(Password::parse_existing(raw, &policy).is_ok(), units <= 128);
+    }
+
+    #[test]
+    fn name_parsing_never_panics(raw in proptest::option::of(".{0,300}")) {
+        let _ = UserName::parse(raw.as_deref());
+    }
+
+    #[test]
+    fn tool_arguments_parse_or_fail_without_panicking(value in json()) {
+        let _ = serde_json::from_value::<SignUpArgs>(value.clone());
+        let _ = serde_json::from_value::<SignInArgs>(value.clone());
+        let _ = serde_json::from_value::<TokenArgs>(value);
+    }
+
+    #[test]
+    fn arbitrary_strings_never_verify(raw in ".{0,400}") {
+        prop_assert!(tokens().verify(&raw).is_err());
+    }
+
+    #[test]
+    fn three_part_strings_never_verify(
+        a in "[A-Za-z0-9_=-]{0,60}",
+        b in "[A-Za-z0-9_=-]{0,200}",
+        c in "[A-Za-z0-9_=-]{0,60}",
+    ) {
+        let token = format!("{a}.{b}.{c}");
+        prop_assert!(tokens().verify(&token).is_err());
+    }
+
+    #[test]
+    fn any_change_to_a_valid_token_is_rejected(index in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let t = tokens();
+        let token = t.issue("user-id", "a@example.com").unwrap().token;
+        let mut bytes = token.clone().into_bytes();
+        let i = index.index(bytes.len());
+        prop_assume!(bytes[i] != byte);
+        bytes[i] = byte;
+        let changed = String::from_utf8_lossy(&bytes).into_owned();
+        // A change to base64url padding bits can decode to the same bytes; anything else fails.
+        if let Ok(claims) = t.verify(&changed) {
+            prop_assert_eq!(claims.sub, "user-id");
+        }
+    }
+
+    #[test]
+    fn rejections_are_named_reasons(raw in ".{0,100}") {
+        if let Err(reason) = tokens().verify(&raw) {
+            prop_assert!(!reason.as_str().is_empty());
+            prop_assert!(reason != TokenRejection::SessionNotFound);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_stdio_guard_forwards_only_json_whatever_the_bytes() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use tokio::io::AsyncReadExt;
+
+    let mut runner = TestRunner::new(config());
+    let strategy = prop::collection::vec(
+        prop_oneof![
+            any::<u8>().prop_map(|b| vec![b]),
+            Just(b"\n".to_vec()),
+            Just(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.to_vec()),
+            Just(b"{\"a\":".to_vec()),
+        ],
+        0..64,
+    );
+    for _ in 0..300 {
+        let input: Vec<u8> = strategy.new_tree(&mut runner).unwrap().current().concat();
+        let ((mut to_rmcp, _writer), _guard) = better_auth_mcp::mcp::stdio::guarded(
+            std::io::Cursor::new(input),
+            tokio::io::sink(),
+            256,
+        );
+        let mut forwarded = Vec::new();
+        to_rmcp.read_to_end(&mut forwarded).await.unwrap();
+        for line in forwarded.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            assert!(
+                serde_json::from_slice::<serde_json::Value>(line).is_ok(),
+                "{line:?}"
+            );
+        }
+    }
+}
