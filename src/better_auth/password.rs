@@ -1,11 +1,13 @@
 //! Passwords: length rules, argon2id hashing off the async workers, and constant-cost
 //! verification (an unknown email still costs one hash).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use super::AuthError;
@@ -69,21 +71,28 @@ impl Password {
 /// costs what a real verification costs, so an unknown email is not faster than a known one.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$2BL9WphiJRcEJsmHPz+uDA$VVShvmTBYJ6RA3ZnkzNrcfZgVZpPwd2jMmugSX4z87A";
 
+/// Bytes of salt in new hashes.
+const SALT_BYTES: usize = 16;
+
 /// Hashes and verifies passwords on tokio's blocking pool, at most `concurrency` at once,
 /// so a burst of sign_ins cannot starve the async workers that answer verify_token.
-/// At most `queue_limit` may run or wait: past that a call is refused at once, so a flood
-/// costs neither unbounded memory (19 MiB a hash) nor unbounded latency.
+/// At most `queue_limit` operations may hold an [`Admission`] (running or waiting): past
+/// that a call is refused at once, so a flood costs neither unbounded memory nor latency.
+/// The argon2 working memory (19 MiB a hash) is kept and reused, one buffer per running
+/// hash, so memory stays at `concurrency` buffers whatever the load.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     admitted: Arc<AtomicUsize>,
     queue_limit: usize,
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
     /// Hashes computed so far (hashing or verifying), for tests and benchmarks.
     computed: Arc<AtomicUsize>,
 }
 
-/// Gives an admission back when a hash is done (or its caller went away).
-struct Admission(Arc<AtomicUsize>);
+/// The right to hash once: taken at the start of a sign_up or sign_in, before any other
+/// work, and given back when the operation ends (or its caller goes away).
+pub struct Admission(Arc<AtomicUsize>);
 
 impl Drop for Admission {
     fn drop(&mut self) {
@@ -98,8 +107,18 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(concurrency)),
             admitted: Arc::new(AtomicUsize::new(0)),
             queue_limit: queue_limit.max(concurrency),
+            memory: Arc::default(),
             computed: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Admits one more operation, or refuses at once with [`AuthError::Busy`].
+    pub fn admit(&self) -> Result<Admission, AuthError> {
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.queue_limit {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(AuthError::Busy);
+        }
+        Ok(Admission(self.admitted.clone()))
     }
 
     /// How many hashes were computed (each sign_up, each sign_in past the throttle).
@@ -107,66 +126,160 @@ impl PasswordHasher {
         self.computed.load(Ordering::Acquire)
     }
 
-    pub async fn hash(&self, password: &Password) -> Result<String, AuthError> {
+    /// A new argon2id PHC string for `password`, with a fresh random salt.
+    pub async fn hash(&self, _: &Admission, password: &Password) -> Result<String, AuthError> {
         let password = Password(password.0.clone());
-        self.run_blocking(move || {
-            Argon2::default()
-                .hash_password(password.bytes())
-                .map(|h| h.to_string())
-                .map_err(|e| AuthError::Internal(format!("password hashing failed: {e}")))
+        self.run_blocking(move |memory| {
+            let mut salt = [0u8; SALT_BYTES];
+            getrandom::fill(&mut salt)
+                .map_err(|e| AuthError::Internal(format!("no randomness for a salt: {e}")))?;
+            let params = Params::default();
+            let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+            compute(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                &params,
+                &password,
+                &salt,
+                &mut out,
+                memory,
+            )?;
+            phc_string(&params, &salt, &out)
         })
         .await?
     }
 
     /// True when `password` matches the stored PHC string. A missing or unreadable hash
-    /// still costs one full verification and answers false.
+    /// still costs one full verification (against a dummy) and answers false.
     pub async fn verify(
         &self,
+        _: &Admission,
         password: &Password,
         stored: Option<String>,
     ) -> Result<bool, AuthError> {
         let password = Password(password.0.clone());
-        let verdict = self
-            .run_blocking(move || {
-                let phc = match stored.as_deref() {
-                    Some(s) if s.starts_with("$argon2") => s,
-                    Some(_) => {
-                        tracing::warn!("stored password hash is not an argon2 PHC string");
-                        DUMMY_HASH
-                    }
-                    None => DUMMY_HASH,
-                };
-                let matched = Argon2::default()
-                    .verify_password(password.bytes(), phc)
-                    .is_ok();
-                matched && phc != DUMMY_HASH
-            })
-            .await;
-        match verdict {
-            Err(AuthError::Busy) => Err(AuthError::Busy),
-            other => Ok(other.unwrap_or(false)),
-        }
+        self.run_blocking(move |memory| {
+            let parsed = stored.as_deref().and_then(|s| {
+                let parsed = StoredHash::parse(s);
+                if parsed.is_none() {
+                    tracing::warn!("stored password hash is not an argon2 PHC string");
+                }
+                parsed
+            });
+            let (real, hash) = match parsed {
+                Some(hash) => (true, hash),
+                None => (
+                    false,
+                    StoredHash::parse(DUMMY_HASH).expect("the dummy hash parses"),
+                ),
+            };
+            let mut out = vec![0u8; hash.output.len()];
+            compute(
+                hash.algorithm,
+                hash.version,
+                &hash.params,
+                &password,
+                &hash.salt,
+                &mut out,
+                memory,
+            )?;
+            Ok(real && bool::from(out.ct_eq(&hash.output)))
+        })
+        .await?
     }
 
+    /// Runs `f` on the blocking pool once a permit is free, lending it a memory buffer.
     async fn run_blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> T + Send + 'static,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, AuthError> {
-        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.queue_limit {
-            self.admitted.fetch_sub(1, Ordering::AcqRel);
-            return Err(AuthError::Busy);
-        }
-        let _admission = Admission(self.admitted.clone());
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| AuthError::Internal("password hasher closed".into()))?;
         self.computed.fetch_add(1, Ordering::AcqRel);
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| AuthError::Internal(format!("password task failed: {e}")))
+        let pool = self.memory.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut memory = pool
+                .lock()
+                .map(|mut p| p.pop())
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let result = f(&mut memory);
+            // Only buffers of the usual size are kept; a foreign hash's larger one is freed.
+            if memory.len() == Params::default().block_count()
+                && let Ok(mut pool) = pool.lock()
+            {
+                pool.push(memory);
+            }
+            result
+        })
+        .await
+        .map_err(|e| AuthError::Internal(format!("password task failed: {e}")))
     }
+}
+
+/// The parts of an argon2 PHC string.
+struct StoredHash {
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    salt: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl StoredHash {
+    fn parse(phc: &str) -> Option<Self> {
+        let hash = PasswordHash::new(phc).ok()?;
+        let algorithm = Algorithm::try_from(hash.algorithm.as_str()).ok()?;
+        let version = match hash.version {
+            Some(v) => Version::try_from(v).ok()?,
+            None => Version::V0x10,
+        };
+        let params = Params::try_from(&hash).ok()?;
+        Some(Self {
+            algorithm,
+            version,
+            params,
+            salt: hash.salt?.as_ref().to_vec(),
+            output: hash.hash?.as_bytes().to_vec(),
+        })
+    }
+}
+
+/// argon2 into `out`, with `memory` as its working blocks (grown if these parameters
+/// need more).
+fn compute(
+    algorithm: Algorithm,
+    version: Version,
+    params: &Params,
+    password: &Password,
+    salt: &[u8],
+    out: &mut [u8],
+    memory: &mut Vec<Block>,
+) -> Result<(), AuthError> {
+    let needed = params.block_count();
+    if memory.len() != needed {
+        memory.resize(needed, Block::default());
+    }
+    Argon2::new(algorithm, version, params.clone())
+        .hash_password_into_with_memory(password.bytes(), salt, out, &mut memory[..])
+        .map_err(|e| AuthError::Internal(format!("password hashing failed: {e}")))
+}
+
+/// `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`, as the argon2 crate writes it.
+fn phc_string(params: &Params, salt: &[u8], out: &[u8]) -> Result<String, AuthError> {
+    let fail = |e: String| AuthError::Internal(format!("cannot encode the password hash: {e}"));
+    let hash = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| fail(e.to_string()))?,
+        salt: Some(Salt::new(salt).map_err(|e| fail(e.to_string()))?),
+        hash: Some(Output::new(out).map_err(|e| fail(e.to_string()))?),
+    };
+    Ok(hash.to_string())
 }
 
 #[cfg(test)]
@@ -222,26 +335,64 @@ mod tests {
     #[tokio::test]
     async fn hashes_are_owasp_argon2id_phc_strings_that_verify() {
         let hasher = PasswordHasher::new(2, 8);
-        let hash = hasher.hash(&pw("correct horse")).await.unwrap();
+        let a = hasher.admit().unwrap();
+        let hash = hasher.hash(&a, &pw("correct horse")).await.unwrap();
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
+        for (attempt, expected) in [
+            ("correct horse", true),
+            ("correct horsf", false),
+            ("correct horse ", false),
+        ] {
+            let got = hasher
+                .verify(&a, &pw(attempt), Some(hash.clone()))
+                .await
+                .unwrap();
+            assert_eq!(got, expected, "{attempt:?}");
+        }
+        let other = hasher.hash(&a, &pw("correct horse")).await.unwrap();
+        assert_ne!(hash, other, "each hash has its own salt");
+    }
+
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crates_own_phc_functions() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::new(1, 8);
+        let a = hasher.admit().unwrap();
+        // Theirs verifies here...
+        let theirs = Argon2::default()
+            .hash_password(b"interop-pw")
+            .unwrap()
+            .to_string();
         assert!(
             hasher
-                .verify(&pw("correct horse"), Some(hash.clone()))
+                .verify(&a, &pw("interop-pw"), Some(theirs))
+                .await
+                .unwrap()
+        );
+        // ...ours verifies there, also with other parameters (argon2i, m=8192, t=3).
+        let ours = hasher.hash(&a, &pw("interop-pw")).await.unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"interop-pw", ours.as_str())
+                .is_ok()
+        );
+        let params = Params::new(8192, 3, 1, Some(32)).unwrap();
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params)
+            .hash_password(b"interop-pw")
+            .unwrap()
+            .to_string();
+        assert!(
+            hasher
+                .verify(&a, &pw("interop-pw"), Some(argon2i.clone()))
                 .await
                 .unwrap()
         );
         assert!(
             !hasher
-                .verify(&pw("correct horsf"), Some(hash.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !hasher
-                .verify(&pw("correct horse "), Some(hash))
+                .verify(&a, &pw("interop-px"), Some(argon2i))
                 .await
                 .unwrap()
         );
@@ -250,45 +401,37 @@ mod tests {
     #[tokio::test]
     async fn a_missing_or_foreign_hash_never_verifies() {
         let hasher = PasswordHasher::new(1, 8);
-        assert!(!hasher.verify(&pw("anything"), None).await.unwrap());
-        assert!(
-            !hasher
-                .verify(&pw("anything"), Some("abc:def".into()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !hasher
-                .verify(&pw("anything"), Some(DUMMY_HASH.into()))
-                .await
-                .unwrap()
-        );
+        let a = hasher.admit().unwrap();
+        for stored in [
+            None,
+            Some("abc:def".to_string()),
+            Some(DUMMY_HASH.to_string()),
+        ] {
+            assert!(!hasher.verify(&a, &pw("anything"), stored).await.unwrap());
+        }
+    }
+
+    #[test]
+    fn past_the_queue_limit_operations_are_refused_at_once() {
+        let hasher = PasswordHasher::new(1, 2);
+        let first = hasher.admit().unwrap();
+        let second = hasher.admit().unwrap();
+        assert!(matches!(hasher.admit(), Err(AuthError::Busy)));
+        drop(first);
+        let third = hasher.admit().unwrap();
+        drop((second, third));
+        assert_eq!(hasher.admitted.load(Ordering::Acquire), 0);
     }
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn past_the_queue_limit_calls_are_refused_at_once() {
-        let hasher = PasswordHasher::new(1, 2);
-        let calls: Vec<_> = (0..6)
-            .map(|_| {
-                let h = hasher.clone();
-                tokio::spawn(async move { h.verify(&pw("flooding-pw"), None).await })
-            })
-            .collect();
-        let mut busy = 0;
-        for c in calls {
-            match c.await.unwrap() {
-                Err(AuthError::Busy) => busy += 1,
-                Ok(false) => {}
-                other => panic!("{other:?}"),
-            }
+    async fn working_memory_is_reused_not_reallocated() {
+        let hasher = PasswordHasher::new(2, 8);
+        let a = hasher.admit().unwrap();
+        for _ in 0..4 {
+            hasher.verify(&a, &pw("reuse-me"), None).await.unwrap();
         }
-        assert!(
-            busy >= 3,
-            "at most 2 run or wait at once, got {busy} refusals"
-        );
-        // Admissions are given back: the hasher serves again.
-        assert_eq!(hasher.admitted.load(Ordering::Acquire), 0);
-        assert!(!hasher.verify(&pw("after"), None).await.unwrap());
+        let kept = hasher.memory.lock().unwrap().len();
+        assert!((1..=2).contains(&kept), "{kept} buffers kept");
     }
 
     #[test]

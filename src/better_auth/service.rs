@@ -131,8 +131,10 @@ impl AuthService {
         let email = Email::parse(email)?;
         let password = Password::parse_new(password, &self.policy)?;
         let name = UserName::parse(name)?;
+        // Admitted first, so a flood is refused before it costs a database round trip.
+        let admission = self.hasher.admit()?;
         self.throttle(email.as_str(), SIGN_UP_PATH).await?;
-        let password_hash = self.hasher.hash(&password).await?;
+        let password_hash = self.hasher.hash(&admission, &password).await?;
         // Better Auth keeps millisecond timestamps (JavaScript dates); so do we.
         let now = Utc::now().trunc_subsecs(3);
         let user = User {
@@ -158,6 +160,7 @@ impl AuthService {
     /// (one hash) and fail the same way.
     pub async fn sign_in(&self, email: &str, password: String) -> Result<Authenticated, AuthError> {
         let password = Password::parse_existing(password, &self.policy)?;
+        let admission = self.hasher.admit()?;
         // Invalid addresses share one bucket, so they cannot be used to hash without limit.
         let email = Email::parse(email).ok();
         let subject = email.as_ref().map_or("invalid-email", |e| e.as_str());
@@ -171,7 +174,10 @@ impl AuthService {
             None => (None, None),
         };
         tracing::debug!("checking a password");
-        let matched = self.hasher.verify(&password, stored_hash).await?;
+        let matched = self
+            .hasher
+            .verify(&admission, &password, stored_hash)
+            .await?;
         match user {
             Some(user) if matched => {
                 tracing::info!(user_id = %user.id, "user signed in");

@@ -248,3 +248,71 @@ async fn a_stop_in_the_middle_of_calls_answers_them_exits_in_two_seconds_and_hal
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_sign_ins_is_refused_at_once_past_the_cap_with_bounded_memory() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path())
+        .with("RATE_LIMIT_ENABLED", "false")
+        .with("HASH_CONCURRENCY", "2")
+        .with("HASH_QUEUE_LIMIT", "8");
+    let mut child = env
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let n = 1000;
+    let mut batch = String::new();
+    batch.push_str(&json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"flood","version":"1"}}}).to_string());
+    batch.push_str("\n{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
+    for i in 1..=n {
+        let call = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_in","arguments":{"email":format!("flood{i}@example.com"),"password":"password123"}}});
+        batch.push_str(&format!("{call}\n"));
+    }
+    let started = Instant::now();
+    stdin.write_all(batch.as_bytes()).await.unwrap();
+    stdin.flush().await.unwrap();
+    let (mut busy, mut denied) = (0, 0);
+    for _ in 0..=n {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("every call is answered")
+            .unwrap()
+            .unwrap();
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        if answer["id"] == 0 {
+            continue;
+        }
+        let text = answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        match code_of(text) {
+            "RATE_LIMITED" => busy += 1,
+            "INVALID_EMAIL_OR_PASSWORD" => denied += 1,
+            other => panic!("unexpected answer {other}: {answer}"),
+        }
+    }
+    let took = started.elapsed();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id().unwrap())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    eprintln!(
+        "flood of {n}: {denied} checked, {busy} refused as busy, in {took:?}; peak RSS {peak_kib} KiB"
+    );
+    assert!(
+        busy > n / 2,
+        "past the cap calls are refused, not queued: {busy}"
+    );
+    assert!(denied >= 8, "calls within the cap are served: {denied}");
+    // Two hashes of 19 MiB at once (their memory reused), plus the server itself.
+    assert!(peak_kib < 128 * 1024, "peak RSS {peak_kib} KiB");
+    drop(stdin);
+    let _ = child.wait().await;
+}
