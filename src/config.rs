@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::better_auth::{DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, PasswordPolicy, RateLimitPolicy};
+use crate::better_auth::{
+    DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, PasswordFormat, PasswordPolicy, RateLimitPolicy,
+    SessionPolicy,
+};
 use crate::store::{DatabaseUrl, PoolSettings, UrlError};
 
 /// Every setting the server reads.
@@ -18,6 +21,10 @@ pub struct Config {
     pub token_ttl_secs: u64,
     pub token_leeway_secs: u64,
     pub password_policy: PasswordPolicy,
+    /// PASSWORD_HASH: the format of new hashes.
+    pub password_format: PasswordFormat,
+    pub rehash_on_sign_in: bool,
+    pub sessions: SessionPolicy,
     pub pool: PoolSettings,
     pub hash_concurrency: usize,
     pub hash_queue_limit: usize,
@@ -34,6 +41,8 @@ pub enum ConfigError {
         expected: &'static str,
         value: String,
     },
+    #[error("PASSWORD_HASH must be argon2id or scrypt, got {0:?}")]
+    BadPasswordHash(String),
     #[error("{name} must be true or false, got {value:?}")]
     BadBool { name: &'static str, value: String },
     #[error(
@@ -103,6 +112,27 @@ impl Config {
             password_policy: PasswordPolicy {
                 min_length: min,
                 max_length: max,
+            },
+            password_format: match get("PASSWORD_HASH").map(|v| v.trim().to_ascii_lowercase()) {
+                None => PasswordFormat::Argon2id,
+                Some(v) if v == "argon2id" || v == "argon2" => PasswordFormat::Argon2id,
+                Some(v) if v == "scrypt" => PasswordFormat::Scrypt,
+                Some(v) => return Err(ConfigError::BadPasswordHash(v)),
+            },
+            rehash_on_sign_in: flag("REHASH_ON_SIGN_IN", false)?,
+            sessions: SessionPolicy {
+                expires_in: Duration::from_secs(number(
+                    "SESSION_EXPIRES_IN_SECONDS",
+                    7 * 86_400,
+                    60,
+                    86_400 * 3650,
+                )?),
+                update_age: Duration::from_secs(number(
+                    "SESSION_UPDATE_AGE_SECONDS",
+                    86_400,
+                    0,
+                    86_400 * 3650,
+                )?),
             },
             pool: PoolSettings {
                 max_size: number("DATABASE_POOL_SIZE", 8, 1, 1024)? as usize,

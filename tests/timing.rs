@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use better_auth_mcp::better_auth::{
-    AuthError, AuthService, AuthSettings, PasswordPolicy, RateLimitPolicy,
+    AuthError, AuthService, AuthSettings, PasswordFormat, PasswordPolicy, RateLimitPolicy,
+    SessionPolicy,
 };
 use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 
@@ -23,6 +24,9 @@ async fn an_unknown_email_and_a_wrong_password_take_the_same_median_time() {
             token_ttl_secs: 900,
             token_leeway_secs: 30,
             password_policy: PasswordPolicy::default(),
+            password_format: PasswordFormat::Argon2id,
+            rehash_on_sign_in: false,
+            sessions: SessionPolicy::default(),
             hash_concurrency: 2,
             hash_queue_limit: 32,
             rate_limit: RateLimitPolicy {

@@ -1,6 +1,7 @@
 //! The auth domain: Better Auth's rules for users, passwords and access tokens.
 //! It knows nothing of MCP or SQL; it takes parsed values and a [`Store`].
 
+mod credentials;
 mod email;
 mod error;
 mod id;
@@ -9,12 +10,18 @@ mod rate_limit;
 mod service;
 mod token;
 
+pub use credentials::{session_token, sign_session_token};
 pub use email::{Email, MAX_EMAIL_BYTES};
 pub use error::{AuthError, TokenRejection};
 pub use id::{generate_id, random_alphanumeric};
-pub use password::{Password, PasswordHasher, PasswordPolicy};
+pub use password::{
+    Admission, Password, PasswordCheck, PasswordFormat, PasswordHasher, PasswordPolicy,
+};
 pub use rate_limit::{RateDecision, RateLimitPolicy, rate_limit_key};
-pub use service::{AuthService, AuthSettings, Authenticated, UserName, VerifiedToken};
+pub use service::{
+    AuthService, AuthSettings, Authenticated, CredentialKind, Refreshed, SessionPolicy, UserName,
+    VerifiedToken,
+};
 pub use token::{
     AccessClaims, AccessTokens, DEFAULT_LEEWAY_SECS, IssuedToken, MAX_LEEWAY_SECS, MAX_TOKEN_BYTES,
     MIN_SECRET_BYTES, SecretError, check_secret,

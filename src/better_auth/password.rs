@@ -74,6 +74,32 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$2BL9WphiJRcEJsmHPz+uDA$
 /// Bytes of salt in new hashes.
 const SALT_BYTES: usize = 16;
 
+/// Better Auth's default hash: scrypt N=2^14, r=16, p=1, a 64-byte key.
+const SCRYPT_LOG_N: u8 = 14;
+const SCRYPT_R: u32 = 16;
+const SCRYPT_P: u32 = 1;
+const SCRYPT_KEY_BYTES: usize = 64;
+/// A Better Auth-format hash of an unknown random password (the dummy for that format).
+const DUMMY_SCRYPT: &str = "45c79c45643530fbe6fc7b9f7790a79c:6196ae40b7af691c31ae7242dffb1c321e859eb803119169c919e5ebc4ba02a014b4daf87ced2331697c802ece7720be9670421c79ef0607431263b9e0e77a0d";
+
+/// The format of new password hashes (PASSWORD_HASH).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PasswordFormat {
+    /// argon2id PHC strings: this server's default; a stock Better Auth app cannot verify them.
+    #[default]
+    Argon2id,
+    /// Better Auth's own `<salt hex>:<key hex>` scrypt: users can also sign in on the web app.
+    Scrypt,
+}
+
+/// The outcome of checking a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordCheck {
+    pub matched: bool,
+    /// The stored hash is not in the configured format or parameters (see REHASH_ON_SIGN_IN).
+    pub outdated: bool,
+}
+
 /// Hashes and verifies passwords on tokio's blocking pool, at most `concurrency` at once,
 /// so a burst of sign_ins cannot starve the async workers that answer verify_token.
 /// At most `queue_limit` operations may hold an [`Admission`] (running or waiting): past
@@ -86,6 +112,7 @@ pub struct PasswordHasher {
     admitted: Arc<AtomicUsize>,
     queue_limit: usize,
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    format: PasswordFormat,
     /// Hashes computed so far (hashing or verifying), for tests and benchmarks.
     computed: Arc<AtomicUsize>,
 }
@@ -101,13 +128,14 @@ impl Drop for Admission {
 }
 
 impl PasswordHasher {
-    pub fn new(concurrency: usize, queue_limit: usize) -> Self {
+    pub fn new(concurrency: usize, queue_limit: usize, format: PasswordFormat) -> Self {
         let concurrency = concurrency.max(1);
         Self {
             permits: Arc::new(Semaphore::new(concurrency)),
             admitted: Arc::new(AtomicUsize::new(0)),
             queue_limit: queue_limit.max(concurrency),
             memory: Arc::default(),
+            format,
             computed: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -126,64 +154,62 @@ impl PasswordHasher {
         self.computed.load(Ordering::Acquire)
     }
 
-    /// A new argon2id PHC string for `password`, with a fresh random salt.
+    /// A new hash of `password` in the configured format, with a fresh random salt.
     pub async fn hash(&self, _: &Admission, password: &Password) -> Result<String, AuthError> {
         let password = Password(password.0.clone());
+        let format = self.format;
         self.run_blocking(move |memory| {
             let mut salt = [0u8; SALT_BYTES];
             getrandom::fill(&mut salt)
                 .map_err(|e| AuthError::Internal(format!("no randomness for a salt: {e}")))?;
-            let params = Params::default();
-            let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
-            compute(
-                Algorithm::Argon2id,
-                Version::V0x13,
-                &params,
-                &password,
-                &salt,
-                &mut out,
-                memory,
-            )?;
-            phc_string(&params, &salt, &out)
+            match format {
+                PasswordFormat::Argon2id => {
+                    let params = Params::default();
+                    let mut out =
+                        vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+                    let (alg, ver) = (Algorithm::Argon2id, Version::V0x13);
+                    argon2_into(alg, ver, &params, &password, &salt, &mut out, memory)?;
+                    phc_string(&params, &salt, &out)
+                }
+                PasswordFormat::Scrypt => {
+                    let salt_hex = hex::encode(salt);
+                    let key = scrypt_key(&password, &salt_hex)?;
+                    Ok(format!("{salt_hex}:{}", hex::encode(key)))
+                }
+            }
         })
         .await?
     }
 
-    /// True when `password` matches the stored PHC string. A missing or unreadable hash
-    /// still costs one full verification (against a dummy) and answers false.
+    /// Checks `password` against a stored hash in either format (argon2 PHC, or Better
+    /// Auth's scrypt). A missing or unreadable hash still costs one full hash (a dummy in
+    /// the configured format) and never matches.
     pub async fn verify(
         &self,
         _: &Admission,
         password: &Password,
         stored: Option<String>,
-    ) -> Result<bool, AuthError> {
+    ) -> Result<PasswordCheck, AuthError> {
         let password = Password(password.0.clone());
+        let format = self.format;
         self.run_blocking(move |memory| {
             let parsed = stored.as_deref().and_then(|s| {
                 let parsed = StoredHash::parse(s);
                 if parsed.is_none() {
-                    tracing::warn!("stored password hash is not an argon2 PHC string");
+                    tracing::warn!("stored password hash is in no known format");
                 }
                 parsed
             });
             let (real, hash) = match parsed {
                 Some(hash) => (true, hash),
-                None => (
-                    false,
-                    StoredHash::parse(DUMMY_HASH).expect("the dummy hash parses"),
-                ),
+                None => (false, StoredHash::dummy(format)),
             };
-            let mut out = vec![0u8; hash.output.len()];
-            compute(
-                hash.algorithm,
-                hash.version,
-                &hash.params,
-                &password,
-                &hash.salt,
-                &mut out,
-                memory,
-            )?;
-            Ok(real && bool::from(out.ct_eq(&hash.output)))
+            // The hash is always computed: an unknown user costs what a known one does.
+            let matched = hash.matches(&password, memory)? && real;
+            Ok(PasswordCheck {
+                matched,
+                outdated: matched && !hash.is_current(format),
+            })
         })
         .await?
     }
@@ -221,17 +247,34 @@ impl PasswordHasher {
     }
 }
 
-/// The parts of an argon2 PHC string.
-struct StoredHash {
-    algorithm: Algorithm,
-    version: Version,
-    params: Params,
-    salt: Vec<u8>,
-    output: Vec<u8>,
+/// A stored password hash, parsed.
+enum StoredHash {
+    /// An argon2 PHC string.
+    Argon2 {
+        algorithm: Algorithm,
+        version: Version,
+        params: Params,
+        salt: Vec<u8>,
+        output: Vec<u8>,
+    },
+    /// Better Auth's scrypt: the salt is the hex text itself, as Better Auth passes it.
+    Scrypt { salt_hex: String, key: Vec<u8> },
 }
 
 impl StoredHash {
-    fn parse(phc: &str) -> Option<Self> {
+    fn parse(stored: &str) -> Option<Self> {
+        if stored.starts_with('$') {
+            return Self::parse_phc(stored);
+        }
+        let (salt_hex, key_hex) = stored.split_once(':')?;
+        let key = hex::decode(key_hex).ok()?;
+        (!salt_hex.is_empty() && key.len() == SCRYPT_KEY_BYTES).then(|| Self::Scrypt {
+            salt_hex: salt_hex.to_owned(),
+            key,
+        })
+    }
+
+    fn parse_phc(phc: &str) -> Option<Self> {
         let hash = PasswordHash::new(phc).ok()?;
         let algorithm = Algorithm::try_from(hash.algorithm.as_str()).ok()?;
         let version = match hash.version {
@@ -239,7 +282,7 @@ impl StoredHash {
             None => Version::V0x10,
         };
         let params = Params::try_from(&hash).ok()?;
-        Some(Self {
+        Some(Self::Argon2 {
             algorithm,
             version,
             params,
@@ -247,11 +290,81 @@ impl StoredHash {
             output: hash.hash?.as_bytes().to_vec(),
         })
     }
+
+    fn dummy(format: PasswordFormat) -> Self {
+        let dummy = match format {
+            PasswordFormat::Argon2id => DUMMY_HASH,
+            PasswordFormat::Scrypt => DUMMY_SCRYPT,
+        };
+        Self::parse(dummy).expect("the dummy hashes parse")
+    }
+
+    /// Recomputes and compares in constant time.
+    fn matches(&self, password: &Password, memory: &mut Vec<Block>) -> Result<bool, AuthError> {
+        Ok(match self {
+            Self::Argon2 {
+                algorithm,
+                version,
+                params,
+                salt,
+                output,
+            } => {
+                let mut out = vec![0u8; output.len()];
+                argon2_into(
+                    *algorithm, *version, params, password, salt, &mut out, memory,
+                )?;
+                bool::from(out.ct_eq(output))
+            }
+            Self::Scrypt { salt_hex, key } => {
+                bool::from(scrypt_key(password, salt_hex)?.as_slice().ct_eq(key))
+            }
+        })
+    }
+
+    /// In the configured format, with the parameters new hashes get.
+    fn is_current(&self, format: PasswordFormat) -> bool {
+        match (self, format) {
+            (
+                Self::Argon2 {
+                    algorithm,
+                    version,
+                    params,
+                    ..
+                },
+                PasswordFormat::Argon2id,
+            ) => {
+                let want = Params::default();
+                *algorithm == Algorithm::Argon2id
+                    && *version == Version::V0x13
+                    && (params.m_cost(), params.t_cost(), params.p_cost())
+                        == (want.m_cost(), want.t_cost(), want.p_cost())
+            }
+            (Self::Scrypt { .. }, PasswordFormat::Scrypt) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Better Auth's scrypt: the password NFKC-normalised, the salt's hex text as the salt.
+fn scrypt_key(password: &Password, salt_hex: &str) -> Result<[u8; SCRYPT_KEY_BYTES], AuthError> {
+    use unicode_normalization::UnicodeNormalization;
+    let normalized: String = password.0.expose_secret().nfkc().collect();
+    let params = scrypt::Params::new(SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P)
+        .map_err(|e| AuthError::Internal(format!("scrypt parameters: {e}")))?;
+    let mut key = [0u8; SCRYPT_KEY_BYTES];
+    scrypt::scrypt(
+        normalized.as_bytes(),
+        salt_hex.as_bytes(),
+        &params,
+        &mut key,
+    )
+    .map_err(|e| AuthError::Internal(format!("scrypt failed: {e}")))?;
+    Ok(key)
 }
 
 /// argon2 into `out`, with `memory` as its working blocks (grown if these parameters
 /// need more).
-fn compute(
+fn argon2_into(
     algorithm: Algorithm,
     version: Version,
     params: &Params,
@@ -334,7 +447,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_owasp_argon2id_phc_strings_that_verify() {
-        let hasher = PasswordHasher::new(2, 8);
+        let hasher = PasswordHasher::new(2, 8, PasswordFormat::Argon2id);
         let a = hasher.admit().unwrap();
         let hash = hasher.hash(&a, &pw("correct horse")).await.unwrap();
         assert!(
@@ -349,7 +462,8 @@ mod tests {
             let got = hasher
                 .verify(&a, &pw(attempt), Some(hash.clone()))
                 .await
-                .unwrap();
+                .unwrap()
+                .matched;
             assert_eq!(got, expected, "{attempt:?}");
         }
         let other = hasher.hash(&a, &pw("correct horse")).await.unwrap();
@@ -359,7 +473,7 @@ mod tests {
     #[tokio::test]
     async fn hashes_agree_with_the_argon2_crates_own_phc_functions() {
         use argon2::{PasswordHasher as _, PasswordVerifier as _};
-        let hasher = PasswordHasher::new(1, 8);
+        let hasher = PasswordHasher::new(1, 8, PasswordFormat::Argon2id);
         let a = hasher.admit().unwrap();
         // Theirs verifies here...
         let theirs = Argon2::default()
@@ -371,6 +485,7 @@ mod tests {
                 .verify(&a, &pw("interop-pw"), Some(theirs))
                 .await
                 .unwrap()
+                .matched
         );
         // ...ours verifies there, also with other parameters (argon2i, m=8192, t=3).
         let ours = hasher.hash(&a, &pw("interop-pw")).await.unwrap();
@@ -389,31 +504,89 @@ mod tests {
                 .verify(&a, &pw("interop-pw"), Some(argon2i.clone()))
                 .await
                 .unwrap()
+                .matched
         );
         assert!(
             !hasher
                 .verify(&a, &pw("interop-px"), Some(argon2i))
                 .await
                 .unwrap()
+                .matched
         );
     }
 
     #[tokio::test]
     async fn a_missing_or_foreign_hash_never_verifies() {
-        let hasher = PasswordHasher::new(1, 8);
+        let hasher = PasswordHasher::new(1, 8, PasswordFormat::Argon2id);
         let a = hasher.admit().unwrap();
         for stored in [
             None,
             Some("abc:def".to_string()),
             Some(DUMMY_HASH.to_string()),
         ] {
-            assert!(!hasher.verify(&a, &pw("anything"), stored).await.unwrap());
+            assert!(
+                !hasher
+                    .verify(&a, &pw("anything"), stored)
+                    .await
+                    .unwrap()
+                    .matched
+            );
         }
+    }
+
+    /// Better Auth's format, checked against a hash computed independently (Python's
+    /// hashlib.scrypt with the same inputs; see tests/vectors/README.md).
+    #[tokio::test]
+    async fn better_auth_scrypt_hashes_verify_and_are_made_in_its_format() {
+        let hasher = PasswordHasher::new(1, 8, PasswordFormat::Scrypt);
+        let a = hasher.admit().unwrap();
+        let ours = hasher.hash(&a, &pw("scrypt-pw-1")).await.unwrap();
+        let (salt, key) = ours.split_once(':').unwrap();
+        assert_eq!((salt.len(), key.len()), (32, 128), "{ours}");
+        let check = hasher
+            .verify(&a, &pw("scrypt-pw-1"), Some(ours.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            check,
+            PasswordCheck {
+                matched: true,
+                outdated: false
+            }
+        );
+        assert!(
+            !hasher
+                .verify(&a, &pw("scrypt-pw-2"), Some(ours.clone()))
+                .await
+                .unwrap()
+                .matched
+        );
+        // NFKC: the full-width form of a password is the same password, as in Better Auth.
+        let fullwidth = "ｓｃｒｙｐｔ-ｐｗ-1";
+        let check = hasher
+            .verify(&a, &pw(fullwidth), Some(ours.clone()))
+            .await
+            .unwrap();
+        assert!(check.matched);
+        // An argon2 hasher verifies it too, and calls it outdated.
+        let argon = PasswordHasher::new(1, 8, PasswordFormat::Argon2id);
+        let a2 = argon.admit().unwrap();
+        let check = argon
+            .verify(&a2, &pw("scrypt-pw-1"), Some(ours))
+            .await
+            .unwrap();
+        assert_eq!(
+            check,
+            PasswordCheck {
+                matched: true,
+                outdated: true
+            }
+        );
     }
 
     #[test]
     fn past_the_queue_limit_operations_are_refused_at_once() {
-        let hasher = PasswordHasher::new(1, 2);
+        let hasher = PasswordHasher::new(1, 2, PasswordFormat::Argon2id);
         let first = hasher.admit().unwrap();
         let second = hasher.admit().unwrap();
         assert!(matches!(hasher.admit(), Err(AuthError::Busy)));
@@ -425,10 +598,11 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn working_memory_is_reused_not_reallocated() {
-        let hasher = PasswordHasher::new(2, 8);
+        let hasher = PasswordHasher::new(2, 8, PasswordFormat::Argon2id);
         let a = hasher.admit().unwrap();
         for _ in 0..4 {
-            hasher.verify(&a, &pw("reuse-me"), None).await.unwrap();
+            let check = hasher.verify(&a, &pw("reuse-me"), None).await.unwrap();
+            assert!(!check.matched);
         }
         let kept = hasher.memory.lock().unwrap().len();
         assert!((1..=2).contains(&kept), "{kept} buffers kept");

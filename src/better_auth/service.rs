@@ -1,14 +1,18 @@
-//! The four operations of the tool contract, as a library: sign_up, sign_in,
-//! verify_access_token and get_user.
+//! The operations of the tool contract, as a library: sign_up, sign_in, verify,
+//! get_user, refresh_token and sign_out, on Better Auth's users and sessions.
+
+use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use secrecy::SecretString;
 
+use super::credentials::{CredentialShape, JwksCache, session_token, shape_of};
 use super::{
-    AccessClaims, AccessTokens, AuthError, Email, Password, PasswordHasher, PasswordPolicy,
-    RateDecision, RateLimitPolicy, SecretError, TokenRejection, generate_id, rate_limit_key,
+    AccessClaims, AccessTokens, AuthError, Email, Password, PasswordFormat, PasswordHasher,
+    PasswordPolicy, RateDecision, RateLimitPolicy, SecretError, TokenRejection, generate_id,
+    random_alphanumeric, rate_limit_key,
 };
-use crate::store::{NewUser, Store, User};
+use crate::store::{NewSession, NewUser, Session, Store, User};
 
 /// The most characters a display name may have.
 pub const MAX_NAME_CHARS: usize = 256;
@@ -40,25 +44,75 @@ pub struct AuthSettings {
     /// Clock skew tolerated when verifying (at most 60 s).
     pub token_leeway_secs: u64,
     pub password_policy: PasswordPolicy,
+    /// The format of new password hashes (both are always verified).
+    pub password_format: PasswordFormat,
+    /// After a successful sign_in with an outdated hash, store a fresh one.
+    pub rehash_on_sign_in: bool,
     /// How many password hashes may run at once.
     pub hash_concurrency: usize,
     /// How many may run or wait at once; past it sign_up and sign_in are refused at once.
     pub hash_queue_limit: usize,
     pub rate_limit: RateLimitPolicy,
+    pub sessions: SessionPolicy,
 }
 
-/// A signed-in user and their new access token.
+/// Better Auth's session lifetimes: `expiresIn` (7 days) and `updateAge` (1 day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    pub expires_in: Duration,
+    pub update_age: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            expires_in: Duration::from_secs(7 * 86_400),
+            update_age: Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// A signed-in user: their new access token and their Better Auth session.
 #[derive(Debug)]
 pub struct Authenticated {
     pub user: User,
     pub token: String,
     pub expires_at: DateTime<Utc>,
+    pub session: Session,
 }
 
-/// A token that verified, and what kind of credential it was.
+/// A new access token for a living session.
+#[derive(Debug)]
+pub struct Refreshed {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What kind of credential verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// An access token issued here (HS256).
+    AccessToken,
+    /// A Better Auth session token, raw or as the signed cookie value.
+    BetterAuthSession,
+    /// A token of Better Auth's JWT plugin, checked against the `jwks` table.
+    BetterAuthJwt,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessToken => "access_token",
+            Self::BetterAuthSession => "better_auth_session",
+            Self::BetterAuthJwt => "better_auth_jwt",
+        }
+    }
+}
+
+/// A credential that verified.
 #[derive(Debug)]
 pub struct VerifiedToken {
-    pub kind: &'static str,
+    pub kind: CredentialKind,
     pub claims: AccessClaims,
     pub expires_at: DateTime<Utc>,
 }
@@ -67,8 +121,12 @@ pub struct AuthService {
     store: Store,
     hasher: PasswordHasher,
     tokens: AccessTokens,
+    secret: SecretString,
+    jwks: JwksCache,
     policy: PasswordPolicy,
     rate_limit: RateLimitPolicy,
+    sessions: SessionPolicy,
+    rehash_on_sign_in: bool,
 }
 
 /// Better Auth's paths for the two throttled operations; part of the bucket key.
@@ -79,15 +137,23 @@ impl AuthService {
     pub fn new(store: Store, settings: AuthSettings) -> Result<Self, SecretError> {
         Ok(Self {
             store,
-            hasher: PasswordHasher::new(settings.hash_concurrency, settings.hash_queue_limit),
+            hasher: PasswordHasher::new(
+                settings.hash_concurrency,
+                settings.hash_queue_limit,
+                settings.password_format,
+            ),
             tokens: AccessTokens::new(
                 &settings.secret,
                 settings.issuer,
                 settings.token_ttl_secs,
                 settings.token_leeway_secs,
             )?,
+            secret: settings.secret,
+            jwks: JwksCache::default(),
             policy: settings.password_policy,
             rate_limit: settings.rate_limit,
+            sessions: settings.sessions,
+            rehash_on_sign_in: settings.rehash_on_sign_in,
         })
     }
 
@@ -121,7 +187,7 @@ impl AuthService {
         }
     }
 
-    /// Creates a user with an email/password credential and signs them in.
+    /// Creates a user with an email/password credential and a session, and signs them in.
     pub async fn sign_up(
         &self,
         email: &str,
@@ -135,8 +201,7 @@ impl AuthService {
         let admission = self.hasher.admit()?;
         self.throttle(email.as_str(), SIGN_UP_PATH).await?;
         let password_hash = self.hasher.hash(&admission, &password).await?;
-        // Better Auth keeps millisecond timestamps (JavaScript dates); so do we.
-        let now = Utc::now().trunc_subsecs(3);
+        let now = now_ms();
         let user = User {
             id: generate_id(),
             name: name.0,
@@ -151,13 +216,16 @@ impl AuthService {
             account_id: generate_id(),
             password_hash,
         };
-        let user = self.store.create_user_with_password(&new_user).await?;
+        let (user, session) = self
+            .store
+            .create_user_with_password(&new_user, &self.new_session(now))
+            .await?;
         tracing::info!(user_id = %user.id, "user signed up");
-        self.authenticated(user)
+        self.authenticated(user, session)
     }
 
-    /// Checks an email and password. An unknown email and a wrong password cost the same
-    /// (one hash) and fail the same way.
+    /// Checks an email and password and opens a session. An unknown email and a wrong
+    /// password cost the same (one hash) and fail the same way.
     pub async fn sign_in(&self, email: &str, password: String) -> Result<Authenticated, AuthError> {
         let password = Password::parse_existing(password, &self.policy)?;
         let admission = self.hasher.admit()?;
@@ -174,50 +242,205 @@ impl AuthService {
             None => (None, None),
         };
         tracing::debug!("checking a password");
-        let matched = self
+        let check = self
             .hasher
             .verify(&admission, &password, stored_hash)
             .await?;
-        match user {
-            Some(user) if matched => {
-                tracing::info!(user_id = %user.id, "user signed in");
-                self.authenticated(user)
-            }
+        let user = match user {
+            Some(user) if check.matched => user,
             _ => {
                 tracing::info!("sign-in failed");
-                Err(AuthError::InvalidEmailOrPassword)
+                return Err(AuthError::InvalidEmailOrPassword);
             }
+        };
+        if check.outdated && self.rehash_on_sign_in {
+            self.rehash(&admission, &user, &password).await;
+        }
+        let session = self
+            .store
+            .create_session(&user.id, &self.new_session(now_ms()))
+            .await?;
+        tracing::info!(user_id = %user.id, "user signed in");
+        self.authenticated(user, session)
+    }
+
+    /// Stores a fresh hash in the configured format; a failure is logged, not returned,
+    /// since the user did sign in.
+    async fn rehash(&self, admission: &super::Admission, user: &User, password: &Password) {
+        let result = match self.hasher.hash(admission, password).await {
+            Ok(hash) => self
+                .store
+                .update_password(&user.id, &hash, now_ms())
+                .await
+                .map_err(AuthError::from),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => tracing::info!(user_id = %user.id, "password rehashed"),
+            Err(e) => tracing::warn!(user_id = %user.id, code = e.code(), "rehash failed"),
         }
     }
 
-    /// Verifies an access token without touching the database.
+    /// Verifies an access token issued here, without touching the database.
     pub fn verify_access_token(&self, token: &str) -> Result<VerifiedToken, TokenRejection> {
         let claims = self.tokens.verify(token.trim())?;
         Ok(VerifiedToken {
-            kind: "access_token",
+            kind: CredentialKind::AccessToken,
             expires_at: claims.expires_at(),
             claims,
         })
     }
 
-    /// The user behind a valid access token.
-    pub async fn get_user(&self, token: &str) -> Result<User, AuthError> {
-        let verified = self
-            .verify_access_token(token)
-            .map_err(AuthError::InvalidToken)?;
-        self.store
-            .find_user_by_id(&verified.claims.sub)
-            .await?
-            .ok_or(AuthError::UserNotFound)
+    /// Verifies any credential of the deployment: an access token (stateless), a Better
+    /// Auth session token (raw or signed; looked up), or a JWT-plugin token (key from
+    /// `jwks`). A credential that does not verify is `AuthError::InvalidToken`.
+    pub async fn verify(&self, credential: &str) -> Result<VerifiedToken, AuthError> {
+        let credential = credential.trim();
+        match shape_of(credential) {
+            CredentialShape::AccessToken => self
+                .verify_access_token(credential)
+                .map_err(AuthError::InvalidToken),
+            CredentialShape::BetterAuthJwt(alg) => {
+                let claims = self
+                    .jwks
+                    .verify(&self.store, &self.tokens, credential, alg)
+                    .await?;
+                Ok(VerifiedToken {
+                    kind: CredentialKind::BetterAuthJwt,
+                    expires_at: claims.expires_at(),
+                    claims,
+                })
+            }
+            CredentialShape::Session => {
+                let (session, user) = self.living_session(credential).await?;
+                Ok(VerifiedToken {
+                    kind: CredentialKind::BetterAuthSession,
+                    expires_at: session.expires_at,
+                    claims: session_claims(&session, &user),
+                })
+            }
+        }
     }
 
-    fn authenticated(&self, user: User) -> Result<Authenticated, AuthError> {
-        let issued = self.tokens.issue(&user.id, &user.email)?;
+    /// The user behind any credential. An access token of a session that was signed out
+    /// (or expired) no longer gets its user.
+    pub async fn get_user(&self, credential: &str) -> Result<User, AuthError> {
+        let credential = credential.trim();
+        if let CredentialShape::Session = shape_of(credential) {
+            return Ok(self.living_session(credential).await?.1);
+        }
+        let verified = self.verify(credential).await?;
+        let sub = &verified.claims.sub;
+        match (verified.kind, verified.claims.sid.as_deref()) {
+            (CredentialKind::AccessToken, Some(sid)) => {
+                let (user, session) = self
+                    .store
+                    .find_user_with_session(sub, sid)
+                    .await?
+                    .ok_or(AuthError::UserNotFound)?;
+                match session {
+                    Some(s) if s.expires_at > Utc::now() => Ok(user),
+                    _ => Err(AuthError::InvalidToken(TokenRejection::SessionNotFound)),
+                }
+            }
+            _ => self
+                .store
+                .find_user_by_id(sub)
+                .await?
+                .ok_or(AuthError::UserNotFound),
+        }
+    }
+
+    /// A new access token for a living session; the session is extended as Better
+    /// Auth's `updateAge` does (once a day at most, to now + `expiresIn`).
+    pub async fn refresh_token(&self, session_credential: &str) -> Result<Refreshed, AuthError> {
+        let (session, user) = self.living_session(session_credential.trim()).await?;
+        let now = now_ms();
+        let expires_in = chrono::Duration::from_std(self.sessions.expires_in).unwrap_or_default();
+        let update_age = chrono::Duration::from_std(self.sessions.update_age).unwrap_or_default();
+        if session.expires_at - expires_in + update_age <= now {
+            self.store
+                .extend_session(&session.id, now + expires_in, now)
+                .await?;
+        }
+        let issued = self
+            .tokens
+            .issue(&user.id, &user.email, Some(&session.id))?;
+        Ok(Refreshed {
+            token: issued.token,
+            expires_at: issued.expires_at,
+        })
+    }
+
+    /// Ends a session: its row is deleted, so refresh_token and get_user with it (or with
+    /// an access token issued for it) fail from now on.
+    pub async fn sign_out(&self, session_credential: &str) -> Result<(), AuthError> {
+        let token = session_token(session_credential.trim(), &self.secret)
+            .map_err(AuthError::InvalidToken)?;
+        if self.store.delete_session(&token).await? {
+            tracing::info!("session signed out");
+            Ok(())
+        } else {
+            Err(AuthError::InvalidToken(TokenRejection::SessionNotFound))
+        }
+    }
+
+    /// The session a session credential names, if it exists and has not expired.
+    async fn living_session(&self, credential: &str) -> Result<(Session, User), AuthError> {
+        let token = session_token(credential, &self.secret).map_err(AuthError::InvalidToken)?;
+        let (session, user) = self
+            .store
+            .find_session(&token)
+            .await?
+            .ok_or(AuthError::InvalidToken(TokenRejection::SessionNotFound))?;
+        if session.expires_at <= Utc::now() {
+            return Err(AuthError::InvalidToken(TokenRejection::Expired));
+        }
+        Ok((session, user))
+    }
+
+    /// A session as Better Auth makes one for a client it knows nothing of.
+    fn new_session(&self, now: DateTime<Utc>) -> NewSession {
+        let expires_in = chrono::Duration::from_std(self.sessions.expires_in).unwrap_or_default();
+        NewSession {
+            id: generate_id(),
+            token: random_alphanumeric(32),
+            expires_at: now + expires_in,
+            created_at: now,
+            ip_address: String::new(),
+            user_agent: String::new(),
+        }
+    }
+
+    fn authenticated(&self, user: User, session: Session) -> Result<Authenticated, AuthError> {
+        let issued = self
+            .tokens
+            .issue(&user.id, &user.email, Some(&session.id))?;
         Ok(Authenticated {
             user,
             token: issued.token,
             expires_at: issued.expires_at,
+            session,
         })
+    }
+}
+
+/// Better Auth keeps millisecond timestamps (JavaScript dates); so do we.
+fn now_ms() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+/// Claims describing a Better Auth session, shaped like an access token's.
+fn session_claims(session: &Session, user: &User) -> AccessClaims {
+    AccessClaims {
+        sub: user.id.clone(),
+        email: Some(user.email.clone()),
+        iat: session.created_at.timestamp(),
+        exp: session.expires_at.timestamp(),
+        nbf: None,
+        iss: None,
+        aud: None,
+        sid: Some(session.id.clone()),
     }
 }
 

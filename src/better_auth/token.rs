@@ -37,6 +37,9 @@ pub struct AccessClaims {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<serde_json::Value>,
+    /// The Better Auth session the token was issued for (refresh_token, sign_out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl AccessClaims {
@@ -122,12 +125,16 @@ impl AccessTokens {
         })
     }
 
-    pub fn issue(&self, user_id: &str, email: &str) -> Result<IssuedToken, AuthError> {
-        self.issue_at(user_id, email, Utc::now().timestamp())
-    }
-
-    fn issue_at(&self, user_id: &str, email: &str, now: i64) -> Result<IssuedToken, AuthError> {
+    /// A token for `user_id`, tied to the session `sid` when there is one.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        email: &str,
+        sid: Option<&str>,
+    ) -> Result<IssuedToken, AuthError> {
+        let now = Utc::now().timestamp();
         let claims = AccessClaims {
+            sid: sid.map(str::to_owned),
             sub: user_id.to_owned(),
             email: Some(email.to_owned()),
             iat: now,
@@ -158,11 +165,19 @@ impl AccessTokens {
                 TokenRejection::Malformed => header_rejection(token),
                 other => other,
             })?;
+        self.check_claims(&data.header, data.claims)
+    }
+
+    /// The checks jsonwebtoken leaves to us: no `crit`, a non-empty `sub`, `iat` not ahead.
+    pub(super) fn check_claims(
+        &self,
+        header: &Header,
+        claims: AccessClaims,
+    ) -> Result<AccessClaims, TokenRejection> {
         // RFC 7515 §4.1.11: a critical extension we do not implement makes the token invalid.
-        if data.header.crit.is_some() {
+        if header.crit.is_some() {
             return Err(TokenRejection::Malformed);
         }
-        let claims = data.claims;
         if claims.sub.is_empty() {
             return Err(TokenRejection::MissingClaim);
         }
@@ -194,7 +209,16 @@ fn header_rejection(token: &str) -> TokenRejection {
     }
 }
 
-fn rejection_of(kind: &ErrorKind) -> TokenRejection {
+/// A validation for other issuers' tokens (Better Auth's JWT plugin) with our rules.
+impl AccessTokens {
+    pub(super) fn validation_for(&self, alg: Algorithm) -> Validation {
+        let mut v = self.validation.clone();
+        v.algorithms = vec![alg];
+        v
+    }
+}
+
+pub(super) fn rejection_of(kind: &ErrorKind) -> TokenRejection {
     match kind {
         ErrorKind::InvalidSignature => TokenRejection::BadSignature,
         ErrorKind::ExpiredSignature => TokenRejection::Expired,
@@ -246,12 +270,13 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_with_its_claims() {
         let t = tokens(Some("https://app.example.com"));
-        let issued = t.issue("user123", "a@example.com").unwrap();
+        let issued = t.issue("user123", "a@example.com", Some("sess1")).unwrap();
         let claims = t.verify(&issued.token).unwrap();
         assert_eq!(claims.sub, "user123");
         assert_eq!(claims.email.as_deref(), Some("a@example.com"));
         assert_eq!(claims.exp - claims.iat, 900);
         assert_eq!(claims.iss.as_deref(), Some("https://app.example.com"));
+        assert_eq!(claims.sid.as_deref(), Some("sess1"));
         assert_eq!(claims.expires_at(), issued.expires_at);
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
         assert_eq!(header.alg, Algorithm::HS256);
@@ -374,7 +399,7 @@ mod tests {
     #[test]
     fn alg_none_and_a_changed_payload_are_rejected() {
         let t = tokens(None);
-        let issued = t.issue("u", "a@example.com").unwrap();
+        let issued = t.issue("u", "a@example.com", None).unwrap();
         let parts: Vec<&str> = issued.token.split('.').collect();
         let none_header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let unsigned = format!("{none_header}.{}.", parts[1]);
@@ -463,7 +488,7 @@ mod tests {
     #[test]
     fn without_an_issuer_no_iss_or_aud_is_issued() {
         let t = tokens(None);
-        let issued = t.issue("u", "a@example.com").unwrap();
+        let issued = t.issue("u", "a@example.com", None).unwrap();
         let claims = t.verify(&issued.token).unwrap();
         assert_eq!(claims.iss, None);
         assert_eq!(claims.aud, None);

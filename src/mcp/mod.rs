@@ -11,15 +11,27 @@ use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{Json, tool, tool_handler, tool_router};
 
 use crate::better_auth::{AuthError, AuthService};
-use types::{AuthResult, GetUserResult, SignInArgs, SignUpArgs, TokenArgs, UserView, VerifyResult};
+use types::{
+    AuthResult, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult, SignUpArgs,
+    TokenArgs, UserView, VerifyResult,
+};
 
 const INSTRUCTIONS: &str = "Auth tools of a Better Auth deployment. sign_up creates an account \
-and sign_in checks a password; both return a short-lived access token. verify_token checks a \
-token without side effects and is cheap enough to call on every step; get_user returns the \
-account behind a token. Errors come as text 'CODE: message'.";
+and sign_in checks a password; both return a short-lived access token and a session token. \
+verify_token checks a credential without side effects and, for access tokens, without any \
+database read, so it is cheap enough to call on every step; get_user returns the account \
+behind a credential. refresh_token trades the session token for a new access token; sign_out \
+ends the session. Errors come as text 'CODE: message'.";
 
 /// Every tool, in the order of the contract.
-pub const ALL_TOOLS: &[&str] = &["sign_up", "sign_in", "verify_token", "get_user"];
+pub const ALL_TOOLS: &[&str] = &[
+    "sign_up",
+    "sign_in",
+    "verify_token",
+    "get_user",
+    "refresh_token",
+    "sign_out",
+];
 /// The tools of `--read-only`: they create nothing and take no password.
 pub const READ_ONLY_TOOLS: &[&str] = &["verify_token", "get_user"];
 
@@ -152,26 +164,36 @@ impl AuthServer {
             .map_err(tool_error)
     }
 
-    /// Check an access token: signature, algorithm, expiry, issuer and audience. Answers
-    /// {valid: true, kind, claims, expiresAt} or {valid: false, reason}; an invalid token is
-    /// a normal answer, not an error. Stateless and cheap: reads no database, so it is safe
-    /// to call before every step.
+    /// Check a credential. Access tokens (from sign_in, sign_up, refresh_token) are checked
+    /// statelessly: signature, algorithm, expiry, issuer and audience, with no database
+    /// read, so this is cheap enough to call before every step; a signed-out session's
+    /// access token stays valid here until it expires (get_user refuses it). Better Auth
+    /// session tokens and JWT-plugin tokens are looked up. Answers {valid: true, kind,
+    /// claims, expiresAt} or {valid: false, reason}; an invalid token is a normal answer,
+    /// not an error.
     #[tool(
         name = "verify_token",
         title = "Verify a token",
         annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn verify_token(&self, Parameters(args): Parameters<TokenArgs>) -> Json<VerifyResult> {
-        Json(
-            match self.auth.verify_access_token(strip_bearer(&args.token)) {
-                Ok(v) => VerifyResult::valid(v),
-                Err(reason) => VerifyResult::invalid(reason.as_str()),
-            },
-        )
+    async fn verify_token(
+        &self,
+        Parameters(args): Parameters<TokenArgs>,
+    ) -> Result<Json<VerifyResult>, String> {
+        match self.auth.verify(strip_bearer(&args.token)).await {
+            Ok(v) => Ok(Json(VerifyResult::valid(v))),
+            Err(AuthError::InvalidToken(reason)) => {
+                tracing::trace!(%reason, "token did not verify");
+                Ok(Json(VerifyResult::invalid(reason.as_str())))
+            }
+            Err(e) => Err(tool_error(e)),
+        }
     }
 
-    /// Get the user behind an access token. Fails with INVALID_TOKEN (the text names why)
-    /// or USER_NOT_FOUND if the account no longer exists.
+    /// Get the user behind a credential (an access token, a Better Auth session token or
+    /// a JWT-plugin token). Fails with INVALID_TOKEN (the text names why; also for an
+    /// access token whose session was signed out) or USER_NOT_FOUND if the account no
+    /// longer exists.
     #[tool(
         name = "get_user",
         title = "Get the user of a token",
@@ -189,6 +211,54 @@ impl AuthServer {
                     user: UserView::from(u),
                 })
             })
+            .map_err(tool_error)
+    }
+
+    /// Get a new access token for a session (the sessionToken from sign_in or sign_up, or
+    /// a Better Auth session token). Extends the session the way Better Auth does (at most
+    /// once a day). Fails with INVALID_TOKEN if the session was signed out or expired.
+    #[tool(
+        name = "refresh_token",
+        title = "Refresh an access token",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn refresh_token(
+        &self,
+        Parameters(args): Parameters<SessionArgs>,
+    ) -> Result<Json<RefreshResult>, String> {
+        self.auth
+            .refresh_token(strip_bearer(&args.session_token))
+            .await
+            .map(|r| Json(r.into()))
+            .map_err(tool_error)
+    }
+
+    /// End a session (sign out). Afterwards refresh_token with it, and get_user with any
+    /// access token issued for it, fail with INVALID_TOKEN. Fails with INVALID_TOKEN if the
+    /// session does not exist (already signed out).
+    #[tool(
+        name = "sign_out",
+        title = "Sign out",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn sign_out(
+        &self,
+        Parameters(args): Parameters<SessionArgs>,
+    ) -> Result<Json<SignOutResult>, String> {
+        self.auth
+            .sign_out(strip_bearer(&args.session_token))
+            .await
+            .map(|()| Json(SignOutResult { signed_out: true }))
             .map_err(tool_error)
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::better_auth::{AccessClaims, Authenticated, User, VerifiedToken};
+use crate::better_auth::{AccessClaims, Authenticated, Refreshed, User, VerifiedToken};
 
 fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -34,8 +34,18 @@ pub struct SignInArgs {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenArgs {
-    /// The access token returned by sign_up or sign_in (a JWT; a leading "Bearer " is not needed).
+    /// The credential to check: the access token from sign_up, sign_in or refresh_token; a
+    /// Better Auth session token (raw, or the signed cookie value); or a token of Better
+    /// Auth's JWT plugin. A leading "Bearer " is accepted.
     pub token: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SessionArgs {
+    /// The session token from sign_up or sign_in (or a Better Auth session token, raw or
+    /// as the signed cookie value).
+    pub session_token: String,
 }
 
 /// A user as Better Auth shows one.
@@ -80,6 +90,11 @@ pub struct AuthResult {
     pub token_type: String,
     /// When the access token expires (RFC 3339).
     pub expires_at: String,
+    /// The Better Auth session opened: pass it to refresh_token for a new access token and
+    /// to sign_out to end it. Keep it private; it lives 7 days by default.
+    pub session_token: String,
+    /// When the session expires (RFC 3339).
+    pub session_expires_at: String,
 }
 
 impl From<Authenticated> for AuthResult {
@@ -89,8 +104,40 @@ impl From<Authenticated> for AuthResult {
             token: a.token,
             token_type: "Bearer".into(),
             expires_at: rfc3339(&a.expires_at),
+            session_token: a.session.token,
+            session_expires_at: rfc3339(&a.session.expires_at),
         }
     }
+}
+
+/// The result of refresh_token.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshResult {
+    /// A new access token for the same session.
+    pub token: String,
+    /// Always "Bearer".
+    pub token_type: String,
+    /// When the access token expires (RFC 3339).
+    pub expires_at: String,
+}
+
+impl From<Refreshed> for RefreshResult {
+    fn from(r: Refreshed) -> Self {
+        Self {
+            token: r.token,
+            token_type: "Bearer".into(),
+            expires_at: rfc3339(&r.expires_at),
+        }
+    }
+}
+
+/// The result of sign_out.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignOutResult {
+    /// Always true: the session is gone.
+    pub signed_out: bool,
 }
 
 /// The claims of a verified token.
@@ -108,6 +155,9 @@ pub struct ClaimsView {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<serde_json::Value>,
+    /// The Better Auth session id, when the credential belongs to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl From<AccessClaims> for ClaimsView {
@@ -119,6 +169,7 @@ impl From<AccessClaims> for ClaimsView {
             exp: c.exp,
             iss: c.iss,
             aud: c.aud,
+            sid: c.sid,
         }
     }
 }
@@ -128,7 +179,8 @@ impl From<AccessClaims> for ClaimsView {
 #[serde(rename_all = "camelCase")]
 pub struct VerifyResult {
     pub valid: bool,
-    /// What was verified: "access_token".
+    /// What was verified: "access_token" (issued here), "better_auth_session" (a Better
+    /// Auth session token) or "better_auth_jwt" (a token of Better Auth's JWT plugin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,7 +189,8 @@ pub struct VerifyResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// Why the token is not valid: malformed, bad_signature, expired, not_yet_valid,
-    /// wrong_issuer, wrong_audience, unsupported_algorithm, missing_claim, too_large.
+    /// wrong_issuer, wrong_audience, unsupported_algorithm, missing_claim, too_large,
+    /// session_not_found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -146,7 +199,7 @@ impl VerifyResult {
     pub fn valid(v: VerifiedToken) -> Self {
         Self {
             valid: true,
-            kind: Some(v.kind.into()),
+            kind: Some(v.kind.as_str().into()),
             expires_at: Some(rfc3339(&v.expires_at)),
             claims: Some(v.claims.into()),
             reason: None,

@@ -33,6 +33,37 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
+/// A row of Better Auth's `session` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    /// The opaque token Better Auth puts (signed) in its cookie and bearer header.
+    pub token: String,
+    pub user_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A session to create. With UUID ids the database makes the id and `id` is not used.
+pub struct NewSession {
+    pub id: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    /// What Better Auth writes when it does not know them: "".
+    pub ip_address: String,
+    pub user_agent: String,
+}
+
+/// A public key of Better Auth's JWT plugin (`jwks` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwkRow {
+    /// The JWK, as JSON.
+    pub public_key: String,
+    pub alg: Option<String>,
+}
+
 /// A user found by email, with the password of its credential account if it has one.
 pub struct UserWithPassword {
     pub user: User,
@@ -82,11 +113,90 @@ impl Store {
         }
     }
 
-    /// Writes the user and its credential account in one transaction.
-    pub async fn create_user_with_password(&self, new: &NewUser) -> Result<User, StoreError> {
+    /// Writes the user, its credential account and its first session in one transaction.
+    /// Returns them as stored (ids the database made, with UUID ids).
+    pub async fn create_user_with_password(
+        &self,
+        new: &NewUser,
+        session: &NewSession,
+    ) -> Result<(User, Session), StoreError> {
         match self {
-            Self::Postgres(s) => s.create_user_with_password(new).await,
-            Self::Sqlite(s) => s.create_user_with_password(new).await,
+            Self::Postgres(s) => s.create_user_with_password(new, session).await,
+            Self::Sqlite(s) => s.create_user_with_password(new, session).await,
+        }
+    }
+
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        session: &NewSession,
+    ) -> Result<Session, StoreError> {
+        match self {
+            Self::Postgres(s) => s.create_session(user_id, session).await,
+            Self::Sqlite(s) => s.create_session(user_id, session).await,
+        }
+    }
+
+    /// A session by its token, with its user.
+    pub async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
+        match self {
+            Self::Postgres(s) => s.find_session(token).await,
+            Self::Sqlite(s) => s.find_session(token).await,
+        }
+    }
+
+    /// A user by id, with the session `session_id` if it exists and is theirs.
+    pub async fn find_user_with_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<(User, Option<Session>)>, StoreError> {
+        match self {
+            Self::Postgres(s) => s.find_user_with_session(user_id, session_id).await,
+            Self::Sqlite(s) => s.find_user_with_session(user_id, session_id).await,
+        }
+    }
+
+    /// Moves a session's expiry (Better Auth's `updateAge` refresh).
+    pub async fn extend_session(
+        &self,
+        session_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(s) => s.extend_session(session_id, expires_at, now).await,
+            Self::Sqlite(s) => s.extend_session(session_id, expires_at, now).await,
+        }
+    }
+
+    /// Deletes the session with this token; false if there was none.
+    pub async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
+        match self {
+            Self::Postgres(s) => s.delete_session(token).await,
+            Self::Sqlite(s) => s.delete_session(token).await,
+        }
+    }
+
+    /// Replaces the password hash of a user's credential account.
+    pub async fn update_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(s) => s.update_password(user_id, password_hash, now).await,
+            Self::Sqlite(s) => s.update_password(user_id, password_hash, now).await,
+        }
+    }
+
+    /// A JWT-plugin public key by its id (the JWT's `kid`); None if absent or there is no
+    /// `jwks` table.
+    pub async fn find_jwk(&self, kid: &str) -> Result<Option<JwkRow>, StoreError> {
+        match self {
+            Self::Postgres(s) => s.find_jwk(kid).await,
+            Self::Sqlite(s) => s.find_jwk(kid).await,
         }
     }
 

@@ -2,6 +2,8 @@
 //! the unnamed-statement path (`*_typed`), so PgBouncer in transaction mode never sees a
 //! named prepared statement, and no session state is set.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +11,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
-use super::{Migration, NewUser, PgUrl, RateLimitBucket, StoreError, User, UserWithPassword, tls};
+use super::{
+    JwkRow, Migration, NewSession, NewUser, PgUrl, RateLimitBucket, Session, StoreError, User,
+    UserWithPassword, tls,
+};
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -51,10 +56,13 @@ impl Default for PoolSettings {
 pub struct PgStore {
     pool: Pool,
     description: String,
+    /// The deployment uses `generateId: "uuid"`: `id` columns are uuid, made by the database.
+    uuid_ids: Arc<AtomicBool>,
 }
 
-const USER_COLUMNS: &str =
-    r#"u."id", u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt""#;
+const USER_COLUMNS: &str = r#"u."id"::text, u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt""#;
+const SESSION_COLUMNS: &str =
+    r#"s."id"::text, s."token", s."userId"::text, s."expiresAt", s."createdAt", s."updatedAt""#;
 
 impl PgStore {
     /// Builds the pool; connections are opened on first use.
@@ -86,7 +94,25 @@ impl PgStore {
         Ok(Self {
             pool,
             description: url.describe(),
+            uuid_ids: Arc::default(),
         })
+    }
+
+    /// SQL for this deployment's id type: `{ID}` is the id column type to cast parameters
+    /// to, `{NEW_ID}` the value of a new row's id (`$1`, or the database's default).
+    fn sql(&self, template: &str) -> String {
+        if self.uuid_ids.load(Ordering::Relaxed) {
+            template
+                .replace("{ID}", "uuid")
+                .replace("{NEW_ID}", "default")
+        } else {
+            template.replace("{ID}", "text").replace("{NEW_ID}", "$1")
+        }
+    }
+
+    /// With UUID ids, a value that is no UUID names no row (and must not reach a cast).
+    fn possible_id(&self, id: &str) -> bool {
+        !self.uuid_ids.load(Ordering::Relaxed) || looks_like_uuid(id)
     }
 
     pub fn describe(&self) -> String {
@@ -130,35 +156,59 @@ impl PgStore {
             .map_err(db_error)?;
             done.push(m.name);
         }
+        let id_type: Option<String> = tx
+            .query_typed_opt(
+                r#"select data_type::text from information_schema.columns
+                   where table_schema = current_schema() and table_name = 'user' and column_name = 'id'"#,
+                &[],
+            )
+            .await
+            .map_err(db_error)?
+            .map(|r| r.get(0));
         tx.commit().await.map_err(db_error)?;
+        let uuid = id_type.as_deref() == Some("uuid");
+        if uuid {
+            tracing::info!("the schema uses UUID ids: the database makes them");
+        }
+        self.uuid_ids.store(uuid, Ordering::Relaxed);
         Ok(done)
     }
 
-    pub async fn create_user_with_password(&self, new: &NewUser) -> Result<User, StoreError> {
+    pub async fn create_user_with_password(
+        &self,
+        new: &NewUser,
+        session: &NewSession,
+    ) -> Result<(User, Session), StoreError> {
         let u = &new.user;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
+        let user_id: String = tx
+            .query_typed_one(
+                &self.sql(
+                    r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
+                       values ({NEW_ID}, $2, $3, $4, $5, $6, $7) returning "id"::text"#,
+                ),
+                &[
+                    (&u.id, Type::TEXT),
+                    (&u.name, Type::TEXT),
+                    (&u.email, Type::TEXT),
+                    (&u.email_verified, Type::BOOL),
+                    (&u.image, Type::TEXT),
+                    (&u.created_at, Type::TIMESTAMPTZ),
+                    (&u.updated_at, Type::TIMESTAMPTZ),
+                ],
+            )
+            .await
+            .map_err(insert_error)?
+            .get(0);
         tx.execute_typed(
-            r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
-               values ($1, $2, $3, $4, $5, $6, $7)"#,
-            &[
-                (&u.id, Type::TEXT),
-                (&u.name, Type::TEXT),
-                (&u.email, Type::TEXT),
-                (&u.email_verified, Type::BOOL),
-                (&u.image, Type::TEXT),
-                (&u.created_at, Type::TIMESTAMPTZ),
-                (&u.updated_at, Type::TIMESTAMPTZ),
-            ],
-        )
-        .await
-        .map_err(insert_error)?;
-        tx.execute_typed(
-            r#"insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
-               values ($1, $2, 'credential', $2, $3, $4, $5)"#,
+            &self.sql(
+                r#"insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
+                   values ({NEW_ID}, $2, 'credential', $2::{ID}, $3, $4, $5)"#,
+            ),
             &[
                 (&new.account_id, Type::TEXT),
-                (&u.id, Type::TEXT),
+                (&user_id, Type::TEXT),
                 (&new.password_hash, Type::TEXT),
                 (&u.created_at, Type::TIMESTAMPTZ),
                 (&u.updated_at, Type::TIMESTAMPTZ),
@@ -166,8 +216,143 @@ impl PgStore {
         )
         .await
         .map_err(insert_error)?;
+        let session = insert_session(self, &*tx, &user_id, session).await?;
         tx.commit().await.map_err(db_error)?;
-        Ok(u.clone())
+        let user = User {
+            id: user_id,
+            ..u.clone()
+        };
+        Ok((user, session))
+    }
+
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        session: &NewSession,
+    ) -> Result<Session, StoreError> {
+        let client = self.client().await?;
+        insert_session(self, &**client, user_id, session).await
+    }
+
+    pub async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
+        let sql = format!(
+            r#"select {SESSION_COLUMNS}, {USER_COLUMNS} from "session" s
+               join "user" u on u."id" = s."userId" where s."token" = $1"#
+        );
+        let client = self.client().await?;
+        let row = client
+            .query_typed_opt(&sql, &[(&token, Type::TEXT)])
+            .await
+            .map_err(db_error)?;
+        Ok(row.map(|r| (session_from_row(&r, 0), user_from_row_at(&r, 6))))
+    }
+
+    pub async fn find_user_with_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<(User, Option<Session>)>, StoreError> {
+        if !self.possible_id(user_id) {
+            return Ok(None);
+        }
+        // A session id that cannot exist still looks the user up (USER_NOT_FOUND first).
+        let session_id = if self.possible_id(session_id) {
+            Some(session_id)
+        } else {
+            None
+        };
+        let sql = self.sql(&format!(
+            r#"select {USER_COLUMNS}, {SESSION_COLUMNS} from "user" u
+               left join "session" s on s."id" = $2::{{ID}} and s."userId" = u."id"
+               where u."id" = $1::{{ID}}"#
+        ));
+        let client = self.client().await?;
+        let row = client
+            .query_typed_opt(&sql, &[(&user_id, Type::TEXT), (&session_id, Type::TEXT)])
+            .await
+            .map_err(db_error)?;
+        Ok(row.map(|r| {
+            let session = r
+                .get::<_, Option<String>>(7)
+                .map(|_| session_from_row(&r, 7));
+            (user_from_row_at(&r, 0), session)
+        }))
+    }
+
+    pub async fn extend_session(
+        &self,
+        session_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute_typed(
+                &self.sql(r#"update "session" set "expiresAt" = $2, "updatedAt" = $3 where "id" = $1::{ID}"#),
+                &[
+                    (&session_id, Type::TEXT),
+                    (&expires_at, Type::TIMESTAMPTZ),
+                    (&now, Type::TIMESTAMPTZ),
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let deleted = client
+            .execute_typed(
+                r#"delete from "session" where "token" = $1"#,
+                &[(&token, Type::TEXT)],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(deleted > 0)
+    }
+
+    pub async fn update_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute_typed(
+                &self.sql(
+                    r#"update "account" set "password" = $2, "updatedAt" = $3
+                       where "userId" = $1::{ID} and "providerId" = 'credential' and "accountId" = $1"#,
+                ),
+                &[
+                    (&user_id, Type::TEXT),
+                    (&password_hash, Type::TEXT),
+                    (&now, Type::TIMESTAMPTZ),
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    pub async fn find_jwk(&self, kid: &str) -> Result<Option<JwkRow>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_typed_opt(
+                r#"select "publicKey", "alg" from "jwks" where "id"::text = $1"#,
+                &[(&kid, Type::TEXT)],
+            )
+            .await;
+        match row {
+            Ok(row) => Ok(row.map(|r| JwkRow {
+                public_key: r.get(0),
+                alg: r.get(1),
+            })),
+            // No JWT plugin in this deployment: no table, no key.
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
+            Err(e) => Err(db_error(e)),
+        }
     }
 
     pub async fn find_user_by_email(
@@ -191,7 +376,12 @@ impl PgStore {
     }
 
     pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        let sql = format!(r#"select {USER_COLUMNS} from "user" u where u."id" = $1"#);
+        if !self.possible_id(id) {
+            return Ok(None);
+        }
+        let sql = self.sql(&format!(
+            r#"select {USER_COLUMNS} from "user" u where u."id" = $1::{{ID}}"#
+        ));
         let client = self.client().await?;
         let row = client
             .query_typed_opt(&sql, &[(&id, Type::TEXT)])
@@ -250,15 +440,74 @@ impl PgStore {
     }
 }
 
+/// Inserts a session row (in a transaction or not) and returns it as stored.
+async fn insert_session(
+    store: &PgStore,
+    client: &impl tokio_postgres::GenericClient,
+    user_id: &str,
+    s: &NewSession,
+) -> Result<Session, StoreError> {
+    let row = client
+        .query_typed_opt(
+            &store.sql(
+                r#"insert into "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
+                   values ({NEW_ID}, $2, $3, $4, $4, $5, $6, $7::{ID}) returning "id"::text"#,
+            ),
+            &[
+                (&s.id, Type::TEXT),
+                (&s.expires_at, Type::TIMESTAMPTZ),
+                (&s.token, Type::TEXT),
+                (&s.created_at, Type::TIMESTAMPTZ),
+                (&s.ip_address, Type::TEXT),
+                (&s.user_agent, Type::TEXT),
+                (&user_id, Type::TEXT),
+            ],
+        )
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| StoreError::Other("session insert returned no row".into()))?;
+    Ok(Session {
+        id: row.get(0),
+        token: s.token.clone(),
+        user_id: user_id.to_owned(),
+        expires_at: s.expires_at,
+        created_at: s.created_at,
+        updated_at: s.created_at,
+    })
+}
+
+fn looks_like_uuid(id: &str) -> bool {
+    id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
 fn user_from_row(r: &tokio_postgres::Row) -> User {
+    user_from_row_at(r, 0)
+}
+
+fn user_from_row_at(r: &tokio_postgres::Row, at: usize) -> User {
     User {
-        id: r.get(0),
-        name: r.get(1),
-        email: r.get(2),
-        email_verified: r.get(3),
-        image: r.get(4),
-        created_at: r.get::<_, DateTime<Utc>>(5),
-        updated_at: r.get::<_, DateTime<Utc>>(6),
+        id: r.get(at),
+        name: r.get(at + 1),
+        email: r.get(at + 2),
+        email_verified: r.get(at + 3),
+        image: r.get(at + 4),
+        created_at: r.get::<_, DateTime<Utc>>(at + 5),
+        updated_at: r.get::<_, DateTime<Utc>>(at + 6),
+    }
+}
+
+fn session_from_row(r: &tokio_postgres::Row, at: usize) -> Session {
+    Session {
+        id: r.get(at),
+        token: r.get(at + 1),
+        user_id: r.get(at + 2),
+        expires_at: r.get(at + 3),
+        created_at: r.get(at + 4),
+        updated_at: r.get(at + 5),
     }
 }
 

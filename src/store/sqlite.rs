@@ -9,7 +9,10 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use super::{Migration, NewUser, RateLimitBucket, StoreError, User, UserWithPassword};
+use super::{
+    JwkRow, Migration, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+    UserWithPassword,
+};
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -35,6 +38,8 @@ pub struct SqliteStore {
 
 const USER_COLUMNS: &str =
     r#"u."id", u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt""#;
+const SESSION_COLUMNS: &str =
+    r#"s."id", s."token", s."userId", s."expiresAt", s."createdAt", s."updatedAt""#;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and its folder.
@@ -126,10 +131,15 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn create_user_with_password(&self, new: &NewUser) -> Result<User, StoreError> {
+    pub async fn create_user_with_password(
+        &self,
+        new: &NewUser,
+        session: &NewSession,
+    ) -> Result<(User, Session), StoreError> {
         let u = new.user.clone();
         let account_id = new.account_id.clone();
         let hash = new.password_hash.clone();
+        let session = clone_session(session);
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -148,8 +158,144 @@ impl SqliteStore {
                 params![account_id, u.id, hash, created, updated],
             )
             .map_err(insert_error)?;
+            let session = insert_session(&tx, &u.id, &session)?;
             tx.commit().map_err(sql_error)?;
-            Ok(u)
+            Ok((u, session))
+        })
+        .await
+    }
+
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        session: &NewSession,
+    ) -> Result<Session, StoreError> {
+        let user_id = user_id.to_owned();
+        let session = clone_session(session);
+        self.with_conn(move |conn| insert_session(conn, &user_id, &session))
+            .await
+    }
+
+    pub async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
+        let token = token.to_owned();
+        self.with_conn(move |conn| {
+            let sql = format!(
+                r#"select {SESSION_COLUMNS}, {USER_COLUMNS} from "session" s
+                   join "user" u on u."id" = s."userId" where s."token" = ?1"#
+            );
+            conn.prepare_cached(&sql)
+                .map_err(sql_error)?
+                .query_row([token], |r| {
+                    Ok((session_from_row(r, 0)?, user_from_row_at(r, 6)?))
+                })
+                .optional()
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    pub async fn find_user_with_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<(User, Option<Session>)>, StoreError> {
+        let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
+        self.with_conn(move |conn| {
+            let sql = format!(
+                r#"select {USER_COLUMNS}, {SESSION_COLUMNS} from "user" u
+                   left join "session" s on s."id" = ?2 and s."userId" = u."id"
+                   where u."id" = ?1"#
+            );
+            conn.prepare_cached(&sql)
+                .map_err(sql_error)?
+                .query_row([user_id, session_id], |r| {
+                    let session = match r.get::<_, Option<String>>(7)? {
+                        Some(_) => Some(session_from_row(r, 7)?),
+                        None => None,
+                    };
+                    Ok((user_from_row_at(r, 0)?, session))
+                })
+                .optional()
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    pub async fn extend_session(
+        &self,
+        session_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let session_id = session_id.to_owned();
+        self.with_conn(move |conn| {
+            conn.prepare_cached(
+                r#"update "session" set "expiresAt" = ?2, "updatedAt" = ?3 where "id" = ?1"#,
+            )
+            .map_err(sql_error)?
+            .execute(params![session_id, iso(&expires_at), iso(&now)])
+            .map_err(sql_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
+        let token = token.to_owned();
+        self.with_conn(move |conn| {
+            let n = conn
+                .prepare_cached(r#"delete from "session" where "token" = ?1"#)
+                .map_err(sql_error)?
+                .execute([token])
+                .map_err(sql_error)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    pub async fn update_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (user_id, hash) = (user_id.to_owned(), password_hash.to_owned());
+        self.with_conn(move |conn| {
+            conn.prepare_cached(
+                r#"update "account" set "password" = ?2, "updatedAt" = ?3
+                   where "userId" = ?1 and "providerId" = 'credential' and "accountId" = ?1"#,
+            )
+            .map_err(sql_error)?
+            .execute(params![user_id, hash, iso(&now)])
+            .map_err(sql_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn find_jwk(&self, kid: &str) -> Result<Option<JwkRow>, StoreError> {
+        let kid = kid.to_owned();
+        self.with_conn(move |conn| {
+            let exists: bool = conn
+                .query_row(
+                    "select exists(select 1 from sqlite_master where type = 'table' and name = 'jwks')",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql_error)?;
+            if !exists {
+                return Ok(None);
+            }
+            conn.prepare_cached(r#"select "publicKey", "alg" from "jwks" where "id" = ?1"#)
+                .map_err(sql_error)?
+                .query_row([kid], |r| {
+                    Ok(JwkRow {
+                        public_key: r.get(0)?,
+                        alg: r.get(1)?,
+                    })
+                })
+                .optional()
+                .map_err(sql_error)
         })
         .await
     }
@@ -235,20 +381,65 @@ impl SqliteStore {
     }
 }
 
+fn clone_session(s: &NewSession) -> NewSession {
+    NewSession {
+        id: s.id.clone(),
+        token: s.token.clone(),
+        expires_at: s.expires_at,
+        created_at: s.created_at,
+        ip_address: s.ip_address.clone(),
+        user_agent: s.user_agent.clone(),
+    }
+}
+
+fn insert_session(conn: &Connection, user_id: &str, s: &NewSession) -> Result<Session, StoreError> {
+    let created = iso(&s.created_at);
+    conn.prepare_cached(
+        r#"insert into "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
+           values (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)"#,
+    )
+    .map_err(sql_error)?
+    .execute(params![s.id, iso(&s.expires_at), s.token, created, s.ip_address, s.user_agent, user_id])
+    .map_err(sql_error)?;
+    Ok(Session {
+        id: s.id.clone(),
+        token: s.token.clone(),
+        user_id: user_id.to_owned(),
+        expires_at: s.expires_at,
+        created_at: s.created_at,
+        updated_at: s.created_at,
+    })
+}
+
+fn session_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: r.get(at)?,
+        token: r.get(at + 1)?,
+        user_id: r.get(at + 2)?,
+        expires_at: date_at(r, at + 3)?,
+        created_at: date_at(r, at + 4)?,
+        updated_at: date_at(r, at + 5)?,
+    })
+}
+
 /// JavaScript's `Date.toISOString()` form, as Better Auth writes dates to SQLite.
 fn iso(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    user_from_row_at(r, 0)
+}
+
+fn user_from_row_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<User> {
     Ok(User {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        email: r.get(2)?,
-        email_verified: bool_at(r, 3)?,
-        image: r.get(4)?,
-        created_at: date_at(r, 5)?,
-        updated_at: date_at(r, 6)?,
+        id: r.get(at)?,
+        name: r.get(at + 1)?,
+        email: r.get(at + 2)?,
+        email_verified: bool_at(r, at + 3)?,
+        image: r.get(at + 4)?,
+        created_at: date_at(r, at + 5)?,
+        updated_at: date_at(r, at + 6)?,
     })
 }
 

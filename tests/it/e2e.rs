@@ -93,7 +93,17 @@ async fn every_tool_works_from_sign_up_to_get_user(backend: Backend) {
     let tools = server.client.list_all_tools().await.unwrap();
     let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     names.sort();
-    assert_eq!(names, ["get_user", "sign_in", "sign_up", "verify_token"]);
+    assert_eq!(
+        names,
+        [
+            "get_user",
+            "refresh_token",
+            "sign_in",
+            "sign_out",
+            "sign_up",
+            "verify_token"
+        ]
+    );
 
     let up = server
         .ok(

@@ -1,4 +1,4 @@
-//! The MCP Inspector CLI's view of the built binary: the four tools listed, sign_up and
+//! The MCP Inspector CLI's view of the built binary: the tools listed, sign_up and
 //! verify_token called successfully (its Ajv checks structuredContent against outputSchema).
 
 use std::process::Command;
@@ -39,7 +39,17 @@ fn the_inspector_lists_the_tools_and_calls_sign_up_and_verify_token() {
     let tools = listed["tools"].as_array().expect("tools array");
     let mut names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["get_user", "sign_in", "sign_up", "verify_token"]);
+    assert_eq!(
+        names,
+        [
+            "get_user",
+            "refresh_token",
+            "sign_in",
+            "sign_out",
+            "sign_up",
+            "verify_token"
+        ]
+    );
     for t in tools {
         assert!(t["outputSchema"].is_object(), "{t}");
         assert!(t["title"].is_string(), "{t}");

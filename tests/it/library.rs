@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use better_auth_mcp::better_auth::{
-    AuthError, AuthService, AuthSettings, PasswordPolicy, RateLimitPolicy,
+    AuthError, AuthService, AuthSettings, PasswordFormat, PasswordPolicy, RateLimitPolicy,
+    SessionPolicy,
 };
 use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 
@@ -22,6 +23,9 @@ async fn service(dir: &std::path::Path, rate_limit: RateLimitPolicy) -> AuthServ
             token_ttl_secs: 900,
             token_leeway_secs: 30,
             password_policy: PasswordPolicy::default(),
+            password_format: PasswordFormat::Argon2id,
+            rehash_on_sign_in: false,
+            sessions: SessionPolicy::default(),
             hash_concurrency: 2,
             hash_queue_limit: 32,
             rate_limit,

@@ -108,7 +108,7 @@ proptest! {
     #[test]
     fn any_change_to_a_valid_token_is_rejected(index in any::<prop::sample::Index>(), byte in any::<u8>()) {
         let t = tokens();
-        let token = t.issue("user-id", "a@example.com").unwrap().token;
+        let token = t.issue("user-id", "a@example.com", None).unwrap().token;
         let mut bytes = token.clone().into_bytes();
         let i = index.index(bytes.len());
         prop_assume!(bytes[i] != byte);

@@ -1,6 +1,8 @@
 //! The store's contract, one suite run on PostgreSQL (TLS + SCRAM) and on SQLite.
 
-use better_auth_mcp::store::{DatabaseUrl, NewUser, PoolSettings, Store, StoreError, User};
+use better_auth_mcp::store::{
+    DatabaseUrl, NewSession, NewUser, PoolSettings, Store, StoreError, User,
+};
 use chrono::{SubsecRound, Utc};
 
 use crate::support::pg::TestDb;
@@ -51,6 +53,18 @@ fn new_user(email: &str) -> NewUser {
     }
 }
 
+fn new_session() -> NewSession {
+    let now = Utc::now().trunc_subsecs(3);
+    NewSession {
+        id: better_auth_mcp::better_auth::generate_id(),
+        token: better_auth_mcp::better_auth::random_alphanumeric(32),
+        expires_at: now + chrono::Duration::days(7),
+        created_at: now,
+        ip_address: String::new(),
+        user_agent: String::new(),
+    }
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -69,12 +83,17 @@ on_both_stores!(
     a_taken_email_is_reported_as_such_and_writes_nothing,
     unknown_users_are_none,
     migrating_twice_changes_nothing,
+    sessions_are_found_extended_and_deleted,
 );
 
 async fn a_created_user_is_found_by_email_and_id_with_its_password(store: Store) {
     let new = new_user("found@example.com");
-    let created = store.create_user_with_password(&new).await.unwrap();
+    let (created, session) = store
+        .create_user_with_password(&new, &new_session())
+        .await
+        .unwrap();
     assert_eq!(created, new.user);
+    assert_eq!(session.user_id, new.user.id);
     let found = store
         .find_user_by_email("found@example.com")
         .await
@@ -91,11 +110,14 @@ async fn a_created_user_is_found_by_email_and_id_with_its_password(store: Store)
 
 async fn a_taken_email_is_reported_as_such_and_writes_nothing(store: Store) {
     store
-        .create_user_with_password(&new_user("twice@example.com"))
+        .create_user_with_password(&new_user("twice@example.com"), &new_session())
         .await
         .unwrap();
     let second = new_user("twice@example.com");
-    let err = store.create_user_with_password(&second).await.unwrap_err();
+    let err = store
+        .create_user_with_password(&second, &new_session())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::EmailTaken), "{err:?}");
     assert!(
         store
@@ -119,7 +141,7 @@ async fn unknown_users_are_none(store: Store) {
 
 async fn migrating_twice_changes_nothing(store: Store) {
     store
-        .create_user_with_password(&new_user("kept@example.com"))
+        .create_user_with_password(&new_user("kept@example.com"), &new_session())
         .await
         .unwrap();
     assert!(store.migrate().await.unwrap().is_empty());
@@ -130,4 +152,49 @@ async fn migrating_twice_changes_nothing(store: Store) {
             .unwrap()
             .is_some()
     );
+}
+
+async fn sessions_are_found_extended_and_deleted(store: Store) {
+    let new = new_user("sessions@example.com");
+    let (user, first) = store
+        .create_user_with_password(&new, &new_session())
+        .await
+        .unwrap();
+    let second = store
+        .create_session(&user.id, &new_session())
+        .await
+        .unwrap();
+    let (found, owner) = store.find_session(&second.token).await.unwrap().unwrap();
+    assert_eq!((found.clone(), owner), (second.clone(), user.clone()));
+    let (u, s) = store
+        .find_user_with_session(&user.id, &first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((u, s), (user.clone(), Some(first.clone())));
+    let later = found.expires_at + chrono::Duration::days(1);
+    store
+        .extend_session(&second.id, later, Utc::now().trunc_subsecs(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_session(&second.token)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .expires_at,
+        later
+    );
+    assert!(store.delete_session(&first.token).await.unwrap());
+    assert!(!store.delete_session(&first.token).await.unwrap());
+    let (_, gone) = store
+        .find_user_with_session(&user.id, &first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(gone, None);
+    assert!(store.find_session(&first.token).await.unwrap().is_none());
+    assert!(store.find_jwk("no-such-kid").await.unwrap().is_none());
 }
