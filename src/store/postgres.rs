@@ -361,7 +361,7 @@ impl PgStore {
     ) -> Result<Option<UserWithPassword>, StoreError> {
         let sql = format!(
             r#"select {USER_COLUMNS}, (select a."password" from "account" a where a."userId" = u."id"
-                 and a."providerId" = 'credential' and a."accountId" = u."id" limit 1)
+                 and a."providerId" = 'credential' and a."accountId" = u."id"::text limit 1)
                from "user" u where u."email" = $1"#
         );
         let client = self.client().await?;

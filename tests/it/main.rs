@@ -7,6 +7,7 @@ mod cli;
 mod e2e;
 mod faults;
 mod inspector;
+mod interop;
 mod library;
 mod postgres_connection;
 mod properties;

@@ -1,3 +1,4 @@
+pub mod better_auth_app;
 pub mod pg;
 pub mod proxy;
 pub mod server;

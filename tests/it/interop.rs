@@ -1,0 +1,333 @@
+//! One database shared with a Better Auth app, both ways: golden vectors made by Better
+//! Auth's own code (tests/better-auth/vectors.json), and a real Better Auth 1.7 app
+//! (tests/better-auth/app.mjs) writing and reading the same PostgreSQL as this server.
+
+use serde_json::{Value, json};
+
+use crate::e2e::{Backend, Setup};
+use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
+use crate::support::pg::TestDb;
+use crate::support::server::{Server, ServerEnv, code_of};
+use crate::support::tempdir;
+
+fn vectors() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/better-auth/vectors.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn str_of(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+/// Rows as Better Auth writes them: the vectors' user with a scrypt password, a session
+/// and the JWT plugin's keys.
+fn insert_better_auth_rows(s: &Setup, v: &Value) {
+    let user = &v["user"];
+    let id = str_of(&user["id"]);
+    s.sql(&format!(
+        r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
+           values ('{id}', 'Web User', '{}', false, null, '2026-11-20T10:00:00.000Z', '2026-11-20T10:00:00.000Z')"#,
+        str_of(&user["email"])
+    ));
+    s.sql(&format!(
+        r#"insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
+           values ('acc{id}', '{id}', 'credential', '{id}', '{}', '2026-11-20T10:00:00.000Z', '2026-11-20T10:00:00.000Z')"#,
+        str_of(&v["scrypt"][0]["hash"])
+    ));
+    for (i, cookie) in v["cookies"].as_array().unwrap().iter().enumerate() {
+        s.sql(&format!(
+            r#"insert into "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
+               values ('session{i}', '2100-01-01T00:00:00.000Z', '{}', '2026-11-20T10:00:00.000Z', '2026-11-20T10:00:00.000Z', '', '', '{id}')"#,
+            str_of(&cookie["token"])
+        ));
+    }
+    s.sql(
+        r#"create table "jwks" ("id" text not null primary key, "publicKey" text not null, "privateKey" text not null,
+           "createdAt" timestamptz not null, "expiresAt" timestamptz, "alg" text, "crv" text)"#,
+    );
+    let mut seen = Vec::new();
+    for jwt in v["jwt"].as_array().unwrap() {
+        let k = &jwt["jwks"];
+        if seen.contains(&k["id"]) {
+            continue;
+        }
+        seen.push(k["id"].clone());
+        s.sql(&format!(
+            r#"insert into "jwks" ("id", "publicKey", "privateKey", "createdAt", "alg", "crv")
+               values ('{}', '{}', 'encrypted-private-key-not-needed', '2026-11-20T10:00:00.000Z', '{}', {})"#,
+            str_of(&k["id"]),
+            str_of(&k["publicKey"]),
+            str_of(&k["alg"]),
+            k["crv"].as_str().map_or("null".into(), |c| format!("'{c}'"))
+        ));
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(crate::e2e::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(crate::e2e::Backend::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(better_auth_golden_vectors_sign_in_verify_and_sign_out_here);
+
+async fn better_auth_golden_vectors_sign_in_verify_and_sign_out_here(backend: Backend) {
+    let v = vectors();
+    let s = Setup::new(backend);
+    let env = s
+        .env
+        .clone()
+        .with("BETTER_AUTH_SECRET", str_of(&v["secret"]))
+        .with("BETTER_AUTH_URL", str_of(&v["baseURL"]));
+    // The server migrates first (Better Auth's schema), then rows go in as Better Auth writes them.
+    Server::start(&env).await.stop().await;
+    insert_better_auth_rows(&s, &v);
+    let server = Server::start(&env).await;
+    let email = str_of(&v["user"]["email"]);
+    let user_id = str_of(&v["user"]["id"]);
+
+    // Better Auth's scrypt hash signs in here; a wrong password does not.
+    let inn = server
+        .ok(
+            "sign_in",
+            json!({"email": email, "password": v["scrypt"][0]["password"]}),
+        )
+        .await;
+    assert_eq!(inn["user"]["id"], user_id);
+    let text = server
+        .err(
+            "sign_in",
+            json!({"email": email, "password": "not the password"}),
+        )
+        .await;
+    assert_eq!(code_of(&text), "INVALID_EMAIL_OR_PASSWORD");
+
+    // The session cookie value, URL-encoded as in the cookie, signed, or raw.
+    let cookie = &v["cookies"][0];
+    for credential in [&cookie["cookie"], &cookie["signed"], &cookie["token"]] {
+        let r = server
+            .ok("verify_token", json!({"token": credential}))
+            .await;
+        assert_eq!(r["valid"], true, "{credential}: {r}");
+        assert_eq!(r["kind"], "better_auth_session");
+        assert_eq!(r["claims"]["sub"], user_id);
+        assert_eq!(r["claims"]["email"], email);
+        let got = server.ok("get_user", json!({"token": credential})).await;
+        assert_eq!(got["user"]["id"], user_id);
+    }
+    // A signature made with another secret is refused.
+    let forged = format!(
+        "{}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        str_of(&cookie["token"])
+    );
+    let r = server.ok("verify_token", json!({"token": forged})).await;
+    assert_eq!(r, json!({"valid": false, "reason": "bad_signature"}));
+
+    // The JWT plugin's tokens: EdDSA, ES256, RS256 against their jwks rows; the expired one not.
+    for jwt in v["jwt"].as_array().unwrap() {
+        let r = server
+            .ok("verify_token", json!({"token": jwt["token"]}))
+            .await;
+        if jwt["expired"] == true {
+            assert_eq!(r, json!({"valid": false, "reason": "expired"}));
+            continue;
+        }
+        assert_eq!(r["valid"], true, "{}: {r}", jwt["alg"]);
+        assert_eq!(r["kind"], "better_auth_jwt");
+        assert_eq!(r["claims"]["sub"], user_id);
+        assert_eq!(r["claims"]["email"], email);
+        assert_eq!(r["claims"]["iss"], str_of(&v["baseURL"]));
+        let got = server.ok("get_user", json!({"token": jwt["token"]})).await;
+        assert_eq!(got["user"]["email"], email);
+    }
+
+    // refresh_token and sign_out take Better Auth's session; after sign_out it is gone.
+    let second = &v["cookies"][1];
+    let refreshed = server
+        .ok("refresh_token", json!({"sessionToken": second["cookie"]}))
+        .await;
+    let claims = server
+        .ok("verify_token", json!({"token": refreshed["token"]}))
+        .await;
+    assert_eq!(claims["claims"]["sid"], "session1");
+    server
+        .ok("sign_out", json!({"sessionToken": second["cookie"]}))
+        .await;
+    for tool in ["refresh_token", "sign_out"] {
+        let text = server
+            .err(tool, json!({"sessionToken": second["token"]}))
+            .await;
+        assert_eq!(code_of(&text), "INVALID_TOKEN", "{tool}: {text}");
+    }
+    let text = server
+        .err("get_user", json!({"token": refreshed["token"]}))
+        .await;
+    assert_eq!(text.split(':').next(), Some("INVALID_TOKEN"), "{text}");
+    assert!(text.contains("session_not_found"), "{text}");
+    // verify_token stays stateless for access tokens, as its description says.
+    let r = server
+        .ok("verify_token", json!({"token": refreshed["token"]}))
+        .await;
+    assert_eq!(r["valid"], true);
+    server.stop().await;
+}
+
+/// A schema made by Better Auth's own migration, and a Better Auth app writing and reading
+/// the same rows as this server, both ways.
+async fn share_one_database_with_a_better_auth_app(uuid: bool) {
+    let db = TestDb::create();
+    let secret = "shared-secret-with-the-web-app-0123456789abcdef";
+    let app = BetterAuthApp::new(&db, secret, uuid);
+    let migrated = app.run("migrate", json!({}));
+    assert!(
+        migrated["created"].to_string().contains("jwks"),
+        "{migrated}"
+    );
+    let schema_before = db.sql(SCHEMA_QUERY);
+
+    let home = tempdir();
+    let env = ServerEnv::postgres(home.path(), &db.neon_url())
+        .with("BETTER_AUTH_SECRET", secret)
+        .with("BETTER_AUTH_URL", BASE_URL)
+        .with("PASSWORD_HASH", "scrypt");
+    let server = Server::start(&env).await;
+    assert_eq!(
+        db.sql(SCHEMA_QUERY),
+        schema_before,
+        "no Better Auth table altered"
+    );
+
+    // A user who signed up on the web signs in here, and their web session works here.
+    let web = app.run(
+        "sign-up",
+        json!({"email": "web@example.com", "password": "web-password-1", "name": "Web"}),
+    );
+    let web_id = str_of(&web["user"]["id"]).to_owned();
+    if uuid {
+        assert_eq!(web_id.len(), 36, "{web_id}");
+    }
+    let inn = server
+        .ok(
+            "sign_in",
+            json!({"email": "web@example.com", "password": "web-password-1"}),
+        )
+        .await;
+    assert_eq!(inn["user"]["id"], web_id.as_str());
+    let cookie = str_of(&web["cookie"]);
+    let r = server.ok("verify_token", json!({"token": cookie})).await;
+    assert_eq!(
+        (r["valid"].clone(), r["kind"].clone()),
+        (json!(true), json!("better_auth_session")),
+        "{r}"
+    );
+    let refreshed = server
+        .ok("refresh_token", json!({"sessionToken": cookie}))
+        .await;
+    let got = server
+        .ok("get_user", json!({"token": refreshed["token"]}))
+        .await;
+    assert_eq!(got["user"]["email"], "web@example.com");
+
+    // The JWT plugin's token for that session verifies here against its jwks row.
+    let jwt = app.run("get-jwt", json!({"token": web["token"]}));
+    let r = server
+        .ok("verify_token", json!({"token": jwt["jwt"]}))
+        .await;
+    assert_eq!(
+        (r["valid"].clone(), r["kind"].clone()),
+        (json!(true), json!("better_auth_jwt")),
+        "{r}"
+    );
+    assert_eq!(r["claims"]["email"], "web@example.com");
+
+    // A user who signs up here (PASSWORD_HASH=scrypt) signs in on the web app, and the
+    // session made here is one the bearer plugin accepts.
+    let up = server.sign_up("mcp@example.com", "mcp-password-1").await;
+    let signed_in = app.run(
+        "sign-in",
+        json!({"email": "mcp@example.com", "password": "mcp-password-1"}),
+    );
+    assert_eq!(signed_in["ok"], true, "{signed_in}");
+    let hash = db.sql(&format!(
+        r#"select "password" from "account" where "userId"::text = '{}'"#,
+        str_of(&up["user"]["id"])
+    ));
+    let checked = app.run(
+        "verify-password",
+        json!({"hash": hash, "password": "mcp-password-1"}),
+    );
+    assert_eq!(checked["ok"], true);
+    let session = app.run("get-session", json!({"token": up["sessionToken"]}));
+    assert_eq!(session["user"]["email"], "mcp@example.com", "{session}");
+    assert_eq!(session["session"]["ipAddress"], "");
+
+    // Signing out here ends the session for the web app too.
+    server
+        .ok("sign_out", json!({"sessionToken": up["sessionToken"]}))
+        .await;
+    let session = app.run("get-session", json!({"token": up["sessionToken"]}));
+    assert_eq!(session["session"], Value::Null, "{session}");
+    server.stop().await;
+}
+
+const SCHEMA_QUERY: &str = r#"select string_agg(table_name || '.' || column_name || ':' || data_type || ':' || is_nullable || ':' || coalesce(column_default, ''), ',' order by table_name, ordinal_position)
+  from information_schema.columns where table_schema = 'public' and table_name in ('user', 'session', 'account', 'verification', 'jwks')"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_better_auth_app_and_this_server_share_one_database() {
+    share_one_database_with_a_better_auth_app(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_better_auth_app_with_uuid_ids_and_this_server_share_one_database() {
+    share_one_database_with_a_better_auth_app(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rehash_on_sign_in_moves_an_argon2_user_to_better_auths_scrypt() {
+    let s = Setup::new(Backend::Sqlite);
+    let argon = Server::start(&s.env).await;
+    argon.sign_up("rehash@example.com", "rehash-password").await;
+    argon.stop().await;
+    let hash = s.sql(r#"select "password" from "account""#);
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+
+    // Without REHASH_ON_SIGN_IN the hash stays; with it, the sign-in stores scrypt.
+    let scrypt = s.env.clone().with("PASSWORD_HASH", "scrypt");
+    for (rehash, prefix) in [("false", "$argon2id$"), ("true", "")] {
+        let server = Server::start(&scrypt.clone().with("REHASH_ON_SIGN_IN", rehash)).await;
+        server
+            .ok(
+                "sign_in",
+                json!({"email": "rehash@example.com", "password": "rehash-password"}),
+            )
+            .await;
+        server.stop().await;
+        let hash = s.sql(r#"select "password" from "account""#);
+        if prefix.is_empty() {
+            let (salt, key) = hash.split_once(':').expect("Better Auth's salt:key format");
+            assert_eq!((salt.len(), key.len()), (32, 128), "{hash}");
+        } else {
+            assert!(hash.starts_with(prefix), "{hash}");
+        }
+    }
+    // And the new hash still signs in.
+    let server = Server::start(&scrypt).await;
+    server
+        .ok(
+            "sign_in",
+            json!({"email": "rehash@example.com", "password": "rehash-password"}),
+        )
+        .await;
+    server.stop().await;
+}

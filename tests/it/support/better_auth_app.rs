@@ -1,0 +1,87 @@
+//! A real Better Auth 1.7 app (tests/better-auth/app.mjs, Node) on the same database as
+//! the server under test. Its packages are installed on first use (`npm ci`).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+use super::pg::TestDb;
+
+pub const BASE_URL: &str = "http://localhost:3000";
+
+fn app_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/better-auth")
+}
+
+fn ensure_installed() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        if app_dir()
+            .join("node_modules/better-auth/package.json")
+            .exists()
+        {
+            return;
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(app_dir())
+            .output()
+            .expect("npm runs (install Node.js and npm)");
+        assert!(
+            out.status.success(),
+            "npm ci in tests/better-auth failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// The Better Auth app, configured for one test database.
+pub struct BetterAuthApp {
+    base: Value,
+}
+
+impl BetterAuthApp {
+    pub fn new(db: &TestDb, secret: &str, uuid: bool) -> Self {
+        ensure_installed();
+        let url = format!(
+            "postgresql://{}:{}@localhost:{}/{}",
+            super::pg::APP_USER,
+            super::pg::APP_PASSWORD,
+            db.port,
+            db.name
+        );
+        Self {
+            base: json!({
+                "url": url,
+                "ca": db.ca_path.display().to_string(),
+                "secret": secret,
+                "baseURL": BASE_URL,
+                "uuid": uuid,
+            }),
+        }
+    }
+
+    /// Runs one command of app.mjs and returns its JSON answer.
+    pub fn run(&self, command: &str, args: Value) -> Value {
+        let mut all = self.base.clone();
+        if let (Some(all), Some(args)) = (all.as_object_mut(), args.as_object()) {
+            all.extend(args.clone());
+        }
+        let out = Command::new("node")
+            .arg(app_dir().join("app.mjs"))
+            .arg(command)
+            .arg(all.to_string())
+            .output()
+            .expect("node runs");
+        assert!(
+            out.status.success(),
+            "better-auth app {command} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    }
+}
