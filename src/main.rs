@@ -7,7 +7,7 @@ use better_auth_mcp::mcp::ToolSelection;
 use better_auth_mcp::{config::Config, startup, telemetry};
 
 /// An MCP server over stdio with the auth tools of a Better Auth deployment:
-/// sign_up, sign_in, verify_token and get_user.
+/// sign_up, sign_in, verify_token, get_user, refresh_token and sign_out.
 ///
 /// Configuration comes from the environment (DATABASE_URL, BETTER_AUTH_SECRET,
 /// BETTER_AUTH_URL, TOKEN_TTL_SECONDS, ...), from `.env` in the working directory, and from
@@ -18,7 +18,8 @@ struct Cli {
     /// Load environment variables from this dotenv file (values already set win).
     #[arg(long, value_name = "PATH", global = true)]
     env_file: Option<PathBuf>,
-    /// Offer only these tools (comma-separated: sign_up, sign_in, verify_token, get_user).
+    /// Offer only these tools (comma-separated: sign_up, sign_in, verify_token, get_user,
+    /// refresh_token, sign_out).
     #[arg(
         long,
         value_name = "LIST",

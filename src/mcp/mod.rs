@@ -1,4 +1,4 @@
-//! The MCP face of the server: four tools over rmcp, each turning its arguments into
+//! The MCP face of the server: six tools over rmcp, each turning its arguments into
 //! domain calls and every [`AuthError`] into a text-only `isError` result `CODE: message`.
 
 pub mod stdio;
