@@ -3,6 +3,7 @@
 
 mod support;
 
+mod bench_smoke;
 mod cli;
 mod e2e;
 mod faults;

@@ -1,0 +1,554 @@
+//! Load generator: spawns the server binary over stdio as a real MCP client does, completes
+//! the handshake, and measures every figure of BENCHMARKS.md, on the embedded default and
+//! (with --postgres-url) on PostgreSQL. Every answer is checked; a wrong or error answer
+//! fails the run and never counts as throughput.
+//!
+//!     cargo build --release
+//!     cargo run --release --example loadgen -- [--postgres-url URL] [--smoke]
+//!
+//! `--server PATH` picks the binary (default: target/release/better-auth-mcp). `--smoke`
+//! runs every scenario briefly (CI runs it that way, with no timing assertions).
+//! `loadgen null-server` is the do-nothing stdio server that gives the client's own ceiling.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin};
+use tokio::sync::{Mutex, oneshot};
+
+type Pending = Arc<std::sync::Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
+
+/// A minimal JSON-RPC client over a child's stdio: requests are pipelined, answers are
+/// matched by id.
+pub struct Client {
+    child: Child,
+    stdin: Mutex<ChildStdin>,
+    pending: Pending,
+    next_id: AtomicU64,
+}
+
+impl Client {
+    /// Spawns `cmd`, completes `initialize`, and returns the client and the time from spawn
+    /// to the initialize answer.
+    pub async fn start(mut cmd: tokio::process::Command) -> (Self, Duration) {
+        let started = Instant::now();
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server starts");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let pending: Pending = Arc::default();
+        let routes = pending.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::with_capacity(1 << 16, stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let Ok(answer) = serde_json::from_str::<Value>(&line) else {
+                    panic!("the server wrote a line that is not JSON: {line}");
+                };
+                let Some(id) = answer.get("id").and_then(Value::as_u64) else {
+                    continue;
+                };
+                if let Some(tx) = routes.lock().unwrap().remove(&id) {
+                    let _ = tx.send(answer);
+                }
+            }
+        });
+        let client = Self {
+            child,
+            stdin: Mutex::new(stdin),
+            pending,
+            next_id: AtomicU64::new(1),
+        };
+        let init = client
+            .request(
+                "initialize",
+                json!({"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"loadgen","version":"1"}}),
+            )
+            .await;
+        assert!(init.get("result").is_some(), "initialize failed: {init}");
+        let took = started.elapsed();
+        client
+            .send_line(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            .await;
+        (client, took)
+    }
+
+    async fn send_line(&self, line: &str) {
+        let mut stdin = self.stdin.lock().await;
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        stdin.write_all(&buf).await.expect("the server reads");
+        stdin.flush().await.expect("the server reads");
+    }
+
+    pub async fn request(&self, method: &str, params: Value) -> Value {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap().insert(id, tx);
+        let line = json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}).to_string();
+        self.send_line(&line).await;
+        tokio::time::timeout(Duration::from_secs(60), rx)
+            .await
+            .expect("an answer within 60 s")
+            .expect("the server is still there")
+    }
+
+    /// Calls a tool; panics unless it succeeded. Returns its structured result.
+    pub async fn tool(&self, name: &str, arguments: Value) -> Value {
+        let answer = self
+            .request("tools/call", json!({"name": name, "arguments": arguments}))
+            .await;
+        let result = &answer["result"];
+        assert!(
+            result.is_object() && result["isError"] != true,
+            "{name} failed: {answer}"
+        );
+        result["structuredContent"].clone()
+    }
+
+    /// The server's peak resident memory so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+}
+
+/// p50 and p99 of `samples`.
+fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.50), at(0.99))
+}
+
+async fn sequential<F, Fut>(n: usize, mut f: F) -> (Duration, Duration)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        f(i).await;
+        samples.push(t.elapsed());
+    }
+    percentiles(samples)
+}
+
+/// Calls per second with `outstanding` calls kept in flight, for `duration` or `total`
+/// calls, whichever ends first.
+async fn throughput<F, Fut>(outstanding: usize, duration: Duration, total: u64, f: F) -> f64
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let f = Arc::new(f);
+    let done = Arc::new(AtomicU64::new(0));
+    let issued = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..outstanding)
+        .map(|_| {
+            let (f, done, issued) = (f.clone(), done.clone(), issued.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = issued.fetch_add(1, Ordering::Relaxed);
+                    if i >= total || Instant::now() >= deadline {
+                        break;
+                    }
+                    f(i).await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("a worker panicked: a wrong answer");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// How long and how much each scenario runs.
+#[derive(Clone, Copy)]
+pub struct Sizes {
+    pub startups: usize,
+    pub sign_ups: usize,
+    pub sign_ins: usize,
+    pub sign_in_burst: u64,
+    pub sequential: usize,
+    pub window: Duration,
+    pub during_sign_ins: usize,
+}
+
+impl Sizes {
+    pub const FULL: Self = Self {
+        startups: 10,
+        sign_ups: 100,
+        sign_ins: 50,
+        sign_in_burst: 200,
+        sequential: 2000,
+        window: Duration::from_secs(5),
+        during_sign_ins: 1000,
+    };
+    pub const SMOKE: Self = Self {
+        startups: 2,
+        sign_ups: 5,
+        sign_ins: 5,
+        sign_in_burst: 16,
+        sequential: 50,
+        window: Duration::from_millis(300),
+        during_sign_ins: 30,
+    };
+}
+
+/// One line of the report.
+pub struct Figure {
+    pub name: String,
+    pub value: String,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Runs every scenario against the server started by `command` (a fresh database).
+pub async fn measure_server(
+    label: &str,
+    command: impl Fn() -> tokio::process::Command,
+    sizes: Sizes,
+) -> Vec<Figure> {
+    let mut out = Vec::new();
+    let mut fig = |name: String, value: String| {
+        eprintln!("  {label}: {name}: {value}");
+        out.push(Figure { name, value });
+    };
+    // Startup: the first start creates the database; the median of later starts is reported.
+    let (first, _) = Client::start(command()).await;
+    drop(first);
+    let mut startups = Vec::new();
+    for _ in 0..sizes.startups {
+        let (c, took) = Client::start(command()).await;
+        startups.push(took);
+        drop(c);
+    }
+    let (p50, _) = percentiles(startups);
+    fig("startup to initialize answer (median)".into(), ms(p50));
+
+    let (client, _) = Client::start(command()).await;
+    let client = Arc::new(client);
+    let run = std::process::id();
+    let (p50, p99) = sequential(sizes.sign_ups, |i| {
+        let c = client.clone();
+        async move {
+            let r = c
+                .tool("sign_up", json!({"email": format!("bench{run}-{i}@example.com"), "password": "bench-password-1"}))
+                .await;
+            assert!(r["token"].is_string());
+        }
+    })
+    .await;
+    fig(
+        format!("sign_up x{} sequential p50 / p99", sizes.sign_ups),
+        format!("{} / {}", ms(p50), ms(p99)),
+    );
+
+    let email = format!("bench{run}-0@example.com");
+    let sign_in = {
+        let email = email.clone();
+        move |c: Arc<Client>| {
+            let email = email.clone();
+            async move {
+                let r = c
+                    .tool(
+                        "sign_in",
+                        json!({"email": email, "password": "bench-password-1"}),
+                    )
+                    .await;
+                assert!(r["token"].is_string(), "{r}");
+                r
+            }
+        }
+    };
+    let (p50, p99) = sequential(sizes.sign_ins, |_| {
+        let (c, s) = (client.clone(), sign_in.clone());
+        async move {
+            s(c).await;
+        }
+    })
+    .await;
+    fig(
+        format!("sign_in x{} sequential p50 / p99", sizes.sign_ins),
+        format!("{} / {}", ms(p50), ms(p99)),
+    );
+    let rate = {
+        let (c, s) = (client.clone(), sign_in.clone());
+        throughput(
+            8,
+            Duration::from_secs(600),
+            sizes.sign_in_burst,
+            move |_| {
+                let (c, s) = (c.clone(), s.clone());
+                async move {
+                    s(c).await;
+                }
+            },
+        )
+        .await
+    };
+    fig(
+        format!("sign_in x{}, 8 outstanding", sizes.sign_in_burst),
+        format!("{rate:.1} calls/s"),
+    );
+
+    let signed = sign_in(client.clone()).await;
+    let token = signed["token"].as_str().unwrap().to_owned();
+    let verify = {
+        let token = token.clone();
+        move |c: Arc<Client>| {
+            let token = token.clone();
+            async move {
+                let r = c.tool("verify_token", json!({"token": token})).await;
+                assert_eq!(r["valid"], true, "{r}");
+            }
+        }
+    };
+    let (p50, p99) = sequential(sizes.sequential, |_| verify(client.clone())).await;
+    fig(
+        format!("verify_token x{} sequential p50 / p99", sizes.sequential),
+        format!("{} / {}", ms(p50), ms(p99)),
+    );
+    let rate = {
+        let (c, v) = (client.clone(), verify.clone());
+        throughput(256, sizes.window, u64::MAX, move |_| v(c.clone())).await
+    };
+    fig(
+        format!("verify_token, 256 outstanding, {:?}", sizes.window),
+        format!("{rate:.0} calls/s"),
+    );
+
+    let get_user = {
+        let token = token.clone();
+        move |c: Arc<Client>| {
+            let token = token.clone();
+            async move {
+                let r = c.tool("get_user", json!({"token": token})).await;
+                assert!(r["user"]["email"].is_string(), "{r}");
+            }
+        }
+    };
+    let (p50, p99) = sequential(sizes.sequential, |_| get_user(client.clone())).await;
+    fig(
+        format!("get_user x{} sequential p50 / p99", sizes.sequential),
+        format!("{} / {}", ms(p50), ms(p99)),
+    );
+    let rate = {
+        let (c, g) = (client.clone(), get_user.clone());
+        throughput(64, sizes.window, u64::MAX, move |_| g(c.clone())).await
+    };
+    fig(
+        format!("get_user, 64 outstanding, {:?}", sizes.window),
+        format!("{rate:.0} calls/s"),
+    );
+
+    // verify_token while 16 sign_ins are kept outstanding.
+    let stop = Arc::new(AtomicBool::new(false));
+    let background: Vec<_> = (0..16)
+        .map(|_| {
+            let (c, s, stop) = (client.clone(), sign_in.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    s(c.clone()).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (p50, p99) = sequential(sizes.during_sign_ins, |_| verify(client.clone())).await;
+    stop.store(true, Ordering::Relaxed);
+    for b in background {
+        b.await.expect("sign_in answers stay right under load");
+    }
+    fig(
+        "verify_token p50 / p99 with 16 sign_ins outstanding".into(),
+        format!("{} / {}", ms(p50), ms(p99)),
+    );
+
+    let rss = client
+        .peak_rss_kib()
+        .map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+    fig("peak RSS of the server (VmHWM)".into(), rss);
+    out
+}
+
+/// The client's ceiling: the same client against a server that does nothing.
+pub async fn measure_null_server(loadgen: PathBuf, sizes: Sizes) -> Vec<Figure> {
+    let (client, _) = Client::start({
+        let mut c = tokio::process::Command::new(loadgen);
+        c.arg("null-server");
+        c
+    })
+    .await;
+    let client = Arc::new(client);
+    let call = |c: Arc<Client>| async move {
+        let r = c.tool("verify_token", json!({"token": "x"})).await;
+        assert_eq!(r["valid"], true);
+    };
+    let (p50, p99) = sequential(sizes.sequential, |_| call(client.clone())).await;
+    let rate = {
+        let c = client.clone();
+        throughput(256, sizes.window, u64::MAX, move |_| call(c.clone())).await
+    };
+    let figures = vec![
+        Figure {
+            name: format!(
+                "do-nothing server: x{} sequential p50 / p99",
+                sizes.sequential
+            ),
+            value: format!("{} / {}", ms(p50), ms(p99)),
+        },
+        Figure {
+            name: format!("do-nothing server: 256 outstanding, {:?}", sizes.window),
+            value: format!("{rate:.0} calls/s"),
+        },
+    ];
+    for f in &figures {
+        eprintln!("  {}: {}", f.name, f.value);
+    }
+    figures
+}
+
+/// The do-nothing stdio server: answers initialize, and every other request with a fixed
+/// verify_token-shaped result, doing no other work.
+pub fn null_server() {
+    use std::io::BufRead;
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let Some(id) = msg.get("id") else { continue };
+        let answer = if msg["method"] == "initialize" {
+            json!({"jsonrpc":"2.0","id":id,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"null","version":"0"}}})
+        } else {
+            json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":"{\"valid\":true}"}],"structuredContent":{"valid":true},"isError":false}})
+        };
+        let _ = writeln!(out, "{answer}");
+        // Flush once no more input waits: answers to a burst go out in one write.
+        if reader.buffer().is_empty() {
+            let _ = out.flush();
+        }
+    }
+}
+
+/// The server command for a backend: a fresh embedded database in `dir`, or PostgreSQL.
+pub fn server_command(
+    server: PathBuf,
+    dir: PathBuf,
+    postgres_url: Option<String>,
+) -> impl Fn() -> tokio::process::Command {
+    move || {
+        let mut c = tokio::process::Command::new(&server);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("HOME", &dir)
+            .env("RUST_LOG", "warn")
+            // Limits raised for the run: the benchmark measures work, not the throttle.
+            .env("RATE_LIMIT_ENABLED", "false")
+            .env("HASH_QUEUE_LIMIT", "1024")
+            .current_dir(&dir);
+        if let Some(url) = &postgres_url {
+            c.env("DATABASE_URL", url).env(
+                "BETTER_AUTH_SECRET",
+                "benchmark-secret-0123456789abcdef-0123456789",
+            );
+        }
+        c
+    }
+}
+
+#[allow(dead_code)]
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("null-server") {
+        null_server();
+        return;
+    }
+    let mut server = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/release/better-auth-mcp"
+    ));
+    let mut postgres_url = None;
+    let mut sizes = Sizes::FULL;
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--server" => server = PathBuf::from(it.next().expect("--server PATH")),
+            "--postgres-url" => postgres_url = Some(it.next().expect("--postgres-url URL")),
+            "--smoke" => sizes = Sizes::SMOKE,
+            other => panic!("unknown argument {other}; see the header of examples/loadgen.rs"),
+        }
+    }
+    let server = std::fs::canonicalize(&server).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (build it first: cargo build --release)",
+            server.display()
+        )
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let me = std::env::current_exe().unwrap();
+        let mut report = vec![("do-nothing server", measure_null_server(me, sizes).await)];
+        let dir = tempfile::tempdir().unwrap();
+        eprintln!("embedded (SQLite):");
+        let embedded = measure_server(
+            "embedded",
+            server_command(server.clone(), dir.path().into(), None),
+            sizes,
+        )
+        .await;
+        report.push(("embedded (SQLite)", embedded));
+        if let Some(url) = postgres_url {
+            let dir = tempfile::tempdir().unwrap();
+            eprintln!("PostgreSQL:");
+            let pg = measure_server(
+                "postgres",
+                server_command(server, dir.path().into(), Some(url)),
+                sizes,
+            )
+            .await;
+            report.push(("PostgreSQL", pg));
+        }
+        println!("| backend | figure | value |\n| --- | --- | --- |");
+        for (backend, figures) in report {
+            for f in figures {
+                println!("| {backend} | {} | {} |", f.name, f.value);
+            }
+        }
+    });
+}
