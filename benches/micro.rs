@@ -1,0 +1,128 @@
+//! Micro-benchmarks: the cost of one password hash (what bounds sign_in), of signing and
+//! verifying an access token, and of one tool call in process (rmcp over an in-memory
+//! pipe, no stdio). Run: `cargo bench --bench micro`.
+
+use std::sync::Arc;
+
+use better_auth_mcp::better_auth::{
+    AccessTokens, AuthService, AuthSettings, PasswordFormat, PasswordHasher, PasswordPolicy,
+    RateLimitPolicy, SessionPolicy,
+};
+use better_auth_mcp::mcp::{AuthServer, ToolSelection};
+use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
+use criterion::{Criterion, criterion_group, criterion_main};
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+
+const SECRET: &str = "benchmark-secret-0123456789abcdef-0123456789";
+
+fn hashing(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let policy = PasswordPolicy::default();
+    let mut group = c.benchmark_group("password");
+    group.sample_size(20);
+    for format in [PasswordFormat::Argon2id, PasswordFormat::Scrypt] {
+        let hasher = PasswordHasher::new(1, 4, format);
+        let password = better_auth_mcp::better_auth::Password::parse_new(
+            "correct horse battery staple".into(),
+            &policy,
+        )
+        .unwrap();
+        let admission = hasher.admit().unwrap();
+        let stored = rt.block_on(hasher.hash(&admission, &password)).unwrap();
+        group.bench_function(format!("verify {format:?}"), |b| {
+            b.iter(|| {
+                rt.block_on(hasher.verify(&admission, &password, Some(stored.clone())))
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn tokens(c: &mut Criterion) {
+    let t = AccessTokens::new(
+        &SECRET.into(),
+        Some("https://app.example.com".into()),
+        900,
+        30,
+    )
+    .unwrap();
+    let token = t
+        .issue(
+            "Vq7Gd0Xk2mLs9PzR4tYw8NbC1hJe5UaF",
+            "a@example.com",
+            Some("sid"),
+        )
+        .unwrap()
+        .token;
+    c.bench_function("token sign (HS256)", |b| {
+        b.iter(|| {
+            t.issue(
+                "Vq7Gd0Xk2mLs9PzR4tYw8NbC1hJe5UaF",
+                "a@example.com",
+                Some("sid"),
+            )
+        })
+    });
+    c.bench_function("token verify (HS256)", |b| {
+        b.iter(|| t.verify(&token).unwrap())
+    });
+}
+
+fn tool_call(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (client, token) = rt.block_on(async {
+        let url =
+            DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("b.db").display())).unwrap();
+        let store = Store::open(&url, &PoolSettings::default()).await.unwrap();
+        store.migrate().await.unwrap();
+        let auth = AuthService::new(
+            store,
+            AuthSettings {
+                secret: SECRET.into(),
+                issuer: None,
+                token_ttl_secs: 900,
+                token_leeway_secs: 30,
+                password_policy: PasswordPolicy::default(),
+                password_format: PasswordFormat::Argon2id,
+                rehash_on_sign_in: false,
+                hash_concurrency: 2,
+                hash_queue_limit: 32,
+                rate_limit: RateLimitPolicy::default(),
+                sessions: SessionPolicy::default(),
+            },
+        )
+        .unwrap();
+        let up = auth
+            .sign_up("bench@example.com", "bench-password-1".into(), None)
+            .await
+            .unwrap();
+        let (server_io, client_io) = tokio::io::duplex(1 << 16);
+        let server = AuthServer::new(Arc::new(auth), &ToolSelection::default());
+        tokio::spawn(async move {
+            let running = server.serve(server_io).await.unwrap();
+            let _ = running.waiting().await;
+        });
+        (().serve(client_io).await.unwrap(), up.token)
+    });
+    let args = serde_json::json!({"token": token});
+    let args = args.as_object().unwrap().clone();
+    c.bench_function(
+        "in-process verify_token tool call (rmcp, in-memory pipe)",
+        |b| {
+            b.iter(|| {
+                let r = rt
+                    .block_on(client.call_tool(
+                        CallToolRequestParams::new("verify_token").with_arguments(args.clone()),
+                    ))
+                    .unwrap();
+                assert_eq!(r.structured_content.unwrap()["valid"], true);
+            })
+        },
+    );
+}
+
+criterion_group!(benches, hashing, tokens, tool_call);
+criterion_main!(benches);
