@@ -139,11 +139,10 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
     let server = AuthServer::new(Arc::new(service), tools);
-    let (transport, guard) = stdio::guarded(
-        tokio::io::stdin(),
-        tokio::io::stdout(),
-        stdio::MAX_LINE_BYTES,
-    );
+    // Non-blocking pipes when stdin and stdout are FIFOs (as MCP clients spawn servers),
+    // else tokio's blocking-pool handles.
+    let (input, output) = rmcp::transport::stdio_pipes();
+    let (transport, guard) = stdio::guarded(input, output, stdio::MAX_LINE_BYTES);
     let served = match server.serve_with_ct(transport, shutdown).await {
         Ok(running) => running
             .waiting()

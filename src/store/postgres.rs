@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool::managed::{Metrics, RecycleError, RecycleResult};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
@@ -52,6 +53,46 @@ impl Default for PoolSettings {
     }
 }
 
+/// A connection that was idle this long is checked with a round trip before it is used;
+/// one in steady use is not (that check would double the cost of every call).
+const VERIFY_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// deadpool-postgres's manager, recycling as Neon needs: a closed connection is dropped,
+/// an idle one is verified (Neon drops idle connections when it scales to zero), a busy
+/// one is reused as it is.
+struct IdleChecked(Manager);
+
+impl deadpool::managed::Manager for IdleChecked {
+    type Type = ClientWrapper;
+    type Error = tokio_postgres::Error;
+
+    async fn create(&self) -> Result<ClientWrapper, tokio_postgres::Error> {
+        deadpool::managed::Manager::create(&self.0).await
+    }
+
+    async fn recycle(
+        &self,
+        client: &mut ClientWrapper,
+        metrics: &Metrics,
+    ) -> RecycleResult<tokio_postgres::Error> {
+        if client.is_closed() {
+            return Err(RecycleError::message("connection closed"));
+        }
+        if metrics.last_used() >= VERIFY_IF_IDLE_FOR {
+            client.simple_query("").await?;
+        }
+        Ok(())
+    }
+
+    fn detach(&self, client: &mut ClientWrapper) {
+        deadpool::managed::Manager::detach(&self.0, client)
+    }
+}
+
+type Pool = deadpool::managed::Pool<IdleChecked>;
+type PooledClient = deadpool::managed::Object<IdleChecked>;
+type PoolError = deadpool::managed::PoolError<tokio_postgres::Error>;
+
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
@@ -75,14 +116,13 @@ impl PgStore {
             config.application_name("better-auth-mcp");
         }
         let tls = tls::connector(url.ssl_mode, url.root_cert.as_deref())?;
-        let manager = Manager::from_config(
+        let manager = IdleChecked(Manager::from_config(
             config,
             tls,
             ManagerConfig {
-                // A connection Neon dropped while idle is found dead here, not by the caller.
-                recycling_method: RecyclingMethod::Verified,
+                recycling_method: RecyclingMethod::Fast,
             },
-        );
+        ));
         let pool = Pool::builder(manager)
             .max_size(settings.max_size.max(1))
             .wait_timeout(Some(settings.wait_timeout))
@@ -119,8 +159,29 @@ impl PgStore {
         self.description.clone()
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    async fn client(&self) -> Result<PooledClient, StoreError> {
         self.pool.get().await.map_err(pool_error)
+    }
+
+    /// A read of at most one row. A connection lost under it (Neon dropping it, a
+    /// restart) is replaced once and the read repeated: reads can be, safely.
+    async fn read_opt(
+        &self,
+        sql: &str,
+        params: &[(&(dyn tokio_postgres::types::ToSql + Sync), Type)],
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let mut retried = false;
+        loop {
+            let client = self.client().await?;
+            match client.query_typed_opt(sql, params).await {
+                Ok(row) => return Ok(row),
+                Err(e) if !retried && connection_lost(&e) => {
+                    tracing::debug!("a connection was lost under a read; retrying on a fresh one");
+                    retried = true;
+                }
+                Err(e) => return Err(db_error(e)),
+            }
+        }
     }
 
     pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
@@ -239,11 +300,7 @@ impl PgStore {
             r#"select {SESSION_COLUMNS}, {USER_COLUMNS} from "session" s
                join "user" u on u."id" = s."userId" where s."token" = $1"#
         );
-        let client = self.client().await?;
-        let row = client
-            .query_typed_opt(&sql, &[(&token, Type::TEXT)])
-            .await
-            .map_err(db_error)?;
+        let row = self.read_opt(&sql, &[(&token, Type::TEXT)]).await?;
         Ok(row.map(|r| (session_from_row(&r, 0), user_from_row_at(&r, 6))))
     }
 
@@ -266,11 +323,9 @@ impl PgStore {
                left join "session" s on s."id" = $2::{{ID}} and s."userId" = u."id"
                where u."id" = $1::{{ID}}"#
         ));
-        let client = self.client().await?;
-        let row = client
-            .query_typed_opt(&sql, &[(&user_id, Type::TEXT), (&session_id, Type::TEXT)])
-            .await
-            .map_err(db_error)?;
+        let row = self
+            .read_opt(&sql, &[(&user_id, Type::TEXT), (&session_id, Type::TEXT)])
+            .await?;
         Ok(row.map(|r| {
             let session = r
                 .get::<_, Option<String>>(7)
@@ -337,22 +392,23 @@ impl PgStore {
     }
 
     pub async fn find_jwk(&self, kid: &str) -> Result<Option<JwkRow>, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_typed_opt(
+        // No JWT plugin in this deployment: no table, no key.
+        let table = self
+            .read_opt(r#"select to_regclass('"jwks"')::text"#, &[])
+            .await?;
+        if table.and_then(|r| r.get::<_, Option<String>>(0)).is_none() {
+            return Ok(None);
+        }
+        let row = self
+            .read_opt(
                 r#"select "publicKey", "alg" from "jwks" where "id"::text = $1"#,
                 &[(&kid, Type::TEXT)],
             )
-            .await;
-        match row {
-            Ok(row) => Ok(row.map(|r| JwkRow {
-                public_key: r.get(0),
-                alg: r.get(1),
-            })),
-            // No JWT plugin in this deployment: no table, no key.
-            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
-            Err(e) => Err(db_error(e)),
-        }
+            .await?;
+        Ok(row.map(|r| JwkRow {
+            public_key: r.get(0),
+            alg: r.get(1),
+        }))
     }
 
     pub async fn find_user_by_email(
@@ -364,11 +420,7 @@ impl PgStore {
                  and a."providerId" = 'credential' and a."accountId" = u."id"::text limit 1)
                from "user" u where u."email" = $1"#
         );
-        let client = self.client().await?;
-        let row = client
-            .query_typed_opt(&sql, &[(&email, Type::TEXT)])
-            .await
-            .map_err(db_error)?;
+        let row = self.read_opt(&sql, &[(&email, Type::TEXT)]).await?;
         Ok(row.map(|r| UserWithPassword {
             user: user_from_row(&r),
             password_hash: r.get(7),
@@ -382,11 +434,7 @@ impl PgStore {
         let sql = self.sql(&format!(
             r#"select {USER_COLUMNS} from "user" u where u."id" = $1::{{ID}}"#
         ));
-        let client = self.client().await?;
-        let row = client
-            .query_typed_opt(&sql, &[(&id, Type::TEXT)])
-            .await
-            .map_err(db_error)?;
+        let row = self.read_opt(&sql, &[(&id, Type::TEXT)]).await?;
         Ok(row.as_ref().map(user_from_row))
     }
 }
@@ -509,6 +557,15 @@ fn session_from_row(r: &tokio_postgres::Row, at: usize) -> Session {
         created_at: r.get(at + 4),
         updated_at: r.get(at + 5),
     }
+}
+
+/// The connection is gone (closed, or its backend was terminated), not the query wrong.
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || match e.as_db_error() {
+            Some(db) => *db.code() == SqlState::ADMIN_SHUTDOWN,
+            None => !e.to_string().contains("serializ"),
+        }
 }
 
 fn pool_error(e: PoolError) -> StoreError {
