@@ -217,10 +217,11 @@ impl PgStore {
             .map_err(db_error)?;
             done.push(m.name);
         }
+        // pg_catalog, not information_schema: the latter costs tens of ms at every start.
         let id_type: Option<String> = tx
             .query_typed_opt(
-                r#"select data_type::text from information_schema.columns
-                   where table_schema = current_schema() and table_name = 'user' and column_name = 'id'"#,
+                r#"select format_type(a."atttypid", a."atttypmod") from pg_catalog.pg_attribute a
+                   where a."attrelid" = to_regclass('"user"') and a."attname" = 'id' and not a."attisdropped""#,
                 &[],
             )
             .await
