@@ -42,11 +42,6 @@ enum Command {
     Migrate,
 }
 
-/// mimalloc: rmcp and serde allocate per message; glibc's malloc was a fifth of the
-/// server's time under load (perf, BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     // The env files are read before the command line, so their values serve as its fallbacks.
     let env_loaded = match env_file_argument() {

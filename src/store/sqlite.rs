@@ -33,6 +33,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// One blocking task at a time uses the connection; the others wait here, as futures,
+    /// not as parked blocking-pool threads (each of which would cost memory).
+    turn: Arc<tokio::sync::Semaphore>,
     path: PathBuf,
 }
 
@@ -67,6 +70,7 @@ impl SqliteStore {
         .map_err(|e| StoreError::Other(format!("sqlite open task failed: {e}")))??;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            turn: Arc::new(tokio::sync::Semaphore::new(1)),
             path,
         })
     }
@@ -85,6 +89,11 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let conn = self.conn.clone();
+        let _turn = self
+            .turn
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Other("sqlite store closed".into()))?;
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()
