@@ -29,12 +29,21 @@ pub enum StartupError {
     Transport(String),
 }
 
-/// Opens and migrates the store, resolves the secret and builds the auth service.
+/// Resolves the secret, opens the store (migrated, or migrating) and builds the service.
 pub async fn build_service(config: &Config) -> Result<AuthService, StartupError> {
     let secret = resolve_secret(config)?;
     // Refuse a bad secret before touching the database.
     crate::better_auth::check_secret(&secret)?;
-    let store = open_store(config).await?;
+    // SQLite migrates before serving; PostgreSQL connects and migrates while the client's
+    // handshake is answered (a TLS + SCRAM connection costs tens of milliseconds).
+    let store = match &config.database {
+        DatabaseUrl::Sqlite(_) => open_store(config).await?,
+        DatabaseUrl::Postgres(_) => {
+            let store = Store::open(&config.database, &config.pool).await?;
+            store.migrate_in_background();
+            store
+        }
+    };
     let service = AuthService::new(
         store,
         AuthSettings {

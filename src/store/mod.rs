@@ -104,6 +104,20 @@ impl Store {
         }
     }
 
+    /// Makes sure the migrations have run, without waiting for them if they are under way
+    /// elsewhere: for PostgreSQL they then run in the background while the server starts
+    /// serving, and every call waits for them. SQLite migrates at once (milliseconds).
+    pub fn migrate_in_background(&self) {
+        if let Self::Postgres(s) = self {
+            let s = s.clone();
+            tokio::spawn(async move {
+                if let Err(e) = s.ensure_ready().await {
+                    tracing::error!("database: {e}; calls will try again");
+                }
+            });
+        }
+    }
+
     /// Applies the embedded migrations that this database lacks. Idempotent, and safe
     /// when several servers start at once. Tables that exist are left as they are.
     pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {

@@ -99,6 +99,9 @@ pub struct PgStore {
     description: String,
     /// The deployment uses `generateId: "uuid"`: `id` columns are uuid, made by the database.
     uuid_ids: Arc<AtomicBool>,
+    /// Set once the migrations have run: every call waits for it, so a server can answer
+    /// `initialize` while its first connection is still being made.
+    ready: Arc<tokio::sync::OnceCell<()>>,
 }
 
 const USER_COLUMNS: &str = r#"u."id"::text, u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt""#;
@@ -135,6 +138,7 @@ impl PgStore {
             pool,
             description: url.describe(),
             uuid_ids: Arc::default(),
+            ready: Arc::default(),
         })
     }
 
@@ -184,7 +188,30 @@ impl PgStore {
         }
     }
 
+    /// Runs the migrations once (the first caller does; the others wait for it). A failure
+    /// is returned to every waiting call and tried again by the next one.
+    pub async fn ensure_ready(&self) -> Result<(), StoreError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let applied = self.run_migrations().await?;
+                if applied.is_empty() {
+                    tracing::info!(database = %self.description, "database schema is up to date");
+                } else {
+                    tracing::info!(database = %self.description, ?applied, "database migrated");
+                }
+                Ok::<(), StoreError>(())
+            })
+            .await
+            .map(|_| ())
+    }
+
     pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
+        let applied = self.run_migrations().await?;
+        let _ = self.ready.set(());
+        Ok(applied)
+    }
+
+    async fn run_migrations(&self) -> Result<Vec<&'static str>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         tx.execute_typed(
@@ -241,6 +268,7 @@ impl PgStore {
         new: &NewUser,
         session: &NewSession,
     ) -> Result<(User, Session), StoreError> {
+        self.ensure_ready().await?;
         let u = &new.user;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
@@ -292,11 +320,13 @@ impl PgStore {
         user_id: &str,
         session: &NewSession,
     ) -> Result<Session, StoreError> {
+        self.ensure_ready().await?;
         let client = self.client().await?;
         insert_session(self, &**client, user_id, session).await
     }
 
     pub async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
+        self.ensure_ready().await?;
         let sql = format!(
             r#"select {SESSION_COLUMNS}, {USER_COLUMNS} from "session" s
                join "user" u on u."id" = s."userId" where s."token" = $1"#
@@ -310,6 +340,7 @@ impl PgStore {
         user_id: &str,
         session_id: &str,
     ) -> Result<Option<(User, Option<Session>)>, StoreError> {
+        self.ensure_ready().await?;
         if !self.possible_id(user_id) {
             return Ok(None);
         }
@@ -341,6 +372,7 @@ impl PgStore {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.ensure_ready().await?;
         let client = self.client().await?;
         client
             .execute_typed(
@@ -357,6 +389,7 @@ impl PgStore {
     }
 
     pub async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
+        self.ensure_ready().await?;
         let client = self.client().await?;
         let deleted = client
             .execute_typed(
@@ -374,6 +407,7 @@ impl PgStore {
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.ensure_ready().await?;
         let client = self.client().await?;
         client
             .execute_typed(
@@ -393,6 +427,7 @@ impl PgStore {
     }
 
     pub async fn find_jwk(&self, kid: &str) -> Result<Option<JwkRow>, StoreError> {
+        self.ensure_ready().await?;
         // No JWT plugin in this deployment: no table, no key.
         let table = self
             .read_opt(r#"select to_regclass('"jwks"')::text"#, &[])
@@ -416,6 +451,7 @@ impl PgStore {
         &self,
         email: &str,
     ) -> Result<Option<UserWithPassword>, StoreError> {
+        self.ensure_ready().await?;
         let sql = format!(
             r#"select {USER_COLUMNS}, (select a."password" from "account" a where a."userId" = u."id"
                  and a."providerId" = 'credential' and a."accountId" = u."id"::text limit 1)
@@ -429,6 +465,7 @@ impl PgStore {
     }
 
     pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.ensure_ready().await?;
         if !self.possible_id(id) {
             return Ok(None);
         }
@@ -447,6 +484,7 @@ impl PgStore {
         new_id: &str,
         rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T),
     ) -> Result<T, StoreError> {
+        self.ensure_ready().await?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         // A (0, 0) row stands for "no bucket yet": it lets the next line lock the row.

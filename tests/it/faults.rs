@@ -316,3 +316,33 @@ async fn a_flood_of_sign_ins_is_refused_at_once_past_the_cap_with_bounded_memory
     drop(stdin);
     let _ = child.wait().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_started_while_the_database_is_down_serves_once_it_is_up() {
+    let db = TestDb::create();
+    let mut proxy = Proxy::start(db.port).await;
+    proxy.cut();
+    let home = tempdir();
+    let env = ServerEnv::postgres(home.path(), &db.neon_url_via(proxy.port))
+        .with("DATABASE_CONNECT_TIMEOUT_SECONDS", "2")
+        .with("DATABASE_POOL_TIMEOUT_SECONDS", "2");
+    // The handshake does not wait for the database (Neon's compute may be waking up).
+    let started = Instant::now();
+    let server = Server::start(&env).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let args = json!({"email": "early@example.com", "password": "password123"});
+    let text = server.err("sign_up", args.clone()).await;
+    assert_eq!(code_of(&text), "SERVICE_UNAVAILABLE", "{text}");
+    // Stateless checks work meanwhile.
+    let v = server.ok("verify_token", json!({"token": "a.b.c"})).await;
+    assert_eq!(v["valid"], false);
+    proxy.resume().await;
+    let up = server.ok("sign_up", args).await;
+    assert_eq!(up["user"]["email"], "early@example.com");
+    assert_eq!(db.sql(HALF_WRITTEN), "0");
+    server.stop().await;
+}

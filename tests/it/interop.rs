@@ -90,7 +90,12 @@ async fn better_auth_golden_vectors_sign_in_verify_and_sign_out_here(backend: Ba
         .with("BETTER_AUTH_SECRET", str_of(&v["secret"]))
         .with("BETTER_AUTH_URL", str_of(&v["baseURL"]));
     // The server migrates first (Better Auth's schema), then rows go in as Better Auth writes them.
-    Server::start(&env).await.stop().await;
+    let migrated = env.command().arg("migrate").output().await.unwrap();
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
     insert_better_auth_rows(&s, &v);
     let server = Server::start(&env).await;
     let email = str_of(&v["user"]["email"]);
