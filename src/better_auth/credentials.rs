@@ -94,12 +94,18 @@ pub fn sign_session_token(token: &str, secret: &SecretString) -> String {
     format!("{token}.{}", STANDARD.encode(tag.as_ref()))
 }
 
-/// Public keys of the JWT plugin by `kid`, read from the `jwks` table on first use and
-/// again whenever a token names a `kid` not seen yet.
+/// How long a key read from `jwks` is trusted before it is read again, so a key that
+/// Better Auth rotated out (deleted) stops verifying within this time.
+const JWK_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Public keys of the JWT plugin by `kid`, read from the `jwks` table on first use, again
+/// whenever a token names a `kid` not seen yet, and again once a key is [`JWK_TTL`] old.
 #[derive(Default)]
 pub struct JwksCache {
-    keys: RwLock<HashMap<String, (DecodingKey, Option<String>)>>,
+    keys: RwLock<HashMap<String, CachedKey>>,
 }
+
+type CachedKey = (DecodingKey, Option<String>, std::time::Instant);
 
 impl JwksCache {
     /// Verifies a JWT-plugin token: the key its `kid` names, its alg, then our claim rules.
@@ -136,8 +142,10 @@ impl JwksCache {
         store: &Store,
         kid: &str,
     ) -> Result<(DecodingKey, Option<String>), AuthError> {
-        if let Some(found) = self.keys.read().ok().and_then(|k| k.get(kid).cloned()) {
-            return Ok(found);
+        if let Some((key, alg, read_at)) = self.keys.read().ok().and_then(|k| k.get(kid).cloned())
+            && read_at.elapsed() < JWK_TTL
+        {
+            return Ok((key, alg));
         }
         let unknown = AuthError::InvalidToken(TokenRejection::BadSignature);
         let row = store.find_jwk(kid).await?.ok_or(unknown)?;
@@ -147,11 +155,13 @@ impl JwksCache {
         };
         let jwk: Jwk = serde_json::from_str(&row.public_key).map_err(|_| unusable())?;
         let key = DecodingKey::from_jwk(&jwk).map_err(|_| unusable())?;
-        let entry = (key, row.alg);
         if let Ok(mut keys) = self.keys.write() {
-            keys.insert(kid.to_owned(), entry.clone());
+            keys.insert(
+                kid.to_owned(),
+                (key.clone(), row.alg.clone(), std::time::Instant::now()),
+            );
         }
-        Ok(entry)
+        Ok((key, row.alg))
     }
 }
 
