@@ -256,6 +256,33 @@ impl Store {
     }
 }
 
+/// The embedded migrations of one dialect, from `migrations/<dialect>/`, in order.
+macro_rules! migrations {
+    ($dialect:literal) => {
+        [
+            Migration {
+                version: 1,
+                name: "better_auth_core",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $dialect,
+                    "/0001_better_auth_core.sql"
+                )),
+            },
+            Migration {
+                version: 2,
+                name: "rate_limit",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $dialect,
+                    "/0002_rate_limit.sql"
+                )),
+            },
+        ]
+    };
+}
+pub(crate) use migrations;
+
 /// One embedded migration.
 pub(crate) struct Migration {
     pub version: i64,

@@ -17,18 +17,7 @@ use super::{
     UserWithPassword, tls,
 };
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "better_auth_core",
-        sql: include_str!("../../migrations/postgres/0001_better_auth_core.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "rate_limit",
-        sql: include_str!("../../migrations/postgres/0002_rate_limit.sql"),
-    },
-];
+const MIGRATIONS: &[Migration] = &super::migrations!("postgres");
 
 /// Serialises migrations across server processes; a transaction-scoped lock, so it also
 /// works through a transaction pooler.
@@ -163,8 +152,24 @@ impl PgStore {
         self.description.clone()
     }
 
+    /// A pooled connection, once the migrations have run (every data call comes here).
     async fn client(&self) -> Result<PooledClient, StoreError> {
+        self.ensure_ready().await?;
         self.pool.get().await.map_err(pool_error)
+    }
+
+    /// A write of one statement; returns the rows it changed. Not repeated on a lost
+    /// connection: whether it happened would be unknown.
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[(&(dyn tokio_postgres::types::ToSql + Sync), Type)],
+    ) -> Result<u64, StoreError> {
+        self.client()
+            .await?
+            .execute_typed(sql, params)
+            .await
+            .map_err(db_error)
     }
 
     /// A read of at most one row. A connection lost under it (Neon dropping it, a
@@ -212,7 +217,7 @@ impl PgStore {
     }
 
     async fn run_migrations(&self) -> Result<Vec<&'static str>, StoreError> {
-        let mut client = self.client().await?;
+        let mut client = self.pool.get().await.map_err(pool_error)?;
         let tx = client.transaction().await.map_err(db_error)?;
         tx.execute_typed(
             "select pg_advisory_xact_lock($1)",
@@ -268,7 +273,6 @@ impl PgStore {
         new: &NewUser,
         session: &NewSession,
     ) -> Result<(User, Session), StoreError> {
-        self.ensure_ready().await?;
         let u = &new.user;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
@@ -320,13 +324,11 @@ impl PgStore {
         user_id: &str,
         session: &NewSession,
     ) -> Result<Session, StoreError> {
-        self.ensure_ready().await?;
         let client = self.client().await?;
         insert_session(self, &**client, user_id, session).await
     }
 
     pub async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
-        self.ensure_ready().await?;
         let sql = format!(
             r#"select {SESSION_COLUMNS}, {USER_COLUMNS} from "session" s
                join "user" u on u."id" = s."userId" where s."token" = $1"#
@@ -340,7 +342,6 @@ impl PgStore {
         user_id: &str,
         session_id: &str,
     ) -> Result<Option<(User, Option<Session>)>, StoreError> {
-        self.ensure_ready().await?;
         if !self.possible_id(user_id) {
             return Ok(None);
         }
@@ -372,32 +373,27 @@ impl PgStore {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.ensure_ready().await?;
-        let client = self.client().await?;
-        client
-            .execute_typed(
-                &self.sql(r#"update "session" set "expiresAt" = $2, "updatedAt" = $3 where "id" = $1::{ID}"#),
-                &[
-                    (&session_id, Type::TEXT),
-                    (&expires_at, Type::TIMESTAMPTZ),
-                    (&now, Type::TIMESTAMPTZ),
-                ],
-            )
-            .await
-            .map_err(db_error)?;
+        self.execute(
+            &self.sql(
+                r#"update "session" set "expiresAt" = $2, "updatedAt" = $3 where "id" = $1::{ID}"#,
+            ),
+            &[
+                (&session_id, Type::TEXT),
+                (&expires_at, Type::TIMESTAMPTZ),
+                (&now, Type::TIMESTAMPTZ),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
-        self.ensure_ready().await?;
-        let client = self.client().await?;
-        let deleted = client
-            .execute_typed(
+        let deleted = self
+            .execute(
                 r#"delete from "session" where "token" = $1"#,
                 &[(&token, Type::TEXT)],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         Ok(deleted > 0)
     }
 
@@ -407,27 +403,22 @@ impl PgStore {
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.ensure_ready().await?;
-        let client = self.client().await?;
-        client
-            .execute_typed(
-                &self.sql(
-                    r#"update "account" set "password" = $2, "updatedAt" = $3
-                       where "userId" = $1::{ID} and "providerId" = 'credential' and "accountId" = $1"#,
-                ),
-                &[
-                    (&user_id, Type::TEXT),
-                    (&password_hash, Type::TEXT),
-                    (&now, Type::TIMESTAMPTZ),
-                ],
-            )
-            .await
-            .map_err(db_error)?;
+        self.execute(
+            &self.sql(
+                r#"update "account" set "password" = $2, "updatedAt" = $3
+                   where "userId" = $1::{ID} and "providerId" = 'credential' and "accountId" = $1"#,
+            ),
+            &[
+                (&user_id, Type::TEXT),
+                (&password_hash, Type::TEXT),
+                (&now, Type::TIMESTAMPTZ),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn find_jwk(&self, kid: &str) -> Result<Option<JwkRow>, StoreError> {
-        self.ensure_ready().await?;
         // No JWT plugin in this deployment: no table, no key.
         let table = self
             .read_opt(r#"select to_regclass('"jwks"')::text"#, &[])
@@ -451,7 +442,6 @@ impl PgStore {
         &self,
         email: &str,
     ) -> Result<Option<UserWithPassword>, StoreError> {
-        self.ensure_ready().await?;
         let sql = format!(
             r#"select {USER_COLUMNS}, (select a."password" from "account" a where a."userId" = u."id"
                  and a."providerId" = 'credential' and a."accountId" = u."id"::text limit 1)
@@ -465,7 +455,6 @@ impl PgStore {
     }
 
     pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        self.ensure_ready().await?;
         if !self.possible_id(id) {
             return Ok(None);
         }
@@ -484,7 +473,6 @@ impl PgStore {
         new_id: &str,
         rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T),
     ) -> Result<T, StoreError> {
-        self.ensure_ready().await?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         // A (0, 0) row stands for "no bucket yet": it lets the next line lock the row.

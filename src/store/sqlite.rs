@@ -14,18 +14,7 @@ use super::{
     UserWithPassword,
 };
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "better_auth_core",
-        sql: include_str!("../../migrations/sqlite/0001_better_auth_core.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "rate_limit",
-        sql: include_str!("../../migrations/sqlite/0002_rate_limit.sql"),
-    },
-];
+const MIGRATIONS: &[Migration] = &super::migrations!("sqlite");
 
 /// How long a writer waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
