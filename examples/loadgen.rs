@@ -4,10 +4,12 @@
 //! fails the run and never counts as throughput.
 //!
 //!     cargo build --release
-//!     cargo run --release --example loadgen -- [--postgres-url URL] [--smoke]
+//!     cargo run --release --example loadgen -- [--postgres-url URL] [--smoke] [--only SCENARIO]
 //!
 //! `--server PATH` picks the binary (default: target/release/better-auth-mcp). `--smoke`
-//! runs every scenario briefly (CI runs it that way, with no timing assertions).
+//! runs every scenario briefly (CI runs it that way, with no timing assertions). `--only`
+//! runs one scenario (startup, sign_up, sign_in, verify_token, get_user, during_sign_ins),
+//! e.g. under a profiler.
 //! `loadgen null-server` is the do-nothing stdio server that gives the client's own ceiling.
 
 use std::collections::HashMap;
@@ -193,6 +195,9 @@ pub struct Sizes {
     pub sequential: usize,
     pub window: Duration,
     pub during_sign_ins: usize,
+    /// Run only this scenario (and what it needs), e.g. to profile it: `startup`,
+    /// `sign_up`, `sign_in`, `verify_token`, `get_user` or `during_sign_ins`.
+    pub only: Option<&'static str>,
 }
 
 impl Sizes {
@@ -204,6 +209,7 @@ impl Sizes {
         sequential: 2000,
         window: Duration::from_secs(5),
         during_sign_ins: 1000,
+        only: None,
     };
     pub const SMOKE: Self = Self {
         startups: 2,
@@ -213,7 +219,13 @@ impl Sizes {
         sequential: 50,
         window: Duration::from_millis(300),
         during_sign_ins: 30,
+        only: None,
     };
+
+    /// Whether `scenario` runs.
+    pub fn runs(&self, scenario: &str) -> bool {
+        self.only.is_none_or(|only| only == scenario)
+    }
 }
 
 /// One line of the report.
@@ -238,21 +250,29 @@ pub async fn measure_server(
         out.push(Figure { name, value });
     };
     // Startup: the first start creates the database; the median of later starts is reported.
-    let (first, _) = Client::start(command()).await;
-    drop(first);
-    let mut startups = Vec::new();
-    for _ in 0..sizes.startups {
-        let (c, took) = Client::start(command()).await;
-        startups.push(took);
-        drop(c);
+    if sizes.runs("startup") {
+        let (first, _) = Client::start(command()).await;
+        drop(first);
+        let mut startups = Vec::new();
+        for _ in 0..sizes.startups {
+            let (c, took) = Client::start(command()).await;
+            startups.push(took);
+            drop(c);
+        }
+        let (p50, _) = percentiles(startups);
+        fig("startup to initialize answer (median)".into(), ms(p50));
     }
-    let (p50, _) = percentiles(startups);
-    fig("startup to initialize answer (median)".into(), ms(p50));
 
     let (client, _) = Client::start(command()).await;
     let client = Arc::new(client);
     let run = std::process::id();
-    let (p50, p99) = sequential(sizes.sign_ups, |i| {
+    // Every other scenario needs one user.
+    let sign_ups = if sizes.runs("sign_up") {
+        sizes.sign_ups
+    } else {
+        1
+    };
+    let (p50, p99) = sequential(sign_ups, |i| {
         let c = client.clone();
         async move {
             let r = c
@@ -262,10 +282,12 @@ pub async fn measure_server(
         }
     })
     .await;
-    fig(
-        format!("sign_up x{} sequential p50 / p99", sizes.sign_ups),
-        format!("{} / {}", ms(p50), ms(p99)),
-    );
+    if sizes.runs("sign_up") {
+        fig(
+            format!("sign_up x{} sequential p50 / p99", sizes.sign_ups),
+            format!("{} / {}", ms(p50), ms(p99)),
+        );
+    }
 
     let email = format!("bench{run}-0@example.com");
     let sign_in = {
@@ -284,36 +306,38 @@ pub async fn measure_server(
             }
         }
     };
-    let (p50, p99) = sequential(sizes.sign_ins, |_| {
-        let (c, s) = (client.clone(), sign_in.clone());
-        async move {
-            s(c).await;
-        }
-    })
-    .await;
-    fig(
-        format!("sign_in x{} sequential p50 / p99", sizes.sign_ins),
-        format!("{} / {}", ms(p50), ms(p99)),
-    );
-    let rate = {
-        let (c, s) = (client.clone(), sign_in.clone());
-        throughput(
-            8,
-            Duration::from_secs(600),
-            sizes.sign_in_burst,
-            move |_| {
-                let (c, s) = (c.clone(), s.clone());
-                async move {
-                    s(c).await;
-                }
-            },
-        )
-        .await
-    };
-    fig(
-        format!("sign_in x{}, 8 outstanding", sizes.sign_in_burst),
-        format!("{rate:.1} calls/s"),
-    );
+    if sizes.runs("sign_in") {
+        let (p50, p99) = sequential(sizes.sign_ins, |_| {
+            let (c, s) = (client.clone(), sign_in.clone());
+            async move {
+                s(c).await;
+            }
+        })
+        .await;
+        fig(
+            format!("sign_in x{} sequential p50 / p99", sizes.sign_ins),
+            format!("{} / {}", ms(p50), ms(p99)),
+        );
+        let rate = {
+            let (c, s) = (client.clone(), sign_in.clone());
+            throughput(
+                8,
+                Duration::from_secs(600),
+                sizes.sign_in_burst,
+                move |_| {
+                    let (c, s) = (c.clone(), s.clone());
+                    async move {
+                        s(c).await;
+                    }
+                },
+            )
+            .await
+        };
+        fig(
+            format!("sign_in x{}, 8 outstanding", sizes.sign_in_burst),
+            format!("{rate:.1} calls/s"),
+        );
+    }
 
     let signed = sign_in(client.clone()).await;
     let token = signed["token"].as_str().unwrap().to_owned();
@@ -327,19 +351,21 @@ pub async fn measure_server(
             }
         }
     };
-    let (p50, p99) = sequential(sizes.sequential, |_| verify(client.clone())).await;
-    fig(
-        format!("verify_token x{} sequential p50 / p99", sizes.sequential),
-        format!("{} / {}", ms(p50), ms(p99)),
-    );
-    let rate = {
-        let (c, v) = (client.clone(), verify.clone());
-        throughput(256, sizes.window, u64::MAX, move |_| v(c.clone())).await
-    };
-    fig(
-        format!("verify_token, 256 outstanding, {:?}", sizes.window),
-        format!("{rate:.0} calls/s"),
-    );
+    if sizes.runs("verify_token") {
+        let (p50, p99) = sequential(sizes.sequential, |_| verify(client.clone())).await;
+        fig(
+            format!("verify_token x{} sequential p50 / p99", sizes.sequential),
+            format!("{} / {}", ms(p50), ms(p99)),
+        );
+        let rate = {
+            let (c, v) = (client.clone(), verify.clone());
+            throughput(256, sizes.window, u64::MAX, move |_| v(c.clone())).await
+        };
+        fig(
+            format!("verify_token, 256 outstanding, {:?}", sizes.window),
+            format!("{rate:.0} calls/s"),
+        );
+    }
 
     let get_user = {
         let token = token.clone();
@@ -351,42 +377,46 @@ pub async fn measure_server(
             }
         }
     };
-    let (p50, p99) = sequential(sizes.sequential, |_| get_user(client.clone())).await;
-    fig(
-        format!("get_user x{} sequential p50 / p99", sizes.sequential),
-        format!("{} / {}", ms(p50), ms(p99)),
-    );
-    let rate = {
-        let (c, g) = (client.clone(), get_user.clone());
-        throughput(64, sizes.window, u64::MAX, move |_| g(c.clone())).await
-    };
-    fig(
-        format!("get_user, 64 outstanding, {:?}", sizes.window),
-        format!("{rate:.0} calls/s"),
-    );
-
-    // verify_token while 16 sign_ins are kept outstanding.
-    let stop = Arc::new(AtomicBool::new(false));
-    let background: Vec<_> = (0..16)
-        .map(|_| {
-            let (c, s, stop) = (client.clone(), sign_in.clone(), stop.clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    s(c.clone()).await;
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let (p50, p99) = sequential(sizes.during_sign_ins, |_| verify(client.clone())).await;
-    stop.store(true, Ordering::Relaxed);
-    for b in background {
-        b.await.expect("sign_in answers stay right under load");
+    if sizes.runs("get_user") {
+        let (p50, p99) = sequential(sizes.sequential, |_| get_user(client.clone())).await;
+        fig(
+            format!("get_user x{} sequential p50 / p99", sizes.sequential),
+            format!("{} / {}", ms(p50), ms(p99)),
+        );
+        let rate = {
+            let (c, g) = (client.clone(), get_user.clone());
+            throughput(64, sizes.window, u64::MAX, move |_| g(c.clone())).await
+        };
+        fig(
+            format!("get_user, 64 outstanding, {:?}", sizes.window),
+            format!("{rate:.0} calls/s"),
+        );
     }
-    fig(
-        "verify_token p50 / p99 with 16 sign_ins outstanding".into(),
-        format!("{} / {}", ms(p50), ms(p99)),
-    );
+
+    if sizes.runs("during_sign_ins") {
+        // verify_token while 16 sign_ins are kept outstanding.
+        let stop = Arc::new(AtomicBool::new(false));
+        let background: Vec<_> = (0..16)
+            .map(|_| {
+                let (c, s, stop) = (client.clone(), sign_in.clone(), stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        s(c.clone()).await;
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (p50, p99) = sequential(sizes.during_sign_ins, |_| verify(client.clone())).await;
+        stop.store(true, Ordering::Relaxed);
+        for b in background {
+            b.await.expect("sign_in answers stay right under load");
+        }
+        fig(
+            "verify_token p50 / p99 with 16 sign_ins outstanding".into(),
+            format!("{} / {}", ms(p50), ms(p99)),
+        );
+    }
 
     let rss = client
         .peak_rss_kib()
@@ -507,7 +537,15 @@ fn main() {
         match a.as_str() {
             "--server" => server = PathBuf::from(it.next().expect("--server PATH")),
             "--postgres-url" => postgres_url = Some(it.next().expect("--postgres-url URL")),
-            "--smoke" => sizes = Sizes::SMOKE,
+            "--smoke" => {
+                sizes = Sizes {
+                    only: sizes.only,
+                    ..Sizes::SMOKE
+                }
+            }
+            "--only" => {
+                sizes.only = Some(it.next().expect("--only SCENARIO").leak());
+            }
             other => panic!("unknown argument {other}; see the header of examples/loadgen.rs"),
         }
     }

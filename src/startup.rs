@@ -151,7 +151,8 @@ pub async fn serve_stdio(
     // Non-blocking pipes when stdin and stdout are FIFOs (as MCP clients spawn servers),
     // else tokio's blocking-pool handles.
     let (input, output) = rmcp::transport::stdio_pipes();
-    let (transport, guard) = stdio::guarded(input, output, stdio::MAX_LINE_BYTES);
+    let (transport, guard) =
+        stdio::guarded(input, output, stdio::MAX_LINE_BYTES, server.fast_path());
     let served = match server.serve_with_ct(transport, shutdown).await {
         Ok(running) => running
             .waiting()

@@ -1,6 +1,7 @@
 //! The MCP face of the server: six tools over rmcp, each turning its arguments into
 //! domain calls and every [`AuthError`] into a text-only `isError` result `CODE: message`.
 
+pub mod fast;
 pub mod stdio;
 pub mod types;
 
@@ -10,7 +11,7 @@ use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{Json, tool, tool_handler, tool_router};
 
-use crate::better_auth::{AuthError, AuthService};
+use crate::better_auth::{AuthError, AuthService, VerifiedToken};
 use types::{
     AuthResult, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult, SignUpArgs,
     TokenArgs, UserView, VerifyResult,
@@ -115,6 +116,14 @@ impl AuthServer {
         Self { auth, tool_router }
     }
 
+    /// The stdio guard's fast path for verify_token (see [`fast`]), when it is offered.
+    pub fn fast_path(&self) -> Option<fast::FastPath> {
+        fast::FastPath::new(
+            self.auth.clone(),
+            self.tool_router.has_route("verify_token"),
+        )
+    }
+
     /// Create a new user account with an email and a password, and sign it in. Returns the
     /// user and an access token (a JWT, valid for 15 minutes by default). Fails with
     /// USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL if the email is taken, INVALID_EMAIL,
@@ -180,14 +189,7 @@ impl AuthServer {
         &self,
         Parameters(args): Parameters<TokenArgs>,
     ) -> Result<Json<VerifyResult>, String> {
-        match self.auth.verify(strip_bearer(&args.token)).await {
-            Ok(v) => Ok(Json(VerifyResult::valid(v))),
-            Err(AuthError::InvalidToken(reason)) => {
-                tracing::trace!(%reason, "token did not verify");
-                Ok(Json(VerifyResult::invalid(reason.as_str())))
-            }
-            Err(e) => Err(tool_error(e)),
-        }
+        verify_answer(self.auth.verify(strip_bearer(&args.token)).await)
     }
 
     /// Get the user behind a credential (an access token, a Better Auth session token or
@@ -260,6 +262,19 @@ impl AuthServer {
             .await
             .map(|()| Json(SignOutResult { signed_out: true }))
             .map_err(tool_error)
+    }
+}
+
+/// verify_token's answer to a verification: a token that does not verify is a normal
+/// answer, not an error. (Shared by the tool and its [`fast`] path.)
+fn verify_answer(verified: Result<VerifiedToken, AuthError>) -> Result<Json<VerifyResult>, String> {
+    match verified {
+        Ok(v) => Ok(Json(VerifyResult::valid(v))),
+        Err(AuthError::InvalidToken(reason)) => {
+            tracing::trace!(%reason, "token did not verify");
+            Ok(Json(VerifyResult::invalid(reason.as_str())))
+        }
+        Err(e) => Err(tool_error(e)),
     }
 }
 

@@ -4,15 +4,20 @@
 //! rmcp ignores lines that are not JSON (no reply) and buffers lines up to 16 MiB. Here,
 //! a line that is not JSON gets JSON-RPC's `-32700 Parse error`, a line over the limit is
 //! skipped as it streams (never held whole) and gets `-32600`, and only well-formed JSON
-//! reaches rmcp. Output goes through one writer task, so the guard's answers and rmcp's
-//! never interleave within a line.
+//! reaches rmcp. The guard's own answers (errors, and verify_token's [`super::fast`]
+//! path) are written by the reader, all the answers to one read at once; rmcp's answers
+//! by a writer task. Both write whole lines under one lock, so lines never interleave.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
-use tokio::sync::mpsc;
+
+use tokio::sync::{Mutex, mpsc};
+
+use super::fast::FastPath;
 
 /// The longest line accepted: room for a 1 MB password, escaped, with headroom.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
@@ -26,45 +31,96 @@ const TOO_LARGE: &[u8] =
 /// to the writer task.
 pub type GuardedTransport = (DuplexStream, LineSender);
 
+/// The output, shared by the reader (the guard's answers) and the writer task (rmcp's).
+type Output<W> = Arc<Mutex<W>>;
+
 /// The guard's tasks, to be finished once rmcp has stopped.
 pub struct Guard {
     reader: tokio::task::JoinHandle<()>,
     writer: tokio::task::JoinHandle<()>,
+    /// Held by the reader while it writes: `finish` stops it between writes, never
+    /// within a line.
+    reading: Arc<Mutex<()>>,
 }
 
 impl Guard {
     /// Stops reading and waits (up to `within`) until every queued line is written, so no
     /// answer is lost when the process exits.
     pub async fn finish(self, within: std::time::Duration) {
+        let between_writes = tokio::time::timeout(within, self.reading.lock()).await;
         self.reader.abort();
+        drop(between_writes);
         if tokio::time::timeout(within, self.writer).await.is_err() {
             tracing::warn!("timed out writing the last answers");
         }
     }
 }
 
-/// Starts the guard between `input`/`output` (stdin/stdout) and rmcp.
-pub fn guarded<R, W>(input: R, output: W, max_line: usize) -> (GuardedTransport, Guard)
+/// Starts the guard between `input`/`output` (stdin/stdout) and rmcp; `fast` answers
+/// what it can itself (see [`super::fast`]).
+pub fn guarded<R, W>(
+    input: R,
+    output: W,
+    max_line: usize,
+    fast: Option<FastPath>,
+) -> (GuardedTransport, Guard)
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (to_rmcp, from_guard) = tokio::io::duplex(256 * 1024);
     let (lines_tx, lines_rx) = mpsc::channel::<Vec<u8>>(1024);
-    let writer = tokio::spawn(write_lines(output, lines_rx));
-    let reader = tokio::spawn(read_lines(input, to_rmcp, lines_tx.clone(), max_line));
+    let output: Output<W> = Arc::new(Mutex::new(output));
+    let reading = Arc::new(Mutex::new(()));
+    let writer = tokio::spawn(write_lines(output.clone(), lines_rx));
+    let answers = Answers {
+        output,
+        batch: Vec::new(),
+        reading: reading.clone(),
+    };
+    let reader = tokio::spawn(read_lines(input, to_rmcp, answers, max_line, fast));
     (
         (from_guard, LineSender::new(lines_tx)),
-        Guard { reader, writer },
+        Guard {
+            reader,
+            writer,
+            reading,
+        },
     )
 }
 
+/// The guard's own answers, gathered while one read is handled and written together.
+struct Answers<W> {
+    output: Output<W>,
+    batch: Vec<u8>,
+    reading: Arc<Mutex<()>>,
+}
+
+impl<W: AsyncWrite + Unpin> Answers<W> {
+    fn push(&mut self, line: &[u8]) {
+        push_line(&mut self.batch, line);
+    }
+
+    /// Writes the gathered answers; Err once the output is gone.
+    async fn flush(&mut self) -> Result<(), ()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let _not_stopping = self.reading.lock().await;
+        let mut output = self.output.lock().await;
+        let written = output.write_all(&self.batch).await.is_ok() && output.flush().await.is_ok();
+        self.batch.clear();
+        if written { Ok(()) } else { Err(()) }
+    }
+}
+
 /// Reads `input` line by line; forwards JSON lines to rmcp and answers the rest itself.
-async fn read_lines<R: AsyncRead + Unpin>(
+async fn read_lines<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     mut input: R,
     mut to_rmcp: DuplexStream,
-    answers: mpsc::Sender<Vec<u8>>,
+    mut answers: Answers<W>,
     max_line: usize,
+    mut fast: Option<FastPath>,
 ) {
     let mut line: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -87,16 +143,18 @@ async fn read_lines<R: AsyncRead + Unpin>(
                     tracing::warn!(limit = max_line, "dropping an oversized line");
                     line = Vec::new();
                     skipping = true;
-                    if answers.send(TOO_LARGE.to_vec()).await.is_err() {
-                        return;
-                    }
+                    answers.push(TOO_LARGE);
                 } else {
                     line.extend_from_slice(part);
                 }
             }
             match after {
                 Some(after) => {
-                    if !skipping && forward(&line, &mut to_rmcp, &answers).await.is_err() {
+                    if !skipping
+                        && forward(&line, &mut to_rmcp, &mut answers, &mut fast)
+                            .await
+                            .is_err()
+                    {
                         return;
                     }
                     line.clear();
@@ -106,33 +164,43 @@ async fn read_lines<R: AsyncRead + Unpin>(
                 None => rest = &[],
             }
         }
+        if answers.flush().await.is_err() {
+            return;
+        }
     }
     // A last line without a newline still counts.
     if !skipping && !line.is_empty() {
-        let _ = forward(&line, &mut to_rmcp, &answers).await;
+        let _ = forward(&line, &mut to_rmcp, &mut answers, &mut fast).await;
     }
+    let _ = answers.flush().await;
     // Dropping `to_rmcp` is rmcp's end of input: it finishes in-flight calls and stops.
 }
 
-async fn forward(
+async fn forward<W: AsyncWrite + Unpin>(
     line: &[u8],
     to_rmcp: &mut DuplexStream,
-    answers: &mpsc::Sender<Vec<u8>>,
+    answers: &mut Answers<W>,
+    fast: &mut Option<FastPath>,
 ) -> Result<(), ()> {
     let trimmed = line.trim_ascii();
     if trimmed.is_empty() {
         return Ok(());
     }
+    if let Some(answer) = fast.as_mut().and_then(|f| f.answer(trimmed)) {
+        answers.push(&answer);
+        return Ok(());
+    }
     if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_err() {
         tracing::debug!("answering a line that is not JSON with a parse error");
-        return answers.send(PARSE_ERROR.to_vec()).await.map_err(|_| ());
+        answers.push(PARSE_ERROR);
+        return Ok(());
     }
     to_rmcp.write_all(trimmed).await.map_err(|_| ())?;
     to_rmcp.write_all(b"\n").await.map_err(|_| ())
 }
 
-/// Writes whole lines to `output`, several per write when they queue up.
-async fn write_lines<W: AsyncWrite + Unpin>(mut output: W, mut lines: mpsc::Receiver<Vec<u8>>) {
+/// Writes rmcp's lines to `output`, several per write when they queue up.
+async fn write_lines<W: AsyncWrite + Unpin>(output: Output<W>, mut lines: mpsc::Receiver<Vec<u8>>) {
     let mut batch = Vec::with_capacity(64 * 1024);
     while let Some(first) = lines.recv().await {
         batch.clear();
@@ -143,6 +211,7 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut output: W, mut lines: mpsc::Rece
                 Err(_) => break,
             }
         }
+        let mut output = output.lock().await;
         if output.write_all(&batch).await.is_err() || output.flush().await.is_err() {
             break;
         }
@@ -224,7 +293,7 @@ mod tests {
     async fn run(input: Vec<u8>, max_line: usize) -> (Vec<String>, Vec<String>) {
         let (client_out, server_out) = tokio::io::duplex(1 << 20);
         let ((mut rmcp_in, _rmcp_out), _guard) =
-            guarded(std::io::Cursor::new(input), server_out, max_line);
+            guarded(std::io::Cursor::new(input), server_out, max_line, None);
         let mut forwarded = String::new();
         rmcp_in.read_to_string(&mut forwarded).await.unwrap();
         drop(_rmcp_out);
@@ -268,7 +337,8 @@ mod tests {
     #[tokio::test]
     async fn whole_lines_reach_the_output_in_order() {
         let (client_out, server_out) = tokio::io::duplex(1 << 16);
-        let ((_rmcp_in, mut rmcp_out), _guard) = guarded(tokio::io::empty(), server_out, 1024);
+        let ((_rmcp_in, mut rmcp_out), _guard) =
+            guarded(tokio::io::empty(), server_out, 1024, None);
         rmcp_out.write_all(b"{\"a\":").await.unwrap();
         rmcp_out.write_all(b"1}\n{\"b\":2}\n").await.unwrap();
         rmcp_out.flush().await.unwrap();

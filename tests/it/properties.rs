@@ -151,6 +151,7 @@ async fn the_stdio_guard_forwards_only_json_whatever_the_bytes() {
             std::io::Cursor::new(input),
             tokio::io::sink(),
             256,
+            None,
         );
         let mut forwarded = Vec::new();
         to_rmcp.read_to_end(&mut forwarded).await.unwrap();

@@ -1,0 +1,109 @@
+//! verify_token's fast path (src/mcp/fast.rs) answers exactly what rmcp answers, byte for
+//! byte, and leaves to rmcp every request it does not recognise exactly.
+
+use std::sync::Arc;
+
+use better_auth_mcp::better_auth::RateLimitPolicy;
+use better_auth_mcp::mcp::{AuthServer, ToolSelection};
+use rmcp::ServiceExt;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::library::service;
+use crate::support::tempdir;
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
+fn call(id: serde_json::Value, token: &str) -> String {
+    json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"verify_token","arguments":{"token":token}}})
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fast_path_answers_verify_token_byte_for_byte_as_rmcp_does() {
+    let dir = tempdir();
+    let auth = Arc::new(service(dir.path(), RateLimitPolicy::default()).await);
+    let token = auth
+        .sign_up("fast@example.com", "password123".into(), None)
+        .await
+        .unwrap()
+        .token;
+    let server = AuthServer::new(auth.clone(), &ToolSelection::default());
+    let mut fast = server.fast_path().expect("verify_token is offered");
+
+    // rmcp alone, on raw lines, for the reference answers.
+    let (client, server_io) = tokio::io::duplex(1 << 20);
+    let (server_in, server_out) = tokio::io::split(server_io);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve((server_in, server_out)).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let (client_in, mut client_out) = tokio::io::split(client);
+    let mut answers = BufReader::new(client_in).lines();
+    let mut rmcp = async |line: &str| -> Option<String> {
+        client_out.write_all(line.as_bytes()).await.unwrap();
+        client_out.write_all(b"\n").await.unwrap();
+        if line.contains("\"id\"") {
+            Some(answers.next_line().await.unwrap().unwrap())
+        } else {
+            None
+        }
+    };
+
+    // Before the handshake completes, everything goes to rmcp.
+    let early = call(json!(1), &token);
+    assert!(fast.answer(early.as_bytes()).is_none());
+    assert!(fast.answer(INITIALIZE.as_bytes()).is_none());
+    rmcp(INITIALIZE).await.unwrap();
+    assert!(fast.answer(early.as_bytes()).is_none());
+    assert!(fast.answer(INITIALIZED.as_bytes()).is_none());
+    rmcp(INITIALIZED).await;
+
+    let mut tampered = token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let (header, _) = token.split_once('.').unwrap();
+    let same_answer = [
+        call(json!(1), &token),
+        call(json!("req-é\"1"), &format!("Bearer {token}")),
+        call(json!(7.0), &format!("  {token} ")),
+        call(json!(-3), &tampered),
+        call(json!(4), &format!("{header}.e30.AAAA")),
+        call(json!(5), &format!("{header}.not-base64!.x")),
+        // Members in another order, and a token with a JSON escape in it.
+        format!(
+            r#"{{"params":{{"arguments":{{"token":"{}"}},"name":"verify_token"}},"method":"tools/call","id":6,"jsonrpc":"2.0"}}"#,
+            token.replacen('e', "\\u0065", 1)
+        ),
+    ];
+    for line in &same_answer {
+        let quick = fast
+            .answer(line.as_bytes())
+            .unwrap_or_else(|| panic!("the fast path takes {line}"));
+        let reference = rmcp(line).await.unwrap();
+        assert_eq!(String::from_utf8(quick).unwrap(), reference, "for {line}");
+    }
+
+    // Anything else is rmcp's.
+    let to_rmcp = [
+        // Not an access token: a session token needs the store.
+        call(json!(10), "abcdefghijklmnopqrstuvwxyz012345"),
+        json!({"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"verify_token","arguments":{"token":token},"_meta":{"progressToken":1}}}).to_string(),
+        json!({"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"verify_token","arguments":{"token":token,"extra":1}}}).to_string(),
+        json!({"jsonrpc":"1.0","id":13,"method":"tools/call","params":{"name":"verify_token","arguments":{"token":token}}}).to_string(),
+        json!({"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"get_user","arguments":{"token":token}},"verify_token":1}).to_string(),
+        json!({"jsonrpc":"2.0","id":15,"method":"tools/list","params":{"name":"verify_token"}}).to_string(),
+        format!(r#"{{"jsonrpc":"2.0","id":18,"id":19,"method":"tools/call","params":{{"name":"verify_token","arguments":{{"token":"{token}"}}}}}}"#),
+        call(json!(null), &token),
+        call(json!([1]), &token),
+    ];
+    for line in &to_rmcp {
+        assert!(fast.answer(line.as_bytes()).is_none(), "{line}");
+    }
+
+    // A server without verify_token has no fast path.
+    let no_verify = ToolSelection::new(Some(&["get_user".to_owned()]), false).unwrap();
+    assert!(AuthServer::new(auth, &no_verify).fast_path().is_none());
+}
