@@ -87,11 +87,19 @@ impl Client {
     }
 
     async fn send_line(&self, line: &str) {
+        let mut buf = String::with_capacity(line.len() + 1);
+        buf.push_str(line);
+        buf.push('\n');
+        self.send(buf).await;
+    }
+
+    /// Writes one whole line (ending in a newline).
+    async fn send(&self, line: String) {
         let mut stdin = self.stdin.lock().await;
-        let mut buf = Vec::with_capacity(line.len() + 1);
-        buf.extend_from_slice(line.as_bytes());
-        buf.push(b'\n');
-        stdin.write_all(&buf).await.expect("the server reads");
+        stdin
+            .write_all(line.as_bytes())
+            .await
+            .expect("the server reads");
         stdin.flush().await.expect("the server reads");
     }
 
@@ -99,8 +107,12 @@ impl Client {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending.lock().unwrap().insert(id, tx);
-        let line = json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}).to_string();
-        self.send_line(&line).await;
+        let mut line = serde_json::to_string(
+            &json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}),
+        )
+        .unwrap();
+        line.push('\n');
+        self.send(line).await;
         tokio::time::timeout(Duration::from_secs(60), rx)
             .await
             .expect("an answer within 60 s")
@@ -109,15 +121,15 @@ impl Client {
 
     /// Calls a tool; panics unless it succeeded. Returns its structured result.
     pub async fn tool(&self, name: &str, arguments: Value) -> Value {
-        let answer = self
+        let mut answer = self
             .request("tools/call", json!({"name": name, "arguments": arguments}))
             .await;
-        let result = &answer["result"];
+        let result = &mut answer["result"];
         assert!(
-            result.is_object() && result["isError"] != true,
+            result.is_object() && result["isError"] == false,
             "{name} failed: {answer}"
         );
-        result["structuredContent"].clone()
+        result["structuredContent"].take()
     }
 
     /// The server's peak resident memory so far (VmHWM), in KiB.
@@ -463,8 +475,21 @@ pub async fn measure_null_server(loadgen: PathBuf, sizes: Sizes) -> Vec<Figure> 
 }
 
 /// The do-nothing stdio server: answers initialize, and every other request with a fixed
-/// verify_token-shaped result, doing no other work.
+/// result of the shape and size of the server's verify_token answer (so the client does
+/// the same work for each answer), doing no other work.
 pub fn null_server() {
+    let verified = json!({
+        "claims": {
+            "email": "bench1234-0@example.com",
+            "exp": 1795732557,
+            "iat": 1795731657,
+            "sid": "1WVAtlF4Dwrgpkyr5j4bDlePp1oOQFls",
+            "sub": "W7cLwg7wel9JdfnE4a05I24HSJWXGPWO"
+        },
+        "expiresAt": "2026-11-26T22:35:57.000Z",
+        "kind": "access_token",
+        "valid": true
+    });
     use std::io::BufRead;
     let stdin = std::io::stdin();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
@@ -482,7 +507,7 @@ pub fn null_server() {
         let answer = if msg["method"] == "initialize" {
             json!({"jsonrpc":"2.0","id":id,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"null","version":"0"}}})
         } else {
-            json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":"{\"valid\":true}"}],"structuredContent":{"valid":true},"isError":false}})
+            json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":verified.to_string()}],"structuredContent":verified,"isError":false}})
         };
         let _ = writeln!(out, "{answer}");
         // Flush once no more input waits: answers to a burst go out in one write.

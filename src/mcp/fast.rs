@@ -1,9 +1,9 @@
 //! The fast path of verify_token: an access-token check answered by the stdio guard
 //! itself, without rmcp's per-request machinery (a task, a cancellation token, two
 //! serde passes through buffered untagged enums, four task hand-offs), which costs about
-//! 20 times the check. The answer is built from rmcp's own types, exactly as the tool
-//! router would build it; every request this path does not recognise exactly goes to
-//! rmcp unchanged, so the protocol stays rmcp's.
+//! 20 times the check. The answer is the one rmcp would write, byte for byte (the
+//! fast_path integration test compares them); every request this path does not
+//! recognise exactly goes to rmcp unchanged, so the protocol stays rmcp's.
 //!
 //! Taken only when all of these hold, else the line goes to rmcp:
 //! - the client has completed the `initialize` handshake (`initialize`, then
@@ -16,12 +16,11 @@
 
 use std::sync::Arc;
 
-use rmcp::handler::server::tool::IntoCallToolResult;
-use rmcp::model::{
-    CallToolResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage, ServerResult,
-};
+use rmcp::Json;
+use rmcp::model::{JsonRpcVersion2_0, RequestId};
 use serde::Deserialize;
 
+use super::types::VerifyResult;
 use super::{strip_bearer, verify_answer};
 use crate::better_auth::AuthService;
 
@@ -122,16 +121,29 @@ impl FastPath {
         let verified = self
             .auth
             .verify_stateless(strip_bearer(&call.params.arguments.token))?;
-        let response = verify_answer(verified).into_call_tool_result().ok()?;
-        let CallToolResponse::Complete(result) = response else {
-            return None;
-        };
-        let mut result = ServerResult::CallToolResult(result);
-        // What rmcp's handler does for a peer that negotiated a version before 2026-07-28.
-        result.strip_result_type_for_legacy_peer();
-        result.strip_non_object_output_for_legacy_peer();
-        serde_json::to_vec(&ServerJsonRpcMessage::response(result, call.id)).ok()
+        // A tool error (none is expected for an access token) is left to rmcp to answer.
+        let Json(result) = verify_answer(verified).ok()?;
+        structured_answer(&call.id, &result)
     }
+}
+
+/// rmcp's answer to a tools/call whose tool returned `result` (a structured result),
+/// written directly: `{"jsonrpc":"2.0","id":…,"result":{"content":[{"type":"text","text":
+/// <result as a JSON string>}],"structuredContent":<result>,"isError":false}}`. rmcp
+/// writes `result` through `serde_json::Value`, whose keys come out sorted; `VerifyResult`
+/// declares its fields in that order, so writing it directly gives the same bytes (the
+/// fast_path test compares the two).
+fn structured_answer(id: &RequestId, result: &VerifyResult) -> Option<Vec<u8>> {
+    let body = serde_json::to_string(result).ok()?;
+    let mut out = Vec::with_capacity(2 * body.len() + 128);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    serde_json::to_writer(&mut out, id).ok()?;
+    out.extend_from_slice(br#","result":{"content":[{"type":"text","text":"#);
+    serde_json::to_writer(&mut out, &body).ok()?;
+    out.extend_from_slice(br#"}],"structuredContent":"#);
+    out.extend_from_slice(body.as_bytes());
+    out.extend_from_slice(br#","isError":false}}"#);
+    Some(out)
 }
 
 /// `(has an id, method)` of `line` when it mentions `needle` and is a JSON-RPC message.

@@ -140,24 +140,26 @@ pub struct SignOutResult {
     pub signed_out: bool,
 }
 
-/// The claims of a verified token.
+/// The claims of a verified token. Fields are in the order of their names, the order in
+/// which rmcp writes structured results (through `serde_json::Value`), so verify_token's
+/// fast path can write this struct directly and still match rmcp byte for byte.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ClaimsView {
-    /// The user id.
-    pub sub: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Issued at (seconds since the epoch).
-    pub iat: i64,
-    /// Expires at (seconds since the epoch).
-    pub exp: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Expires at (seconds since the epoch).
+    pub exp: i64,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
     /// The Better Auth session id, when the credential belongs to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The user id.
+    pub sub: String,
 }
 
 impl From<AccessClaims> for ClaimsView {
@@ -174,25 +176,26 @@ impl From<AccessClaims> for ClaimsView {
     }
 }
 
-/// `{valid: true, kind, claims, expiresAt}` or `{valid: false, reason}`.
+/// `{valid: true, kind, claims, expiresAt}` or `{valid: false, reason}`. Fields are in
+/// the order of their (camelCase) names, as in [`ClaimsView`].
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyResult {
-    pub valid: bool,
-    /// What was verified: "access_token" (issued here), "better_auth_session" (a Better
-    /// Auth session token) or "better_auth_jwt" (a token of Better Auth's JWT plugin).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<ClaimsView>,
     /// When the token expires (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// What was verified: "access_token" (issued here), "better_auth_session" (a Better
+    /// Auth session token) or "better_auth_jwt" (a token of Better Auth's JWT plugin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Why the token is not valid: malformed, bad_signature, expired, not_yet_valid,
     /// wrong_issuer, wrong_audience, unsupported_algorithm, missing_claim, too_large,
     /// session_not_found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    pub valid: bool,
 }
 
 impl VerifyResult {
