@@ -9,7 +9,8 @@
 //! `--server PATH` picks the binary (default: target/release/better-auth-mcp). `--smoke`
 //! runs every scenario briefly (CI runs it that way, with no timing assertions). `--only`
 //! runs one scenario (startup, sign_up, sign_in, verify_token, get_user, during_sign_ins),
-//! e.g. under a profiler.
+//! e.g. under a profiler. `--env KEY=VALUE` sets a server setting for the run (e.g.
+//! `DATABASE_PREPARED_STATEMENTS=true`).
 //! `loadgen null-server` is the do-nothing stdio server that gives the client's own ceiling.
 
 use std::collections::HashMap;
@@ -522,6 +523,7 @@ pub fn server_command(
     server: PathBuf,
     dir: PathBuf,
     postgres_url: Option<String>,
+    extra_env: Vec<(String, String)>,
 ) -> impl Fn() -> tokio::process::Command {
     move || {
         let mut c = tokio::process::Command::new(&server);
@@ -540,6 +542,7 @@ pub fn server_command(
                 "benchmark-secret-0123456789abcdef-0123456789",
             );
         }
+        c.envs(extra_env.iter().map(|(k, v)| (k, v)));
         c
     }
 }
@@ -556,6 +559,7 @@ fn main() {
         "/target/release/better-auth-mcp"
     ));
     let mut postgres_url = None;
+    let mut extra_env = Vec::new();
     let mut sizes = Sizes::FULL;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -567,6 +571,11 @@ fn main() {
                     only: sizes.only,
                     ..Sizes::SMOKE
                 }
+            }
+            "--env" => {
+                let pair = it.next().expect("--env KEY=VALUE");
+                let (k, v) = pair.split_once('=').expect("--env KEY=VALUE");
+                extra_env.push((k.to_owned(), v.to_owned()));
             }
             "--only" => {
                 sizes.only = Some(it.next().expect("--only SCENARIO").leak());
@@ -591,7 +600,7 @@ fn main() {
         eprintln!("embedded (SQLite):");
         let embedded = measure_server(
             "embedded",
-            server_command(server.clone(), dir.path().into(), None),
+            server_command(server.clone(), dir.path().into(), None, extra_env.clone()),
             sizes,
         )
         .await;
@@ -601,7 +610,7 @@ fn main() {
             eprintln!("PostgreSQL:");
             let pg = measure_server(
                 "postgres",
-                server_command(server, dir.path().into(), Some(url)),
+                server_command(server, dir.path().into(), Some(url), extra_env),
                 sizes,
             )
             .await;

@@ -49,6 +49,12 @@ pub enum ConfigError {
         "PASSWORD_MIN_LENGTH ({min}) must be at least 1 and not above PASSWORD_MAX_LENGTH ({max})"
     )]
     BadPasswordBounds { min: usize, max: usize },
+    #[error(
+        "DATABASE_PREPARED_STATEMENTS needs a direct connection, and DATABASE_URL names Neon's \
+         pooler (a -pooler host, PgBouncer in transaction mode): use the direct host, or leave \
+         prepared statements off"
+    )]
+    PreparedStatementsBehindPooler,
 }
 
 /// The embedded database when DATABASE_URL is unset: `<data dir>/better-auth-mcp/better-auth.db`.
@@ -97,6 +103,12 @@ impl Config {
         let max = number("PASSWORD_MAX_LENGTH", 128, 1, 4096)? as usize;
         if min > max {
             return Err(ConfigError::BadPasswordBounds { min, max });
+        }
+        let prepared_statements = flag("DATABASE_PREPARED_STATEMENTS", false)?;
+        if prepared_statements
+            && matches!(&database, DatabaseUrl::Postgres(pg) if pg.is_neon_pooler())
+        {
+            return Err(ConfigError::PreparedStatementsBehindPooler);
         }
         Ok(Self {
             database,
@@ -148,6 +160,7 @@ impl Config {
                     1,
                     600,
                 )?),
+                prepared_statements,
             },
             hash_concurrency: number("HASH_CONCURRENCY", cores, 1, 1024)? as usize,
             hash_queue_limit: number("HASH_QUEUE_LIMIT", cores * 16, 1, 1 << 20)? as usize,
@@ -209,6 +222,32 @@ mod tests {
         assert!(matches!(
             config(&[("PASSWORD_MIN_LENGTH", "20"), ("PASSWORD_MAX_LENGTH", "10")]),
             Err(ConfigError::BadPasswordBounds { .. })
+        ));
+    }
+
+    #[test]
+    fn prepared_statements_are_off_by_default_and_refused_behind_neons_pooler() {
+        let direct = "postgresql://u:p@ep-cool-1234.us-east-2.aws.neon.tech/db?sslmode=require";
+        let pooled =
+            "postgresql://u:p@ep-cool-1234-pooler.us-east-2.aws.neon.tech/db?sslmode=require";
+        assert!(
+            !config(&[("DATABASE_URL", direct)])
+                .unwrap()
+                .pool
+                .prepared_statements
+        );
+        let on = [
+            ("DATABASE_URL", direct),
+            ("DATABASE_PREPARED_STATEMENTS", "true"),
+        ];
+        assert!(config(&on).unwrap().pool.prepared_statements);
+        assert!(config(&[("DATABASE_URL", pooled)]).is_ok());
+        assert!(matches!(
+            config(&[
+                ("DATABASE_URL", pooled),
+                ("DATABASE_PREPARED_STATEMENTS", "true")
+            ]),
+            Err(ConfigError::PreparedStatementsBehindPooler)
         ));
     }
 }

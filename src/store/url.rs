@@ -95,6 +95,16 @@ impl PgUrl {
     }
 
     /// `host:port/dbname (sslmode)` for logs: no user, no password.
+    /// Whether the URL names Neon's pooler (a `-pooler` host: PgBouncer in transaction
+    /// mode).
+    pub fn is_neon_pooler(&self) -> bool {
+        use tokio_postgres::config::Host;
+        self.config
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, Host::Tcp(name) if name.split('.').next().is_some_and(|first| first.ends_with("-pooler"))))
+    }
+
     pub fn describe(&self) -> String {
         use tokio_postgres::config::Host;
         let host = match self.config.get_hosts().first() {

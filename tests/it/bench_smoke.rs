@@ -22,7 +22,7 @@ async fn the_load_generator_runs_every_scenario_with_right_answers_on_both_backe
         };
         let figures = loadgen::measure_server(
             label,
-            loadgen::server_command(BIN.into(), dir.path().into(), url),
+            loadgen::server_command(BIN.into(), dir.path().into(), url, Vec::new()),
             loadgen::Sizes::SMOKE,
         )
         .await;

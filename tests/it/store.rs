@@ -1,4 +1,5 @@
-//! The store's contract, one suite run on PostgreSQL (TLS + SCRAM) and on SQLite.
+//! The store's contract, one suite run on PostgreSQL (TLS + SCRAM), on PostgreSQL with
+//! prepared statements (DATABASE_PREPARED_STATEMENTS), and on SQLite.
 
 use better_auth_mcp::store::{
     DatabaseUrl, NewSession, NewUser, PoolSettings, Store, StoreError, User,
@@ -14,7 +15,7 @@ struct Opened {
     _dir: tempfile::TempDir,
 }
 
-async fn open(postgres: bool) -> Opened {
+async fn open(postgres: bool, prepared_statements: bool) -> Opened {
     let dir = tempdir();
     let (url, db) = if postgres {
         let db = TestDb::create();
@@ -25,7 +26,11 @@ async fn open(postgres: bool) -> Opened {
             None,
         )
     };
-    let store = Store::open(&DatabaseUrl::parse(&url).unwrap(), &PoolSettings::default())
+    let settings = PoolSettings {
+        prepared_statements,
+        ..PoolSettings::default()
+    };
+    let store = Store::open(&DatabaseUrl::parse(&url).unwrap(), &settings)
         .await
         .unwrap();
     store.migrate().await.unwrap();
@@ -69,11 +74,15 @@ macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(super::open(false).await.store).await })*
+            async fn $name() { super::$name(super::open(false, false).await.store).await })*
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { let o = super::open(true).await; super::$name(o.store.clone()).await; drop(o) })*
+            async fn $name() { let o = super::open(true, false).await; super::$name(o.store.clone()).await; drop(o) })*
+        }
+        mod postgres_prepared_statements {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { let o = super::open(true, true).await; super::$name(o.store.clone()).await; drop(o) })*
         }
     };
 }
