@@ -151,7 +151,16 @@ fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     (at(0.50), at(0.99))
 }
 
-async fn sequential<F, Fut>(n: usize, mut f: F) -> (Duration, Duration)
+async fn sequential<F, Fut>(n: usize, f: F) -> (Duration, Duration)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    percentiles(samples(n, f).await)
+}
+
+/// The time of each of `n` calls made one after another.
+async fn samples<F, Fut>(n: usize, mut f: F) -> Vec<Duration>
 where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -162,8 +171,12 @@ where
         f(i).await;
         samples.push(t.elapsed());
     }
-    percentiles(samples)
+    samples
 }
+
+/// Rounds in which the server and the do-nothing server take turns, so that both see the
+/// same load from the rest of a shared machine.
+const TURNS: usize = 10;
 
 /// Calls per second with `outstanding` calls kept in flight, for `duration` or `total`
 /// calls, whichever ends first.
@@ -256,6 +269,7 @@ pub async fn measure_server(
     label: &str,
     command: impl Fn() -> tokio::process::Command,
     sizes: Sizes,
+    reference: Option<Arc<Client>>,
 ) -> Vec<Figure> {
     let mut out = Vec::new();
     let mut fig = |name: String, value: String| {
@@ -365,19 +379,55 @@ pub async fn measure_server(
         }
     };
     if sizes.runs("verify_token") {
-        let (p50, p99) = sequential(sizes.sequential, |_| verify(client.clone())).await;
+        // With the do-nothing server at hand, the two take turns (see TURNS).
+        let turns = if reference.is_some() { TURNS } else { 1 };
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let (mut rate, mut null_rate) = (0.0, 0.0);
+        for _ in 0..turns {
+            let n = sizes.sequential / turns;
+            ours.extend(samples(n, |_| verify(client.clone())).await);
+            if let Some(r) = &reference {
+                theirs.extend(samples(n, |_| null_call(r.clone())).await);
+            }
+        }
+        for _ in 0..turns {
+            let window = sizes.window / turns as u32;
+            let (c, v) = (client.clone(), verify.clone());
+            rate += throughput(256, window, u64::MAX, move |_| v(c.clone())).await / turns as f64;
+            if let Some(r) = &reference {
+                let r = r.clone();
+                null_rate += throughput(256, window, u64::MAX, move |_| null_call(r.clone())).await
+                    / turns as f64;
+            }
+        }
+        let (p50, p99) = percentiles(ours);
         fig(
             format!("verify_token x{} sequential p50 / p99", sizes.sequential),
             format!("{} / {}", ms(p50), ms(p99)),
         );
-        let rate = {
-            let (c, v) = (client.clone(), verify.clone());
-            throughput(256, sizes.window, u64::MAX, move |_| v(c.clone())).await
-        };
         fig(
             format!("verify_token, 256 outstanding, {:?}", sizes.window),
             format!("{rate:.0} calls/s"),
         );
+        if reference.is_some() {
+            let (n50, n99) = percentiles(theirs);
+            fig(
+                "do-nothing server in turns with it: sequential p50 / p99".into(),
+                format!("{} / {}", ms(n50), ms(n99)),
+            );
+            fig(
+                "do-nothing server in turns with it: 256 outstanding".into(),
+                format!("{null_rate:.0} calls/s"),
+            );
+            fig(
+                "verify_token / do-nothing: sequential p50, throughput".into(),
+                format!(
+                    "{:.2}x the time, {:.2}x fewer calls/s",
+                    p50.as_secs_f64() / n50.as_secs_f64(),
+                    null_rate / rate
+                ),
+            );
+        }
     }
 
     let get_user = {
@@ -438,19 +488,26 @@ pub async fn measure_server(
     out
 }
 
-/// The client's ceiling: the same client against a server that does nothing.
-pub async fn measure_null_server(loadgen: PathBuf, sizes: Sizes) -> Vec<Figure> {
+/// Starts the do-nothing server (`loadgen null-server`).
+pub async fn start_null_server(loadgen: PathBuf) -> Arc<Client> {
     let (client, _) = Client::start({
         let mut c = tokio::process::Command::new(loadgen);
         c.arg("null-server");
         c
     })
     .await;
-    let client = Arc::new(client);
-    let call = |c: Arc<Client>| async move {
-        let r = c.tool("verify_token", json!({"token": "x"})).await;
-        assert_eq!(r["valid"], true);
-    };
+    Arc::new(client)
+}
+
+/// One call to the do-nothing server, checked as a verify_token answer is.
+async fn null_call(c: Arc<Client>) {
+    let r = c.tool("verify_token", json!({"token": "x"})).await;
+    assert_eq!(r["valid"], true);
+}
+
+/// The client's ceiling: the same client against a server that does nothing.
+pub async fn measure_null_server(client: Arc<Client>, sizes: Sizes) -> Vec<Figure> {
+    let call = null_call;
     let (p50, p99) = sequential(sizes.sequential, |_| call(client.clone())).await;
     let rate = {
         let c = client.clone();
@@ -595,13 +652,18 @@ fn main() {
         .unwrap();
     runtime.block_on(async move {
         let me = std::env::current_exe().unwrap();
-        let mut report = vec![("do-nothing server", measure_null_server(me, sizes).await)];
+        let null = start_null_server(me).await;
+        let mut report = vec![(
+            "do-nothing server",
+            measure_null_server(null.clone(), sizes).await,
+        )];
         let dir = tempfile::tempdir().unwrap();
         eprintln!("embedded (SQLite):");
         let embedded = measure_server(
             "embedded",
             server_command(server.clone(), dir.path().into(), None, extra_env.clone()),
             sizes,
+            Some(null.clone()),
         )
         .await;
         report.push(("embedded (SQLite)", embedded));
@@ -612,6 +674,7 @@ fn main() {
                 "postgres",
                 server_command(server, dir.path().into(), Some(url), extra_env),
                 sizes,
+                Some(null.clone()),
             )
             .await;
             report.push(("PostgreSQL", pg));

@@ -24,6 +24,7 @@ async fn the_load_generator_runs_every_scenario_with_right_answers_on_both_backe
             label,
             loadgen::server_command(BIN.into(), dir.path().into(), url, Vec::new()),
             loadgen::Sizes::SMOKE,
+            None,
         )
         .await;
         assert_eq!(figures.len(), 10, "every figure is measured");
