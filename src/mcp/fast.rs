@@ -1,28 +1,45 @@
-//! The fast path of verify_token: an access-token check answered by the stdio guard
-//! itself, without rmcp's per-request machinery (a task, a cancellation token, two
-//! serde passes through buffered untagged enums, four task hand-offs), which costs about
-//! 20 times the check. The answer is the one rmcp would write, byte for byte (the
-//! fast_path integration test compares them); every request this path does not
-//! recognise exactly goes to rmcp unchanged, so the protocol stays rmcp's.
+//! The fast path of the two calls an agent makes all the time, verify_token and
+//! get_user: the stdio guard answers them itself, without rmcp's per-request machinery
+//! (a task, a cancellation token, two serde passes through buffered untagged enums, four
+//! task hand-offs), which costs about 20 times an access-token check. The answers are the
+//! ones rmcp would write, byte for byte (the fast_path integration test compares them);
+//! every request this path does not recognise exactly goes to rmcp unchanged, so the
+//! protocol stays rmcp's.
 //!
 //! Taken only when all of these hold, else the line goes to rmcp:
 //! - the client has completed the `initialize` handshake (`initialize`, then
 //!   `notifications/initialized`), so the session speaks a protocol version with that
 //!   handshake and rmcp would answer in its legacy shape;
-//! - verify_token is offered (`--tools`, `--read-only`);
-//! - the request is exactly `{jsonrpc, id, method: "tools/call", params: {name:
-//!   "verify_token", arguments: {token}}}`: no `_meta`, no task, no other member;
-//! - the credential is an access token issued here, which needs no database read.
+//! - the tool is offered (`--tools`, `--read-only`);
+//! - the request is exactly `{jsonrpc, id, method: "tools/call", params: {name, arguments:
+//!   {token}}}`: no `_meta`, no task, no other member;
+//! - for verify_token, the credential is an access token issued here (no database read:
+//!   answered at once); get_user reads the store and is answered when the read is done.
+//!
+//! Unlike rmcp, the guard does not act on `notifications/cancelled` for a get_user in
+//! flight: its answer (one read) is sent anyway, which JSON-RPC clients ignore.
 
 use std::sync::Arc;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use rmcp::Json;
-use rmcp::model::{JsonRpcVersion2_0, RequestId};
+use rmcp::handler::server::tool::IntoCallToolResult;
+use rmcp::model::{
+    CallToolResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage, ServerResult,
+};
 use serde::Deserialize;
 
 use super::types::VerifyResult;
-use super::{strip_bearer, verify_answer};
+use super::{get_user_answer, strip_bearer, verify_answer};
 use crate::better_auth::AuthService;
+
+/// A fast answer: ready now, or once a store read is done.
+pub enum Fast {
+    Now(Vec<u8>),
+    Later(Pin<Box<dyn Future<Output = Vec<u8>> + Send>>),
+}
 
 /// Longer lines (a token far longer than any access token) go to rmcp.
 const MAX_FAST_LINE: usize = 16 * 1024;
@@ -35,10 +52,12 @@ enum Handshake {
     Ready,
 }
 
-/// The guard's view of the session, and the fast answer to verify_token.
+/// The guard's view of the session, and the fast answers.
 pub struct FastPath {
     auth: Arc<AuthService>,
     handshake: Handshake,
+    verify_token: bool,
+    get_user: bool,
 }
 
 #[derive(Deserialize)]
@@ -62,8 +81,8 @@ struct CallParams<'a> {
     arguments: TokenArgument<'a>,
 }
 
-/// The arguments of verify_token, as `TokenArgs` takes them (a token that needs JSON
-/// unescaping is borrowed no more, and goes the same way).
+/// The arguments of verify_token and get_user, as `TokenArgs` takes them (a token that
+/// needs JSON unescaping is borrowed no more, and goes the same way).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokenArgument<'a> {
@@ -80,19 +99,22 @@ struct Method<'a> {
 }
 
 impl FastPath {
-    /// The fast path for `auth`, or `None` when verify_token is not offered.
-    pub fn new(auth: Arc<AuthService>, verify_token_offered: bool) -> Option<Self> {
-        verify_token_offered.then_some(Self {
+    /// The fast path for `auth` and the offered tools, or `None` when neither
+    /// verify_token nor get_user is offered.
+    pub fn new(auth: Arc<AuthService>, verify_token: bool, get_user: bool) -> Option<Self> {
+        (verify_token || get_user).then_some(Self {
             auth,
             handshake: Handshake::Waiting,
+            verify_token,
+            get_user,
         })
     }
 
     /// The answer to `line` (one JSON message from the client), or `None` to hand the
     /// line to rmcp.
-    pub fn answer(&mut self, line: &[u8]) -> Option<Vec<u8>> {
+    pub fn answer(&mut self, line: &[u8]) -> Option<Fast> {
         match self.handshake {
-            Handshake::Ready => self.verify_token(line),
+            Handshake::Ready => self.call(line),
             Handshake::Waiting => {
                 if method_of(line, b"\"initialize\"") == Some((true, "initialize")) {
                     self.handshake = Handshake::Initializing;
@@ -110,20 +132,36 @@ impl FastPath {
         }
     }
 
-    fn verify_token(&self, line: &[u8]) -> Option<Vec<u8>> {
-        if line.len() > MAX_FAST_LINE || !contains(line, b"verify_token") {
+    fn call(&self, line: &[u8]) -> Option<Fast> {
+        if line.len() > MAX_FAST_LINE
+            || !((self.verify_token && contains(line, b"verify_token"))
+                || (self.get_user && contains(line, b"get_user")))
+        {
             return None;
         }
         let call: Call<'_> = serde_json::from_slice(line).ok()?;
-        if call.method != "tools/call" || call.params.name != "verify_token" {
+        if call.method != "tools/call" {
             return None;
         }
-        let verified = self
-            .auth
-            .verify_stateless(strip_bearer(&call.params.arguments.token))?;
-        // A tool error (none is expected for an access token) is left to rmcp to answer.
-        let Json(result) = verify_answer(verified).ok()?;
-        structured_answer(&call.id, &result)
+        match call.params.name {
+            "verify_token" if self.verify_token => {
+                let verified = self
+                    .auth
+                    .verify_stateless(strip_bearer(&call.params.arguments.token))?;
+                // A tool error (none is expected for an access token) is left to rmcp.
+                let Json(result) = verify_answer(verified).ok()?;
+                structured_answer(&call.id, &result).map(Fast::Now)
+            }
+            "get_user" if self.get_user => {
+                let auth = self.auth.clone();
+                let token = call.params.arguments.token.into_owned();
+                let id = call.id;
+                Some(Fast::Later(Box::pin(async move {
+                    rmcp_answer(id, get_user_answer(&auth, &token).await)
+                })))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -144,6 +182,29 @@ fn structured_answer(id: &RequestId, result: &VerifyResult) -> Option<Vec<u8>> {
     out.extend_from_slice(body.as_bytes());
     out.extend_from_slice(br#","isError":false}}"#);
     Some(out)
+}
+
+/// rmcp's answer to a tools/call whose tool returned `returned`, built with rmcp's own
+/// types as its tool router and handler build it.
+fn rmcp_answer(id: RequestId, returned: impl IntoCallToolResult) -> Vec<u8> {
+    let message = match returned.into_call_tool_result() {
+        Ok(CallToolResponse::Complete(result)) => {
+            let mut result = ServerResult::CallToolResult(result);
+            // What rmcp's handler does for a peer that negotiated a version before 2026-07-28.
+            result.strip_result_type_for_legacy_peer();
+            result.strip_non_object_output_for_legacy_peer();
+            ServerJsonRpcMessage::response(result, id)
+        }
+        Ok(_) => ServerJsonRpcMessage::error(
+            rmcp::ErrorData::internal_error("unexpected tool result", None),
+            Some(id),
+        ),
+        Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
+    };
+    serde_json::to_vec(&message).unwrap_or_else(|_| {
+        br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error"}}"#
+            .to_vec()
+    })
 }
 
 /// `(has an id, method)` of `line` when it mentions `needle` and is a JSON-RPC message.

@@ -116,11 +116,13 @@ impl AuthServer {
         Self { auth, tool_router }
     }
 
-    /// The stdio guard's fast path for verify_token (see [`fast`]), when it is offered.
+    /// The stdio guard's fast path for verify_token and get_user (see [`fast`]), when
+    /// either is offered.
     pub fn fast_path(&self) -> Option<fast::FastPath> {
         fast::FastPath::new(
             self.auth.clone(),
             self.tool_router.has_route("verify_token"),
+            self.tool_router.has_route("get_user"),
         )
     }
 
@@ -205,15 +207,7 @@ impl AuthServer {
         &self,
         Parameters(args): Parameters<TokenArgs>,
     ) -> Result<Json<GetUserResult>, String> {
-        self.auth
-            .get_user(strip_bearer(&args.token))
-            .await
-            .map(|u| {
-                Json(GetUserResult {
-                    user: UserView::from(u),
-                })
-            })
-            .map_err(tool_error)
+        get_user_answer(&self.auth, &args.token).await
     }
 
     /// Get a new access token for a session (the sessionToken from sign_in or sign_up, or
@@ -276,6 +270,18 @@ fn verify_answer(verified: Result<VerifiedToken, AuthError>) -> Result<Json<Veri
         }
         Err(e) => Err(tool_error(e)),
     }
+}
+
+/// get_user's answer. (Shared by the tool and its [`fast`] path.)
+async fn get_user_answer(auth: &AuthService, token: &str) -> Result<Json<GetUserResult>, String> {
+    auth.get_user(strip_bearer(token))
+        .await
+        .map(|u| {
+            Json(GetUserResult {
+                user: UserView::from(u),
+            })
+        })
+        .map_err(tool_error)
 }
 
 fn strip_bearer(token: &str) -> &str {

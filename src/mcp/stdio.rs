@@ -4,9 +4,10 @@
 //! rmcp ignores lines that are not JSON (no reply) and buffers lines up to 16 MiB. Here,
 //! a line that is not JSON gets JSON-RPC's `-32700 Parse error`, a line over the limit is
 //! skipped as it streams (never held whole) and gets `-32600`, and only well-formed JSON
-//! reaches rmcp. The guard's own answers (errors, and verify_token's [`super::fast`]
-//! path) are written by the reader, all the answers to one read at once; rmcp's answers
-//! by a writer task. Both write whole lines under one lock, so lines never interleave.
+//! reaches rmcp. The guard's own answers (errors, and the [`super::fast`] path's answers
+//! that are ready at once) are written by the reader, all the answers to one read
+//! together; rmcp's answers, and fast answers that wait for the store, by a writer task.
+//! Both write whole lines under one lock, so lines never interleave.
 
 use std::io;
 use std::pin::Pin;
@@ -17,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream
 
 use tokio::sync::{Mutex, mpsc};
 
-use super::fast::FastPath;
+use super::fast::{Fast, FastPath};
 
 /// The longest line accepted: room for a 1 MB password, escaped, with headroom.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
@@ -77,6 +78,7 @@ where
         output,
         batch: Vec::new(),
         reading: reading.clone(),
+        later: lines_tx.clone(),
     };
     let reader = tokio::spawn(read_lines(input, to_rmcp, answers, max_line, fast));
     (
@@ -94,6 +96,8 @@ struct Answers<W> {
     output: Output<W>,
     batch: Vec<u8>,
     reading: Arc<Mutex<()>>,
+    /// The writer task's queue, for answers that come later.
+    later: mpsc::Sender<Vec<u8>>,
 }
 
 impl<W: AsyncWrite + Unpin> Answers<W> {
@@ -186,9 +190,20 @@ async fn forward<W: AsyncWrite + Unpin>(
     if trimmed.is_empty() {
         return Ok(());
     }
-    if let Some(answer) = fast.as_mut().and_then(|f| f.answer(trimmed)) {
-        answers.push(&answer);
-        return Ok(());
+    match fast.as_mut().and_then(|f| f.answer(trimmed)) {
+        Some(Fast::Now(answer)) => {
+            answers.push(&answer);
+            return Ok(());
+        }
+        Some(Fast::Later(answer)) => {
+            // Written by the writer task, as rmcp's answers are.
+            let lines = answers.later.clone();
+            tokio::spawn(async move {
+                let _ = lines.send(answer.await).await;
+            });
+            return Ok(());
+        }
+        None => {}
     }
     if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_err() {
         tracing::debug!("answering a line that is not JSON with a parse error");
