@@ -10,7 +10,8 @@
 //! runs every scenario briefly (CI runs it that way, with no timing assertions). `--only`
 //! runs one scenario (startup, sign_up, sign_in, verify_token, get_user, during_sign_ins),
 //! e.g. under a profiler. `--env KEY=VALUE` sets a server setting for the run (e.g.
-//! `DATABASE_PREPARED_STATEMENTS=true`).
+//! `DATABASE_PREPARED_STATEMENTS=true`). `--socketpair` gives the servers a Unix
+//! socketpair as stdin and stdout, as Node-based clients do, instead of pipes.
 //! `loadgen null-server` is the do-nothing stdio server that gives the client's own ceiling.
 
 use std::collections::HashMap;
@@ -23,16 +24,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin};
+use tokio::process::Child;
 use tokio::sync::{Mutex, oneshot};
 
 type Pending = Arc<std::sync::Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
+
+/// Clients give servers a Unix socketpair as stdin and stdout instead of pipes
+/// (`--socketpair`).
+pub static SOCKETPAIR: AtomicBool = AtomicBool::new(false);
 
 /// A minimal JSON-RPC client over a child's stdio: requests are pipelined, answers are
 /// matched by id.
 pub struct Client {
     child: Child,
-    stdin: Mutex<ChildStdin>,
+    stdin: Mutex<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
     pending: Pending,
     next_id: AtomicU64,
 }
@@ -42,15 +47,37 @@ impl Client {
     /// to the initialize answer.
     pub async fn start(mut cmd: tokio::process::Command) -> (Self, Duration) {
         let started = Instant::now();
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the server starts");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let (stdin, stdout, child): (
+            Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+            Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+            Child,
+        ) = if SOCKETPAIR.load(Ordering::Relaxed) {
+            // As Node-based clients (Claude Desktop, the Inspector) spawn servers: one
+            // Unix socketpair end as the child's stdin and stdout.
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+            let theirs_out = theirs.try_clone().unwrap();
+            let child = cmd
+                .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+                .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("the server starts");
+            ours.set_nonblocking(true).unwrap();
+            let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+            (Box::new(write), Box::new(read), child)
+        } else {
+            let mut child = cmd
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("the server starts");
+            let stdin = child.stdin.take().unwrap();
+            let stdout = child.stdout.take().unwrap();
+            (Box::new(stdin), Box::new(stdout), child)
+        };
         let pending: Pending = Arc::default();
         let routes = pending.clone();
         tokio::spawn(async move {
@@ -623,6 +650,7 @@ fn main() {
         match a.as_str() {
             "--server" => server = PathBuf::from(it.next().expect("--server PATH")),
             "--postgres-url" => postgres_url = Some(it.next().expect("--postgres-url URL")),
+            "--socketpair" => SOCKETPAIR.store(true, Ordering::Relaxed),
             "--smoke" => {
                 sizes = Sizes {
                     only: sizes.only,

@@ -148,9 +148,8 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
     let server = AuthServer::new(Arc::new(service), tools);
-    // Non-blocking pipes when stdin and stdout are FIFOs (as MCP clients spawn servers),
-    // else tokio's blocking-pool handles.
-    let (input, output) = rmcp::transport::stdio_pipes();
+    // Non-blocking pipes or Unix sockets, as MCP clients spawn servers.
+    let (input, output) = stdio::stdio();
     let (transport, guard) =
         stdio::guarded(input, output, stdio::MAX_LINE_BYTES, server.fast_path());
     let served = match server.serve_with_ct(transport, shutdown).await {

@@ -205,3 +205,70 @@ async fn every_kind_of_bad_line_is_answered_and_the_server_keeps_serving() {
         .unwrap();
     assert!(status.success());
 }
+
+/// Node-based clients (Claude Desktop, VS Code, the Inspector) give servers one Unix
+/// socketpair as stdin and stdout: the server serves it without blocking threads (its
+/// debug log says so), answers fast-path and rmcp calls on it, and stops at its EOF.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_unix_socketpair_as_stdin_and_stdout_is_served_without_blocking_threads() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path()).with("RUST_LOG", "better_auth_mcp=debug");
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let theirs_out = theirs.try_clone().unwrap();
+    let mut cmd = env.command();
+    cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut out = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut out).await;
+        out
+    });
+    ours.set_nonblocking(true).unwrap();
+    let (read, mut write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+    let mut lines = BufReader::new(read).lines();
+    let mut ask = async |line: Value| -> Value {
+        write
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+        if line.get("id").is_none() {
+            return Value::Null;
+        }
+        let answer = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("an answer within 10 s")
+            .unwrap()
+            .expect("the server is still there");
+        serde_json::from_str(&answer).unwrap()
+    };
+    let init = ask(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"socket","version":"1"}}})).await;
+    assert_eq!(init["result"]["serverInfo"]["name"], "better-auth-mcp");
+    ask(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    let up = ask(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sign_up","arguments":{"email":"socket@example.com","password":"password123"}}})).await;
+    let token = up["result"]["structuredContent"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("sign_up answered {up}"))
+        .to_owned();
+    let verified = ask(json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"verify_token","arguments":{"token":token}}})).await;
+    assert_eq!(verified["result"]["structuredContent"]["valid"], true);
+    let user = ask(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_user","arguments":{"token":token}}})).await;
+    assert_eq!(
+        user["result"]["structuredContent"]["user"]["email"],
+        "socket@example.com"
+    );
+    drop(ask);
+    drop(write);
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("the server stops at the socket's EOF")
+        .unwrap();
+    assert!(status.success());
+    let log = log.await.unwrap();
+    assert!(
+        log.contains("stdin and stdout are a Unix socket"),
+        "the socket path was not taken:\n{log}"
+    );
+}
