@@ -259,7 +259,6 @@ async fn a_unix_socketpair_as_stdin_and_stdout_is_served_without_blocking_thread
         user["result"]["structuredContent"]["user"]["email"],
         "socket@example.com"
     );
-    drop(ask);
     drop(write);
     let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
         .await
