@@ -81,6 +81,10 @@ pub fn check_secret(secret: &SecretString) -> Result<(), SecretError> {
     Ok(())
 }
 
+/// How many verified tokens are remembered, and the longest one remembered.
+const RECENT_TOKENS: usize = 1024;
+const RECENT_TOKEN_MAX_BYTES: usize = 2048;
+
 /// Signs and verifies access tokens.
 pub struct AccessTokens {
     encoding: EncodingKey,
@@ -89,6 +93,11 @@ pub struct AccessTokens {
     issuer: Option<String>,
     ttl_secs: i64,
     leeway_secs: i64,
+    /// Tokens that verified, with their claims. An agent verifies the same token on every
+    /// step; what the signature and claim checks decide about a token string never
+    /// changes (the key and rules are fixed for the life of the process), so for a
+    /// remembered token only the clock checks are made again.
+    recent: std::sync::Mutex<std::collections::HashMap<Box<str>, AccessClaims>>,
 }
 
 impl AccessTokens {
@@ -122,6 +131,7 @@ impl AccessTokens {
             issuer,
             ttl_secs: ttl_secs.min(i64::MAX as u64) as i64,
             leeway_secs: leeway_secs as i64,
+            recent: Default::default(),
         })
     }
 
@@ -156,6 +166,10 @@ impl AccessTokens {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenRejection::TooLarge);
         }
+        if let Some(claims) = self.remembered(token) {
+            self.check_clock(&claims)?;
+            return Ok(claims);
+        }
         if token.split('.').count() != 3 {
             return Err(TokenRejection::Malformed);
         }
@@ -165,7 +179,44 @@ impl AccessTokens {
                 TokenRejection::Malformed => header_rejection(token),
                 other => other,
             })?;
-        self.check_claims(&data.header, data.claims)
+        let claims = self.check_claims(&data.header, data.claims)?;
+        self.remember(token, &claims);
+        Ok(claims)
+    }
+
+    fn remembered(&self, token: &str) -> Option<AccessClaims> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.get(token).cloned()
+    }
+
+    /// Keeps a verified token; when full, drops the expired ones, or all if none is.
+    fn remember(&self, token: &str, claims: &AccessClaims) {
+        if token.len() > RECENT_TOKEN_MAX_BYTES {
+            return;
+        }
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() >= RECENT_TOKENS {
+            let now = Utc::now().timestamp();
+            recent.retain(|_, c| c.exp >= now - self.leeway_secs);
+            if recent.len() >= RECENT_TOKENS {
+                recent.clear();
+            }
+        }
+        recent.insert(token.into(), claims.clone());
+    }
+
+    /// The checks of a remembered token that depend on the time, as jsonwebtoken and
+    /// [`check_claims`](Self::check_claims) make them.
+    fn check_clock(&self, claims: &AccessClaims) -> Result<(), TokenRejection> {
+        let now = Utc::now().timestamp();
+        if claims.exp < now.saturating_sub(self.leeway_secs) {
+            return Err(TokenRejection::Expired);
+        }
+        let ahead = now.saturating_add(self.leeway_secs);
+        if claims.nbf.is_some_and(|nbf| nbf > ahead) || claims.iat > ahead {
+            return Err(TokenRejection::NotYetValid);
+        }
+        Ok(())
     }
 
     /// The checks jsonwebtoken leaves to us: no `crit`, a non-empty `sub`, `iat` not ahead.
@@ -265,6 +316,38 @@ mod tests {
 
     fn now() -> i64 {
         Utc::now().timestamp()
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_its_changed_copies_still_fail() {
+        let t = AccessTokens::new(&SECRET.into(), None, 1, 0).unwrap();
+        let token = t
+            .issue("user-1", "a@example.com", Some("sid"))
+            .unwrap()
+            .token;
+        let first = t.verify(&token).unwrap();
+        assert_eq!(t.verify(&token).unwrap(), first, "the remembered answer");
+        assert_eq!(t.recent.lock().unwrap().len(), 1);
+        let mut changed = token.clone();
+        changed.insert(token.len() - 3, 'x');
+        assert!(t.verify(&changed).is_err());
+        assert!(t.verify(&format!("{token} ")).is_err());
+        // exp = iat + 1 and no leeway: two seconds on, the remembered token has expired.
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert_eq!(t.verify(&token), Err(TokenRejection::Expired));
+    }
+
+    #[test]
+    fn remembered_tokens_are_bounded() {
+        let t = tokens(None);
+        for i in 0..(RECENT_TOKENS + 10) {
+            let token = t
+                .issue(&format!("user-{i}"), "a@example.com", None)
+                .unwrap()
+                .token;
+            t.verify(&token).unwrap();
+            assert!(t.recent.lock().unwrap().len() <= RECENT_TOKENS);
+        }
     }
 
     #[test]
