@@ -19,10 +19,9 @@
 //! Unlike rmcp, the guard does not act on `notifications/cancelled` for a get_user in
 //! flight: its answer (one read) is sent anyway, which JSON-RPC clients ignore.
 
-use std::sync::Arc;
-
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use rmcp::Json;
 use rmcp::handler::server::tool::IntoCallToolResult;
