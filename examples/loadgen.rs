@@ -47,6 +47,7 @@ impl Client {
     /// to the initialize answer.
     pub async fn start(mut cmd: tokio::process::Command) -> (Self, Duration) {
         let started = Instant::now();
+        cmd.stderr(Stdio::null()).kill_on_drop(true);
         let (stdin, stdout, child): (
             Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
             Box<dyn tokio::io::AsyncRead + Send + Unpin>,
@@ -59,8 +60,6 @@ impl Client {
             let child = cmd
                 .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
                 .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
                 .spawn()
                 .expect("the server starts");
             ours.set_nonblocking(true).unwrap();
@@ -70,8 +69,6 @@ impl Client {
             let mut child = cmd
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
                 .spawn()
                 .expect("the server starts");
             let stdin = child.stdin.take().unwrap();

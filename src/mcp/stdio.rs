@@ -11,11 +11,10 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
-
 use tokio::sync::{Mutex, mpsc};
 
 use super::fast::{Fast, FastPath};
