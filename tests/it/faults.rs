@@ -1,11 +1,10 @@
 //! Faults: Neon's pooler, connections dropped while idle, an outage under load, and a stop
 //! in the middle of calls. Nothing acknowledged is lost; no user is half-written.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 
 use crate::support::pg::TestDb;
 use crate::support::proxy::Proxy;
@@ -152,15 +151,7 @@ async fn an_outage_under_load_loses_no_acknowledged_sign_up_and_half_writes_no_u
 /// Starts a raw server, sends `n` sign_up calls, then stops it with `stop` while they run.
 /// Returns the answers received and how long the exit took.
 async fn stop_during_calls(env: &ServerEnv, n: usize, sigterm: bool) -> (Vec<Value>, Duration) {
-    let mut child = env
-        .command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut stdin, mut lines) = env.spawn_piped();
     let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"stop","version":"1"}}});
     let mut batch = format!(
         "{init}\n{}\n",
@@ -256,15 +247,7 @@ async fn a_flood_of_sign_ins_is_refused_at_once_past_the_cap_with_bounded_memory
         .with("RATE_LIMIT_ENABLED", "false")
         .with("HASH_CONCURRENCY", "2")
         .with("HASH_QUEUE_LIMIT", "8");
-    let mut child = env
-        .command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut stdin, mut lines) = env.spawn_piped();
     let n = 1000;
     let mut batch = String::new();
     batch.push_str(&json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"flood","version":"1"}}}).to_string());

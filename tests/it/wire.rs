@@ -20,13 +20,7 @@ struct Raw {
 
 impl Raw {
     async fn start(env: &ServerEnv) -> Self {
-        let mut cmd = env.command();
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (child, stdin, lines) = env.spawn_piped();
         let mut raw = Self {
             child,
             stdin,

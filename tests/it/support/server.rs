@@ -9,7 +9,8 @@ use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::process::{ChildStdin, ChildStdout};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_better-auth-mcp");
 pub const SECRET: &str = "test-secret-7c1d0f9e2b4a48d3a5e6f7081b2c3d4e";
@@ -63,6 +64,27 @@ impl ServerEnv {
     pub fn without(mut self, key: &str) -> Self {
         self.vars.remove(key);
         self
+    }
+
+    /// The server with piped stdin and stdout (stderr discarded), for tests that write
+    /// raw lines: the child, its stdin, and its stdout's lines.
+    pub fn spawn_piped(
+        &self,
+    ) -> (
+        tokio::process::Child,
+        ChildStdin,
+        Lines<BufReader<ChildStdout>>,
+    ) {
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server spawns");
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        (child, stdin, lines)
     }
 
     pub fn command(&self) -> tokio::process::Command {
