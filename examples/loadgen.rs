@@ -12,16 +12,19 @@
 //! e.g. under a profiler. `--env KEY=VALUE` sets a server setting for the run (e.g.
 //! `DATABASE_PREPARED_STATEMENTS=true`). `--socketpair` gives the servers a Unix
 //! socketpair as stdin and stdout, as Node-based clients do, instead of pipes.
-//! `loadgen null-server` is the do-nothing stdio server that gives the client's own ceiling.
+//! `loadgen null-server` is the do-nothing rmcp server (one tool, on our stdio transport):
+//! the SDK's own cost, against which ours is compared.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use better_auth_mcp::mcp::types::VerifyResult;
+use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::{Json, ServiceExt, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Child;
@@ -556,47 +559,67 @@ pub async fn measure_null_server(client: Arc<Client>, sizes: Sizes) -> Vec<Figur
     figures
 }
 
-/// The do-nothing stdio server: answers initialize, and every other request with a fixed
-/// result of the shape and size of the server's verify_token answer (so the client does
-/// the same work for each answer), doing no other work.
-pub fn null_server() {
-    let verified = json!({
-        "claims": {
-            "email": "bench1234-0@example.com",
-            "exp": 1795732557,
-            "iat": 1795731657,
-            "sid": "1WVAtlF4Dwrgpkyr5j4bDlePp1oOQFls",
-            "sub": "W7cLwg7wel9JdfnE4a05I24HSJWXGPWO"
-        },
-        "expiresAt": "2026-11-26T22:35:57.000Z",
-        "kind": "access_token",
-        "valid": true
-    });
-    use std::io::BufRead;
-    let stdin = std::io::stdin();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
-        let Some(id) = msg.get("id") else { continue };
-        let answer = if msg["method"] == "initialize" {
-            json!({"jsonrpc":"2.0","id":id,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"null","version":"0"}}})
-        } else {
-            json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":verified.to_string()}],"structuredContent":verified,"isError":false}})
-        };
-        let _ = writeln!(out, "{answer}");
-        // Flush once no more input waits: answers to a burst go out in one write.
-        if reader.buffer().is_empty() {
-            let _ = out.flush();
+/// The do-nothing server: an rmcp server on the same stdio transport as ours, with one
+/// tool, verify_token, whose result is a fixed verify_token answer of the same shape and
+/// size. What it costs is the SDK's part of a call, so our server against it measures
+/// what our code adds.
+#[derive(Clone)]
+pub struct NullServer {
+    verified: Arc<VerifyResult>,
+    tool_router: ToolRouter<Self>,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct NullArgs {
+    #[allow(dead_code)]
+    token: String,
+}
+
+#[tool_router]
+impl NullServer {
+    fn new() -> Self {
+        let verified = json!({
+            "claims": {
+                "email": "bench1234-0@example.com",
+                "exp": 1795732557,
+                "iat": 1795731657,
+                "sid": "1WVAtlF4Dwrgpkyr5j4bDlePp1oOQFls",
+                "sub": "W7cLwg7wel9JdfnE4a05I24HSJWXGPWO"
+            },
+            "expiresAt": "2026-11-26T22:35:57.000Z",
+            "kind": "access_token",
+            "valid": true
+        });
+        Self {
+            verified: Arc::new(serde_json::from_value(verified).unwrap()),
+            tool_router: Self::tool_router(),
         }
     }
+
+    /// Answers every call with the same verify_token result.
+    #[tool(name = "verify_token", annotations(read_only_hint = true))]
+    async fn verify_token(&self, Parameters(_): Parameters<NullArgs>) -> Json<VerifyResult> {
+        Json((*self.verified).clone())
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl rmcp::ServerHandler for NullServer {}
+
+/// Serves [`NullServer`] on stdin/stdout until EOF (`loadgen null-server`).
+pub fn null_server() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let running = NullServer::new()
+            .serve(better_auth_mcp::mcp::stdio::transport())
+            .await
+            .expect("the client initializes");
+        let _ = running.waiting().await;
+    });
+    std::process::exit(0);
 }
 
 /// The server command for a backend: a fresh embedded database in `dir`, or PostgreSQL.

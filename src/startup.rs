@@ -148,11 +148,7 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
     let server = AuthServer::new(Arc::new(service), tools);
-    // Non-blocking pipes or Unix sockets, as MCP clients spawn servers.
-    let (input, output) = stdio::stdio();
-    let (transport, guard) =
-        stdio::guarded(input, output, stdio::MAX_LINE_BYTES, server.fast_path());
-    let served = match server.serve_with_ct(transport, shutdown).await {
+    match server.serve_with_ct(stdio::transport(), shutdown).await {
         Ok(running) => running
             .waiting()
             .await
@@ -160,7 +156,5 @@ pub async fn serve_stdio(
             .map_err(|e| StartupError::Transport(e.to_string())),
         Err(rmcp::service::ServerInitializeError::Cancelled) => Ok(()),
         Err(e) => Err(StartupError::Transport(e.to_string())),
-    };
-    guard.finish(std::time::Duration::from_secs(1)).await;
-    served
+    }
 }

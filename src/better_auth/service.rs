@@ -291,20 +291,6 @@ impl AuthService {
         })
     }
 
-    /// What [`verify`](Self::verify) answers for a credential it can check without the
-    /// store (an access token issued here); `None` for the others (session and JWT-plugin
-    /// tokens), which need a read.
-    pub fn verify_stateless(&self, credential: &str) -> Option<Result<VerifiedToken, AuthError>> {
-        let credential = credential.trim();
-        match shape_of(credential) {
-            CredentialShape::AccessToken => Some(
-                self.verify_access_token(credential)
-                    .map_err(AuthError::InvalidToken),
-            ),
-            _ => None,
-        }
-    }
-
     /// Verifies any credential of the deployment: an access token (stateless), a Better
     /// Auth session token (raw or signed; looked up), or a JWT-plugin token (key from
     /// `jwks`). A credential that does not verify is `AuthError::InvalidToken`.

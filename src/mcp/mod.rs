@@ -1,7 +1,7 @@
 //! The MCP face of the server: six tools over rmcp, each turning its arguments into
 //! domain calls and every [`AuthError`] into a text-only `isError` result `CODE: message`.
 
-pub mod fast;
+pub mod args;
 pub mod stdio;
 pub mod types;
 
@@ -12,6 +12,7 @@ use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{Json, tool, tool_handler, tool_router};
 
 use crate::better_auth::{AuthError, AuthService, VerifiedToken};
+use args::{Args, ArgumentError};
 use types::{
     AuthResult, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult, SignUpArgs,
     TokenArgs, UserView, VerifyResult,
@@ -96,6 +97,12 @@ pub struct AuthServer {
     tool_router: ToolRouter<Self>,
 }
 
+/// Arguments that do not match the tool's input schema.
+fn invalid_arguments(e: ArgumentError) -> String {
+    tracing::debug!(code = "INVALID_ARGUMENTS", "tool call failed");
+    format!("INVALID_ARGUMENTS: {e}")
+}
+
 /// The one place where domain errors become tool errors.
 fn tool_error(e: AuthError) -> String {
     if let AuthError::Internal(detail) = &e {
@@ -116,16 +123,6 @@ impl AuthServer {
         Self { auth, tool_router }
     }
 
-    /// The stdio guard's fast path for verify_token and get_user (see [`fast`]), when
-    /// either is offered.
-    pub fn fast_path(&self) -> Option<fast::FastPath> {
-        fast::FastPath::new(
-            self.auth.clone(),
-            self.tool_router.has_route("verify_token"),
-            self.tool_router.has_route("get_user"),
-        )
-    }
-
     /// Create a new user account with an email and a password, and sign it in. Returns the
     /// user and an access token (a JWT, valid for 15 minutes by default). Fails with
     /// USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL if the email is taken, INVALID_EMAIL,
@@ -142,8 +139,9 @@ impl AuthServer {
     )]
     async fn sign_up(
         &self,
-        Parameters(args): Parameters<SignUpArgs>,
+        Parameters(Args(args)): Parameters<Args<SignUpArgs>>,
     ) -> Result<Json<AuthResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
         self.auth
             .sign_up(&args.email, args.password, args.name.as_deref())
             .await
@@ -166,8 +164,9 @@ impl AuthServer {
     )]
     async fn sign_in(
         &self,
-        Parameters(args): Parameters<SignInArgs>,
+        Parameters(Args(args)): Parameters<Args<SignInArgs>>,
     ) -> Result<Json<AuthResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
         self.auth
             .sign_in(&args.email, args.password)
             .await
@@ -189,8 +188,9 @@ impl AuthServer {
     )]
     async fn verify_token(
         &self,
-        Parameters(args): Parameters<TokenArgs>,
+        Parameters(Args(args)): Parameters<Args<TokenArgs>>,
     ) -> Result<Json<VerifyResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
         verify_answer(self.auth.verify(strip_bearer(&args.token)).await)
     }
 
@@ -205,9 +205,18 @@ impl AuthServer {
     )]
     async fn get_user(
         &self,
-        Parameters(args): Parameters<TokenArgs>,
+        Parameters(Args(args)): Parameters<Args<TokenArgs>>,
     ) -> Result<Json<GetUserResult>, String> {
-        get_user_answer(&self.auth, &args.token).await
+        let args = args.map_err(invalid_arguments)?;
+        self.auth
+            .get_user(strip_bearer(&args.token))
+            .await
+            .map(|u| {
+                Json(GetUserResult {
+                    user: UserView::from(u),
+                })
+            })
+            .map_err(tool_error)
     }
 
     /// Get a new access token for a session (the sessionToken from sign_in or sign_up, or
@@ -225,8 +234,9 @@ impl AuthServer {
     )]
     async fn refresh_token(
         &self,
-        Parameters(args): Parameters<SessionArgs>,
+        Parameters(Args(args)): Parameters<Args<SessionArgs>>,
     ) -> Result<Json<RefreshResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
         self.auth
             .refresh_token(strip_bearer(&args.session_token))
             .await
@@ -249,8 +259,9 @@ impl AuthServer {
     )]
     async fn sign_out(
         &self,
-        Parameters(args): Parameters<SessionArgs>,
+        Parameters(Args(args)): Parameters<Args<SessionArgs>>,
     ) -> Result<Json<SignOutResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
         self.auth
             .sign_out(strip_bearer(&args.session_token))
             .await
@@ -260,7 +271,7 @@ impl AuthServer {
 }
 
 /// verify_token's answer to a verification: a token that does not verify is a normal
-/// answer, not an error. (Shared by the tool and its [`fast`] path.)
+/// answer, not an error.
 fn verify_answer(verified: Result<VerifiedToken, AuthError>) -> Result<Json<VerifyResult>, String> {
     match verified {
         Ok(v) => Ok(Json(VerifyResult::valid(v))),
@@ -270,18 +281,6 @@ fn verify_answer(verified: Result<VerifiedToken, AuthError>) -> Result<Json<Veri
         }
         Err(e) => Err(tool_error(e)),
     }
-}
-
-/// get_user's answer. (Shared by the tool and its [`fast`] path.)
-async fn get_user_answer(auth: &AuthService, token: &str) -> Result<Json<GetUserResult>, String> {
-    auth.get_user(strip_bearer(token))
-        .await
-        .map(|u| {
-            Json(GetUserResult {
-                user: UserView::from(u),
-            })
-        })
-        .map_err(tool_error)
 }
 
 fn strip_bearer(token: &str) -> &str {

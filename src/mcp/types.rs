@@ -140,10 +140,8 @@ pub struct SignOutResult {
     pub signed_out: bool,
 }
 
-/// The claims of a verified token. Fields are in the order of their names, the order in
-/// which rmcp writes structured results (through `serde_json::Value`), so verify_token's
-/// fast path can write this struct directly and still match rmcp byte for byte.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+/// The claims of a verified token.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ClaimsView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<serde_json::Value>,
@@ -176,9 +174,8 @@ impl From<AccessClaims> for ClaimsView {
     }
 }
 
-/// `{valid: true, kind, claims, expiresAt}` or `{valid: false, reason}`. Fields are in
-/// the order of their (camelCase) names, as in [`ClaimsView`].
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+/// `{valid: true, kind, claims, expiresAt}` or `{valid: false, reason}`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]

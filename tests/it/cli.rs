@@ -1,8 +1,7 @@
 //! The binary as a user meets it: zero-configuration start, refusals, help, and stopping.
 
-use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -156,68 +155,35 @@ async fn an_env_file_provides_the_configuration() {
     assert!(home.path().join("from-env-file.db").exists());
 }
 
-/// Spawns the server with raw pipes, completes the handshake, and returns it.
-fn spawn_initialized(
-    env: &ServerEnv,
-) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(&env.vars)
-        .current_dir(&env.home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdin = child.stdin.as_mut().unwrap();
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#
-    )
-    .unwrap();
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
-    )
-    .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert!(line.contains("\"id\":1"), "{line}");
-    (child, stdout)
+/// Waits for the child to exit; fails the test past `within`.
+async fn exit_within(
+    child: &mut tokio::process::Child,
+    within: Duration,
+) -> std::process::ExitStatus {
+    tokio::time::timeout(within, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the server did not exit within {within:?}"))
+        .unwrap()
 }
 
-fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > within {
-            let _ = child.kill();
-            panic!("the server did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-#[test]
-fn stdin_eof_stops_the_server_cleanly() {
+#[tokio::test(flavor = "multi_thread")]
+async fn stdin_eof_stops_the_server_cleanly() {
     let home = tempdir();
-    let (mut child, _out) = spawn_initialized(&ServerEnv::sqlite(home.path()));
-    drop(child.stdin.take());
-    let status = wait_exit(&mut child, Duration::from_secs(2));
+    let (mut child, mut raw) = ServerEnv::sqlite(home.path()).spawn_piped();
+    raw.handshake().await;
+    raw.close();
+    let status = exit_within(&mut child, Duration::from_secs(2)).await;
     assert!(status.success(), "{status:?}");
 }
 
-#[test]
-fn sigterm_stops_the_server_within_two_seconds() {
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_the_server_within_two_seconds() {
     let home = tempdir();
-    let (mut child, _out) = spawn_initialized(&ServerEnv::sqlite(home.path()));
+    let (mut child, mut raw) = ServerEnv::sqlite(home.path()).spawn_piped();
+    raw.handshake().await;
     // SAFETY: kill with a valid pid of our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = wait_exit(&mut child, Duration::from_secs(2));
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    let status = exit_within(&mut child, Duration::from_secs(2)).await;
     assert!(status.success(), "{status:?}");
 }
 

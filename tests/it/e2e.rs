@@ -3,75 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::support::pg::TestDb;
-use crate::support::server::{SECRET, Server, ServerEnv, code_of};
-use crate::support::tempdir;
-
-/// A backend a server runs on, with a side door for the test to read and change rows.
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-pub struct Setup {
-    pub env: ServerEnv,
-    pub db: Option<TestDb>,
-    _home: tempfile::TempDir,
-}
-
-impl Setup {
-    pub fn new(backend: Backend) -> Self {
-        let home = tempdir();
-        let (env, db) = match backend {
-            Backend::Sqlite => (ServerEnv::sqlite(home.path()), None),
-            Backend::Postgres => {
-                let db = TestDb::create();
-                (ServerEnv::postgres(home.path(), &db.neon_url()), Some(db))
-            }
-        };
-        Self {
-            env,
-            db,
-            _home: home,
-        }
-    }
-
-    /// Runs SQL directly against the backing database; returns the first column of the
-    /// first row as text.
-    pub fn sql(&self, sql: &str) -> String {
-        match &self.db {
-            Some(db) => db.sql(sql),
-            None => {
-                let path = self.env.home.join("auth.db");
-                let conn = rusqlite::Connection::open(path).unwrap();
-                let mut stmt = conn.prepare(sql).unwrap();
-                let mut rows = stmt.query([]).unwrap();
-                match rows.next().unwrap() {
-                    Some(row) => match row.get_ref(0).unwrap() {
-                        rusqlite::types::ValueRef::Integer(n) => n.to_string(),
-                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into(),
-                        rusqlite::types::ValueRef::Null => String::new(),
-                        other => format!("{other:?}"),
-                    },
-                    None => String::new(),
-                }
-            }
-        }
-    }
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(super::Backend::Postgres).await })*
-        }
-    };
-}
+use crate::support::backend::{Backend, Setup, on_both_backends};
+use crate::support::server::{SECRET, Server, code_of};
 
 on_both_backends!(
     every_tool_works_from_sign_up_to_get_user,

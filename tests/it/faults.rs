@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 use crate::support::pg::TestDb;
 use crate::support::proxy::Proxy;
-use crate::support::server::{Server, ServerEnv, code_of, text_of};
+use crate::support::rpc::tool_call;
+use crate::support::server::{Server, ServerEnv, code_of, peak_rss_kib, text_of};
 use crate::support::tempdir;
 
 /// Users without their credential account: must always be zero.
@@ -151,31 +151,26 @@ async fn an_outage_under_load_loses_no_acknowledged_sign_up_and_half_writes_no_u
 /// Starts a raw server, sends `n` sign_up calls, then stops it with `stop` while they run.
 /// Returns the answers received and how long the exit took.
 async fn stop_during_calls(env: &ServerEnv, n: usize, sigterm: bool) -> (Vec<Value>, Duration) {
-    let (mut child, mut stdin, mut lines) = env.spawn_piped();
-    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"stop","version":"1"}}});
-    let mut batch = format!(
-        "{init}\n{}\n",
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
-    );
+    let (mut child, mut raw) = env.spawn_piped();
+    raw.handshake().await;
+    let mut batch = String::new();
     for i in 1..=n {
-        let call = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_up","arguments":{"email":format!("stop{i}@example.com"),"password":"password123"}}});
-        batch.push_str(&format!("{call}\n"));
+        let args = json!({"email": format!("stop{i}@example.com"), "password": "password123"});
+        batch.push_str(&tool_call(i as i64, "sign_up", args));
+        batch.push('\n');
     }
-    stdin.write_all(batch.as_bytes()).await.unwrap();
-    stdin.flush().await.unwrap();
-    let first = lines.next_line().await.unwrap().unwrap();
-    assert!(first.contains("\"id\":0"), "{first}");
+    raw.send_raw(batch.as_bytes()).await;
     tokio::time::sleep(Duration::from_millis(30)).await;
     let started = Instant::now();
     if sigterm {
         // SAFETY: kill with a valid pid of our own child.
         unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
     } else {
-        drop(stdin);
+        raw.close();
     }
     let mut answers = Vec::new();
-    while let Ok(Some(line)) = lines.next_line().await {
-        answers.push(serde_json::from_str(&line).unwrap());
+    while let Some(answer) = raw.next(Duration::from_secs(5)).await {
+        answers.push(answer);
     }
     let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
         .await
@@ -247,29 +242,23 @@ async fn a_flood_of_sign_ins_is_refused_at_once_past_the_cap_with_bounded_memory
         .with("RATE_LIMIT_ENABLED", "false")
         .with("HASH_CONCURRENCY", "2")
         .with("HASH_QUEUE_LIMIT", "8");
-    let (mut child, mut stdin, mut lines) = env.spawn_piped();
+    let (mut child, mut raw) = env.spawn_piped();
+    raw.handshake().await;
     let n = 1000;
     let mut batch = String::new();
-    batch.push_str(&json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"flood","version":"1"}}}).to_string());
-    batch.push_str("\n{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
     for i in 1..=n {
-        let call = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_in","arguments":{"email":format!("flood{i}@example.com"),"password":"password123"}}});
-        batch.push_str(&format!("{call}\n"));
+        let args = json!({"email": format!("flood{i}@example.com"), "password": "password123"});
+        batch.push_str(&tool_call(i as i64, "sign_in", args));
+        batch.push('\n');
     }
     let started = Instant::now();
-    stdin.write_all(batch.as_bytes()).await.unwrap();
-    stdin.flush().await.unwrap();
+    raw.send_raw(batch.as_bytes()).await;
     let (mut busy, mut denied) = (0, 0);
-    for _ in 0..=n {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+    for _ in 0..n {
+        let answer = raw
+            .next(Duration::from_secs(60))
             .await
-            .expect("every call is answered")
-            .unwrap()
-            .unwrap();
-        let answer: Value = serde_json::from_str(&line).unwrap();
-        if answer["id"] == 0 {
-            continue;
-        }
+            .expect("every call is answered");
         let text = answer["result"]["content"][0]["text"]
             .as_str()
             .unwrap_or_default();
@@ -280,12 +269,7 @@ async fn a_flood_of_sign_ins_is_refused_at_once_past_the_cap_with_bounded_memory
         }
     }
     let took = started.elapsed();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id().unwrap())).unwrap();
-    let peak_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let peak_kib = peak_rss_kib(&child);
     eprintln!(
         "flood of {n}: {denied} checked, {busy} refused as busy, in {took:?}; peak RSS {peak_kib} KiB"
     );
@@ -296,7 +280,7 @@ async fn a_flood_of_sign_ins_is_refused_at_once_past_the_cap_with_bounded_memory
     assert!(denied >= 8, "calls within the cap are served: {denied}");
     // Two hashes of 19 MiB at once (their memory reused), plus the server itself.
     assert!(peak_kib < 128 * 1024, "peak RSS {peak_kib} KiB");
-    drop(stdin);
+    raw.close();
     let _ = child.wait().await;
 }
 

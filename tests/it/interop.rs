@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::e2e::{Backend, Setup};
+use crate::support::backend::{Backend, Setup, on_both_backends};
 use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
 use crate::support::pg::TestDb;
 use crate::support::server::{Server, ServerEnv, code_of};
@@ -64,19 +64,6 @@ fn insert_better_auth_rows(s: &Setup, v: &Value) {
             k["crv"].as_str().map_or("null".into(), |c| format!("'{c}'"))
         ));
     }
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(crate::e2e::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(crate::e2e::Backend::Postgres).await })*
-        }
-    };
 }
 
 on_both_backends!(better_auth_golden_vectors_sign_in_verify_and_sign_out_here);

@@ -6,7 +6,6 @@ mod support;
 mod bench_smoke;
 mod cli;
 mod e2e;
-mod fast_path;
 mod faults;
 mod inspector;
 mod interop;

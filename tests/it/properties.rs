@@ -4,10 +4,16 @@
 use better_auth_mcp::better_auth::{
     AccessTokens, Email, MAX_EMAIL_BYTES, Password, PasswordPolicy, TokenRejection, UserName,
 };
-use better_auth_mcp::mcp::types::{SignInArgs, SignUpArgs, TokenArgs};
+use better_auth_mcp::mcp::args::check;
+use better_auth_mcp::mcp::types::{SessionArgs, SignInArgs, SignUpArgs, TokenArgs};
 use proptest::prelude::*;
 
+use better_auth_mcp::better_auth::RateLimitPolicy;
+use better_auth_mcp::mcp::{AuthServer, ToolSelection, stdio};
+
+use crate::support::rpc::Raw;
 use crate::support::server::SECRET;
+use crate::support::tempdir;
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -84,10 +90,31 @@ proptest! {
     }
 
     #[test]
-    fn tool_arguments_parse_or_fail_without_panicking(value in json()) {
-        let _ = serde_json::from_value::<SignUpArgs>(value.clone());
-        let _ = serde_json::from_value::<SignInArgs>(value.clone());
-        let _ = serde_json::from_value::<TokenArgs>(value);
+    fn tool_arguments_are_refused_exactly_when_they_do_not_fit_and_the_refusal_names_a_field(
+        value in json()
+    ) {
+        let serde_json::Value::Object(arguments) = value else { return Ok(()) };
+        fn compare<T: serde::de::DeserializeOwned + schemars::JsonSchema + 'static>(
+            arguments: &serde_json::Map<String, serde_json::Value>,
+        ) -> Result<(), TestCaseError> {
+            let checked = check::<T>(arguments.clone());
+            let serde = serde_json::from_value::<T>(serde_json::Value::Object(arguments.clone()));
+            prop_assert_eq!(checked.is_ok(), serde.is_ok());
+            if let Err(e) = checked {
+                let field = e.field.clone().expect("a field is named");
+                let text = e.to_string();
+                prop_assert!(text.starts_with(&format!("{field}: ")), "{}", text);
+                // No value is repeated (values long enough not to be a field name by chance).
+                for v in arguments.values().filter_map(|v| v.as_str()).filter(|v| v.len() >= 12) {
+                    prop_assert!(!text.contains(v), "{} repeats {:?}", text, v);
+                }
+            }
+            Ok(())
+        }
+        compare::<SignUpArgs>(&arguments)?;
+        compare::<SignInArgs>(&arguments)?;
+        compare::<TokenArgs>(&arguments)?;
+        compare::<SessionArgs>(&arguments)?;
     }
 
     #[test]
@@ -129,11 +156,28 @@ proptest! {
     }
 }
 
-#[tokio::test]
-async fn the_stdio_guard_forwards_only_json_whatever_the_bytes() {
+/// Whatever bytes arrive on stdin, the line after them is served: a ping sent after them
+/// gets its answer, and every line the server writes meanwhile is JSON-RPC.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_any_bytes_the_next_line_is_served_and_every_line_out_is_json_rpc() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
-    use tokio::io::AsyncReadExt;
+    use rmcp::ServiceExt;
+
+    let dir = tempdir();
+    let auth = crate::library::service(dir.path(), RateLimitPolicy::default()).await;
+    let server = AuthServer::new(std::sync::Arc::new(auth), &ToolSelection::default());
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let (server_read, server_write) = tokio::io::split(theirs);
+    let transport = stdio::transport_on(Box::new(server_read), Box::new(server_write));
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(transport).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let (read, write) = tokio::io::split(ours);
+    let mut raw = Raw::new(read, write);
+    raw.handshake().await;
 
     let mut runner = TestRunner::new(config());
     let strategy = prop::collection::vec(
@@ -141,25 +185,19 @@ async fn the_stdio_guard_forwards_only_json_whatever_the_bytes() {
             any::<u8>().prop_map(|b| vec![b]),
             Just(b"\n".to_vec()),
             Just(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.to_vec()),
+            Just(br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"verify_token","arguments":{"token":"a.b.c"}}}"#.to_vec()),
             Just(b"{\"a\":".to_vec()),
         ],
         0..64,
     );
-    for _ in 0..300 {
-        let input: Vec<u8> = strategy.new_tree(&mut runner).unwrap().current().concat();
-        let ((mut to_rmcp, _writer), _guard) = better_auth_mcp::mcp::stdio::guarded(
-            std::io::Cursor::new(input),
-            tokio::io::sink(),
-            256,
-            None,
-        );
-        let mut forwarded = Vec::new();
-        to_rmcp.read_to_end(&mut forwarded).await.unwrap();
-        for line in forwarded.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            assert!(
-                serde_json::from_slice::<serde_json::Value>(line).is_ok(),
-                "{line:?}"
-            );
-        }
+    for i in 0..300 {
+        let bytes: Vec<u8> = strategy.new_tree(&mut runner).unwrap().current().concat();
+        raw.send_raw(&bytes).await;
+        let id = serde_json::json!(format!("after-{i}"));
+        raw.send_line("").await;
+        raw.send_line(&serde_json::json!({"jsonrpc":"2.0","id":id,"method":"ping"}).to_string())
+            .await;
+        let answer = raw.answer_to(&id).await;
+        assert!(answer.get("result").is_some(), "{answer}");
     }
 }

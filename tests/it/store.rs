@@ -6,6 +6,7 @@ use better_auth_mcp::store::{
 };
 use chrono::{SubsecRound, Utc};
 
+use crate::support::backend::{Backend, on_backends};
 use crate::support::pg::TestDb;
 use crate::support::tempdir;
 
@@ -15,9 +16,9 @@ struct Opened {
     _dir: tempfile::TempDir,
 }
 
-async fn open(postgres: bool, prepared_statements: bool) -> Opened {
+async fn open(backend: Backend) -> Opened {
     let dir = tempdir();
-    let (url, db) = if postgres {
+    let (url, db) = if backend.is_postgres() {
         let db = TestDb::create();
         (db.neon_url(), Some(db))
     } else {
@@ -27,7 +28,7 @@ async fn open(postgres: bool, prepared_statements: bool) -> Opened {
         )
     };
     let settings = PoolSettings {
-        prepared_statements,
+        prepared_statements: backend == Backend::PostgresPrepared,
         ..PoolSettings::default()
     };
     let store = Store::open(&DatabaseUrl::parse(&url).unwrap(), &settings)
@@ -70,24 +71,8 @@ fn new_session() -> NewSession {
     }
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(super::open(false, false).await.store).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { let o = super::open(true, false).await; super::$name(o.store.clone()).await; drop(o) })*
-        }
-        mod postgres_prepared_statements {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { let o = super::open(true, true).await; super::$name(o.store.clone()).await; drop(o) })*
-        }
-    };
-}
-
-on_both_stores!(
+on_backends!(
+    [sqlite => Sqlite, postgres => Postgres, postgres_prepared_statements => PostgresPrepared]
     a_created_user_is_found_by_email_and_id_with_its_password,
     a_taken_email_is_reported_as_such_and_writes_nothing,
     unknown_users_are_none,
@@ -95,7 +80,9 @@ on_both_stores!(
     sessions_are_found_extended_and_deleted,
 );
 
-async fn a_created_user_is_found_by_email_and_id_with_its_password(store: Store) {
+async fn a_created_user_is_found_by_email_and_id_with_its_password(backend: Backend) {
+    let opened = open(backend).await;
+    let store = &opened.store;
     let new = new_user("found@example.com");
     let (created, session) = store
         .create_user_with_password(&new, &new_session())
@@ -117,7 +104,9 @@ async fn a_created_user_is_found_by_email_and_id_with_its_password(store: Store)
     assert_eq!(by_id, new.user);
 }
 
-async fn a_taken_email_is_reported_as_such_and_writes_nothing(store: Store) {
+async fn a_taken_email_is_reported_as_such_and_writes_nothing(backend: Backend) {
+    let opened = open(backend).await;
+    let store = &opened.store;
     store
         .create_user_with_password(&new_user("twice@example.com"), &new_session())
         .await
@@ -137,7 +126,9 @@ async fn a_taken_email_is_reported_as_such_and_writes_nothing(store: Store) {
     );
 }
 
-async fn unknown_users_are_none(store: Store) {
+async fn unknown_users_are_none(backend: Backend) {
+    let opened = open(backend).await;
+    let store = &opened.store;
     assert!(
         store
             .find_user_by_email("no@example.com")
@@ -148,7 +139,9 @@ async fn unknown_users_are_none(store: Store) {
     assert!(store.find_user_by_id("nope").await.unwrap().is_none());
 }
 
-async fn migrating_twice_changes_nothing(store: Store) {
+async fn migrating_twice_changes_nothing(backend: Backend) {
+    let opened = open(backend).await;
+    let store = &opened.store;
     store
         .create_user_with_password(&new_user("kept@example.com"), &new_session())
         .await
@@ -163,7 +156,9 @@ async fn migrating_twice_changes_nothing(store: Store) {
     );
 }
 
-async fn sessions_are_found_extended_and_deleted(store: Store) {
+async fn sessions_are_found_extended_and_deleted(backend: Backend) {
+    let opened = open(backend).await;
+    let store = &opened.store;
     let new = new_user("sessions@example.com");
     let (user, first) = store
         .create_user_with_password(&new, &new_session())

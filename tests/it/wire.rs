@@ -1,140 +1,123 @@
-//! Bad input on the wire: every line gets its JSON-RPC answer (or none where JSON-RPC says
-//! so) and the server keeps serving the next call correctly.
+//! Bad input on the wire, as rmcp's transport handles it: unparsable lines get no answer,
+//! well-formed mistakes get their JSON-RPC error or tool error, an oversized line is
+//! dropped without being held, and the server keeps serving the next call correctly.
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout};
+use serde_json::json;
 
-use crate::support::server::ServerEnv;
+use crate::support::rpc::{Raw, tool_error_text};
+use crate::support::server::{ServerEnv, peak_rss_kib};
 use crate::support::tempdir;
 
-struct Raw {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
-    next_id: i64,
-}
-
-impl Raw {
-    async fn start(env: &ServerEnv) -> Self {
-        let (child, stdin, lines) = env.spawn_piped();
-        let mut raw = Self {
-            child,
-            stdin,
-            lines,
-            next_id: 100,
-        };
-        raw.send_line(
-            &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wire","version":"1"}}}).to_string(),
-        )
+/// The server still answers a good call correctly, and it is the next line it writes
+/// (so nothing was answered for what came before).
+async fn still_serving(s: &mut Raw) {
+    s.send_line(r#"{"jsonrpc":"2.0","id":"probe","method":"tools/call","params":{"name":"verify_token","arguments":{"token":"x.y.z"}}}"#)
         .await;
-        assert_eq!(raw.answer().await["id"], 1);
-        raw.send_line(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
-            .await;
-        raw
-    }
-
-    async fn send_line(&mut self, line: &str) {
-        self.stdin.write_all(line.as_bytes()).await.unwrap();
-        self.stdin.write_all(b"\n").await.unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-
-    async fn answer(&mut self) -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(20), self.lines.next_line())
-            .await
-            .expect("an answer in time")
-            .unwrap()
-            .expect("the server is still there");
-        serde_json::from_str(&line).unwrap()
-    }
-
-    /// Calls a tool and returns the JSON-RPC answer.
-    async fn call(&mut self, tool: &str, arguments: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let line = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":arguments}});
-        self.send_line(&line.to_string()).await;
-        let answer = self.answer().await;
-        assert_eq!(answer["id"], id, "{answer}");
-        answer
-    }
-
-    /// The server still answers a good call correctly.
-    async fn still_serving(&mut self) {
-        let r = self.call("verify_token", json!({"token": "x.y.z"})).await;
-        assert_eq!(r["result"]["structuredContent"]["valid"], false, "{r}");
-    }
-}
-
-fn tool_error(answer: &Value) -> String {
-    assert_eq!(answer["result"]["isError"], true, "{answer}");
-    answer["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let a = s.answer().await;
+    assert_eq!(a["id"], "probe", "the next line answers the probe: {a}");
+    assert_eq!(a["result"]["structuredContent"]["valid"], false, "{a}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_kind_of_bad_line_is_answered_and_the_server_keeps_serving() {
+async fn bad_lines_get_rmcps_answers_and_the_server_keeps_serving() {
     let home = tempdir();
-    let mut s = Raw::start(&ServerEnv::sqlite(home.path())).await;
+    let (mut child, mut s) = ServerEnv::sqlite(home.path()).spawn_piped();
+    s.handshake().await;
 
-    // Not JSON, and JSON with a raw control character: JSON-RPC's parse error, id null.
+    // Not JSON, and JSON with a raw control character: ignored, as the official SDKs do.
     for bad in [
         "this is not json",
         "{\"jsonrpc\":\"2.0\",\"id\":",
         "{\"a\":\"\u{1}\"}",
     ] {
         s.send_line(bad).await;
-        let a = s.answer().await;
-        assert_eq!(a["error"]["code"], -32700, "{bad:?}: {a}");
-        assert_eq!(a["id"], Value::Null);
-        s.still_serving().await;
+        still_serving(&mut s).await;
     }
 
     // JSON that is not JSON-RPC: invalid request.
     s.send_line(r#"{"hello":"world"}"#).await;
     let a = s.answer().await;
     assert_eq!(a["error"]["code"], -32600, "{a}");
-    s.still_serving().await;
+    still_serving(&mut s).await;
 
     // Unknown method and unknown tool: JSON-RPC errors for that id.
-    s.send_line(r#"{"jsonrpc":"2.0","id":7,"method":"no/such/method"}"#)
-        .await;
-    let a = s.answer().await;
-    assert_eq!(
-        (a["id"].clone(), a["error"]["code"].clone()),
-        (json!(7), json!(-32601)),
-        "{a}"
-    );
+    let a = s.request("no/such/method", json!({})).await;
+    assert_eq!(a["error"]["code"], -32601, "{a}");
     let a = s.call("drop_all_users", json!({})).await;
     assert_eq!(a["error"]["code"], -32602, "{a}");
-    s.still_serving().await;
+    still_serving(&mut s).await;
 
-    // Missing, extra and mistyped arguments: isError results naming the field.
-    let text = tool_error(&s.call("sign_in", json!({"email": "a@example.com"})).await);
-    assert!(text.contains("password"), "{text}");
-    let text = tool_error(
-        &s.call(
+    // params or arguments that are not an object: refused, never a tool result.
+    for line in [
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":["verify_token",{"token":"x.y.z"}]}"#,
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"verify_token","arguments":["x.y.z"]}}"#,
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"verify_token","arguments":"x.y.z"}}"#,
+    ] {
+        s.send_line(line).await;
+        let a = s.answer().await;
+        assert!(
+            a.get("error").is_some() && a.get("result").is_none(),
+            "{line}: {a}"
+        );
+        still_serving(&mut s).await;
+    }
+
+    // Missing, unknown and mistyped arguments: INVALID_ARGUMENTS naming the field, never
+    // the value.
+    for (tool, args, want) in [
+        (
+            "sign_in",
+            json!({"email": "a@example.com"}),
+            "INVALID_ARGUMENTS: password: missing",
+        ),
+        (
+            "sign_up",
+            json!({"password": "password123"}),
+            "INVALID_ARGUMENTS: email: missing",
+        ),
+        ("get_user", json!({}), "INVALID_ARGUMENTS: token: missing"),
+        (
+            "sign_out",
+            json!({"token": "t"}),
+            "INVALID_ARGUMENTS: token: unknown argument",
+        ),
+        (
             "sign_in",
             json!({"email": "a@example.com", "password": "x", "otp": 1}),
-        )
-        .await,
-    );
-    assert!(text.contains("otp"), "{text}");
-    let text = tool_error(
-        &s.call("get_user", json!({"token": ["not", "a", "string"]}))
-            .await,
-    );
-    assert!(text.contains("string"), "{text}");
-    s.still_serving().await;
+            "INVALID_ARGUMENTS: otp: unknown argument",
+        ),
+        (
+            "get_user",
+            json!({"token": ["not", "a", "string"]}),
+            "INVALID_ARGUMENTS: token: expected a string",
+        ),
+        (
+            "refresh_token",
+            json!({"sessionToken": 5}),
+            "INVALID_ARGUMENTS: sessionToken: expected a string",
+        ),
+        (
+            "sign_up",
+            json!({"email": "a@example.com", "password": 31415926}),
+            "INVALID_ARGUMENTS: password: expected a string",
+        ),
+        (
+            "verify_token",
+            json!({"token": null}),
+            "INVALID_ARGUMENTS: token: expected a string",
+        ),
+    ] {
+        let text = tool_error_text(&s.call(tool, args).await);
+        assert!(text.starts_with(want), "{tool}: {text}");
+        assert!(!text.contains("31415926"), "{text}");
+    }
+    still_serving(&mut s).await;
 
     // NUL and control characters in values, a 10 KB email, a 1 MB password.
-    let text = tool_error(
+    let text = tool_error_text(
         &s.call(
             "sign_up",
             json!({"email": "a\u{0}b@example.com", "password": "password123"}),
@@ -142,7 +125,7 @@ async fn every_kind_of_bad_line_is_answered_and_the_server_keeps_serving() {
         .await,
     );
     assert!(text.starts_with("INVALID_EMAIL:"), "{text}");
-    let text = tool_error(
+    let text = tool_error_text(
         &s.call(
             "sign_up",
             json!({"email": "ok@example.com", "password": "password123", "name": "a\u{7}b"}),
@@ -151,7 +134,7 @@ async fn every_kind_of_bad_line_is_answered_and_the_server_keeps_serving() {
     );
     assert!(text.starts_with("INVALID_NAME:"), "{text}");
     let long_email = format!("{}@example.com", "a".repeat(10_000));
-    let text = tool_error(
+    let text = tool_error_text(
         &s.call(
             "sign_up",
             json!({"email": long_email, "password": "password123"}),
@@ -160,7 +143,7 @@ async fn every_kind_of_bad_line_is_answered_and_the_server_keeps_serving() {
     );
     assert!(text.starts_with("INVALID_EMAIL:"), "{text}");
     let huge_password = "p".repeat(1_000_000);
-    let text = tool_error(
+    let text = tool_error_text(
         &s.call(
             "sign_in",
             json!({"email": "ok@example.com", "password": huge_password}),
@@ -168,18 +151,24 @@ async fn every_kind_of_bad_line_is_answered_and_the_server_keeps_serving() {
         .await,
     );
     assert!(text.starts_with("PASSWORD_TOO_LONG:"), "{text}");
-    s.still_serving().await;
+    still_serving(&mut s).await;
 
-    // A 20 MB line: refused without being held whole, answered, and the next line works.
+    // A 20 MiB line: dropped as it streams (the server's peak memory does not grow by
+    // its size), not answered, and the next call is served.
+    let before = peak_rss_kib(&child);
     let mut line = String::from(
         r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"sign_in","arguments":{"email":"x@example.com","password":""#,
     );
     line.push_str(&"z".repeat(20 * 1024 * 1024));
     line.push_str(r#""}}}"#);
     s.send_line(&line).await;
-    let a = s.answer().await;
-    assert_eq!(a["error"]["code"], -32600, "{a}");
-    s.still_serving().await;
+    drop(line);
+    still_serving(&mut s).await;
+    let grew = peak_rss_kib(&child).saturating_sub(before);
+    assert!(
+        grew < 10 * 1024,
+        "peak RSS grew by {grew} KiB for a 20 MiB line"
+    );
 
     // And a real call still succeeds end to end.
     let r = s
@@ -192,8 +181,8 @@ async fn every_kind_of_bad_line_is_answered_and_the_server_keeps_serving() {
         r["result"]["structuredContent"]["user"]["email"],
         "wire@example.com"
     );
-    drop(s.stdin);
-    let status = tokio::time::timeout(Duration::from_secs(5), s.child.wait())
+    s.close();
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
         .await
         .unwrap()
         .unwrap();
@@ -202,7 +191,7 @@ async fn every_kind_of_bad_line_is_answered_and_the_server_keeps_serving() {
 
 /// Node-based clients (Claude Desktop, VS Code, the Inspector) give servers one Unix
 /// socketpair as stdin and stdout: the server serves it without blocking threads (its
-/// debug log says so), answers fast-path and rmcp calls on it, and stops at its EOF.
+/// debug log says so), answers calls on it, and stops at its EOF.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_unix_socketpair_as_stdin_and_stdout_is_served_without_blocking_threads() {
     let home = tempdir();
@@ -221,39 +210,28 @@ async fn a_unix_socketpair_as_stdin_and_stdout_is_served_without_blocking_thread
         out
     });
     ours.set_nonblocking(true).unwrap();
-    let (read, mut write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
-    let mut lines = BufReader::new(read).lines();
-    let mut ask = async |line: Value| -> Value {
-        write
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .unwrap();
-        if line.get("id").is_none() {
-            return Value::Null;
-        }
-        let answer = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .expect("an answer within 10 s")
-            .unwrap()
-            .expect("the server is still there");
-        serde_json::from_str(&answer).unwrap()
-    };
-    let init = ask(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"socket","version":"1"}}})).await;
+    let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+    let mut s = Raw::new(read, write);
+    let init = s.handshake().await;
     assert_eq!(init["result"]["serverInfo"]["name"], "better-auth-mcp");
-    ask(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
-    let up = ask(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sign_up","arguments":{"email":"socket@example.com","password":"password123"}}})).await;
+    let up = s
+        .call(
+            "sign_up",
+            json!({"email": "socket@example.com", "password": "password123"}),
+        )
+        .await;
     let token = up["result"]["structuredContent"]["token"]
         .as_str()
         .unwrap_or_else(|| panic!("sign_up answered {up}"))
         .to_owned();
-    let verified = ask(json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"verify_token","arguments":{"token":token}}})).await;
+    let verified = s.call("verify_token", json!({"token": token})).await;
     assert_eq!(verified["result"]["structuredContent"]["valid"], true);
-    let user = ask(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_user","arguments":{"token":token}}})).await;
+    let user = s.call("get_user", json!({"token": token})).await;
     assert_eq!(
         user["result"]["structuredContent"]["user"]["email"],
         "socket@example.com"
     );
-    drop(write);
+    s.close();
     let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
         .await
         .expect("the server stops at the socket's EOF")

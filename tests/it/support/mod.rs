@@ -1,6 +1,8 @@
+pub mod backend;
 pub mod better_auth_app;
 pub mod pg;
 pub mod proxy;
+pub mod rpc;
 pub mod server;
 
 pub fn tempdir() -> tempfile::TempDir {

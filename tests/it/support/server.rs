@@ -9,8 +9,9 @@ use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
-use tokio::process::{ChildStdin, ChildStdout};
+use tokio::io::AsyncReadExt;
+
+use super::rpc::Raw;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_better-auth-mcp");
 pub const SECRET: &str = "test-secret-7c1d0f9e2b4a48d3a5e6f7081b2c3d4e";
@@ -67,14 +68,8 @@ impl ServerEnv {
     }
 
     /// The server with piped stdin and stdout (stderr discarded), for tests that write
-    /// raw lines: the child, its stdin, and its stdout's lines.
-    pub fn spawn_piped(
-        &self,
-    ) -> (
-        tokio::process::Child,
-        ChildStdin,
-        Lines<BufReader<ChildStdout>>,
-    ) {
+    /// raw lines: the child and the raw client on its pipes (no handshake yet).
+    pub fn spawn_piped(&self) -> (tokio::process::Child, Raw) {
         let mut child = self
             .command()
             .stdin(Stdio::piped())
@@ -83,8 +78,8 @@ impl ServerEnv {
             .spawn()
             .expect("server spawns");
         let stdin = child.stdin.take().unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        (child, stdin, lines)
+        let stdout = child.stdout.take().unwrap();
+        (child, Raw::new(stdout, stdin))
     }
 
     pub fn command(&self) -> tokio::process::Command {
@@ -175,4 +170,15 @@ pub fn text_of(r: &CallToolResult) -> String {
 /// The code part of `CODE: message`.
 pub fn code_of(text: &str) -> &str {
     text.split(':').next().unwrap_or("")
+}
+
+/// The peak resident memory of a running child (VmHWM), in KiB.
+pub fn peak_rss_kib(child: &tokio::process::Child) -> u64 {
+    let pid = child.id().expect("the child runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
 }
