@@ -12,9 +12,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, jwk::Jwk};
 use percent_encoding::percent_decode_str;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::token::rejection_of;
+use super::token::{UnverifiedJwt, verify_signature};
 use super::{AccessClaims, AccessTokens, AuthError, TokenRejection};
-use crate::store::Store;
+use crate::store::{JwkLookup, Store};
 
 /// The longest session credential accepted (a token is 32 characters; signed, about 80).
 const MAX_SESSION_CREDENTIAL_BYTES: usize = 512;
@@ -119,22 +119,16 @@ impl JwksCache {
         alg: Algorithm,
     ) -> Result<AccessClaims, AuthError> {
         let invalid = AuthError::InvalidToken;
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| invalid(TokenRejection::Malformed))?;
-        let kid = header
-            .kid
-            .clone()
-            .ok_or(invalid(TokenRejection::MissingClaim))?;
+        let jwt = UnverifiedJwt::read(token).map_err(invalid)?;
+        // A token naming no key, or a key no source has, cannot have a signature that holds.
+        let kid = jwt.kid.ok_or(invalid(TokenRejection::BadSignature))?;
         let (key, key_alg) = self.key(store, &kid).await?;
         // The key's recorded alg, when there is one, must be the token's.
         if key_alg.as_deref().is_some_and(|a| a != alg_name(alg)) {
-            return Err(invalid(TokenRejection::UnsupportedAlgorithm));
+            return Err(invalid(TokenRejection::BadSignature));
         }
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &rules.validation_for(alg))
-            .map_err(|e| invalid(rejection_of(e.kind())))?;
-        rules
-            .check_claims(&data.header, data.claims)
-            .map_err(invalid)
+        verify_signature(token, &key, alg).map_err(invalid)?;
+        rules.check_claims(jwt.claims).map_err(invalid)
     }
 
     async fn key(
@@ -147,8 +141,18 @@ impl JwksCache {
         {
             return Ok((key, alg));
         }
-        let unknown = AuthError::InvalidToken(TokenRejection::BadSignature);
-        let row = store.find_jwk(kid).await?.ok_or(unknown)?;
+        let row = match store.find_jwk(kid).await? {
+            JwkLookup::Found(row) => row,
+            JwkLookup::Unknown => {
+                return Err(AuthError::InvalidToken(TokenRejection::BadSignature));
+            }
+            // No jwks table: this deployment verifies no asymmetric algorithm.
+            JwkLookup::NoKeySource => {
+                return Err(AuthError::InvalidToken(
+                    TokenRejection::UnsupportedAlgorithm,
+                ));
+            }
+        };
         let unusable = || {
             tracing::warn!(kid, "a jwks row holds no usable public key");
             AuthError::InvalidToken(TokenRejection::BadSignature)

@@ -89,7 +89,6 @@ const RECENT_TOKEN_MAX_BYTES: usize = 2048;
 pub struct AccessTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
-    validation: Validation,
     issuer: Option<String>,
     ttl_secs: i64,
     leeway_secs: i64,
@@ -113,21 +112,9 @@ impl AccessTokens {
         let leeway_secs = leeway_secs.min(MAX_LEEWAY_SECS);
         check_secret(secret)?;
         let bytes = secret.expose_secret().as_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = leeway_secs;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
-        match &issuer {
-            Some(iss) => {
-                validation.set_issuer(&[iss]);
-                validation.set_audience(&[iss]);
-            }
-            None => validation.validate_aud = false,
-        }
         Ok(Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
-            validation,
             issuer,
             ttl_secs: ttl_secs.min(i64::MAX as u64) as i64,
             leeway_secs: leeway_secs as i64,
@@ -161,7 +148,9 @@ impl AccessTokens {
         })
     }
 
-    /// Verifies signature, algorithm and claims. Stateless: no database is read.
+    /// Verifies a token in the contract's order of reasons (too_large, malformed,
+    /// unsupported_algorithm, bad_signature, missing_claim, expired, not_yet_valid,
+    /// wrong_issuer, wrong_audience). Stateless: no database is read.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenRejection::TooLarge);
@@ -170,16 +159,12 @@ impl AccessTokens {
             self.check_clock(&claims)?;
             return Ok(claims);
         }
-        if token.split('.').count() != 3 {
-            return Err(TokenRejection::Malformed);
+        let jwt = UnverifiedJwt::read(token)?;
+        if jwt.alg != "HS256" {
+            return Err(TokenRejection::UnsupportedAlgorithm);
         }
-        // decode() reads the header once and refuses any alg but HS256 before the signature.
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match rejection_of(e.kind()) {
-                TokenRejection::Malformed => header_rejection(token),
-                other => other,
-            })?;
-        let claims = self.check_claims(&data.header, data.claims)?;
+        verify_signature(token, &self.decoding, Algorithm::HS256)?;
+        let claims = self.check_claims(jwt.claims)?;
         self.remember(token, &claims);
         Ok(claims)
     }
@@ -205,8 +190,7 @@ impl AccessTokens {
         recent.insert(token.into(), claims.clone());
     }
 
-    /// The checks of a remembered token that depend on the time, as jsonwebtoken and
-    /// [`check_claims`](Self::check_claims) make them.
+    /// The checks that depend on the time: expired, then not yet valid (nbf or iat ahead).
     fn check_clock(&self, claims: &AccessClaims) -> Result<(), TokenRejection> {
         let now = Utc::now().timestamp();
         if claims.exp < now.saturating_sub(self.leeway_secs) {
@@ -219,72 +203,153 @@ impl AccessTokens {
         Ok(())
     }
 
-    /// The checks jsonwebtoken leaves to us: no `crit`, a non-empty `sub`, `iat` not ahead.
-    pub(super) fn check_claims(
-        &self,
-        header: &Header,
-        claims: AccessClaims,
-    ) -> Result<AccessClaims, TokenRejection> {
-        // RFC 7515 §4.1.11: a critical extension we do not implement makes the token invalid.
-        if header.crit.is_some() {
-            return Err(TokenRejection::Malformed);
-        }
-        if claims.sub.is_empty() {
+    /// The claim checks of a token whose signature held, in the contract's order:
+    /// missing_claim, expired, not_yet_valid, wrong_issuer, wrong_audience.
+    pub(super) fn check_claims(&self, c: ClaimSet) -> Result<AccessClaims, TokenRejection> {
+        let (Some(sub), Some(exp), Some(iat)) = (c.sub, c.exp, c.iat) else {
+            return Err(TokenRejection::MissingClaim);
+        };
+        if sub.is_empty() {
             return Err(TokenRejection::MissingClaim);
         }
-        let now = Utc::now().timestamp();
-        if claims.iat > now.saturating_add(self.leeway_secs) {
-            return Err(TokenRejection::NotYetValid);
+        let claims = AccessClaims {
+            sub,
+            email: c.email,
+            iat,
+            exp,
+            nbf: c.nbf,
+            iss: c.iss,
+            aud: c.aud,
+            sid: c.sid,
+        };
+        self.check_clock(&claims)?;
+        if let Some(issuer) = &self.issuer {
+            if claims.iss.as_ref() != Some(issuer) {
+                return Err(TokenRejection::WrongIssuer);
+            }
+            let names_us = match &claims.aud {
+                Some(serde_json::Value::String(aud)) => aud == issuer,
+                Some(serde_json::Value::Array(auds)) => auds.iter().any(|a| a == issuer.as_str()),
+                _ => false,
+            };
+            if !names_us {
+                return Err(TokenRejection::WrongAudience);
+            }
         }
         Ok(claims)
     }
 }
 
-/// For a token jsonwebtoken could not read: an `alg` other than HS256 (including ones it
-/// does not know, such as `none`) is an unsupported algorithm, anything else is malformed.
-fn header_rejection(token: &str) -> TokenRejection {
-    use base64::Engine as _;
-    let alg = token
-        .split('.')
-        .next()
-        .and_then(|h| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(h)
-                .ok()
-        })
-        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
-        .and_then(|h| h.get("alg").and_then(|a| a.as_str().map(str::to_owned)));
-    match alg {
-        Some(alg) if alg != "HS256" => TokenRejection::UnsupportedAlgorithm,
-        _ => TokenRejection::Malformed,
-    }
+/// A JWT read but not trusted yet: its header's `alg` and `kid`, and its claims, each
+/// of the type it must have. Reading it finds too_large and malformed; nothing else.
+pub(super) struct UnverifiedJwt {
+    pub alg: String,
+    pub kid: Option<String>,
+    pub claims: ClaimSet,
 }
 
-/// A validation for other issuers' tokens (Better Auth's JWT plugin) with our rules.
-impl AccessTokens {
-    pub(super) fn validation_for(&self, alg: Algorithm) -> Validation {
-        let mut v = self.validation.clone();
-        v.algorithms = vec![alg];
-        v
-    }
+/// The registered claims this server reads, typed but not checked.
+#[derive(Debug, Default)]
+pub(super) struct ClaimSet {
+    sub: Option<String>,
+    email: Option<String>,
+    iat: Option<i64>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iss: Option<String>,
+    aud: Option<serde_json::Value>,
+    sid: Option<String>,
 }
 
-pub(super) fn rejection_of(kind: &ErrorKind) -> TokenRejection {
-    match kind {
-        ErrorKind::InvalidSignature => TokenRejection::BadSignature,
-        ErrorKind::ExpiredSignature => TokenRejection::Expired,
-        ErrorKind::ImmatureSignature => TokenRejection::NotYetValid,
-        ErrorKind::InvalidIssuer => TokenRejection::WrongIssuer,
-        ErrorKind::InvalidAudience => TokenRejection::WrongAudience,
-        ErrorKind::InvalidAlgorithm
-        | ErrorKind::InvalidAlgorithmName
-        | ErrorKind::UnsupportedAlgorithm => TokenRejection::UnsupportedAlgorithm,
-        ErrorKind::MissingRequiredClaim(_) => TokenRejection::MissingClaim,
-        ErrorKind::Json(e) if e.to_string().starts_with("missing field") => {
-            TokenRejection::MissingClaim
+impl UnverifiedJwt {
+    pub fn read(token: &str) -> Result<Self, TokenRejection> {
+        use base64::Engine as _;
+        use serde_json::{Map, Value};
+        let malformed = TokenRejection::Malformed;
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenRejection::TooLarge);
         }
-        _ => TokenRejection::Malformed,
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed);
+        };
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let object = |part: &str| -> Result<Map<String, Value>, TokenRejection> {
+            let bytes = b64.decode(part).map_err(|_| malformed)?;
+            match serde_json::from_slice(&bytes) {
+                Ok(Value::Object(map)) => Ok(map),
+                _ => Err(malformed),
+            }
+        };
+        let header = object(header)?;
+        let claims = object(payload)?;
+        b64.decode(signature).map_err(|_| malformed)?;
+        // RFC 7515 §4.1.11: a critical extension we do not implement makes the token invalid.
+        if header.contains_key("crit") {
+            return Err(malformed);
+        }
+        let string = |map: &Map<String, Value>, name: &str| match map.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(malformed),
+        };
+        // A NumericDate: any JSON number, seconds since the epoch (fractions dropped).
+        let date = |name: &str| match claims.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => Ok(n
+                .as_i64()
+                .or_else(|| n.as_u64().map(|_| i64::MAX))
+                .or_else(|| n.as_f64().map(|f| f.floor() as i64))),
+            Some(_) => Err(malformed),
+        };
+        let aud = match claims.get("aud") {
+            None => None,
+            Some(aud @ Value::String(_)) => Some(aud.clone()),
+            Some(Value::Array(auds)) if auds.iter().all(Value::is_string) => {
+                Some(Value::Array(auds.clone()))
+            }
+            Some(_) => return Err(malformed),
+        };
+        Ok(Self {
+            alg: string(&header, "alg")?.ok_or(malformed)?,
+            kid: string(&header, "kid")?,
+            claims: ClaimSet {
+                sub: string(&claims, "sub")?,
+                email: string(&claims, "email")?,
+                iat: date("iat")?,
+                exp: date("exp")?,
+                nbf: date("nbf")?,
+                iss: string(&claims, "iss")?,
+                aud,
+                sid: string(&claims, "sid")?,
+            },
+        })
     }
+}
+
+/// Checks the signature (and that the header names `alg`) with jsonwebtoken; the claims
+/// are checked by [`AccessTokens::check_claims`], in the contract's order.
+pub(super) fn verify_signature(
+    token: &str,
+    key: &DecodingKey,
+    alg: Algorithm,
+) -> Result<(), TokenRejection> {
+    let mut signature_only = Validation::new(alg);
+    signature_only.required_spec_claims.clear();
+    signature_only.validate_exp = false;
+    signature_only.validate_nbf = false;
+    signature_only.validate_aud = false;
+    jsonwebtoken::decode::<serde::de::IgnoredAny>(token, key, &signature_only)
+        .map(|_| ())
+        .map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+            ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidAlgorithmName
+            | ErrorKind::UnsupportedAlgorithm => TokenRejection::UnsupportedAlgorithm,
+            _ => TokenRejection::Malformed,
+        })
 }
 
 #[cfg(test)]
@@ -496,12 +561,9 @@ mod tests {
         );
         let forged = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
         assert_eq!(t.verify(&forged).unwrap_err(), TokenRejection::BadSignature);
-        // The signature is checked before the payload is read.
+        // A payload that is not a JSON object is malformed, whatever the signature.
         let garbage = format!("{}.{}.{}", parts[0], B64.encode(b"not json"), parts[2]);
-        assert_eq!(
-            t.verify(&garbage).unwrap_err(),
-            TokenRejection::BadSignature
-        );
+        assert_eq!(t.verify(&garbage).unwrap_err(), TokenRejection::Malformed);
         let rs256 = format!(
             "{}.{}.{}",
             B64.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
@@ -545,7 +607,7 @@ mod tests {
     fn the_leeway_is_configurable_and_capped() {
         let strict = AccessTokens::new(&SECRET.into(), None, 900, 0).unwrap();
         let lax = AccessTokens::new(&SECRET.into(), None, 900, 3600).unwrap();
-        assert_eq!(lax.validation.leeway, MAX_LEEWAY_SECS);
+        assert_eq!(lax.leeway_secs, MAX_LEEWAY_SECS as i64);
         let just_expired = sign(
             serde_json::json!({"sub":"u","iat":now()-100,"exp":now()-5}),
             Algorithm::HS256,
@@ -566,6 +628,128 @@ mod tests {
             TokenRejection::NotYetValid
         );
         assert!(lax.verify(&issued_ahead).is_ok());
+    }
+
+    /// Signs `claims` under a raw header (which jsonwebtoken's Header could not express).
+    fn sign_raw(header: &str, claims: serde_json::Value, secret: &str) -> String {
+        use aws_lc_rs::hmac;
+        let input = format!(
+            "{}.{}",
+            B64.encode(header),
+            B64.encode(serde_json::to_vec(&claims).unwrap())
+        );
+        let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+        let tag = hmac::sign(&key, input.as_bytes());
+        format!("{input}.{}", B64.encode(tag.as_ref()))
+    }
+
+    #[test]
+    fn reasons_follow_the_contracts_table_and_its_order() {
+        let iss = "https://app.example.com";
+        let t = tokens(Some(iss));
+        let hs = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let good = || serde_json::json!({"sub":"u","iat":now(),"exp":now()+60,"iss":iss,"aud":iss});
+        let with = |k: &str, v: serde_json::Value| {
+            let mut c = good();
+            c[k] = v;
+            c
+        };
+        let without = |k: &str| {
+            let mut c = good();
+            c.as_object_mut().unwrap().remove(k);
+            c
+        };
+        let other = "another-secret-another-secret-0000";
+        let cases = [
+            // malformed: no alg, wrong claim types (even with a bad signature too)
+            (
+                sign_raw(r#"{"typ":"JWT"}"#, good(), SECRET),
+                TokenRejection::Malformed,
+            ),
+            (
+                sign_raw(r#"{"alg":5}"#, good(), SECRET),
+                TokenRejection::Malformed,
+            ),
+            (
+                sign_raw(hs, with("exp", "tomorrow".into()), SECRET),
+                TokenRejection::Malformed,
+            ),
+            (
+                sign_raw(hs, with("sub", 5.into()), SECRET),
+                TokenRejection::Malformed,
+            ),
+            (
+                sign_raw(hs, with("aud", serde_json::json!([1])), SECRET),
+                TokenRejection::Malformed,
+            ),
+            (
+                sign_raw(hs, with("sub", 5.into()), other),
+                TokenRejection::Malformed,
+            ),
+            (
+                sign_raw(r#"{"alg":"HS256","kid":7}"#, good(), SECRET),
+                TokenRejection::Malformed,
+            ),
+            // unsupported algorithm before the signature
+            (
+                sign_raw(r#"{"alg":"none"}"#, good(), other),
+                TokenRejection::UnsupportedAlgorithm,
+            ),
+            (
+                sign_raw(r#"{"alg":"ES256"}"#, good(), other),
+                TokenRejection::UnsupportedAlgorithm,
+            ),
+            // bad signature before any claim
+            (
+                sign_raw(hs, without("sub"), other),
+                TokenRejection::BadSignature,
+            ),
+            (
+                sign_raw(hs, with("exp", (now() - 500).into()), other),
+                TokenRejection::BadSignature,
+            ),
+            // missing claims, then expiry (negative included), then the future, then iss/aud
+            (
+                sign_raw(hs, without("iat"), SECRET),
+                TokenRejection::MissingClaim,
+            ),
+            (
+                sign_raw(hs, with("sub", "".into()), SECRET),
+                TokenRejection::MissingClaim,
+            ),
+            (
+                sign_raw(hs, with("exp", (-5).into()), SECRET),
+                TokenRejection::Expired,
+            ),
+            (
+                sign_raw(hs, with("exp", (-1.5).into()), SECRET),
+                TokenRejection::Expired,
+            ),
+            (
+                sign_raw(hs, with("exp", (now() - 500).into()), SECRET),
+                TokenRejection::Expired,
+            ),
+            (
+                sign_raw(hs, with("nbf", (now() + 600).into()), SECRET),
+                TokenRejection::NotYetValid,
+            ),
+            (
+                sign_raw(hs, without("iss"), SECRET),
+                TokenRejection::WrongIssuer,
+            ),
+            (
+                sign_raw(hs, with("aud", serde_json::json!(["x", "y"])), SECRET),
+                TokenRejection::WrongAudience,
+            ),
+        ];
+        for (token, want) in cases {
+            assert_eq!(t.verify(&token).unwrap_err(), want, "{token}");
+        }
+        // Fractional NumericDates and an audience list naming us are fine.
+        let fine = sign_raw(hs, with("aud", serde_json::json!(["x", iss])), SECRET);
+        assert!(t.verify(&fine).is_ok());
+        let fractional = sign_raw(hs, with("exp", (now() as f64 + 60.5).into()), SECRET);
+        assert!(t.verify(&fractional).is_ok());
     }
 
     #[test]

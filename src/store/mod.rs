@@ -64,6 +64,16 @@ pub struct JwkRow {
     pub alg: Option<String>,
 }
 
+/// What the `jwks` table says of a key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwkLookup {
+    Found(JwkRow),
+    /// The table has no key of that id.
+    Unknown,
+    /// There is no `jwks` table: the deployment has no JWT plugin.
+    NoKeySource,
+}
+
 /// A user found by email, with the password of its credential account if it has one.
 pub struct UserWithPassword {
     pub user: User,
@@ -205,9 +215,8 @@ impl Store {
         }
     }
 
-    /// A JWT-plugin public key by its id (the JWT's `kid`); None if absent or there is no
-    /// `jwks` table.
-    pub async fn find_jwk(&self, kid: &str) -> Result<Option<JwkRow>, StoreError> {
+    /// A JWT-plugin public key by its id (the JWT's `kid`).
+    pub async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError> {
         match self {
             Self::Postgres(s) => s.find_jwk(kid).await,
             Self::Sqlite(s) => s.find_jwk(kid).await,

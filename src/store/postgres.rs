@@ -13,8 +13,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
 use super::{
-    JwkRow, Migration, NewSession, NewUser, PgUrl, RateLimitBucket, Session, StoreError, User,
-    UserWithPassword, tls,
+    JwkLookup, JwkRow, Migration, NewSession, NewUser, PgUrl, RateLimitBucket, Session, StoreError,
+    User, UserWithPassword, tls,
 };
 
 const MIGRATIONS: &[Migration] = &super::migrations!("postgres");
@@ -431,13 +431,13 @@ impl PgStore {
         Ok(())
     }
 
-    pub async fn find_jwk(&self, kid: &str) -> Result<Option<JwkRow>, StoreError> {
+    pub async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError> {
         // No JWT plugin in this deployment: no table, no key.
         let table = self
             .read_opt(r#"select to_regclass('"jwks"')::text"#, &[])
             .await?;
         if table.and_then(|r| r.get::<_, Option<String>>(0)).is_none() {
-            return Ok(None);
+            return Ok(JwkLookup::NoKeySource);
         }
         let row = self
             .read_opt(
@@ -445,9 +445,11 @@ impl PgStore {
                 &[(&kid, Type::TEXT)],
             )
             .await?;
-        Ok(row.map(|r| JwkRow {
-            public_key: r.get(0),
-            alg: r.get(1),
+        Ok(row.map_or(JwkLookup::Unknown, |r| {
+            JwkLookup::Found(JwkRow {
+                public_key: r.get(0),
+                alg: r.get(1),
+            })
         }))
     }
 

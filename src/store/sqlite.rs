@@ -10,7 +10,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    JwkRow, Migration, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+    JwkLookup, JwkRow, Migration, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
     UserWithPassword,
 };
 
@@ -271,7 +271,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn find_jwk(&self, kid: &str) -> Result<Option<JwkRow>, StoreError> {
+    pub async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError> {
         let kid = kid.to_owned();
         self.with_conn(move |conn| {
             let exists: bool = conn
@@ -282,7 +282,7 @@ impl SqliteStore {
                 )
                 .map_err(sql_error)?;
             if !exists {
-                return Ok(None);
+                return Ok(JwkLookup::NoKeySource);
             }
             conn.prepare_cached(r#"select "publicKey", "alg" from "jwks" where "id" = ?1"#)
                 .map_err(sql_error)?
@@ -293,6 +293,7 @@ impl SqliteStore {
                     })
                 })
                 .optional()
+                .map(|row| row.map_or(JwkLookup::Unknown, JwkLookup::Found))
                 .map_err(sql_error)
         })
         .await

@@ -171,6 +171,18 @@ async fn each_bad_input_gets_its_error_code_and_the_server_keeps_serving(backend
     );
     let v = server.ok("verify_token", json!({"token": foreign})).await;
     assert_eq!(v["reason"], "bad_signature");
+    // An asymmetric algorithm with no key source (this database has no jwks table).
+    for alg in ["RS256", "ES256", "EdDSA", "PS256"] {
+        use base64::Engine as _;
+        let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let token = format!(
+            "{}.{}.c2ln",
+            b64(json!({"alg": alg, "kid": "k1"})),
+            b64(json!({"sub": "x", "iat": now(), "exp": now() + 60}))
+        );
+        let v = server.ok("verify_token", json!({"token": token})).await;
+        assert_eq!(v["reason"], "unsupported_algorithm", "{alg}");
+    }
     let text = server.err("get_user", json!({"token": expired})).await;
     assert_eq!(code_of(&text), "INVALID_TOKEN");
     assert!(text.contains("expired"), "{text}");

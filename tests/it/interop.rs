@@ -143,6 +143,21 @@ async fn better_auth_golden_vectors_sign_in_verify_and_sign_out_here(backend: Ba
         assert_eq!(got["user"]["email"], email);
     }
 
+    // A key id that no jwks row has, or no key id at all: the signature cannot hold.
+    let jwt = str_of(&v["jwt"][0]["token"]);
+    let (_, rest) = jwt.split_once('.').unwrap();
+    for header in [
+        json!({"alg": v["jwt"][0]["alg"], "kid": "no-such-key"}),
+        json!({"alg": v["jwt"][0]["alg"]}),
+    ] {
+        use base64::Engine as _;
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header.to_string());
+        let r = server
+            .ok("verify_token", json!({"token": format!("{header}.{rest}")}))
+            .await;
+        assert_eq!(r, json!({"valid": false, "reason": "bad_signature"}));
+    }
+
     // refresh_token and sign_out take Better Auth's session; after sign_out it is gone.
     let second = &v["cookies"][1];
     let refreshed = server

@@ -2,7 +2,7 @@
 //! prepared statements (DATABASE_PREPARED_STATEMENTS), and on SQLite.
 
 use better_auth_mcp::store::{
-    DatabaseUrl, NewSession, NewUser, PoolSettings, Store, StoreError, User,
+    DatabaseUrl, JwkLookup, NewSession, NewUser, PoolSettings, Store, StoreError, User,
 };
 use chrono::{SubsecRound, Utc};
 
@@ -200,5 +200,9 @@ async fn sessions_are_found_extended_and_deleted(backend: Backend) {
         .unwrap();
     assert_eq!(gone, None);
     assert!(store.find_session(&first.token).await.unwrap().is_none());
-    assert!(store.find_jwk("no-such-kid").await.unwrap().is_none());
+    // No jwks table here (no JWT plugin): no key source at all.
+    assert_eq!(
+        store.find_jwk("no-such-kid").await.unwrap(),
+        JwkLookup::NoKeySource
+    );
 }
