@@ -62,7 +62,7 @@ pub enum AuthError {
     #[error("Too many attempts; retry after {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
     /// Too many password hashes are running or waiting: refused at once, not queued.
-    #[error("The server is busy checking passwords; retry after 1 seconds")]
+    #[error("The server is busy checking passwords; retry after 1 second")]
     Busy,
     #[error("The database cannot be reached right now; nothing was changed. Retry later.")]
     ServiceUnavailable,

@@ -535,7 +535,8 @@ mod tests {
     }
 
     /// Better Auth's format, checked against a hash computed independently (Python's
-    /// hashlib.scrypt with the same inputs; see tests/vectors/README.md).
+    /// hashlib.scrypt with the same inputs). Hashes made by Better Auth's own code
+    /// (tests/better-auth/vectors.json) are checked in tests/it/interop.rs.
     #[tokio::test]
     async fn better_auth_scrypt_hashes_verify_and_are_made_in_its_format() {
         let hasher = PasswordHasher::new(1, 8, PasswordFormat::Scrypt);

@@ -238,6 +238,11 @@ impl PgStore {
         )
         .await
         .map_err(db_error)?;
+        // `create ... if not exists` of a table that exists sends a NOTICE, which
+        // tokio-postgres logs at info on every start; this transaction wants warnings only.
+        tx.batch_execute("set local client_min_messages = warning")
+            .await
+            .map_err(db_error)?;
         tx.batch_execute(
             r#"create table if not exists "better_auth_mcp_migrations" ("version" bigint not null primary key,
                 "name" text not null, "appliedAt" timestamptz not null default CURRENT_TIMESTAMP)"#,
@@ -601,7 +606,6 @@ fn session_from_row(r: &tokio_postgres::Row, at: usize) -> Session {
     }
 }
 
-/// The connection is gone (closed, or its backend was terminated), not the query wrong.
 /// `query_typed_opt` through the connection's cache of prepared statements.
 async fn prepared_read_opt(
     client: &ClientWrapper,
@@ -615,12 +619,25 @@ async fn prepared_read_opt(
     client.query_opt(&statement, &values).await
 }
 
+/// The connection is gone (closed, or its backend was terminated), not the query wrong.
 fn connection_lost(e: &tokio_postgres::Error) -> bool {
-    e.is_closed()
-        || match e.as_db_error() {
-            Some(db) => *db.code() == SqlState::ADMIN_SHUTDOWN,
-            None => !e.to_string().contains("serializ"),
+    match e.as_db_error() {
+        Some(db) => *db.code() == SqlState::ADMIN_SHUTDOWN,
+        None => e.is_closed() || io_failure(e),
+    }
+}
+
+/// Whether an I/O error (the socket, TLS, a timeout) is among the causes: the
+/// connection failed, as opposed to a value that did not convert (our bug).
+fn io_failure(e: &tokio_postgres::Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<std::io::Error>() {
+            return true;
         }
+        cause = c.source();
+    }
+    false
 }
 
 fn pool_error(e: PoolError) -> StoreError {
@@ -658,10 +675,10 @@ fn db_error(e: tokio_postgres::Error) -> StoreError {
                 StoreError::Other(text)
             }
         }
-        // A value that did not convert is our bug, not an outage.
-        None if e.to_string().contains("serializ") => StoreError::Other(error_chain(&e)),
-        // Otherwise no server error: the connection failed or closed (I/O, TLS, timeout).
-        None => StoreError::Unavailable(error_chain(&e)),
+        // No server error: the connection failed or closed (I/O, TLS, timeout)...
+        None if e.is_closed() || io_failure(&e) => StoreError::Unavailable(error_chain(&e)),
+        // ...or a value did not convert, which is our bug, not an outage.
+        None => StoreError::Other(error_chain(&e)),
     }
 }
 

@@ -64,10 +64,6 @@ impl SqliteStore {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn describe(&self) -> String {
         format!("sqlite {}", self.path.display())
     }
