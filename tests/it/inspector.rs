@@ -6,11 +6,13 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::support::server::{BIN, SECRET};
+use crate::support::system::{Need, require};
 use crate::support::tempdir;
 
 const INSPECTOR: &str = "@modelcontextprotocol/inspector@2.12.0";
 
 fn inspector(db: &str, args: &[&str]) -> Value {
+    require(&[Need::Node]);
     let out = Command::new("npx")
         .args(["-y", INSPECTOR, "--cli", BIN])
         .args(["-e", &format!("DATABASE_URL=sqlite://{db}")])

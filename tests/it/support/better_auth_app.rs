@@ -18,6 +18,7 @@ fn app_dir() -> PathBuf {
 fn ensure_installed() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
+        super::system::require(&[super::system::Need::Node]);
         if app_dir()
             .join("node_modules/better-auth/package.json")
             .exists()

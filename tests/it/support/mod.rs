@@ -4,6 +4,7 @@ pub mod pg;
 pub mod proxy;
 pub mod rpc;
 pub mod server;
+pub mod system;
 
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()

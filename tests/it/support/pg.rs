@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::system::{Need, pgbouncer_path, postgres_bin_dir, require};
+
 const ADMIN_PASSWORD: &str = "admin-Pw-4a8c1f";
 pub const APP_USER: &str = "app_owner";
 pub const APP_PASSWORD: &str = "npg_AppPw0rd9x7Q";
@@ -97,7 +99,12 @@ impl TestDb {
 
 impl PgCluster {
     fn start() -> Result<Self, String> {
-        let bin = find_bin_dir()?;
+        let mut needs = vec![Need::PostgresServer, Need::Psql];
+        if is_root() {
+            needs.push(Need::Setpriv);
+        }
+        require(&needs);
+        let bin = postgres_bin_dir().ok_or("no PostgreSQL server binaries")?;
         let dir = std::env::temp_dir().join(format!(
             "better-auth-mcp-pg-{}-{}",
             std::process::id(),
@@ -224,11 +231,8 @@ pub fn pgbouncer() -> u16 {
 }
 
 fn start_pgbouncer(c: &PgCluster) -> Result<u16, String> {
-    let bin = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .ok_or("pgbouncer not found: install the `pgbouncer` package")?;
+    require(&[Need::PgBouncer]);
+    let bin = pgbouncer_path().ok_or("pgbouncer not found")?;
     let port = free_port();
     let dir = &c.dir;
     std::fs::write(
@@ -272,27 +276,6 @@ fn start_pgbouncer(c: &PgCluster) -> Result<u16, String> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(port)
-}
-
-fn find_bin_dir() -> Result<PathBuf, String> {
-    if let Ok(dir) = std::env::var("PG_BINDIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map_err(|_| "PostgreSQL server binaries not found: install the `postgresql` package or set PG_BINDIR".to_string())?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    found.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0)
-    });
-    found
-        .pop()
-        .ok_or_else(|| "no initdb under /usr/lib/postgresql/*/bin; set PG_BINDIR".into())
 }
 
 fn is_root() -> bool {
