@@ -1,8 +1,12 @@
-//! Configuration from the environment (and `.env` / `--env-file`, loaded before this runs).
+//! Every setting, read one way: clap's derive, each with its environment variable (also
+//! from `.env` and `--env-file`, loaded before this parses), so `--help` lists each one
+//! with its default and range, and true/false have the same spellings everywhere
+//! (true/yes/on/1, false/no/off/0). [`Config`] is the checked result.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use secrecy::SecretString;
 
 use crate::better_auth::{
@@ -11,7 +15,124 @@ use crate::better_auth::{
 };
 use crate::store::{DatabaseUrl, PoolSettings, UrlError};
 
-/// Every setting the server reads.
+/// The settings as given: flags, or their environment variables.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Settings {
+    /// PostgreSQL URL (Neon's connection string as pasted) or sqlite://PATH. Unset: the
+    /// embedded SQLite database in the user's data directory.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The secret of the Better Auth app (at least 32 bytes): keys access tokens and
+    /// signed session cookies. Required with PostgreSQL; with SQLite one is generated.
+    /// Prefer the environment or an env file to this flag.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub better_auth_secret: Option<String>,
+    /// The Better Auth app's URL: issuer and audience of access tokens, required of the
+    /// tokens verified.
+    #[arg(long, env = "BETTER_AUTH_URL", value_name = "URL")]
+    pub better_auth_url: Option<String>,
+    /// Offer only these tools (comma-separated: sign_up, sign_in, verify_token, get_user,
+    /// refresh_token, sign_out). Default: all six.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_MCP_TOOLS",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub tools: Option<Vec<String>>,
+    /// Offer only verify_token and get_user: no account is created, no password handled.
+    #[arg(long, env = "BETTER_AUTH_MCP_READ_ONLY", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true)]
+    pub read_only: bool,
+    /// Lifetime of access tokens, in seconds (1 to 31536000).
+    #[arg(long, env = "TOKEN_TTL_SECONDS", value_name = "SECONDS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub token_ttl_seconds: u64,
+    /// Clock skew tolerated on exp, nbf and iat, in seconds (0 to 60).
+    #[arg(long, env = "TOKEN_LEEWAY_SECONDS", value_name = "SECONDS",
+          default_value_t = DEFAULT_LEEWAY_SECS,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_LEEWAY_SECS))]
+    pub token_leeway_seconds: u64,
+    /// Shortest password sign_up accepts, in UTF-16 units as Better Auth counts (1 to 4096).
+    #[arg(long, env = "PASSWORD_MIN_LENGTH", value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub password_min_length: u64,
+    /// Longest password accepted (1 to 4096, at least the minimum).
+    #[arg(long, env = "PASSWORD_MAX_LENGTH", value_name = "N", default_value_t = 128,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub password_max_length: u64,
+    /// Format of new password hashes: argon2id, or scrypt (Better Auth's own). Both are
+    /// always verified.
+    #[arg(long, env = "PASSWORD_HASH", value_name = "FORMAT", default_value = "argon2id",
+          value_parser = ["argon2id", "argon2", "scrypt"], ignore_case = true)]
+    pub password_hash: String,
+    /// After a sign_in with a hash in the other format, store one in PASSWORD_HASH's.
+    #[arg(long, env = "REHASH_ON_SIGN_IN", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true)]
+    pub rehash_on_sign_in: bool,
+    /// Lifetime of a session, in seconds (60 to 315360000; Better Auth's expiresIn).
+    #[arg(long, env = "SESSION_EXPIRES_IN_SECONDS", value_name = "SECONDS",
+          default_value_t = 7 * 86_400,
+          value_parser = clap::value_parser!(u64).range(60..=315_360_000))]
+    pub session_expires_in_seconds: u64,
+    /// refresh_token extends a session at most this often, in seconds (0 to 315360000;
+    /// Better Auth's updateAge).
+    #[arg(long, env = "SESSION_UPDATE_AGE_SECONDS", value_name = "SECONDS",
+          default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(0..=315_360_000))]
+    pub session_update_age_seconds: u64,
+    /// PostgreSQL connections at most (1 to 1024).
+    #[arg(long, env = "DATABASE_POOL_SIZE", value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub database_pool_size: u64,
+    /// Time to connect to PostgreSQL, TLS and authentication included, in seconds (1 to 600).
+    #[arg(long, env = "DATABASE_CONNECT_TIMEOUT_SECONDS", value_name = "SECONDS",
+          default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub database_connect_timeout_seconds: u64,
+    /// Time a call waits for a pooled connection before SERVICE_UNAVAILABLE, in seconds
+    /// (1 to 600).
+    #[arg(long, env = "DATABASE_POOL_TIMEOUT_SECONDS", value_name = "SECONDS",
+          default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub database_pool_timeout_seconds: u64,
+    /// Reads through per-connection prepared statements. Direct connections only: refused
+    /// with Neon's -pooler host.
+    #[arg(long, env = "DATABASE_PREPARED_STATEMENTS", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true)]
+    pub database_prepared_statements: bool,
+    /// Password hashes computed at once (1 to 1024). Default: the number of cores.
+    #[arg(long, env = "HASH_CONCURRENCY", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub hash_concurrency: Option<u64>,
+    /// sign_up/sign_in calls running or waiting at once; past it they are refused with
+    /// RATE_LIMITED (1 to 1048576). Default: 16 per core.
+    #[arg(long, env = "HASH_QUEUE_LIMIT", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub hash_queue_limit: Option<u64>,
+    /// Throttle sign_up and sign_in per email, across processes, in Better Auth's
+    /// rateLimit table.
+    #[arg(long, env = "RATE_LIMIT_ENABLED", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_value = "true", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true)]
+    pub rate_limit_enabled: bool,
+    /// The throttle's window, in seconds (1 to 86400).
+    #[arg(long, env = "RATE_LIMIT_WINDOW_SECONDS", value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub rate_limit_window_seconds: u64,
+    /// Attempts per email and window (1 to 1073741824).
+    #[arg(long, env = "RATE_LIMIT_MAX", value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(1..=1_073_741_824))]
+    pub rate_limit_max: u64,
+}
+
+/// Every setting the server uses, checked.
 pub struct Config {
     pub database: DatabaseUrl,
     /// BETTER_AUTH_SECRET; when unset with SQLite, one is generated beside the database.
@@ -35,19 +156,7 @@ pub struct Config {
 pub enum ConfigError {
     #[error(transparent)]
     DatabaseUrl(#[from] UrlError),
-    #[error("{name} must be {expected}, got {value:?}")]
-    BadNumber {
-        name: &'static str,
-        expected: &'static str,
-        value: String,
-    },
-    #[error("PASSWORD_HASH must be argon2id or scrypt, got {0:?}")]
-    BadPasswordHash(String),
-    #[error("{name} must be true or false, got {value:?}")]
-    BadBool { name: &'static str, value: String },
-    #[error(
-        "PASSWORD_MIN_LENGTH ({min}) must be at least 1 and not above PASSWORD_MAX_LENGTH ({max})"
-    )]
+    #[error("PASSWORD_MIN_LENGTH ({min}) must not be above PASSWORD_MAX_LENGTH ({max})")]
     BadPasswordBounds { min: usize, max: usize },
     #[error(
         "DATABASE_PREPARED_STATEMENTS needs a direct connection, and DATABASE_URL names Neon's \
@@ -66,124 +175,109 @@ pub fn default_sqlite_path() -> PathBuf {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// Reads settings through `get`, so tests need not touch the process environment.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let database = match get("DATABASE_URL") {
+    /// Checks what clap could not (settings that depend on each other) and types them.
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        let database = match given(&s.database_url) {
             Some(url) => DatabaseUrl::parse(&url)?,
             None => DatabaseUrl::Sqlite(default_sqlite_path()),
         };
-        let number = |name: &'static str, default: u64, min: u64, max: u64| match get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (min..=max).contains(n))
-                .ok_or(ConfigError::BadNumber {
-                    name,
-                    expected: "a whole number in range",
-                    value: v,
-                }),
-        };
-        let flag = |name: &'static str, default: bool| match get(name) {
-            None => Ok(default),
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => Ok(true),
-                "0" | "false" | "no" | "off" => Ok(false),
-                _ => Err(ConfigError::BadBool { name, value: v }),
-            },
-        };
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-        let min = number("PASSWORD_MIN_LENGTH", 8, 1, 4096)? as usize;
-        let max = number("PASSWORD_MAX_LENGTH", 128, 1, 4096)? as usize;
+        let (min, max) = (
+            s.password_min_length as usize,
+            s.password_max_length as usize,
+        );
         if min > max {
             return Err(ConfigError::BadPasswordBounds { min, max });
         }
-        let prepared_statements = flag("DATABASE_PREPARED_STATEMENTS", false)?;
-        if prepared_statements
+        if s.database_prepared_statements
             && matches!(&database, DatabaseUrl::Postgres(pg) if pg.is_neon_pooler())
         {
             return Err(ConfigError::PreparedStatementsBehindPooler);
         }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
             database,
-            secret: get("BETTER_AUTH_SECRET").map(SecretString::from),
-            base_url: get("BETTER_AUTH_URL").map(|u| u.trim().trim_end_matches('/').to_owned()),
-            token_ttl_secs: number("TOKEN_TTL_SECONDS", 900, 1, 86_400 * 365)?,
-            token_leeway_secs: number(
-                "TOKEN_LEEWAY_SECONDS",
-                DEFAULT_LEEWAY_SECS,
-                0,
-                MAX_LEEWAY_SECS,
-            )?,
+            secret: given(&s.better_auth_secret).map(SecretString::from),
+            base_url: given(&s.better_auth_url).map(|u| u.trim().trim_end_matches('/').to_owned()),
+            token_ttl_secs: s.token_ttl_seconds,
+            token_leeway_secs: s.token_leeway_seconds,
             password_policy: PasswordPolicy {
                 min_length: min,
                 max_length: max,
             },
-            password_format: match get("PASSWORD_HASH").map(|v| v.trim().to_ascii_lowercase()) {
-                None => PasswordFormat::Argon2id,
-                Some(v) if v == "argon2id" || v == "argon2" => PasswordFormat::Argon2id,
-                Some(v) if v == "scrypt" => PasswordFormat::Scrypt,
-                Some(v) => return Err(ConfigError::BadPasswordHash(v)),
+            password_format: match s.password_hash.to_ascii_lowercase().as_str() {
+                "scrypt" => PasswordFormat::Scrypt,
+                _ => PasswordFormat::Argon2id,
             },
-            rehash_on_sign_in: flag("REHASH_ON_SIGN_IN", false)?,
+            rehash_on_sign_in: s.rehash_on_sign_in,
             sessions: SessionPolicy {
-                expires_in: Duration::from_secs(number(
-                    "SESSION_EXPIRES_IN_SECONDS",
-                    7 * 86_400,
-                    60,
-                    86_400 * 3650,
-                )?),
-                update_age: Duration::from_secs(number(
-                    "SESSION_UPDATE_AGE_SECONDS",
-                    86_400,
-                    0,
-                    86_400 * 3650,
-                )?),
+                expires_in: Duration::from_secs(s.session_expires_in_seconds),
+                update_age: Duration::from_secs(s.session_update_age_seconds),
             },
             pool: PoolSettings {
-                max_size: number("DATABASE_POOL_SIZE", 8, 1, 1024)? as usize,
-                connect_timeout: Duration::from_secs(number(
-                    "DATABASE_CONNECT_TIMEOUT_SECONDS",
-                    10,
-                    1,
-                    600,
-                )?),
-                wait_timeout: Duration::from_secs(number(
-                    "DATABASE_POOL_TIMEOUT_SECONDS",
-                    10,
-                    1,
-                    600,
-                )?),
-                prepared_statements,
+                max_size: s.database_pool_size as usize,
+                connect_timeout: Duration::from_secs(s.database_connect_timeout_seconds),
+                wait_timeout: Duration::from_secs(s.database_pool_timeout_seconds),
+                prepared_statements: s.database_prepared_statements,
             },
-            hash_concurrency: number("HASH_CONCURRENCY", cores, 1, 1024)? as usize,
-            hash_queue_limit: number("HASH_QUEUE_LIMIT", cores * 16, 1, 1 << 20)? as usize,
+            hash_concurrency: s.hash_concurrency.map_or(cores, |n| n as usize),
+            hash_queue_limit: s.hash_queue_limit.map_or(cores * 16, |n| n as usize),
             rate_limit: RateLimitPolicy {
-                enabled: flag("RATE_LIMIT_ENABLED", true)?,
-                window: Duration::from_secs(number("RATE_LIMIT_WINDOW_SECONDS", 10, 1, 86_400)?),
-                max: number("RATE_LIMIT_MAX", 3, 1, 1 << 30)? as u32,
+                enabled: s.rate_limit_enabled,
+                window: Duration::from_secs(s.rate_limit_window_seconds),
+                max: s.rate_limit_max as u32,
             },
         })
+    }
+}
+
+/// Loads a dotenv file into the environment (values already set win). A malformed line
+/// is an error naming its number, never its text (it may hold a secret).
+pub fn load_env_file(path: &std::path::Path) -> Result<(), String> {
+    match dotenvy::from_path(path) {
+        Ok(()) => Ok(()),
+        Err(dotenvy::Error::LineParse(line, at)) => {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let number = text
+                .find(&line)
+                .map(|i| text[..i].matches('\n').count() + 1);
+            Err(match number {
+                Some(n) => format!(
+                    "{}: line {n} is not KEY=VALUE (error at character {at})",
+                    path.display()
+                ),
+                None => format!("{}: a line is not KEY=VALUE", path.display()),
+            })
+        }
+        Err(dotenvy::Error::Io(e)) => Err(format!("{}: {e}", path.display())),
+        Err(_) => Err(format!("{}: cannot be read", path.display())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use clap::Parser;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|k| map.get(k).cloned())
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn config(args: &[&str]) -> Result<Config, String> {
+        let mut argv = vec!["better-auth-mcp"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        Config::from_settings(&cli.settings).map_err(|e| e.to_string())
+    }
+
+    /// (Config has no Debug: it holds the database URL with its password.)
+    fn refusal(args: &[&str]) -> String {
+        match config(args) {
+            Ok(_) => panic!("{args:?} should be refused"),
+            Err(e) => e,
+        }
     }
 
     #[test]
@@ -192,62 +286,102 @@ mod tests {
         assert!(matches!(c.database, DatabaseUrl::Sqlite(_)));
         assert!(c.secret.is_none());
         assert_eq!(c.token_ttl_secs, 900);
+        assert_eq!(c.token_leeway_secs, DEFAULT_LEEWAY_SECS);
         assert_eq!(c.password_policy, PasswordPolicy::default());
+        assert_eq!(c.password_format, PasswordFormat::Argon2id);
         assert!(c.base_url.is_none());
         assert_eq!(c.rate_limit, RateLimitPolicy::default());
+        assert_eq!(c.sessions, SessionPolicy::default());
+        assert!(!c.pool.prepared_statements);
     }
 
     #[test]
     fn settings_are_read_and_checked() {
         let c = config(&[
-            ("TOKEN_TTL_SECONDS", "60"),
-            ("BETTER_AUTH_URL", "https://app.example.com/"),
-            ("DATABASE_POOL_SIZE", "3"),
+            "--token-ttl-seconds=60",
+            "--better-auth-url=https://app.example.com/",
+            "--database-pool-size=3",
+            "--password-hash=SCRYPT",
         ])
         .unwrap();
         assert_eq!(c.token_ttl_secs, 60);
         assert_eq!(c.base_url.as_deref(), Some("https://app.example.com"));
         assert_eq!(c.pool.max_size, 3);
-        let off = config(&[("RATE_LIMIT_ENABLED", "false"), ("RATE_LIMIT_MAX", "100")]).unwrap();
+        assert_eq!(c.password_format, PasswordFormat::Scrypt);
+        let off = config(&["--rate-limit-enabled=false", "--rate-limit-max=100"]).unwrap();
         assert!(!off.rate_limit.enabled);
         assert_eq!(off.rate_limit.max, 100);
-        assert!(matches!(
-            config(&[("RATE_LIMIT_ENABLED", "maybe")]),
-            Err(ConfigError::BadBool { .. })
-        ));
-        assert!(matches!(
-            config(&[("TOKEN_TTL_SECONDS", "soon")]),
-            Err(ConfigError::BadNumber { .. })
-        ));
-        assert!(matches!(
-            config(&[("PASSWORD_MIN_LENGTH", "20"), ("PASSWORD_MAX_LENGTH", "10")]),
-            Err(ConfigError::BadPasswordBounds { .. })
-        ));
+        for bad in [
+            "--rate-limit-enabled=maybe",
+            "--token-ttl-seconds=soon",
+            "--token-ttl-seconds=0",
+            "--token-leeway-seconds=61",
+            "--password-hash=md5",
+        ] {
+            assert!(config(&[bad]).is_err(), "{bad}");
+        }
+        let err = refusal(&["--password-min-length=20", "--password-max-length=10"]);
+        assert!(err.contains("PASSWORD_MIN_LENGTH"), "{err}");
+    }
+
+    #[test]
+    fn every_boolean_takes_the_same_spellings() {
+        for (spelling, value) in [
+            ("true", true),
+            ("yes", true),
+            ("on", true),
+            ("1", true),
+            ("false", false),
+            ("no", false),
+            ("off", false),
+            ("0", false),
+        ] {
+            for flag in [
+                "--read-only",
+                "--rehash-on-sign-in",
+                "--database-prepared-statements",
+                "--rate-limit-enabled",
+            ] {
+                let cli = Cli::try_parse_from(["b", &format!("{flag}={spelling}")]).unwrap();
+                let s = &cli.settings;
+                let got = match flag {
+                    "--read-only" => s.read_only,
+                    "--rehash-on-sign-in" => s.rehash_on_sign_in,
+                    "--database-prepared-statements" => s.database_prepared_statements,
+                    _ => s.rate_limit_enabled,
+                };
+                assert_eq!(got, value, "{flag}={spelling}");
+            }
+        }
+        let bare = Cli::try_parse_from(["b", "--read-only"]).unwrap();
+        assert!(bare.settings.read_only);
     }
 
     #[test]
     fn prepared_statements_are_off_by_default_and_refused_behind_neons_pooler() {
-        let direct = "postgresql://u:p@ep-cool-1234.us-east-2.aws.neon.tech/db?sslmode=require";
-        let pooled =
-            "postgresql://u:p@ep-cool-1234-pooler.us-east-2.aws.neon.tech/db?sslmode=require";
-        assert!(
-            !config(&[("DATABASE_URL", direct)])
-                .unwrap()
-                .pool
-                .prepared_statements
-        );
-        let on = [
-            ("DATABASE_URL", direct),
-            ("DATABASE_PREPARED_STATEMENTS", "true"),
-        ];
-        assert!(config(&on).unwrap().pool.prepared_statements);
-        assert!(config(&[("DATABASE_URL", pooled)]).is_ok());
-        assert!(matches!(
-            config(&[
-                ("DATABASE_URL", pooled),
-                ("DATABASE_PREPARED_STATEMENTS", "true")
-            ]),
-            Err(ConfigError::PreparedStatementsBehindPooler)
-        ));
+        let direct = "--database-url=postgresql://u:p@ep-cool-1234.us-east-2.aws.neon.tech/db?sslmode=require";
+        let pooled = "--database-url=postgresql://u:p@ep-cool-1234-pooler.us-east-2.aws.neon.tech/db?sslmode=require";
+        assert!(!config(&[direct]).unwrap().pool.prepared_statements);
+        let on = config(&[direct, "--database-prepared-statements"]).unwrap();
+        assert!(on.pool.prepared_statements);
+        assert!(config(&[pooled]).is_ok());
+        let err = refusal(&[pooled, "--database-prepared-statements=true"]);
+        assert!(err.contains("pooler"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_env_file_names_the_line_and_not_its_text() {
+        let dir = std::env::temp_dir().join(format!("bam-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.env");
+        std::fs::write(
+            &path,
+            "# comment\nBAM_ENV_FILE_TEST=1\nthis line has a s3cr3t-value in it\n",
+        )
+        .unwrap();
+        let err = load_env_file(&path).unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -3,33 +3,29 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use better_auth_mcp::config::{Config, Settings, load_env_file};
 use better_auth_mcp::mcp::ToolSelection;
-use better_auth_mcp::{config::Config, startup, telemetry};
+use better_auth_mcp::{startup, telemetry};
 
 /// An MCP server over stdio with the auth tools of a Better Auth deployment:
 /// sign_up, sign_in, verify_token, get_user, refresh_token and sign_out.
 ///
-/// Configuration comes from the environment (DATABASE_URL, BETTER_AUTH_SECRET,
-/// BETTER_AUTH_URL, TOKEN_TTL_SECONDS, ...), from `.env` in the working directory, and from
-/// --env-file. With no DATABASE_URL it uses an embedded SQLite database.
+/// Every setting is a flag or its environment variable; `.env` in the working directory
+/// and --env-file provide variables too (values already set win). With no DATABASE_URL
+/// it uses an embedded SQLite database.
 #[derive(Parser)]
-#[command(version, about, long_about)]
+#[command(
+    version,
+    about,
+    long_about,
+    after_help = "Booleans take true/yes/on/1 or false/no/off/0. Logs go to stderr; RUST_LOG                   filters them (default: info)."
+)]
 struct Cli {
     /// Load environment variables from this dotenv file (values already set win).
     #[arg(long, value_name = "PATH", global = true)]
     env_file: Option<PathBuf>,
-    /// Offer only these tools (comma-separated: sign_up, sign_in, verify_token, get_user,
-    /// refresh_token, sign_out).
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        env = "BETTER_AUTH_MCP_TOOLS"
-    )]
-    tools: Option<Vec<String>>,
-    /// Offer only verify_token and get_user: no account is created, no password handled.
-    #[arg(long, env = "BETTER_AUTH_MCP_READ_ONLY")]
-    read_only: bool,
+    #[command(flatten)]
+    settings: Settings,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -44,21 +40,29 @@ enum Command {
 
 fn main() {
     // The env files are read before the command line, so their values serve as its fallbacks.
-    let env_loaded = match env_file_argument() {
-        Some(path) => dotenvy::from_path(&path).map_err(|e| format!("{}: {e}", path.display())),
-        None => Ok(()),
-    };
-    let _ = dotenvy::dotenv();
+    let mut env_loaded = env_file_argument().map_or(Ok(()), |path| load_env_file(&path));
+    let dotenv = std::path::Path::new(".env");
+    if env_loaded.is_ok() && dotenv.exists() {
+        env_loaded = load_env_file(dotenv);
+    }
     let cli = Cli::parse();
     telemetry::init();
     if let Err(e) = env_loaded {
         tracing::error!("cannot load the env file {e}");
         std::process::exit(2);
     }
-    let tools = match ToolSelection::new(cli.tools.as_deref(), cli.read_only) {
+    let settings = &cli.settings;
+    let tools = match ToolSelection::new(settings.tools.as_deref(), settings.read_only) {
         Ok(tools) => tools,
         Err(e) => {
             tracing::error!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let config = match Config::from_settings(settings) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("configuration: {e}");
             std::process::exit(2);
         }
     };
@@ -72,7 +76,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), tools));
+    let code = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config, tools));
     // Exit at once: a blocking stdin read must not keep the process alive (rmcp #220).
     std::process::exit(code);
 }
@@ -94,14 +98,7 @@ fn env_file_argument() -> Option<PathBuf> {
     None
 }
 
-async fn run(command: Command, tools: ToolSelection) -> i32 {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("configuration: {e}");
-            return 2;
-        }
-    };
+async fn run(command: Command, config: Config, tools: ToolSelection) -> i32 {
     let result = match command {
         Command::Migrate => startup::open_store(&config).await.map(|_| ()),
         Command::Serve => {

@@ -89,19 +89,60 @@ fn help_and_version_describe_the_server() {
     let help = run_to_end(&env, &["--help"]);
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for word in [
-        "migrate",
-        "--env-file",
-        "DATABASE_URL",
-        "BETTER_AUTH_SECRET",
-    ] {
+    for word in ["migrate", "--env-file", "RUST_LOG"] {
         assert!(text.contains(word), "--help mentions {word}: {text}");
+    }
+    // Every variable .env.example documents is listed, each with its default where it has one.
+    let example = include_str!("../../.env.example");
+    let variables: Vec<&str> = example
+        .lines()
+        .filter_map(|l| l.strip_prefix('#')?.split_once('=').map(|(k, _)| k))
+        .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+        .collect();
+    assert!(variables.len() >= 20, "{variables:?}");
+    for var in variables.iter().filter(|v| **v != "RUST_LOG") {
+        assert!(text.contains(&format!("[env: {var}")), "--help lists {var}");
+    }
+    for default in [
+        "[default: 900]",
+        "[default: 30]",
+        "[default: argon2id]",
+        "[default: 604800]",
+    ] {
+        assert!(text.contains(default), "--help shows {default}");
     }
     let version = run_to_end(&env, &["--version"]);
     assert_eq!(
         String::from_utf8_lossy(&version.stdout).trim(),
         format!("better-auth-mcp {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn a_malformed_env_file_or_setting_refuses_to_start_naming_the_line_not_its_text() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path());
+    std::fs::write(
+        home.path().join("bad.env"),
+        "TOKEN_TTL_SECONDS=60\nnot a setting s3cr3t-in-the-line\n",
+    )
+    .unwrap();
+    let out = run_to_end(&env, &["--env-file", "bad.env"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.env: line 2"), "{stderr}");
+    assert!(!stderr.contains("s3cr3t"), "{stderr}");
+    // The same for `.env` in the working directory.
+    std::fs::write(home.path().join(".env"), "=oops\n").unwrap();
+    let out = run_to_end(&env, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".env: line 1"));
+    std::fs::remove_file(home.path().join(".env")).unwrap();
+    // A setting out of its range, and a boolean spelled otherwise, from the environment.
+    for (var, value) in [("TOKEN_TTL_SECONDS", "0"), ("RATE_LIMIT_ENABLED", "maybe")] {
+        let out = run_to_end(&env.clone().with(var, value), &[]);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
