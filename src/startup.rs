@@ -8,10 +8,11 @@ use rmcp::ServiceExt;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+use crate::better_auth::StoreError;
 use crate::better_auth::{AuthService, AuthSettings, SecretError, random_alphanumeric};
 use crate::config::Config;
 use crate::mcp::{AuthServer, ToolSelection, stdio};
-use crate::store::{DatabaseUrl, Store, StoreError};
+use crate::store::{DatabaseUrl, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -30,7 +31,7 @@ pub enum StartupError {
 }
 
 /// Resolves the secret, opens the store (migrated, or migrating) and builds the service.
-pub async fn build_service(config: &Config) -> Result<AuthService, StartupError> {
+pub async fn build_service(config: &Config) -> Result<AuthService<Store>, StartupError> {
     let secret = resolve_secret(config)?;
     // Refuse a bad secret before touching the database.
     crate::better_auth::check_secret(&secret)?;
@@ -143,7 +144,7 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Serves MCP on stdin/stdout until stdin closes or `shutdown` is cancelled (a signal).
 pub async fn serve_stdio(
-    service: AuthService,
+    service: AuthService<Store>,
     tools: &ToolSelection,
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {

@@ -13,8 +13,7 @@ use percent_encoding::percent_decode_str;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::token::{UnverifiedJwt, verify_signature};
-use super::{AccessClaims, AccessTokens, AuthError, TokenRejection};
-use crate::store::{JwkLookup, Store};
+use super::{AccessClaims, AccessTokens, AuthError, AuthStore, JwkLookup, TokenRejection};
 
 /// The longest session credential accepted (a token is 32 characters; signed, about 80).
 const MAX_SESSION_CREDENTIAL_BYTES: usize = 512;
@@ -113,7 +112,7 @@ impl JwksCache {
     /// be read is `ServiceUnavailable`.
     pub async fn verify(
         &self,
-        store: &Store,
+        store: &impl AuthStore,
         rules: &AccessTokens,
         token: &str,
         alg: Algorithm,
@@ -133,7 +132,7 @@ impl JwksCache {
 
     async fn key(
         &self,
-        store: &Store,
+        store: &impl AuthStore,
         kid: &str,
     ) -> Result<(DecodingKey, Option<String>), AuthError> {
         if let Some((key, alg, read_at)) = self.keys.read().ok().and_then(|k| k.get(kid).cloned())

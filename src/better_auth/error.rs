@@ -90,9 +90,9 @@ impl AuthError {
     }
 }
 
-impl From<crate::store::StoreError> for AuthError {
-    fn from(e: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
+impl From<super::StoreError> for AuthError {
+    fn from(e: super::StoreError) -> Self {
+        use super::StoreError;
         match e {
             StoreError::EmailTaken => Self::UserAlreadyExists,
             StoreError::Unavailable(detail) => {

@@ -1,11 +1,13 @@
 //! The auth domain: Better Auth's rules for users, passwords and access tokens.
-//! It knows nothing of MCP or SQL; it takes parsed values and a [`Store`].
+//! It knows nothing of MCP or SQL: it owns its types and the persistence it needs
+//! ([`AuthStore`]), which the `store` module implements.
 
 mod credentials;
 mod email;
 mod error;
 mod id;
 mod password;
+mod ports;
 mod rate_limit;
 mod service;
 mod token;
@@ -17,6 +19,10 @@ pub use id::{generate_id, random_alphanumeric};
 pub use password::{
     Admission, Password, PasswordCheck, PasswordFormat, PasswordHasher, PasswordPolicy,
 };
+pub use ports::{
+    AuthStore, JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+    UserWithPassword,
+};
 pub use rate_limit::{RateDecision, RateLimitPolicy, rate_limit_key};
 pub use service::{
     AuthService, AuthSettings, Authenticated, CredentialKind, Refreshed, SessionPolicy, UserName,
@@ -26,5 +32,3 @@ pub use token::{
     AccessClaims, AccessTokens, DEFAULT_LEEWAY_SECS, IssuedToken, MAX_LEEWAY_SECS, MAX_TOKEN_BYTES,
     MIN_SECRET_BYTES, SecretError, check_secret,
 };
-
-pub use crate::store::{Store, User};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::store::RateLimitBucket;
+use super::RateLimitBucket;
 
 /// At most `max` attempts per `window` for one key; Better Auth's default for its
 /// sign-in and sign-up paths is 3 per 10 s.

@@ -8,11 +8,10 @@ use secrecy::SecretString;
 
 use super::credentials::{CredentialShape, JwksCache, session_token, shape_of};
 use super::{
-    AccessClaims, AccessTokens, AuthError, Email, Password, PasswordFormat, PasswordHasher,
-    PasswordPolicy, RateDecision, RateLimitPolicy, SecretError, TokenRejection, generate_id,
-    random_alphanumeric, rate_limit_key,
+    AccessClaims, AccessTokens, AuthError, AuthStore, Email, NewSession, NewUser, Password,
+    PasswordFormat, PasswordHasher, PasswordPolicy, RateDecision, RateLimitPolicy, SecretError,
+    Session, TokenRejection, User, generate_id, random_alphanumeric, rate_limit_key,
 };
-use crate::store::{NewSession, NewUser, Session, Store, User};
 
 /// The most characters a display name may have.
 pub const MAX_NAME_CHARS: usize = 256;
@@ -117,8 +116,10 @@ pub struct VerifiedToken {
     pub expires_at: DateTime<Utc>,
 }
 
-pub struct AuthService {
-    store: Store,
+/// The tool contract's operations over a store `S` (PostgreSQL or SQLite in the server;
+/// anything that implements [`AuthStore`]).
+pub struct AuthService<S> {
+    store: S,
     hasher: PasswordHasher,
     tokens: AccessTokens,
     secret: SecretString,
@@ -133,8 +134,8 @@ pub struct AuthService {
 const SIGN_IN_PATH: &str = "/sign-in/email";
 const SIGN_UP_PATH: &str = "/sign-up/email";
 
-impl AuthService {
-    pub fn new(store: Store, settings: AuthSettings) -> Result<Self, SecretError> {
+impl<S: AuthStore> AuthService<S> {
+    pub fn new(store: S, settings: AuthSettings) -> Result<Self, SecretError> {
         Ok(Self {
             store,
             hasher: PasswordHasher::new(

@@ -11,7 +11,7 @@ use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{Json, tool, tool_handler, tool_router};
 
-use crate::better_auth::{AuthError, AuthService, VerifiedToken};
+use crate::better_auth::{AuthError, AuthService, AuthStore, VerifiedToken};
 use args::{Args, ArgumentError};
 use types::{
     AuthResult, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult, SignUpArgs,
@@ -91,10 +91,19 @@ impl ToolSelection {
     }
 }
 
-#[derive(Clone)]
-pub struct AuthServer {
-    auth: Arc<AuthService>,
+/// The MCP server: the tools over an [`AuthService`] on any [`AuthStore`].
+pub struct AuthServer<S: AuthStore> {
+    auth: Arc<AuthService<S>>,
     tool_router: ToolRouter<Self>,
+}
+
+impl<S: AuthStore> Clone for AuthServer<S> {
+    fn clone(&self) -> Self {
+        Self {
+            auth: self.auth.clone(),
+            tool_router: self.tool_router.clone(),
+        }
+    }
 }
 
 /// Arguments that do not match the tool's input schema.
@@ -113,9 +122,9 @@ fn tool_error(e: AuthError) -> String {
 }
 
 #[tool_router]
-impl AuthServer {
+impl<S: AuthStore> AuthServer<S> {
     /// A server offering the selected tools; the others are not listed and cannot be called.
-    pub fn new(auth: Arc<AuthService>, tools: &ToolSelection) -> Self {
+    pub fn new(auth: Arc<AuthService<S>>, tools: &ToolSelection) -> Self {
         let mut tool_router = Self::tool_router();
         for name in ALL_TOOLS.iter().filter(|t| !tools.contains(t)) {
             tool_router.remove_route(name);
@@ -289,7 +298,7 @@ fn strip_bearer(token: &str) -> &str {
 }
 
 #[tool_handler(router = self.tool_router)]
-impl rmcp::ServerHandler for AuthServer {
+impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(

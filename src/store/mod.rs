@@ -9,94 +9,14 @@ mod url;
 
 use chrono::{DateTime, Utc};
 
+use crate::better_auth::{
+    AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+    UserWithPassword,
+};
+
 pub use postgres::{PgStore, PoolSettings};
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, PgUrl, SslMode, UrlError};
-
-/// A row of Better Auth's `user` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: String,
-    pub name: String,
-    pub email: String,
-    pub email_verified: bool,
-    pub image: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A user to create, with its `credential` account (`accountId` = user id, as Better Auth).
-pub struct NewUser {
-    pub user: User,
-    /// The `account` row's own id.
-    pub account_id: String,
-    pub password_hash: String,
-}
-
-/// A row of Better Auth's `session` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub id: String,
-    /// The opaque token Better Auth puts (signed) in its cookie and bearer header.
-    pub token: String,
-    pub user_id: String,
-    pub expires_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A session to create. With UUID ids the database makes the id and `id` is not used.
-pub struct NewSession {
-    pub id: String,
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    /// What Better Auth writes when it does not know them: "".
-    pub ip_address: String,
-    pub user_agent: String,
-}
-
-/// A public key of Better Auth's JWT plugin (`jwks` table).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwkRow {
-    /// The JWK, as JSON.
-    pub public_key: String,
-    pub alg: Option<String>,
-}
-
-/// What the `jwks` table says of a key id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JwkLookup {
-    Found(JwkRow),
-    /// The table has no key of that id.
-    Unknown,
-    /// There is no `jwks` table: the deployment has no JWT plugin.
-    NoKeySource,
-}
-
-/// A user found by email, with the password of its credential account if it has one.
-pub struct UserWithPassword {
-    pub user: User,
-    pub password_hash: Option<String>,
-}
-
-/// A row of Better Auth's `rateLimit` table: attempts counted and the last one's time (ms).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitBucket {
-    pub count: i64,
-    pub last_request_ms: i64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("a user with this email already exists")]
-    EmailTaken,
-    /// The database could not be reached in time; the operation did not happen.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    #[error("database error: {0}")]
-    Other(String),
-}
 
 /// The store behind the auth service.
 #[derive(Clone)]
@@ -137,9 +57,20 @@ impl Store {
         }
     }
 
+    /// A short description for logs: never holds a password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Postgres(s) => s.describe(),
+            Self::Sqlite(s) => s.describe(),
+        }
+    }
+}
+
+/// Each call goes to the backend's own implementation.
+impl AuthStore for Store {
     /// Writes the user, its credential account and its first session in one transaction.
     /// Returns them as stored (ids the database made, with UUID ids).
-    pub async fn create_user_with_password(
+    async fn create_user_with_password(
         &self,
         new: &NewUser,
         session: &NewSession,
@@ -150,7 +81,7 @@ impl Store {
         }
     }
 
-    pub async fn create_session(
+    async fn create_session(
         &self,
         user_id: &str,
         session: &NewSession,
@@ -162,7 +93,7 @@ impl Store {
     }
 
     /// A session by its token, with its user.
-    pub async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
+    async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
         match self {
             Self::Postgres(s) => s.find_session(token).await,
             Self::Sqlite(s) => s.find_session(token).await,
@@ -170,7 +101,7 @@ impl Store {
     }
 
     /// A user by id, with the session `session_id` if it exists and is theirs.
-    pub async fn find_user_with_session(
+    async fn find_user_with_session(
         &self,
         user_id: &str,
         session_id: &str,
@@ -182,7 +113,7 @@ impl Store {
     }
 
     /// Moves a session's expiry (Better Auth's `updateAge` refresh).
-    pub async fn extend_session(
+    async fn extend_session(
         &self,
         session_id: &str,
         expires_at: DateTime<Utc>,
@@ -195,7 +126,7 @@ impl Store {
     }
 
     /// Deletes the session with this token; false if there was none.
-    pub async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
+    async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
         match self {
             Self::Postgres(s) => s.delete_session(token).await,
             Self::Sqlite(s) => s.delete_session(token).await,
@@ -203,7 +134,7 @@ impl Store {
     }
 
     /// Replaces the password hash of a user's credential account.
-    pub async fn update_password(
+    async fn update_password(
         &self,
         user_id: &str,
         password_hash: &str,
@@ -216,7 +147,7 @@ impl Store {
     }
 
     /// A JWT-plugin public key by its id (the JWT's `kid`).
-    pub async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError> {
+    async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError> {
         match self {
             Self::Postgres(s) => s.find_jwk(kid).await,
             Self::Sqlite(s) => s.find_jwk(kid).await,
@@ -224,7 +155,7 @@ impl Store {
     }
 
     /// Looks a user up by exact (already normalised) email.
-    pub async fn find_user_by_email(
+    async fn find_user_by_email(
         &self,
         email: &str,
     ) -> Result<Option<UserWithPassword>, StoreError> {
@@ -234,7 +165,7 @@ impl Store {
         }
     }
 
-    pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         match self {
             Self::Postgres(s) => s.find_user_by_id(id).await,
             Self::Sqlite(s) => s.find_user_by_id(id).await,
@@ -244,7 +175,7 @@ impl Store {
     /// Reads the `rateLimit` bucket of `key`, lets `rule` decide, and stores what it
     /// returns, in one transaction holding the row: concurrent processes see each other.
     /// `new_id` is the row's id if the bucket is new.
-    pub async fn update_rate_limit<T: Send + 'static>(
+    async fn update_rate_limit<T: Send + 'static>(
         &self,
         key: &str,
         new_id: &str,
@@ -253,14 +184,6 @@ impl Store {
         match self {
             Self::Postgres(s) => s.update_rate_limit(key, new_id, rule).await,
             Self::Sqlite(s) => s.update_rate_limit(key, new_id, rule).await,
-        }
-    }
-
-    /// A short description for logs: never holds a password.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Postgres(s) => s.describe(),
-            Self::Sqlite(s) => s.describe(),
         }
     }
 }

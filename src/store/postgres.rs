@@ -12,9 +12,10 @@ use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, RecyclingMethod, 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
-use super::{
-    JwkLookup, JwkRow, Migration, NewSession, NewUser, PgUrl, RateLimitBucket, Session, StoreError,
-    User, UserWithPassword, tls,
+use super::{Migration, PgUrl, tls};
+use crate::better_auth::{
+    JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+    UserWithPassword,
 };
 
 const MIGRATIONS: &[Migration] = &super::migrations!("postgres");

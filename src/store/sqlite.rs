@@ -9,8 +9,9 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use super::{
-    JwkLookup, JwkRow, Migration, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+use super::Migration;
+use crate::better_auth::{
+    JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
     UserWithPassword,
 };
 

@@ -11,7 +11,10 @@ use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 use crate::support::server::SECRET;
 use crate::support::tempdir;
 
-pub(crate) async fn service(dir: &std::path::Path, rate_limit: RateLimitPolicy) -> AuthService {
+pub(crate) async fn service(
+    dir: &std::path::Path,
+    rate_limit: RateLimitPolicy,
+) -> AuthService<Store> {
     let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("lib.db").display())).unwrap();
     let store = Store::open(&url, &PoolSettings::default()).await.unwrap();
     store.migrate().await.unwrap();

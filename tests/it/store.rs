@@ -1,9 +1,8 @@
 //! The store's contract, one suite run on PostgreSQL (TLS + SCRAM), on PostgreSQL with
 //! prepared statements (DATABASE_PREPARED_STATEMENTS), and on SQLite.
 
-use better_auth_mcp::store::{
-    DatabaseUrl, JwkLookup, NewSession, NewUser, PoolSettings, Store, StoreError, User,
-};
+use better_auth_mcp::better_auth::{AuthStore, JwkLookup, NewSession, NewUser, StoreError, User};
+use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 use chrono::{SubsecRound, Utc};
 
 use crate::support::backend::{Backend, on_backends};

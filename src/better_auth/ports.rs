@@ -1,0 +1,167 @@
+//! What the domain needs from persistence, in its own terms: the rows it reads and writes
+//! (Better Auth's `user`, `account`, `session`, `jwks` and `rateLimit`), the failures it
+//! tells apart, and [`AuthStore`], which the `store` module implements for PostgreSQL and
+//! SQLite.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+/// A row of Better Auth's `user` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A user to create, with its `credential` account (`accountId` = user id, as Better Auth).
+pub struct NewUser {
+    pub user: User,
+    /// The `account` row's own id.
+    pub account_id: String,
+    pub password_hash: String,
+}
+
+/// A row of Better Auth's `session` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    /// The opaque token Better Auth puts (signed) in its cookie and bearer header.
+    pub token: String,
+    pub user_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A session to create. With UUID ids the database makes the id and `id` is not used.
+pub struct NewSession {
+    pub id: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    /// What Better Auth writes when it does not know them: "".
+    pub ip_address: String,
+    pub user_agent: String,
+}
+
+/// A public key of Better Auth's JWT plugin (`jwks` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwkRow {
+    /// The JWK, as JSON.
+    pub public_key: String,
+    pub alg: Option<String>,
+}
+
+/// What the `jwks` table says of a key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwkLookup {
+    Found(JwkRow),
+    /// The table has no key of that id.
+    Unknown,
+    /// There is no `jwks` table: the deployment has no JWT plugin.
+    NoKeySource,
+}
+
+/// A user found by email, with the password of its credential account if it has one.
+pub struct UserWithPassword {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+/// A row of Better Auth's `rateLimit` table: attempts counted and the last one's time (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitBucket {
+    pub count: i64,
+    pub last_request_ms: i64,
+}
+
+/// Why persistence failed, as far as the domain must tell.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    /// The database could not be reached in time; the operation did not happen.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// The persistence the auth domain needs.
+pub trait AuthStore: Send + Sync + 'static {
+    /// Writes the user, its credential account and its first session in one transaction.
+    /// Returns them as stored (ids the database made, with UUID ids).
+    fn create_user_with_password(
+        &self,
+        new: &NewUser,
+        session: &NewSession,
+    ) -> impl Future<Output = Result<(User, Session), StoreError>> + Send;
+
+    fn create_session(
+        &self,
+        user_id: &str,
+        session: &NewSession,
+    ) -> impl Future<Output = Result<Session, StoreError>> + Send;
+
+    /// A session by its token, with its user.
+    fn find_session(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = Result<Option<(Session, User)>, StoreError>> + Send;
+
+    /// A user by id, with the session `session_id` if it exists and is theirs.
+    fn find_user_with_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> impl Future<Output = Result<Option<(User, Option<Session>)>, StoreError>> + Send;
+
+    /// Moves a session's expiry (Better Auth's `updateAge` refresh).
+    fn extend_session(
+        &self,
+        session_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the session with this token; false if there was none.
+    fn delete_session(&self, token: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Replaces the password hash of a user's credential account.
+    fn update_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A JWT-plugin public key by its id (the JWT's `kid`).
+    fn find_jwk(&self, kid: &str) -> impl Future<Output = Result<JwkLookup, StoreError>> + Send;
+
+    /// Looks a user up by exact (already normalised) email.
+    fn find_user_by_email(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<UserWithPassword>, StoreError>> + Send;
+
+    fn find_user_by_id(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    /// Reads the `rateLimit` bucket of `key`, lets `rule` decide, and stores what it
+    /// returns, in one transaction holding the row: concurrent processes see each other.
+    /// `new_id` is the row's id if the bucket is new.
+    fn update_rate_limit<T: Send + 'static>(
+        &self,
+        key: &str,
+        new_id: &str,
+        rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T) + Send + 'static,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send;
+}
