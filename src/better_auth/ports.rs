@@ -40,6 +40,7 @@ pub struct Session {
 }
 
 /// A session to create. With UUID ids the database makes the id and `id` is not used.
+#[derive(Clone)]
 pub struct NewSession {
     pub id: String,
     pub token: String,

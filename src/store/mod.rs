@@ -3,6 +3,7 @@
 //! `migrations/<dialect>/`.
 
 mod postgres;
+mod rows;
 mod sqlite;
 mod tls;
 mod url;
@@ -23,6 +24,16 @@ pub use url::{DatabaseUrl, PgUrl, SslMode, UrlError};
 pub enum Store {
     Postgres(PgStore),
     Sqlite(SqliteStore),
+}
+
+/// The same call on whichever backend this is.
+macro_rules! on_backend {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::Postgres($s) => $call,
+            Store::Sqlite($s) => $call,
+        }
+    };
 }
 
 impl Store {
@@ -51,34 +62,23 @@ impl Store {
     /// Applies the embedded migrations that this database lacks. Idempotent, and safe
     /// when several servers start at once. Tables that exist are left as they are.
     pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
-        match self {
-            Self::Postgres(s) => s.migrate().await,
-            Self::Sqlite(s) => s.migrate().await,
-        }
+        on_backend!(self, s => s.migrate().await)
     }
 
     /// A short description for logs: never holds a password.
     pub fn describe(&self) -> String {
-        match self {
-            Self::Postgres(s) => s.describe(),
-            Self::Sqlite(s) => s.describe(),
-        }
+        on_backend!(self, s => s.describe())
     }
 }
 
 /// Each call goes to the backend's own implementation.
 impl AuthStore for Store {
-    /// Writes the user, its credential account and its first session in one transaction.
-    /// Returns them as stored (ids the database made, with UUID ids).
     async fn create_user_with_password(
         &self,
         new: &NewUser,
         session: &NewSession,
     ) -> Result<(User, Session), StoreError> {
-        match self {
-            Self::Postgres(s) => s.create_user_with_password(new, session).await,
-            Self::Sqlite(s) => s.create_user_with_password(new, session).await,
-        }
+        on_backend!(self, s => s.create_user_with_password(new, session).await)
     }
 
     async fn create_session(
@@ -86,105 +86,65 @@ impl AuthStore for Store {
         user_id: &str,
         session: &NewSession,
     ) -> Result<Session, StoreError> {
-        match self {
-            Self::Postgres(s) => s.create_session(user_id, session).await,
-            Self::Sqlite(s) => s.create_session(user_id, session).await,
-        }
+        on_backend!(self, s => s.create_session(user_id, session).await)
     }
 
-    /// A session by its token, with its user.
     async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
-        match self {
-            Self::Postgres(s) => s.find_session(token).await,
-            Self::Sqlite(s) => s.find_session(token).await,
-        }
+        on_backend!(self, s => s.find_session(token).await)
     }
 
-    /// A user by id, with the session `session_id` if it exists and is theirs.
     async fn find_user_with_session(
         &self,
         user_id: &str,
         session_id: &str,
     ) -> Result<Option<(User, Option<Session>)>, StoreError> {
-        match self {
-            Self::Postgres(s) => s.find_user_with_session(user_id, session_id).await,
-            Self::Sqlite(s) => s.find_user_with_session(user_id, session_id).await,
-        }
+        on_backend!(self, s => s.find_user_with_session(user_id, session_id).await)
     }
 
-    /// Moves a session's expiry (Better Auth's `updateAge` refresh).
     async fn extend_session(
         &self,
         session_id: &str,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self {
-            Self::Postgres(s) => s.extend_session(session_id, expires_at, now).await,
-            Self::Sqlite(s) => s.extend_session(session_id, expires_at, now).await,
-        }
+        on_backend!(self, s => s.extend_session(session_id, expires_at, now).await)
     }
 
-    /// Deletes the session with this token; false if there was none.
     async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
-        match self {
-            Self::Postgres(s) => s.delete_session(token).await,
-            Self::Sqlite(s) => s.delete_session(token).await,
-        }
+        on_backend!(self, s => s.delete_session(token).await)
     }
 
-    /// Replaces the password hash of a user's credential account.
     async fn update_password(
         &self,
         user_id: &str,
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self {
-            Self::Postgres(s) => s.update_password(user_id, password_hash, now).await,
-            Self::Sqlite(s) => s.update_password(user_id, password_hash, now).await,
-        }
+        on_backend!(self, s => s.update_password(user_id, password_hash, now).await)
     }
 
-    /// A JWT-plugin public key by its id (the JWT's `kid`).
     async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError> {
-        match self {
-            Self::Postgres(s) => s.find_jwk(kid).await,
-            Self::Sqlite(s) => s.find_jwk(kid).await,
-        }
+        on_backend!(self, s => s.find_jwk(kid).await)
     }
 
-    /// Looks a user up by exact (already normalised) email.
     async fn find_user_by_email(
         &self,
         email: &str,
     ) -> Result<Option<UserWithPassword>, StoreError> {
-        match self {
-            Self::Postgres(s) => s.find_user_by_email(email).await,
-            Self::Sqlite(s) => s.find_user_by_email(email).await,
-        }
+        on_backend!(self, s => s.find_user_by_email(email).await)
     }
 
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        match self {
-            Self::Postgres(s) => s.find_user_by_id(id).await,
-            Self::Sqlite(s) => s.find_user_by_id(id).await,
-        }
+        on_backend!(self, s => s.find_user_by_id(id).await)
     }
 
-    /// Reads the `rateLimit` bucket of `key`, lets `rule` decide, and stores what it
-    /// returns, in one transaction holding the row: concurrent processes see each other.
-    /// `new_id` is the row's id if the bucket is new.
     async fn update_rate_limit<T: Send + 'static>(
         &self,
         key: &str,
         new_id: &str,
         rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T) + Send + 'static,
     ) -> Result<T, StoreError> {
-        match self {
-            Self::Postgres(s) => s.update_rate_limit(key, new_id, rule).await,
-            Self::Sqlite(s) => s.update_rate_limit(key, new_id, rule).await,
-        }
+        on_backend!(self, s => s.update_rate_limit(key, new_id, rule).await)
     }
 }
 

@@ -12,6 +12,7 @@ use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, RecyclingMethod, 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
+use super::rows::{self, Columns, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 use super::{Migration, PgUrl, tls};
 use crate::better_auth::{
     JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
@@ -100,10 +101,6 @@ pub struct PgStore {
     ready: Arc<tokio::sync::OnceCell<()>>,
     prepared_statements: bool,
 }
-
-const USER_COLUMNS: &str = r#"u."id"::text, u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt""#;
-const SESSION_COLUMNS: &str =
-    r#"s."id"::text, s."token", s."userId"::text, s."expiresAt", s."createdAt", s."updatedAt""#;
 
 impl PgStore {
     /// Builds the pool; connections are opened on first use.
@@ -353,7 +350,9 @@ impl PgStore {
                join "user" u on u."id" = s."userId" where s."token" = $1"#
         );
         let row = self.read_opt(&sql, &[(&token, Type::TEXT)]).await?;
-        Ok(row.map(|r| (session_from_row(&r, 0), user_from_row_at(&r, 6))))
+        row.map(|r| Ok((rows::session(&r, 0)?, rows::user(&r, SESSION_WIDTH)?)))
+            .transpose()
+            .map_err(db_error)
     }
 
     pub async fn find_user_with_session(
@@ -378,12 +377,15 @@ impl PgStore {
         let row = self
             .read_opt(&sql, &[(&user_id, Type::TEXT), (&session_id, Type::TEXT)])
             .await?;
-        Ok(row.map(|r| {
-            let session = r
-                .get::<_, Option<String>>(7)
-                .map(|_| session_from_row(&r, 7));
-            (user_from_row_at(&r, 0), session)
-        }))
+        row.map(|r| {
+            let session = match r.try_get::<_, Option<String>>(USER_WIDTH)? {
+                Some(_) => Some(rows::session(&r, USER_WIDTH)?),
+                None => None,
+            };
+            Ok((rows::user(&r, 0)?, session))
+        })
+        .transpose()
+        .map_err(db_error)
     }
 
     pub async fn extend_session(
@@ -469,10 +471,14 @@ impl PgStore {
                from "user" u where u."email" = $1"#
         );
         let row = self.read_opt(&sql, &[(&email, Type::TEXT)]).await?;
-        Ok(row.map(|r| UserWithPassword {
-            user: user_from_row(&r),
-            password_hash: r.get(7),
-        }))
+        row.map(|r| {
+            Ok(UserWithPassword {
+                user: rows::user(&r, 0)?,
+                password_hash: r.try_get(USER_WIDTH)?,
+            })
+        })
+        .transpose()
+        .map_err(db_error)
     }
 
     pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
@@ -483,7 +489,7 @@ impl PgStore {
             r#"select {USER_COLUMNS} from "user" u where u."id" = $1::{{ID}}"#
         ));
         let row = self.read_opt(&sql, &[(&id, Type::TEXT)]).await?;
-        Ok(row.as_ref().map(user_from_row))
+        row.map(|r| rows::user(&r, 0)).transpose().map_err(db_error)
     }
 }
 
@@ -562,14 +568,7 @@ async fn insert_session(
         .await
         .map_err(db_error)?
         .ok_or_else(|| StoreError::Other("session insert returned no row".into()))?;
-    Ok(Session {
-        id: row.get(0),
-        token: s.token.clone(),
-        user_id: user_id.to_owned(),
-        expires_at: s.expires_at,
-        created_at: s.created_at,
-        updated_at: s.created_at,
-    })
+    Ok(rows::inserted_session(s, row.get(0), user_id))
 }
 
 fn looks_like_uuid(id: &str) -> bool {
@@ -580,30 +579,23 @@ fn looks_like_uuid(id: &str) -> bool {
         })
 }
 
-fn user_from_row(r: &tokio_postgres::Row) -> User {
-    user_from_row_at(r, 0)
-}
+impl Columns for tokio_postgres::Row {
+    type Error = tokio_postgres::Error;
 
-fn user_from_row_at(r: &tokio_postgres::Row, at: usize) -> User {
-    User {
-        id: r.get(at),
-        name: r.get(at + 1),
-        email: r.get(at + 2),
-        email_verified: r.get(at + 3),
-        image: r.get(at + 4),
-        created_at: r.get::<_, DateTime<Utc>>(at + 5),
-        updated_at: r.get::<_, DateTime<Utc>>(at + 6),
+    fn text(&self, i: usize) -> Result<String, Self::Error> {
+        self.try_get(i)
     }
-}
 
-fn session_from_row(r: &tokio_postgres::Row, at: usize) -> Session {
-    Session {
-        id: r.get(at),
-        token: r.get(at + 1),
-        user_id: r.get(at + 2),
-        expires_at: r.get(at + 3),
-        created_at: r.get(at + 4),
-        updated_at: r.get(at + 5),
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error> {
+        self.try_get(i)
+    }
+
+    fn flag(&self, i: usize) -> Result<bool, Self::Error> {
+        self.try_get(i)
+    }
+
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, Self::Error> {
+        self.try_get(i)
     }
 }
 

@@ -10,6 +10,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use super::Migration;
+use super::rows::{self, Columns, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 use crate::better_auth::{
     JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
     UserWithPassword,
@@ -28,11 +29,6 @@ pub struct SqliteStore {
     turn: Arc<tokio::sync::Semaphore>,
     path: PathBuf,
 }
-
-const USER_COLUMNS: &str =
-    r#"u."id", u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt""#;
-const SESSION_COLUMNS: &str =
-    r#"s."id", s."token", s."userId", s."expiresAt", s."createdAt", s."updatedAt""#;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and its folder.
@@ -134,7 +130,7 @@ impl SqliteStore {
         let u = new.user.clone();
         let account_id = new.account_id.clone();
         let hash = new.password_hash.clone();
-        let session = clone_session(session);
+        let session = session.clone();
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -166,7 +162,7 @@ impl SqliteStore {
         session: &NewSession,
     ) -> Result<Session, StoreError> {
         let user_id = user_id.to_owned();
-        let session = clone_session(session);
+        let session = session.clone();
         self.with_conn(move |conn| insert_session(conn, &user_id, &session))
             .await
     }
@@ -181,7 +177,7 @@ impl SqliteStore {
             conn.prepare_cached(&sql)
                 .map_err(sql_error)?
                 .query_row([token], |r| {
-                    Ok((session_from_row(r, 0)?, user_from_row_at(r, 6)?))
+                    Ok((rows::session(r, 0)?, rows::user(r, SESSION_WIDTH)?))
                 })
                 .optional()
                 .map_err(sql_error)
@@ -204,11 +200,11 @@ impl SqliteStore {
             conn.prepare_cached(&sql)
                 .map_err(sql_error)?
                 .query_row([user_id, session_id], |r| {
-                    let session = match r.get::<_, Option<String>>(7)? {
-                        Some(_) => Some(session_from_row(r, 7)?),
+                    let session = match r.get::<_, Option<String>>(USER_WIDTH)? {
+                        Some(_) => Some(rows::session(r, USER_WIDTH)?),
                         None => None,
                     };
-                    Ok((user_from_row_at(r, 0)?, session))
+                    Ok((rows::user(r, 0)?, session))
                 })
                 .optional()
                 .map_err(sql_error)
@@ -311,8 +307,8 @@ impl SqliteStore {
                 .map_err(sql_error)?
                 .query_row([email], |r| {
                     Ok(UserWithPassword {
-                        user: user_from_row(r)?,
-                        password_hash: r.get(7)?,
+                        user: rows::user(r, 0)?,
+                        password_hash: r.get(USER_WIDTH)?,
                     })
                 })
                 .optional()
@@ -327,7 +323,7 @@ impl SqliteStore {
             let sql = format!(r#"select {USER_COLUMNS} from "user" u where u."id" = ?1"#);
             conn.prepare_cached(&sql)
                 .map_err(sql_error)?
-                .query_row([id], user_from_row)
+                .query_row([id], |r| rows::user(r, 0))
                 .optional()
                 .map_err(sql_error)
         })
@@ -377,17 +373,6 @@ impl SqliteStore {
     }
 }
 
-fn clone_session(s: &NewSession) -> NewSession {
-    NewSession {
-        id: s.id.clone(),
-        token: s.token.clone(),
-        expires_at: s.expires_at,
-        created_at: s.created_at,
-        ip_address: s.ip_address.clone(),
-        user_agent: s.user_agent.clone(),
-    }
-}
-
 fn insert_session(conn: &Connection, user_id: &str, s: &NewSession) -> Result<Session, StoreError> {
     let created = iso(&s.created_at);
     conn.prepare_cached(
@@ -397,25 +382,7 @@ fn insert_session(conn: &Connection, user_id: &str, s: &NewSession) -> Result<Se
     .map_err(sql_error)?
     .execute(params![s.id, iso(&s.expires_at), s.token, created, s.ip_address, s.user_agent, user_id])
     .map_err(sql_error)?;
-    Ok(Session {
-        id: s.id.clone(),
-        token: s.token.clone(),
-        user_id: user_id.to_owned(),
-        expires_at: s.expires_at,
-        created_at: s.created_at,
-        updated_at: s.created_at,
-    })
-}
-
-fn session_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Session> {
-    Ok(Session {
-        id: r.get(at)?,
-        token: r.get(at + 1)?,
-        user_id: r.get(at + 2)?,
-        expires_at: date_at(r, at + 3)?,
-        created_at: date_at(r, at + 4)?,
-        updated_at: date_at(r, at + 5)?,
-    })
+    Ok(rows::inserted_session(s, s.id.clone(), user_id))
 }
 
 /// JavaScript's `Date.toISOString()` form, as Better Auth writes dates to SQLite.
@@ -423,20 +390,24 @@ fn iso(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    user_from_row_at(r, 0)
-}
+impl Columns for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
 
-fn user_from_row_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<User> {
-    Ok(User {
-        id: r.get(at)?,
-        name: r.get(at + 1)?,
-        email: r.get(at + 2)?,
-        email_verified: bool_at(r, at + 3)?,
-        image: r.get(at + 4)?,
-        created_at: date_at(r, at + 5)?,
-        updated_at: date_at(r, at + 6)?,
-    })
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.get(i)
+    }
+
+    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
+    }
+
+    fn flag(&self, i: usize) -> rusqlite::Result<bool> {
+        bool_at(self, i)
+    }
+
+    fn time(&self, i: usize) -> rusqlite::Result<DateTime<Utc>> {
+        date_at(self, i)
+    }
 }
 
 fn bool_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<bool> {

@@ -1,0 +1,64 @@
+//! Better Auth's `user` and `session` rows, read the same way from either backend: their
+//! column lists, and a [`User`] or [`Session`] from a result row through [`Columns`], which
+//! each driver implements in its own types.
+
+use chrono::{DateTime, Utc};
+
+use crate::better_auth::{NewSession, Session, User};
+
+/// The `user` columns in [`user`]'s order (`u` is the table's alias). Ids are read as text,
+/// whether the schema has text or UUID ids.
+pub(super) const USER_COLUMNS: &str = r#"cast(u."id" as text), u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt""#;
+/// How many columns [`USER_COLUMNS`] names.
+pub(super) const USER_WIDTH: usize = 7;
+/// The `session` columns in [`session`]'s order (`s` is the table's alias).
+pub(super) const SESSION_COLUMNS: &str = r#"cast(s."id" as text), s."token", cast(s."userId" as text), s."expiresAt", s."createdAt", s."updatedAt""#;
+/// How many columns [`SESSION_COLUMNS`] names.
+pub(super) const SESSION_WIDTH: usize = 6;
+
+/// A result row of either driver, read by column index in Better Auth's types.
+pub(super) trait Columns {
+    type Error;
+    fn text(&self, i: usize) -> Result<String, Self::Error>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn flag(&self, i: usize) -> Result<bool, Self::Error>;
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, Self::Error>;
+}
+
+/// The user whose [`USER_COLUMNS`] start at column `at`.
+pub(super) fn user<R: Columns>(r: &R, at: usize) -> Result<User, R::Error> {
+    Ok(User {
+        id: r.text(at)?,
+        name: r.text(at + 1)?,
+        email: r.text(at + 2)?,
+        email_verified: r.flag(at + 3)?,
+        image: r.opt_text(at + 4)?,
+        created_at: r.time(at + 5)?,
+        updated_at: r.time(at + 6)?,
+    })
+}
+
+/// The session whose [`SESSION_COLUMNS`] start at column `at`.
+pub(super) fn session<R: Columns>(r: &R, at: usize) -> Result<Session, R::Error> {
+    Ok(Session {
+        id: r.text(at)?,
+        token: r.text(at + 1)?,
+        user_id: r.text(at + 2)?,
+        expires_at: r.time(at + 3)?,
+        created_at: r.time(at + 4)?,
+        updated_at: r.time(at + 5)?,
+    })
+}
+
+/// The session a [`NewSession`] became once inserted under `id` (the database's, with
+/// UUID ids) for `user_id`: its `updatedAt` is its `createdAt`, as Better Auth writes it.
+pub(super) fn inserted_session(new: &NewSession, id: String, user_id: &str) -> Session {
+    Session {
+        id,
+        token: new.token.clone(),
+        user_id: user_id.to_owned(),
+        expires_at: new.expires_at,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+    }
+}
