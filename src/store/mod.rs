@@ -2,6 +2,7 @@
 //! This module owns all SQL and connections; the migrations of each dialect live in
 //! `migrations/<dialect>/`.
 
+mod migrate;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -146,38 +147,4 @@ impl AuthStore for Store {
     ) -> Result<T, StoreError> {
         on_backend!(self, s => s.update_rate_limit(key, new_id, rule).await)
     }
-}
-
-/// The embedded migrations of one dialect, from `migrations/<dialect>/`, in order.
-macro_rules! migrations {
-    ($dialect:literal) => {
-        [
-            Migration {
-                version: 1,
-                name: "better_auth_core",
-                sql: include_str!(concat!(
-                    "../../migrations/",
-                    $dialect,
-                    "/0001_better_auth_core.sql"
-                )),
-            },
-            Migration {
-                version: 2,
-                name: "rate_limit",
-                sql: include_str!(concat!(
-                    "../../migrations/",
-                    $dialect,
-                    "/0002_rate_limit.sql"
-                )),
-            },
-        ]
-    };
-}
-pub(crate) use migrations;
-
-/// One embedded migration.
-pub(crate) struct Migration {
-    pub version: i64,
-    pub name: &'static str,
-    pub sql: &'static str,
 }

@@ -12,14 +12,15 @@ use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, RecyclingMethod, 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
+use super::migrate::{self, Migration, MigrationTx};
 use super::rows::{self, Columns, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
-use super::{Migration, PgUrl, tls};
+use super::{PgUrl, tls};
 use crate::better_auth::{
     JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
     UserWithPassword,
 };
 
-const MIGRATIONS: &[Migration] = &super::migrations!("postgres");
+const MIGRATIONS: &[Migration] = &migrate::migrations!("postgres");
 
 /// Serialises migrations across server processes; a transaction-scoped lock, so it also
 /// works through a transaction pooler.
@@ -241,30 +242,7 @@ impl PgStore {
         tx.batch_execute("set local client_min_messages = warning")
             .await
             .map_err(db_error)?;
-        tx.batch_execute(
-            r#"create table if not exists "better_auth_mcp_migrations" ("version" bigint not null primary key,
-                "name" text not null, "appliedAt" timestamptz not null default CURRENT_TIMESTAMP)"#,
-        )
-        .await
-        .map_err(db_error)?;
-        let applied: Vec<i64> = tx
-            .query_typed(r#"select "version" from "better_auth_mcp_migrations""#, &[])
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let mut done = Vec::new();
-        for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-            tx.batch_execute(m.sql).await.map_err(db_error)?;
-            tx.execute_typed(
-                r#"insert into "better_auth_mcp_migrations" ("version", "name") values ($1, $2)"#,
-                &[(&m.version, Type::INT8), (&m.name, Type::TEXT)],
-            )
-            .await
-            .map_err(db_error)?;
-            done.push(m.name);
-        }
+        let done = migrate::run(&mut PgMigration(&tx), MIGRATIONS).await?;
         // pg_catalog, not information_schema: the latter costs tens of ms at every start.
         let id_type: Option<String> = tx
             .query_typed_opt(
@@ -577,6 +555,35 @@ fn looks_like_uuid(id: &str) -> bool {
             8 | 13 | 18 | 23 => b == b'-',
             _ => b.is_ascii_hexdigit(),
         })
+}
+
+/// The runner's steps on a PostgreSQL transaction.
+struct PgMigration<'a>(&'a deadpool_postgres::Transaction<'a>);
+
+impl MigrationTx for PgMigration<'_> {
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.0.batch_execute(sql).await.map_err(db_error)
+    }
+
+    async fn applied_versions(&mut self) -> Result<Vec<i64>, StoreError> {
+        let rows = self
+            .0
+            .query_typed(r#"select "version" from "better_auth_mcp_migrations""#, &[])
+            .await
+            .map_err(db_error)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn record(&mut self, m: &Migration) -> Result<(), StoreError> {
+        self.0
+            .execute_typed(
+                r#"insert into "better_auth_mcp_migrations" ("version", "name") values ($1, $2)"#,
+                &[(&m.version, Type::INT8), (&m.name, Type::TEXT)],
+            )
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
 }
 
 impl Columns for tokio_postgres::Row {

@@ -9,14 +9,14 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use super::Migration;
+use super::migrate::{self, Migration, MigrationTx};
 use super::rows::{self, Columns, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 use crate::better_auth::{
     JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
     UserWithPassword,
 };
 
-const MIGRATIONS: &[Migration] = &super::migrations!("sqlite");
+const MIGRATIONS: &[Migration] = &migrate::migrations!("sqlite");
 
 /// How long a writer waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -92,30 +92,7 @@ impl SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sql_error)?;
-            tx.execute_batch(
-                r#"create table if not exists "better_auth_mcp_migrations" ("version" integer not null primary key,
-                    "name" text not null, "appliedAt" date not null default CURRENT_TIMESTAMP)"#,
-            )
-            .map_err(sql_error)?;
-            let applied: Vec<i64> = {
-                let mut stmt = tx
-                    .prepare(r#"select "version" from "better_auth_mcp_migrations""#)
-                    .map_err(sql_error)?;
-                stmt.query_map([], |r| r.get(0))
-                    .map_err(sql_error)?
-                    .collect::<Result<_, _>>()
-                    .map_err(sql_error)?
-            };
-            let mut done = Vec::new();
-            for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-                tx.execute_batch(m.sql).map_err(sql_error)?;
-                tx.execute(
-                    r#"insert into "better_auth_mcp_migrations" ("version", "name") values (?1, ?2)"#,
-                    params![m.version, m.name],
-                )
-                .map_err(sql_error)?;
-                done.push(m.name);
-            }
+            let done = migrate::run_now(migrate::run(&mut SqliteMigration(&tx), MIGRATIONS))?;
             tx.commit().map_err(sql_error)?;
             Ok(done)
         })
@@ -388,6 +365,36 @@ fn insert_session(conn: &Connection, user_id: &str, s: &NewSession) -> Result<Se
 /// JavaScript's `Date.toISOString()` form, as Better Auth writes dates to SQLite.
 fn iso(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The runner's steps on an SQLite transaction (synchronous: see [`migrate::run_now`]).
+struct SqliteMigration<'a>(&'a rusqlite::Transaction<'a>);
+
+impl MigrationTx for SqliteMigration<'_> {
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.0.execute_batch(sql).map_err(sql_error)
+    }
+
+    async fn applied_versions(&mut self) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self
+            .0
+            .prepare(r#"select "version" from "better_auth_mcp_migrations""#)
+            .map_err(sql_error)?;
+        stmt.query_map([], |r| r.get(0))
+            .map_err(sql_error)?
+            .collect::<Result<_, _>>()
+            .map_err(sql_error)
+    }
+
+    async fn record(&mut self, m: &Migration) -> Result<(), StoreError> {
+        self.0
+            .execute(
+                r#"insert into "better_auth_mcp_migrations" ("version", "name") values (?1, ?2)"#,
+                params![m.version, m.name],
+            )
+            .map(|_| ())
+            .map_err(sql_error)
+    }
 }
 
 impl Columns for rusqlite::Row<'_> {
