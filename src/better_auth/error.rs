@@ -95,11 +95,11 @@ impl From<super::StoreError> for AuthError {
         use super::StoreError;
         match e {
             StoreError::EmailTaken => Self::UserAlreadyExists,
-            StoreError::Unavailable(detail) => {
+            StoreError::Unavailable { detail, .. } => {
                 tracing::warn!(%detail, "database unavailable");
                 Self::ServiceUnavailable
             }
-            StoreError::Other(detail) => Self::Internal(detail),
+            StoreError::Other { detail, .. } => Self::Internal(detail),
         }
     }
 }

@@ -82,16 +82,52 @@ pub struct RateLimitBucket {
     pub last_request_ms: i64,
 }
 
-/// Why persistence failed, as far as the domain must tell.
+/// What a store error came from: the driver's error, kept for programs (never shown:
+/// a database error's DETAIL can quote row values).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why persistence failed, as far as the domain must tell. `detail` is safe to log.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("a user with this email already exists")]
     EmailTaken,
     /// The database could not be reached in time; the operation did not happen.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    #[error("database error: {0}")]
-    Other(String),
+    #[error("database unavailable: {detail}")]
+    Unavailable {
+        detail: String,
+        #[source]
+        cause: Option<Cause>,
+    },
+    #[error("database error: {detail}")]
+    Other {
+        detail: String,
+        #[source]
+        cause: Option<Cause>,
+    },
+}
+
+impl StoreError {
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::Unavailable {
+            detail: detail.into(),
+            cause: None,
+        }
+    }
+
+    pub fn other(detail: impl Into<String>) -> Self {
+        Self::Other {
+            detail: detail.into(),
+            cause: None,
+        }
+    }
+
+    /// The same error, keeping what it came from.
+    pub fn caused_by(mut self, error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        if let Self::Unavailable { cause, .. } | Self::Other { cause, .. } = &mut self {
+            *cause = Some(Box::new(error));
+        }
+        self
+    }
 }
 
 /// The persistence the auth domain needs.
@@ -165,4 +201,20 @@ pub trait AuthStore: Send + Sync + 'static {
         new_id: &str,
         rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T) + Send + 'static,
     ) -> impl Future<Output = Result<T, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_error_keeps_its_cause_and_shows_only_its_detail() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset: row value");
+        let e = StoreError::unavailable("connection lost").caused_by(io);
+        assert_eq!(e.to_string(), "database unavailable: connection lost");
+        let cause = std::error::Error::source(&e).expect("the cause is kept");
+        let io = cause.downcast_ref::<std::io::Error>().expect("as it was");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+        assert!(std::error::Error::source(&StoreError::EmailTaken).is_none());
+    }
 }

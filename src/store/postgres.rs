@@ -128,7 +128,7 @@ impl PgStore {
             .recycle_timeout(Some(settings.connect_timeout))
             .runtime(Runtime::Tokio1)
             .build()
-            .map_err(|e| StoreError::Other(format!("cannot build the connection pool: {e}")))?;
+            .map_err(|e| StoreError::other(format!("cannot build the connection pool: {e}")))?;
         Ok(Self {
             pool,
             description: url.describe(),
@@ -545,7 +545,7 @@ async fn insert_session(
         )
         .await
         .map_err(db_error)?
-        .ok_or_else(|| StoreError::Other("session insert returned no row".into()))?;
+        .ok_or_else(|| StoreError::other("session insert returned no row"))?;
     Ok(rows::inserted_session(s, row.get(0), user_id))
 }
 
@@ -643,9 +643,9 @@ fn io_failure(e: &tokio_postgres::Error) -> bool {
 fn pool_error(e: PoolError) -> StoreError {
     match e {
         PoolError::Backend(e) => db_error(e),
-        PoolError::Timeout(kind) => StoreError::Unavailable(format!("pool timeout ({kind:?})")),
-        PoolError::Closed => StoreError::Unavailable("pool closed".into()),
-        other => StoreError::Other(format!("pool error: {other}")),
+        PoolError::Timeout(kind) => StoreError::unavailable(format!("pool timeout ({kind:?})")),
+        PoolError::Closed => StoreError::unavailable("pool closed"),
+        other => StoreError::other(format!("pool error: {other}")),
     }
 }
 
@@ -664,22 +664,23 @@ fn insert_error(e: tokio_postgres::Error) -> StoreError {
 
 /// Classifies an error without its DETAIL (which could quote row values).
 fn db_error(e: tokio_postgres::Error) -> StoreError {
-    match e.as_db_error() {
+    let classified = match e.as_db_error() {
         Some(db) => {
             let code = db.code().code();
             let text = format!("{code}: {}", db.message());
             // 08: connection exception; 57P0x: shutdown / cannot connect now; 53300: too many connections.
             if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
-                StoreError::Unavailable(text)
+                StoreError::unavailable(text)
             } else {
-                StoreError::Other(text)
+                StoreError::other(text)
             }
         }
         // No server error: the connection failed or closed (I/O, TLS, timeout)...
-        None if e.is_closed() || io_failure(&e) => StoreError::Unavailable(error_chain(&e)),
+        None if e.is_closed() || io_failure(&e) => StoreError::unavailable(error_chain(&e)),
         // ...or a value did not convert, which is our bug, not an outage.
-        None => StoreError::Other(error_chain(&e)),
-    }
+        None => StoreError::other(error_chain(&e)),
+    };
+    classified.caused_by(e)
 }
 
 /// The error with its causes ("error performing TLS handshake: invalid peer certificate: ...").

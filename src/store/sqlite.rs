@@ -38,11 +38,11 @@ impl SqliteStore {
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
             if let Some(dir) = opened.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Other(format!("cannot create {}: {e}", dir.display()))
+                    StoreError::other(format!("cannot create {}: {e}", dir.display()))
                 })?;
             }
             let conn = Connection::open(&opened)
-                .map_err(|e| StoreError::Other(format!("cannot open {}: {e}", opened.display())))?;
+                .map_err(|e| StoreError::other(format!("cannot open {}: {e}", opened.display())))?;
             conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(sql_error)?;
@@ -53,7 +53,7 @@ impl SqliteStore {
             Ok(conn)
         })
         .await
-        .map_err(|e| StoreError::Other(format!("sqlite open task failed: {e}")))??;
+        .map_err(|e| StoreError::other(format!("sqlite open task failed: {e}")))??;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             turn: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -75,15 +75,15 @@ impl SqliteStore {
             .turn
             .acquire()
             .await
-            .map_err(|_| StoreError::Other("sqlite store closed".into()))?;
+            .map_err(|_| StoreError::other("sqlite store closed"))?;
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()
-                .map_err(|_| StoreError::Other("sqlite connection poisoned".into()))?;
+                .map_err(|_| StoreError::other("sqlite connection poisoned"))?;
             f(&mut guard)
         })
         .await
-        .map_err(|e| StoreError::Other(format!("sqlite task failed: {e}")))?
+        .map_err(|e| StoreError::other(format!("sqlite task failed: {e}")))?
     }
 
     pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
@@ -463,8 +463,8 @@ fn sql_error(e: rusqlite::Error) -> StoreError {
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen
             ) =>
         {
-            StoreError::Unavailable(e.to_string())
+            StoreError::unavailable(e.to_string()).caused_by(e)
         }
-        _ => StoreError::Other(e.to_string()),
+        _ => StoreError::other(e.to_string()).caused_by(e),
     }
 }

@@ -20,7 +20,7 @@ pub fn connector(mode: SslMode, root_cert: Option<&Path>) -> Result<MakeRustlsCo
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Other(format!("TLS setup failed: {e}")))?;
+        .map_err(|e| StoreError::other(format!("TLS setup failed: {e}")))?;
     let config = match mode {
         // Encrypt only, as libpq's `require` without a root certificate.
         SslMode::Disable | SslMode::Prefer | SslMode::Require => builder
@@ -35,7 +35,7 @@ pub fn connector(mode: SslMode, root_cert: Option<&Path>) -> Result<MakeRustlsCo
             let algorithms = provider.signature_verification_algorithms;
             let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
                 .build()
-                .map_err(|e| StoreError::Other(format!("TLS setup failed: {e}")))?;
+                .map_err(|e| StoreError::other(format!("TLS setup failed: {e}")))?;
             if mode == SslMode::VerifyFull {
                 builder.with_webpki_verifier(webpki).with_no_client_auth()
             } else {
@@ -60,21 +60,21 @@ fn root_store(root_cert: Option<&Path>) -> Result<RootCertStore, StoreError> {
     };
     let mut store = RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(path).map_err(|e| {
-        StoreError::Other(format!("cannot read sslrootcert {}: {e}", path.display()))
+        StoreError::other(format!("cannot read sslrootcert {}: {e}", path.display()))
     })?;
     for cert in certs {
         let cert = cert.map_err(|e| {
-            StoreError::Other(format!(
+            StoreError::other(format!(
                 "bad certificate in sslrootcert {}: {e}",
                 path.display()
             ))
         })?;
         store.add(cert).map_err(|e| {
-            StoreError::Other(format!("unusable sslrootcert {}: {e}", path.display()))
+            StoreError::other(format!("unusable sslrootcert {}: {e}", path.display()))
         })?;
     }
     if store.is_empty() {
-        return Err(StoreError::Other(format!(
+        return Err(StoreError::other(format!(
             "sslrootcert {} holds no certificate",
             path.display()
         )));
