@@ -529,10 +529,7 @@ async fn insert_session(
 ) -> Result<Session, StoreError> {
     let row = client
         .query_typed_opt(
-            &store.sql(
-                r#"insert into "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
-                   values ({NEW_ID}, $2, $3, $4, $4, $5, $6, $7::{ID}) returning "id"::text"#,
-            ),
+            &store.sql(rows::INSERT_SESSION),
             &[
                 (&s.id, Type::TEXT),
                 (&s.expires_at, Type::TIMESTAMPTZ),

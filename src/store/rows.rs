@@ -50,6 +50,13 @@ pub(super) fn session<R: Columns>(r: &R, at: usize) -> Result<Session, R::Error>
     })
 }
 
+/// The session insert of both dialects. Its parameters, in order: id, expiresAt, token,
+/// createdAt (also updatedAt), ipAddress, userAgent, userId. `{ID}` is the id column's
+/// type and `{NEW_ID}` the new id (`$1`, or the database's own with UUID ids); it returns
+/// the id as stored.
+pub(super) const INSERT_SESSION: &str = r#"insert into "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
+    values ({NEW_ID}, $2, $3, $4, $4, $5, $6, cast($7 as {ID})) returning cast("id" as text)"#;
+
 /// The session a [`NewSession`] became once inserted under `id` (the database's, with
 /// UUID ids) for `user_id`: its `updatedAt` is its `createdAt`, as Better Auth writes it.
 pub(super) fn inserted_session(new: &NewSession, id: String, user_id: &str) -> Session {

@@ -351,15 +351,28 @@ impl SqliteStore {
 }
 
 fn insert_session(conn: &Connection, user_id: &str, s: &NewSession) -> Result<Session, StoreError> {
+    // SQLite numbers `$n` parameters in the order they first appear, which is n here.
+    let sql = rows::INSERT_SESSION
+        .replace("{ID}", "text")
+        .replace("{NEW_ID}", "$1");
     let created = iso(&s.created_at);
-    conn.prepare_cached(
-        r#"insert into "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
-           values (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)"#,
-    )
-    .map_err(sql_error)?
-    .execute(params![s.id, iso(&s.expires_at), s.token, created, s.ip_address, s.user_agent, user_id])
-    .map_err(sql_error)?;
-    Ok(rows::inserted_session(s, s.id.clone(), user_id))
+    let id: String = conn
+        .prepare_cached(&sql)
+        .map_err(sql_error)?
+        .query_row(
+            params![
+                s.id,
+                iso(&s.expires_at),
+                s.token,
+                created,
+                s.ip_address,
+                s.user_agent,
+                user_id
+            ],
+            |r| r.get(0),
+        )
+        .map_err(sql_error)?;
+    Ok(rows::inserted_session(s, id, user_id))
 }
 
 /// JavaScript's `Date.toISOString()` form, as Better Auth writes dates to SQLite.
