@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use better_auth_mcp::better_auth::{
-    AccessTokens, AuthService, AuthSettings, PasswordFormat, PasswordHasher, PasswordPolicy,
-    RateLimitPolicy, SessionPolicy,
+    AccessTokens, AuthService, PasswordFormat, PasswordHasher, PasswordPolicy,
 };
+use better_auth_mcp::config::Config;
 use better_auth_mcp::mcp::{AuthServer, ToolSelection};
 use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -92,23 +92,8 @@ fn tool_call(c: &mut Criterion) {
             DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("b.db").display())).unwrap();
         let store = Store::open(&url, &PoolSettings::default()).await.unwrap();
         store.migrate().await.unwrap();
-        let auth = AuthService::new(
-            store,
-            AuthSettings {
-                secret: SECRET.into(),
-                issuer: None,
-                token_ttl_secs: 900,
-                token_leeway_secs: 30,
-                password_policy: PasswordPolicy::default(),
-                password_format: PasswordFormat::Argon2id,
-                rehash_on_sign_in: false,
-                hash_concurrency: 2,
-                hash_queue_limit: 32,
-                rate_limit: RateLimitPolicy::default(),
-                sessions: SessionPolicy::default(),
-            },
-        )
-        .unwrap();
+        let config = Config::from_args(["--hash-concurrency=2"]).unwrap();
+        let auth = AuthService::new(store, config.auth_settings(SECRET.into())).unwrap();
         let up = auth
             .sign_up("bench@example.com", "bench-password-1".into(), None)
             .await

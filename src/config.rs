@@ -10,8 +10,8 @@ use clap::builder::BoolishValueParser;
 use secrecy::SecretString;
 
 use crate::better_auth::{
-    DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, PasswordFormat, PasswordPolicy, RateLimitPolicy,
-    SessionPolicy,
+    AuthSettings, DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, PasswordFormat, PasswordPolicy,
+    RateLimitPolicy, SessionPolicy,
 };
 use crate::store::{DatabaseUrl, PoolSettings, UrlError};
 
@@ -174,7 +174,40 @@ pub fn default_sqlite_path() -> PathBuf {
         .join("better-auth.db")
 }
 
+/// [`Settings`] alone as a command line, for [`Config::from_args`].
+#[derive(clap::Parser)]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
 impl Config {
+    /// The configuration that these command-line arguments give, the environment's
+    /// variables serving as their fallbacks, as for the server (libraries, tests, benches).
+    pub fn from_args<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+        use clap::Parser;
+        let argv = std::iter::once("better-auth-mcp").chain(args);
+        let parsed = SettingsOnly::try_parse_from(argv).map_err(|e| e.to_string())?;
+        Self::from_settings(&parsed.settings).map_err(|e| e.to_string())
+    }
+
+    /// What the auth service is built with, keyed by `secret`.
+    pub fn auth_settings(&self, secret: SecretString) -> AuthSettings {
+        AuthSettings {
+            secret,
+            issuer: self.base_url.clone(),
+            token_ttl_secs: self.token_ttl_secs,
+            token_leeway_secs: self.token_leeway_secs,
+            password_policy: self.password_policy,
+            password_format: self.password_format,
+            rehash_on_sign_in: self.rehash_on_sign_in,
+            sessions: self.sessions,
+            hash_concurrency: self.hash_concurrency,
+            hash_queue_limit: self.hash_queue_limit,
+            rate_limit: self.rate_limit,
+        }
+    }
+
     /// Checks what clap could not (settings that depend on each other) and types them.
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
@@ -259,17 +292,10 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        settings: Settings,
-    }
+    type Cli = SettingsOnly;
 
     fn config(args: &[&str]) -> Result<Config, String> {
-        let mut argv = vec!["better-auth-mcp"];
-        argv.extend_from_slice(args);
-        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
-        Config::from_settings(&cli.settings).map_err(|e| e.to_string())
+        Config::from_args(args.iter().copied())
     }
 
     /// (Config has no Debug: it holds the database URL with its password.)

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::better_auth::StoreError;
-use crate::better_auth::{AuthService, AuthSettings, SecretError, random_alphanumeric};
+use crate::better_auth::{AuthService, SecretError, random_alphanumeric};
 use crate::config::Config;
 use crate::mcp::{AuthServer, ToolSelection, stdio};
 use crate::store::{DatabaseUrl, Store};
@@ -45,22 +45,7 @@ pub async fn build_service(config: &Config) -> Result<AuthService<Store>, Startu
             store
         }
     };
-    let service = AuthService::new(
-        store,
-        AuthSettings {
-            secret,
-            issuer: config.base_url.clone(),
-            token_ttl_secs: config.token_ttl_secs,
-            token_leeway_secs: config.token_leeway_secs,
-            password_policy: config.password_policy,
-            password_format: config.password_format,
-            rehash_on_sign_in: config.rehash_on_sign_in,
-            sessions: config.sessions,
-            hash_concurrency: config.hash_concurrency,
-            hash_queue_limit: config.hash_queue_limit,
-            rate_limit: config.rate_limit,
-        },
-    )?;
+    let service = AuthService::new(store, config.auth_settings(secret))?;
     Ok(service)
 }
 

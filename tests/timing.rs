@@ -3,10 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use better_auth_mcp::better_auth::{
-    AuthError, AuthService, AuthSettings, PasswordFormat, PasswordPolicy, RateLimitPolicy,
-    SessionPolicy,
-};
+use better_auth_mcp::better_auth::{AuthError, AuthService};
+use better_auth_mcp::config::Config;
 use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -16,24 +14,10 @@ async fn an_unknown_email_and_a_wrong_password_take_the_same_median_time() {
         DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
     let store = Store::open(&url, &PoolSettings::default()).await.unwrap();
     store.migrate().await.unwrap();
+    let config = Config::from_args(["--rate-limit-enabled=false", "--hash-concurrency=2"]).unwrap();
     let auth = AuthService::new(
         store,
-        AuthSettings {
-            secret: "timing-secret-0123456789abcdef0123456789".into(),
-            issuer: None,
-            token_ttl_secs: 900,
-            token_leeway_secs: 30,
-            password_policy: PasswordPolicy::default(),
-            password_format: PasswordFormat::Argon2id,
-            rehash_on_sign_in: false,
-            sessions: SessionPolicy::default(),
-            hash_concurrency: 2,
-            hash_queue_limit: 32,
-            rate_limit: RateLimitPolicy {
-                enabled: false,
-                ..RateLimitPolicy::default()
-            },
-        },
+        config.auth_settings("timing-secret-0123456789abcdef0123456789".into()),
     )
     .unwrap();
     auth.sign_up("timing@example.com", "the-right-password".into(), None)

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::support::backend::{Backend, Setup, on_both_backends};
-use crate::support::server::{SECRET, Server, code_of};
+use crate::support::server::{SECRET, Server, TOOL_NAMES, code_of};
 
 on_both_backends!(
     every_tool_works_from_sign_up_to_get_user,
@@ -26,17 +26,7 @@ async fn every_tool_works_from_sign_up_to_get_user(backend: Backend) {
     let tools = server.client.list_all_tools().await.unwrap();
     let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "get_user",
-            "refresh_token",
-            "sign_in",
-            "sign_out",
-            "sign_up",
-            "verify_token"
-        ]
-    );
+    assert_eq!(names, TOOL_NAMES);
 
     let up = server
         .ok(

@@ -82,9 +82,7 @@ async fn an_outage_under_load_loses_no_acknowledged_sign_up_and_half_writes_no_u
     let db = TestDb::create();
     let mut proxy = Proxy::start(db.port).await;
     let home = tempdir();
-    let env = ServerEnv::postgres(home.path(), &db.neon_url_via(proxy.port))
-        .with("DATABASE_CONNECT_TIMEOUT_SECONDS", "2")
-        .with("DATABASE_POOL_TIMEOUT_SECONDS", "2");
+    let env = ServerEnv::postgres_via(home.path(), &db, &proxy);
     let server = Server::start(&env).await;
     let token = server.sign_up("load@example.com", "password123").await["token"].clone();
 
@@ -290,9 +288,7 @@ async fn a_server_started_while_the_database_is_down_serves_once_it_is_up() {
     let mut proxy = Proxy::start(db.port).await;
     proxy.cut();
     let home = tempdir();
-    let env = ServerEnv::postgres(home.path(), &db.neon_url_via(proxy.port))
-        .with("DATABASE_CONNECT_TIMEOUT_SECONDS", "2")
-        .with("DATABASE_POOL_TIMEOUT_SECONDS", "2");
+    let env = ServerEnv::postgres_via(home.path(), &db, &proxy);
     // The handshake does not wait for the database (Neon's compute may be waking up).
     let started = Instant::now();
     let server = Server::start(&env).await;

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::server::{BIN, SECRET};
+use crate::support::server::{BIN, SECRET, TOOL_NAMES};
 use crate::support::system::{Need, require};
 use crate::support::tempdir;
 
@@ -41,17 +41,7 @@ fn the_inspector_lists_the_tools_and_calls_sign_up_and_verify_token() {
     let tools = listed["tools"].as_array().expect("tools array");
     let mut names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "get_user",
-            "refresh_token",
-            "sign_in",
-            "sign_out",
-            "sign_up",
-            "verify_token"
-        ]
-    );
+    assert_eq!(names, TOOL_NAMES);
     for t in tools {
         assert!(t["outputSchema"].is_object(), "{t}");
         assert!(t["title"].is_string(), "{t}");

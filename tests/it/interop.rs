@@ -311,15 +311,14 @@ async fn rehash_on_sign_in_moves_an_argon2_user_to_better_auths_scrypt() {
 
     // Without REHASH_ON_SIGN_IN the hash stays; with it, the sign-in stores scrypt.
     let scrypt = s.env.clone().with("PASSWORD_HASH", "scrypt");
-    for (rehash, prefix) in [("false", "$argon2id$"), ("true", "")] {
-        let server = Server::start(&scrypt.clone().with("REHASH_ON_SIGN_IN", rehash)).await;
-        server
-            .ok(
-                "sign_in",
-                json!({"email": "rehash@example.com", "password": "rehash-password"}),
-            )
-            .await;
+    let sign_in_once = async |env: &ServerEnv| {
+        let server = Server::start(env).await;
+        let args = json!({"email": "rehash@example.com", "password": "rehash-password"});
+        server.ok("sign_in", args).await;
         server.stop().await;
+    };
+    for (rehash, prefix) in [("false", "$argon2id$"), ("true", "")] {
+        sign_in_once(&scrypt.clone().with("REHASH_ON_SIGN_IN", rehash)).await;
         let hash = s.sql(r#"select "password" from "account""#);
         if prefix.is_empty() {
             let (salt, key) = hash.split_once(':').expect("Better Auth's salt:key format");
@@ -329,12 +328,5 @@ async fn rehash_on_sign_in_moves_an_argon2_user_to_better_auths_scrypt() {
         }
     }
     // And the new hash still signs in.
-    let server = Server::start(&scrypt).await;
-    server
-        .ok(
-            "sign_in",
-            json!({"email": "rehash@example.com", "password": "rehash-password"}),
-        )
-        .await;
-    server.stop().await;
+    sign_in_once(&scrypt).await;
 }

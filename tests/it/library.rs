@@ -2,10 +2,8 @@
 
 use std::time::Duration;
 
-use better_auth_mcp::better_auth::{
-    AuthError, AuthService, AuthSettings, PasswordFormat, PasswordPolicy, RateLimitPolicy,
-    SessionPolicy,
-};
+use better_auth_mcp::better_auth::{AuthError, AuthService, RateLimitPolicy};
+use better_auth_mcp::config::Config;
 use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 
 use crate::support::server::SECRET;
@@ -18,23 +16,14 @@ pub(crate) async fn service(
     let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("lib.db").display())).unwrap();
     let store = Store::open(&url, &PoolSettings::default()).await.unwrap();
     store.migrate().await.unwrap();
-    AuthService::new(
-        store,
-        AuthSettings {
-            secret: SECRET.into(),
-            issuer: Some("https://app.example.com".into()),
-            token_ttl_secs: 900,
-            token_leeway_secs: 30,
-            password_policy: PasswordPolicy::default(),
-            password_format: PasswordFormat::Argon2id,
-            rehash_on_sign_in: false,
-            sessions: SessionPolicy::default(),
-            hash_concurrency: 2,
-            hash_queue_limit: 32,
-            rate_limit,
-        },
-    )
-    .unwrap()
+    let config = Config::from_args([
+        "--better-auth-url=https://app.example.com",
+        "--hash-concurrency=2",
+    ])
+    .unwrap();
+    let mut settings = config.auth_settings(SECRET.into());
+    settings.rate_limit = rate_limit;
+    AuthService::new(store, settings).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

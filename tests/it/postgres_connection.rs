@@ -169,9 +169,7 @@ async fn an_outage_gives_service_unavailable_in_bounded_time_then_recovers() {
     let db = TestDb::create();
     let mut proxy = Proxy::start(db.port).await;
     let home = tempdir();
-    let env = ServerEnv::postgres(home.path(), &db.neon_url_via(proxy.port))
-        .with("DATABASE_CONNECT_TIMEOUT_SECONDS", "2")
-        .with("DATABASE_POOL_TIMEOUT_SECONDS", "2");
+    let env = ServerEnv::postgres_via(home.path(), &db, &proxy);
     let server = Server::start(&env).await;
     let up = server.sign_up("before@example.com", "password123").await;
 

@@ -11,6 +11,8 @@ use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
+use super::pg::TestDb;
+use super::proxy::Proxy;
 use super::rpc::Raw;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_better-auth-mcp");
@@ -55,6 +57,14 @@ impl ServerEnv {
         Self::new(home)
             .with("DATABASE_URL", url)
             .with("BETTER_AUTH_SECRET", SECRET)
+    }
+
+    /// A server on `db` through `proxy` (which plays outages), with 2 s connect and pool
+    /// timeouts so that an outage is noticed quickly.
+    pub fn postgres_via(home: &Path, db: &TestDb, proxy: &Proxy) -> Self {
+        Self::postgres(home, &db.neon_url_via(proxy.port))
+            .with("DATABASE_CONNECT_TIMEOUT_SECONDS", "2")
+            .with("DATABASE_POOL_TIMEOUT_SECONDS", "2")
     }
 
     pub fn with(mut self, key: &str, value: &str) -> Self {
@@ -182,3 +192,13 @@ pub fn peak_rss_kib(child: &tokio::process::Child) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc/PID/status")
 }
+
+/// The tool contract's six tools, sorted by name as tools/list gives them.
+pub const TOOL_NAMES: [&str; 6] = [
+    "get_user",
+    "refresh_token",
+    "sign_in",
+    "sign_out",
+    "sign_up",
+    "verify_token",
+];
