@@ -447,7 +447,7 @@ pub async fn measure_server(
                 format!("{null_rate:.0} calls/s"),
             );
             fig(
-                "verify_token against do-nothing (target: both at most 1.5)".into(),
+                "verify_token against do-nothing (target: both at most 1.3)".into(),
                 format!(
                     "p50 time ratio {:.2}, calls/s ratio (do-nothing / verify_token) {:.2}",
                     p50.as_secs_f64() / n50.as_secs_f64(),

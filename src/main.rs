@@ -126,15 +126,30 @@ async fn run(command: Command, config: Config, tools: ToolSelection) -> i32 {
 
 fn spawn_signal_handler(shutdown: CancellationToken) {
     tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        terminate_or_interrupt().await;
         tracing::info!("signal received, stopping");
         shutdown.cancel();
     });
+}
+
+/// SIGTERM (how MCP clients stop servers) or Ctrl-C.
+#[cfg(unix)]
+async fn terminate_or_interrupt() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate_or_interrupt() {
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -243,3 +243,48 @@ async fn a_unix_socketpair_as_stdin_and_stdout_is_served_without_blocking_thread
         "the socket path was not taken:\n{log}"
     );
 }
+
+/// MCP 2026-07-28 has no initialize: each request carries its protocol version in
+/// `_meta`. Such a client reaches the same tools through rmcp, invalid arguments included.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_2026_07_28_client_calls_the_tools_without_initialize() {
+    let home = tempdir();
+    let (mut child, mut s) = ServerEnv::sqlite(home.path()).spawn_piped();
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let call = |id: i64, tool: &str, arguments: serde_json::Value| {
+        json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+               "params":{"name":tool,"arguments":arguments,"_meta":meta}})
+        .to_string()
+    };
+    s.send_line(&call(
+        1,
+        "sign_up",
+        json!({"email": "modern@example.com", "password": "password123"}),
+    ))
+    .await;
+    let up = s.answer_to(&json!(1)).await;
+    let token = up["result"]["structuredContent"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("sign_up answered {up}"))
+        .to_owned();
+    s.send_line(&call(2, "verify_token", json!({"token": token})))
+        .await;
+    let verified = s.answer_to(&json!(2)).await;
+    assert_eq!(
+        verified["result"]["structuredContent"]["valid"], true,
+        "{verified}"
+    );
+    assert_eq!(verified["result"]["resultType"], "complete", "{verified}");
+    s.send_line(&call(3, "get_user", json!({"token": 5}))).await;
+    let text = tool_error_text(&s.answer_to(&json!(3)).await);
+    assert_eq!(text, "INVALID_ARGUMENTS: token: expected a string");
+    s.close();
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
