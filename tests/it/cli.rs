@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::server::{BIN, SECRET, Server, ServerEnv};
+use crate::support::server::{BIN, SECRET, Server, ServerEnv, exit_within};
 use crate::support::tempdir;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -194,17 +194,6 @@ async fn an_env_file_provides_the_configuration() {
     );
     let _ = client.cancel().await;
     assert!(home.path().join("from-env-file.db").exists());
-}
-
-/// Waits for the child to exit; fails the test past `within`.
-async fn exit_within(
-    child: &mut tokio::process::Child,
-    within: Duration,
-) -> std::process::ExitStatus {
-    tokio::time::timeout(within, child.wait())
-        .await
-        .unwrap_or_else(|_| panic!("the server did not exit within {within:?}"))
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

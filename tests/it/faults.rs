@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::support::pg::TestDb;
 use crate::support::proxy::Proxy;
 use crate::support::rpc::tool_call;
-use crate::support::server::{Server, ServerEnv, code_of, peak_rss_kib, text_of};
+use crate::support::server::{Server, ServerEnv, code_of, exit_within, peak_rss_kib, text_of};
 use crate::support::tempdir;
 
 /// Users without their credential account: must always be zero.
@@ -170,10 +170,7 @@ async fn stop_during_calls(env: &ServerEnv, n: usize, sigterm: bool) -> (Vec<Val
     while let Some(answer) = raw.next(Duration::from_secs(5)).await {
         answers.push(answer);
     }
-    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
-        .await
-        .expect("the server exits")
-        .unwrap();
+    let status = exit_within(&mut child, Duration::from_secs(5)).await;
     let took = started.elapsed();
     assert!(status.success(), "{status:?}");
     (answers, took)

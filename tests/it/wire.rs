@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::support::rpc::{Raw, tool_error_text};
-use crate::support::server::{ServerEnv, peak_rss_kib};
+use crate::support::server::{ServerEnv, exit_within, peak_rss_kib};
 use crate::support::tempdir;
 
 /// The server still answers a good call correctly, and it is the next line it writes
@@ -182,11 +182,8 @@ async fn bad_lines_get_rmcps_answers_and_the_server_keeps_serving() {
         "wire@example.com"
     );
     s.close();
-    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success());
+    let status = exit_within(&mut child, Duration::from_secs(5)).await;
+    assert!(status.success(), "{status:?}");
 }
 
 /// Node-based clients (Claude Desktop, VS Code, the Inspector) give servers one Unix
@@ -232,11 +229,8 @@ async fn a_unix_socketpair_as_stdin_and_stdout_is_served_without_blocking_thread
         "socket@example.com"
     );
     s.close();
-    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
-        .await
-        .expect("the server stops at the socket's EOF")
-        .unwrap();
-    assert!(status.success());
+    let status = exit_within(&mut child, Duration::from_secs(5)).await;
+    assert!(status.success(), "{status:?}");
     let log = log.await.unwrap();
     assert!(
         log.contains("stdin and stdout are a Unix socket"),
@@ -282,9 +276,6 @@ async fn a_2026_07_28_client_calls_the_tools_without_initialize() {
     let text = tool_error_text(&s.answer_to(&json!(3)).await);
     assert_eq!(text, "INVALID_ARGUMENTS: token: expected a string");
     s.close();
-    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success());
+    let status = exit_within(&mut child, Duration::from_secs(5)).await;
+    assert!(status.success(), "{status:?}");
 }

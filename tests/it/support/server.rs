@@ -202,3 +202,14 @@ pub const TOOL_NAMES: [&str; 6] = [
     "sign_up",
     "verify_token",
 ];
+
+/// Waits for the child to exit; fails the test past `within`.
+pub async fn exit_within(
+    child: &mut tokio::process::Child,
+    within: std::time::Duration,
+) -> std::process::ExitStatus {
+    tokio::time::timeout(within, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the server did not exit within {within:?}"))
+        .expect("the child can be waited for")
+}
