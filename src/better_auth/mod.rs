@@ -6,6 +6,8 @@ mod credentials;
 mod email;
 mod error;
 mod id;
+#[cfg(test)]
+mod memory;
 mod password;
 mod ports;
 mod rate_limit;

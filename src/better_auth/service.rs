@@ -448,6 +448,115 @@ fn session_claims(session: &Session, user: &User) -> AccessClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::better_auth::memory::MemoryStore;
+
+    const SECRET: &str = "unit-test-secret-0123456789abcdef-0123456789";
+
+    fn service(args: &[&str]) -> AuthService<MemoryStore> {
+        let mut all = vec!["--hash-concurrency=2"];
+        all.extend_from_slice(args);
+        let config = crate::config::Config::from_args(all).unwrap();
+        AuthService::new(MemoryStore::default(), config.auth_settings(SECRET.into())).unwrap()
+    }
+
+    fn code<T>(r: Result<T, AuthError>) -> &'static str {
+        match r {
+            Ok(_) => "OK",
+            Err(e) => e.code(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_sign_in_opens_no_session_and_an_unknown_email_fails_the_same_way() {
+        let auth = service(&[]);
+        let up = auth
+            .sign_up(" Ada@Example.com ", "password123".into(), Some("Ada"))
+            .await
+            .unwrap();
+        assert_eq!(up.user.email, "ada@example.com");
+        assert_eq!(auth.store.session_count(), 1);
+        let wrong = auth.sign_in("ada@example.com", "password124".into()).await;
+        let unknown = auth.sign_in("bob@example.com", "password123".into()).await;
+        assert_eq!(code(wrong), "INVALID_EMAIL_OR_PASSWORD");
+        assert_eq!(code(unknown), "INVALID_EMAIL_OR_PASSWORD");
+        assert_eq!(
+            auth.store.session_count(),
+            1,
+            "no session for a refused sign-in"
+        );
+        assert_eq!(
+            auth.password_hashes_computed(),
+            3,
+            "one hash each, known or not"
+        );
+        let inn = auth
+            .sign_in("ADA@example.com", "password123".into())
+            .await
+            .unwrap();
+        assert_eq!(inn.user, up.user);
+        assert_eq!(auth.store.session_count(), 2);
+        let again = auth
+            .sign_up("ada@example.com", "password123".into(), None)
+            .await;
+        assert_eq!(code(again), "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL");
+    }
+
+    #[tokio::test]
+    async fn signing_out_ends_the_session_for_get_user_and_refresh_but_not_for_verify() {
+        let auth = service(&[]);
+        let up = auth
+            .sign_up("carol@example.com", "password123".into(), None)
+            .await
+            .unwrap();
+        assert_eq!(auth.get_user(&up.token).await.unwrap(), up.user);
+        assert_eq!(auth.get_user(&up.session.token).await.unwrap(), up.user);
+        let refreshed = auth.refresh_token(&up.session.token).await.unwrap();
+        assert_eq!(
+            auth.verify(&refreshed.token)
+                .await
+                .unwrap()
+                .claims
+                .sid
+                .as_deref(),
+            Some(up.session.id.as_str())
+        );
+        auth.sign_out(&up.session.token).await.unwrap();
+        assert_eq!(code(auth.get_user(&up.token).await), "INVALID_TOKEN");
+        assert_eq!(
+            code(auth.refresh_token(&up.session.token).await),
+            "INVALID_TOKEN"
+        );
+        assert_eq!(
+            code(auth.sign_out(&up.session.token).await),
+            "INVALID_TOKEN"
+        );
+        // Access tokens are checked statelessly: valid until they expire.
+        assert!(auth.verify(&up.token).await.is_ok());
+        let other = auth
+            .sign_up("dan@example.com", "password123".into(), None)
+            .await
+            .unwrap();
+        auth.store.delete_user(&other.user.id);
+        assert_eq!(code(auth.get_user(&other.token).await), "USER_NOT_FOUND");
+    }
+
+    #[tokio::test]
+    async fn past_the_rate_limit_no_password_is_hashed() {
+        let auth = service(&["--rate-limit-max=2"]);
+        for _ in 0..2 {
+            let r = auth.sign_in("eve@example.com", "password123".into()).await;
+            assert_eq!(code(r), "INVALID_EMAIL_OR_PASSWORD");
+        }
+        let hashed = auth.password_hashes_computed();
+        let r = auth.sign_in("eve@example.com", "password123".into()).await;
+        assert_eq!(code(r), "RATE_LIMITED");
+        assert_eq!(auth.password_hashes_computed(), hashed);
+        // Another email has a bucket of its own.
+        let r = auth
+            .sign_in("frank@example.com", "password123".into())
+            .await;
+        assert_eq!(code(r), "INVALID_EMAIL_OR_PASSWORD");
+    }
 
     #[test]
     fn names_are_bounded_and_free_of_control_characters() {

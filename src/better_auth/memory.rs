@@ -1,0 +1,178 @@
+//! An [`AuthStore`] in memory, for the domain's unit tests: the service's rules are tested
+//! here without a database (the real-database tests are in `tests/it/store.rs` and `e2e.rs`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+    UserWithPassword,
+};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    rows: Mutex<Rows>,
+}
+
+#[derive(Default)]
+struct Rows {
+    users: Vec<User>,
+    /// Credential passwords by user id.
+    passwords: HashMap<String, String>,
+    sessions: Vec<Session>,
+    rate_limits: HashMap<String, RateLimitBucket>,
+}
+
+impl MemoryStore {
+    fn rows(&self) -> std::sync::MutexGuard<'_, Rows> {
+        self.rows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many sessions are stored.
+    pub fn session_count(&self) -> usize {
+        self.rows().sessions.len()
+    }
+
+    /// Removes a user, as an admin would.
+    pub fn delete_user(&self, id: &str) {
+        let mut rows = self.rows();
+        rows.users.retain(|u| u.id != id);
+        rows.sessions.retain(|s| s.user_id != id);
+    }
+}
+
+fn insert_session(rows: &mut Rows, user_id: &str, new: &NewSession) -> Session {
+    let session = Session {
+        id: new.id.clone(),
+        token: new.token.clone(),
+        user_id: user_id.to_owned(),
+        expires_at: new.expires_at,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+    };
+    rows.sessions.push(session.clone());
+    session
+}
+
+impl AuthStore for MemoryStore {
+    async fn create_user_with_password(
+        &self,
+        new: &NewUser,
+        session: &NewSession,
+    ) -> Result<(User, Session), StoreError> {
+        let mut rows = self.rows();
+        if rows.users.iter().any(|u| u.email == new.user.email) {
+            return Err(StoreError::EmailTaken);
+        }
+        rows.users.push(new.user.clone());
+        rows.passwords
+            .insert(new.user.id.clone(), new.password_hash.clone());
+        let session = insert_session(&mut rows, &new.user.id, session);
+        Ok((new.user.clone(), session))
+    }
+
+    async fn create_session(
+        &self,
+        user_id: &str,
+        session: &NewSession,
+    ) -> Result<Session, StoreError> {
+        Ok(insert_session(&mut self.rows(), user_id, session))
+    }
+
+    async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
+        let rows = self.rows();
+        let Some(session) = rows.sessions.iter().find(|s| s.token == token) else {
+            return Ok(None);
+        };
+        let user = rows.users.iter().find(|u| u.id == session.user_id);
+        Ok(user.map(|u| (session.clone(), u.clone())))
+    }
+
+    async fn find_user_with_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<(User, Option<Session>)>, StoreError> {
+        let rows = self.rows();
+        let session = rows
+            .sessions
+            .iter()
+            .find(|s| s.id == session_id && s.user_id == user_id)
+            .cloned();
+        let user = rows.users.iter().find(|u| u.id == user_id).cloned();
+        Ok(user.map(|u| (u, session)))
+    }
+
+    async fn extend_session(
+        &self,
+        session_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut rows = self.rows();
+        if let Some(s) = rows.sessions.iter_mut().find(|s| s.id == session_id) {
+            s.expires_at = expires_at;
+            s.updated_at = now;
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
+        let mut rows = self.rows();
+        let before = rows.sessions.len();
+        rows.sessions.retain(|s| s.token != token);
+        Ok(rows.sessions.len() < before)
+    }
+
+    async fn update_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.rows()
+            .passwords
+            .insert(user_id.to_owned(), password_hash.to_owned());
+        Ok(())
+    }
+
+    async fn find_jwk(&self, _kid: &str) -> Result<JwkLookup, StoreError> {
+        Ok(JwkLookup::NoKeySource)
+    }
+
+    async fn find_user_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<UserWithPassword>, StoreError> {
+        let rows = self.rows();
+        Ok(rows
+            .users
+            .iter()
+            .find(|u| u.email == email)
+            .map(|u| UserWithPassword {
+                user: u.clone(),
+                password_hash: rows.passwords.get(&u.id).cloned(),
+            }))
+    }
+
+    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.rows().users.iter().find(|u| u.id == id).cloned())
+    }
+
+    async fn update_rate_limit<T: Send + 'static>(
+        &self,
+        key: &str,
+        _new_id: &str,
+        rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T) + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let mut rows = self.rows();
+        let (bucket, verdict) = rule(rows.rate_limits.get(key).copied());
+        match bucket {
+            Some(b) => rows.rate_limits.insert(key.to_owned(), b),
+            None => rows.rate_limits.remove(key),
+        };
+        Ok(verdict)
+    }
+}
