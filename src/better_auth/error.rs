@@ -55,6 +55,11 @@ pub enum AuthError {
     UserAlreadyExists,
     #[error("Invalid email or password")]
     InvalidEmailOrPassword,
+    /// Better Auth's admin plugin banned the user (its message).
+    #[error(
+        "You have been banned from this application. Please contact support if you believe this is an error."
+    )]
+    BannedUser,
     #[error("The token is not valid ({0})")]
     InvalidToken(TokenRejection),
     #[error("The user of this token no longer exists")]
@@ -81,6 +86,7 @@ impl AuthError {
             Self::InvalidName(_) => "INVALID_NAME",
             Self::UserAlreadyExists => "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
             Self::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
+            Self::BannedUser => "BANNED_USER",
             Self::InvalidToken(_) => "INVALID_TOKEN",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::RateLimited { .. } | Self::Busy => "RATE_LIMITED",

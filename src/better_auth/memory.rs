@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+    AuthStore, Ban, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
     UserWithPassword,
 };
 
@@ -23,6 +23,8 @@ struct Rows {
     passwords: HashMap<String, String>,
     sessions: Vec<Session>,
     rate_limits: HashMap<String, RateLimitBucket>,
+    /// Bans by user id, as the admin plugin keeps them.
+    bans: HashMap<String, Ban>,
 }
 
 impl MemoryStore {
@@ -33,6 +35,17 @@ impl MemoryStore {
     /// How many sessions are stored.
     pub fn session_count(&self) -> usize {
         self.rows().sessions.len()
+    }
+
+    /// Bans a user, as Better Auth's admin plugin does (until `expires_at`, or for good).
+    pub fn ban(&self, user_id: &str, expires_at: Option<DateTime<Utc>>) {
+        self.rows()
+            .bans
+            .insert(user_id.to_owned(), Ban { expires_at });
+    }
+
+    pub fn is_banned(&self, user_id: &str) -> bool {
+        self.rows().bans.contains_key(user_id)
     }
 
     /// Removes a user, as an admin would.
@@ -159,6 +172,15 @@ impl AuthStore for MemoryStore {
 
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         Ok(self.rows().users.iter().find(|u| u.id == id).cloned())
+    }
+
+    async fn find_ban(&self, user_id: &str) -> Result<Option<Ban>, StoreError> {
+        Ok(self.rows().bans.get(user_id).copied())
+    }
+
+    async fn lift_ban(&self, user_id: &str, _now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.rows().bans.remove(user_id);
+        Ok(())
     }
 
     async fn update_rate_limit<T: Send + 'static>(

@@ -22,8 +22,8 @@ pub use password::{
     Admission, Password, PasswordCheck, PasswordFormat, PasswordHasher, PasswordPolicy,
 };
 pub use ports::{
-    AuthStore, JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
-    UserWithPassword,
+    AuthStore, Ban, JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError,
+    User, UserWithPassword,
 };
 pub use rate_limit::{RateDecision, RateLimitPolicy, rate_limit_key};
 pub use service::{

@@ -69,6 +69,13 @@ pub enum JwkLookup {
     NoKeySource,
 }
 
+/// A ban of Better Auth's admin plugin (`user.banned`, `user.banExpires`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ban {
+    /// When the ban ends; None: it does not.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// A user found by email, with the password of its credential account if it has one.
 pub struct UserWithPassword {
     pub user: User,
@@ -191,6 +198,20 @@ pub trait AuthStore: Send + Sync + 'static {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    /// The user's ban, if the schema has the admin plugin's columns and the user is banned.
+    fn find_ban(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<Ban>, StoreError>> + Send;
+
+    /// Lifts a user's ban (`banned` false, `banReason` and `banExpires` null), as Better
+    /// Auth does when an expired ban meets a sign-in.
+    fn lift_ban(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Reads the `rateLimit` bucket of `key`, lets `rule` decide, and stores what it
     /// returns, in one transaction holding the row: concurrent processes see each other.

@@ -254,6 +254,8 @@ impl<S: AuthStore> AuthService<S> {
                 return Err(AuthError::InvalidEmailOrPassword);
             }
         };
+        // Only after the password checked out: to anyone else a ban reveals nothing.
+        self.refuse_banned(&user.id).await?;
         if check.outdated && self.rehash_on_sign_in {
             self.rehash(&admission, &user, &password).await;
         }
@@ -263,6 +265,22 @@ impl<S: AuthStore> AuthService<S> {
             .await?;
         tracing::info!(user_id = %user.id, "user signed in");
         self.authenticated(user, session)
+    }
+
+    /// Better Auth's admin plugin: a banned user gets no session (BANNED_USER), unless the
+    /// ban has expired, which lifts it.
+    async fn refuse_banned(&self, user_id: &str) -> Result<(), AuthError> {
+        let Some(ban) = self.store.find_ban(user_id).await? else {
+            return Ok(());
+        };
+        let now = now_ms();
+        if ban.expires_at.is_some_and(|end| end < now) {
+            self.store.lift_ban(user_id, now).await?;
+            tracing::info!(user_id, "an expired ban was lifted");
+            return Ok(());
+        }
+        tracing::info!(user_id, "a banned user was refused");
+        Err(AuthError::BannedUser)
     }
 
     /// Stores a fresh hash in the configured format; a failure is logged, not returned,
@@ -328,7 +346,9 @@ impl<S: AuthStore> AuthService<S> {
     pub async fn get_user(&self, credential: &str) -> Result<User, AuthError> {
         let credential = credential.trim();
         if let CredentialShape::Session = shape_of(credential) {
-            return Ok(self.living_session(credential).await?.1);
+            let user = self.living_session(credential).await?.1;
+            self.refuse_banned(&user.id).await?;
+            return Ok(user);
         }
         let verified = self.verify(credential).await?;
         let sub = &verified.claims.sub;
@@ -356,6 +376,8 @@ impl<S: AuthStore> AuthService<S> {
     /// Auth's `updateAge` does (once a day at most, to now + `expiresIn`).
     pub async fn refresh_token(&self, session_credential: &str) -> Result<Refreshed, AuthError> {
         let (session, user) = self.living_session(session_credential.trim()).await?;
+        // A banned user's session is not extended, nor does it get new access tokens.
+        self.refuse_banned(&user.id).await?;
         let now = now_ms();
         let expires_in = chrono::Duration::from_std(self.sessions.expires_in).unwrap_or_default();
         let update_age = chrono::Duration::from_std(self.sessions.update_age).unwrap_or_default();
@@ -538,6 +560,43 @@ mod tests {
             .unwrap();
         auth.store.delete_user(&other.user.id);
         assert_eq!(code(auth.get_user(&other.token).await), "USER_NOT_FOUND");
+    }
+
+    #[tokio::test]
+    async fn a_banned_user_signs_in_with_nothing_but_a_wrong_password_error_until_the_ban_expires()
+    {
+        let auth = service(&[]);
+        let up = auth
+            .sign_up("gina@example.com", "password123".into(), None)
+            .await
+            .unwrap();
+        auth.store.ban(&up.user.id, None);
+        let sessions = auth.store.session_count();
+        let wrong = auth.sign_in("gina@example.com", "password124".into()).await;
+        assert_eq!(
+            code(wrong),
+            "INVALID_EMAIL_OR_PASSWORD",
+            "a ban shows only to the password's holder"
+        );
+        let right = auth.sign_in("gina@example.com", "password123".into()).await;
+        assert_eq!(code(right), "BANNED_USER");
+        assert_eq!(
+            auth.store.session_count(),
+            sessions,
+            "no session for a banned user"
+        );
+        assert_eq!(
+            code(auth.refresh_token(&up.session.token).await),
+            "BANNED_USER"
+        );
+        assert_eq!(code(auth.get_user(&up.session.token).await), "BANNED_USER");
+        // An expired ban is lifted by the next sign-in, which succeeds.
+        auth.store
+            .ban(&up.user.id, Some(Utc::now() - chrono::Duration::minutes(1)));
+        auth.sign_in("gina@example.com", "password123".into())
+            .await
+            .unwrap();
+        assert!(!auth.store.is_banned(&up.user.id));
     }
 
     #[tokio::test]

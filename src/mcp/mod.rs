@@ -160,7 +160,7 @@ impl<S: AuthStore> AuthServer<S> {
 
     /// Sign in with an email and a password. Returns the user and a new access token (a JWT,
     /// valid for 15 minutes by default). A wrong password and an unknown email both fail
-    /// with INVALID_EMAIL_OR_PASSWORD.
+    /// with INVALID_EMAIL_OR_PASSWORD; a user banned by the app's admin gets BANNED_USER.
     #[tool(
         name = "sign_in",
         title = "Sign in",
@@ -205,8 +205,8 @@ impl<S: AuthStore> AuthServer<S> {
 
     /// Get the user behind a credential (an access token, a Better Auth session token or
     /// a JWT-plugin token). Fails with INVALID_TOKEN (the text names why; also for an
-    /// access token whose session was signed out) or USER_NOT_FOUND if the account no
-    /// longer exists.
+    /// access token whose session was signed out), USER_NOT_FOUND if the account no
+    /// longer exists, or BANNED_USER for a banned user's session token.
     #[tool(
         name = "get_user",
         title = "Get the user of a token",
@@ -230,7 +230,8 @@ impl<S: AuthStore> AuthServer<S> {
 
     /// Get a new access token for a session (the sessionToken from sign_in or sign_up, or
     /// a Better Auth session token). Extends the session the way Better Auth does (at most
-    /// once a day). Fails with INVALID_TOKEN if the session was signed out or expired.
+    /// once a day). Fails with INVALID_TOKEN if the session was signed out or expired, and
+    /// with BANNED_USER if its user is banned.
     #[tool(
         name = "refresh_token",
         title = "Refresh an access token",

@@ -12,7 +12,7 @@ mod url;
 use chrono::{DateTime, Utc};
 
 use crate::better_auth::{
-    AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+    AuthStore, Ban, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
     UserWithPassword,
 };
 
@@ -137,6 +137,14 @@ impl AuthStore for Store {
 
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         on_backend!(self, s => s.find_user_by_id(id).await)
+    }
+
+    async fn find_ban(&self, user_id: &str) -> Result<Option<Ban>, StoreError> {
+        on_backend!(self, s => s.find_ban(user_id).await)
+    }
+
+    async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        on_backend!(self, s => s.lift_ban(user_id, now).await)
     }
 
     async fn update_rate_limit<T: Send + 'static>(

@@ -16,7 +16,7 @@ use super::migrate::{self, Migration, MigrationTx};
 use super::rows::{self, Columns, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 use super::{PgUrl, tls};
 use crate::better_auth::{
-    JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+    Ban, JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
     UserWithPassword,
 };
 
@@ -469,6 +469,48 @@ impl PgStore {
         let row = self.read_opt(&sql, &[(&id, Type::TEXT)]).await?;
         row.map(|r| rows::user(&r, 0)).transpose().map_err(db_error)
     }
+
+    pub async fn find_ban(&self, user_id: &str) -> Result<Option<Ban>, StoreError> {
+        if !self.possible_id(user_id) {
+            return Ok(None);
+        }
+        // The row as JSON: the admin plugin's columns are read if the schema has them, and
+        // a schema without them is no error (Better Auth may add them while we run).
+        let row = self
+            .read_opt(
+                &self.sql(
+                    r#"select to_jsonb(u) ->> 'banned', to_jsonb(u) ->> 'banExpires' from "user" u
+                       where u."id" = $1::{ID}"#,
+                ),
+                &[(&user_id, Type::TEXT)],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let banned: Option<String> = row.try_get(0).map_err(db_error)?;
+        if banned.as_deref() != Some("true") {
+            return Ok(None);
+        }
+        let expires: Option<String> = row.try_get(1).map_err(db_error)?;
+        let expires_at = match expires {
+            None => None,
+            Some(text) => Some(json_timestamp(&text).ok_or_else(|| {
+                StoreError::other("user.banExpires holds no timestamp PostgreSQL writes")
+            })?),
+        };
+        Ok(Some(Ban { expires_at }))
+    }
+
+    pub async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.execute(
+            &self.sql(
+                r#"update "user" set "banned" = false, "banReason" = null, "banExpires" = null,
+                   "updatedAt" = $2 where "id" = $1::{ID}"#,
+            ),
+            &[(&user_id, Type::TEXT), (&now, Type::TIMESTAMPTZ)],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 impl PgStore {
@@ -544,6 +586,19 @@ async fn insert_session(
         .map_err(db_error)?
         .ok_or_else(|| StoreError::other("session insert returned no row"))?;
     Ok(rows::inserted_session(s, row.get(0), user_id))
+}
+
+/// A timestamp as `to_jsonb` writes it: with an offset (timestamptz) or without (timestamp,
+/// taken as UTC).
+fn json_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
 }
 
 fn looks_like_uuid(id: &str) -> bool {

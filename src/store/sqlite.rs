@@ -12,7 +12,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 use super::migrate::{self, Migration, MigrationTx};
 use super::rows::{self, Columns, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 use crate::better_auth::{
-    JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
+    Ban, JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
     UserWithPassword,
 };
 
@@ -303,6 +303,50 @@ impl SqliteStore {
                 .query_row([id], |r| rows::user(r, 0))
                 .optional()
                 .map_err(sql_error)
+        })
+        .await
+    }
+
+    pub async fn find_ban(&self, user_id: &str) -> Result<Option<Ban>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.with_conn(move |conn| {
+            // The whole row: the admin plugin's columns are read if the schema has them.
+            let mut stmt = conn
+                .prepare_cached(r#"select * from "user" where "id" = ?1"#)
+                .map_err(sql_error)?;
+            let (Ok(banned), Ok(expires)) =
+                (stmt.column_index("banned"), stmt.column_index("banExpires"))
+            else {
+                return Ok(None);
+            };
+            stmt.query_row([user_id], |r| {
+                if !bool_at(r, banned)? {
+                    return Ok(None);
+                }
+                let expires_at = match r.get_ref(expires)? {
+                    ValueRef::Null => None,
+                    _ => Some(date_at(r, expires)?),
+                };
+                Ok(Some(Ban { expires_at }))
+            })
+            .optional()
+            .map(Option::flatten)
+            .map_err(sql_error)
+        })
+        .await
+    }
+
+    pub async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let user_id = user_id.to_owned();
+        self.with_conn(move |conn| {
+            conn.prepare_cached(
+                r#"update "user" set "banned" = 0, "banReason" = null, "banExpires" = null,
+                   "updatedAt" = ?2 where "id" = ?1"#,
+            )
+            .map_err(sql_error)?
+            .execute(params![user_id, iso(&now)])
+            .map_err(sql_error)?;
+            Ok(())
         })
         .await
     }

@@ -5,10 +5,10 @@
 //
 // Every command prints one JSON object on stdout. Arguments always include `url` (a
 // postgres URL), `ca` (the test CA's PEM path), `secret` and `baseURL`; `uuid: true`
-// selects Better Auth's `generateId: "uuid"`.
+// selects Better Auth's `generateId: "uuid"`; `admin: true` adds the admin plugin.
 import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
-import { bearer, jwt } from "better-auth/plugins";
+import { admin, bearer, jwt } from "better-auth/plugins";
 import { getMigrations } from "better-auth/db/migration";
 import { verifyPassword } from "better-auth/crypto";
 import pg from "pg";
@@ -26,7 +26,7 @@ const auth = betterAuth({
   secret: args.secret,
   baseURL: args.baseURL,
   emailAndPassword: { enabled: true },
-  plugins: [bearer(), jwt()],
+  plugins: [bearer(), jwt(), ...(args.admin ? [admin()] : [])],
   advanced: args.uuid ? { database: { generateId: "uuid" } } : undefined,
   telemetry: { enabled: false },
   logger: { disabled: true },

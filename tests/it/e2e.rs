@@ -14,6 +14,7 @@ on_both_backends!(
     users_and_tokens_persist_across_a_restart,
     two_concurrent_sign_ups_of_one_email_create_one_user,
     sign_up_writes_better_auths_rows,
+    sign_in_of_a_banned_user_creates_no_session_and_an_expired_ban_is_lifted,
     an_unexpected_database_error_is_internal_error_and_leaves_no_half_written_user,
     sign_in_is_throttled_per_email_across_server_processes,
     no_secret_reaches_stderr_even_at_trace_level,
@@ -448,4 +449,69 @@ pub fn forge(claims: Value, secret: &str) -> String {
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
     .unwrap()
+}
+
+/// Better Auth's admin plugin columns on `user`, added as its migration adds them.
+fn add_admin_plugin_columns(s: &Setup) {
+    let (flag, time) = if s.db.is_some() {
+        ("boolean", "timestamptz")
+    } else {
+        ("integer", "date")
+    };
+    for (column, kind) in [
+        ("role", "text"),
+        ("banned", flag),
+        ("banReason", "text"),
+        ("banExpires", time),
+    ] {
+        s.sql(&format!(
+            r#"alter table "user" add column "{column}" {kind}"#
+        ));
+    }
+}
+
+async fn sign_in_of_a_banned_user_creates_no_session_and_an_expired_ban_is_lifted(
+    backend: Backend,
+) {
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env).await;
+    let up = server.sign_up("banned@example.com", "password123").await;
+    add_admin_plugin_columns(&s);
+    s.sql(r#"update "user" set "banned" = true where "email" = 'banned@example.com'"#);
+    let sessions = || s.sql(r#"select count(*) from "session""#);
+    let before = sessions();
+
+    let wrong = json!({"email": "banned@example.com", "password": "password124"});
+    assert_eq!(
+        code_of(&server.err("sign_in", wrong).await),
+        "INVALID_EMAIL_OR_PASSWORD"
+    );
+    let right = json!({"email": "banned@example.com", "password": "password123"});
+    let text = server.err("sign_in", right.clone()).await;
+    assert!(
+        text.starts_with("BANNED_USER: You have been banned"),
+        "{text}"
+    );
+    assert_eq!(sessions(), before, "a refused sign-in leaves no session");
+    let session = json!({"sessionToken": up["sessionToken"]});
+    assert_eq!(
+        code_of(&server.err("refresh_token", session).await),
+        "BANNED_USER"
+    );
+    let token = json!({"token": up["sessionToken"]});
+    assert_eq!(code_of(&server.err("get_user", token).await), "BANNED_USER");
+
+    // An expired ban is lifted by the sign-in, as Better Auth does.
+    s.sql(r#"update "user" set "banExpires" = '2020-01-01T00:00:00.000Z', "banReason" = 'spam'"#);
+    server.ok("sign_in", right).await;
+    let banned = s.sql(r#"select "banned" from "user""#);
+    assert!(
+        banned == "f" || banned == "0",
+        "the ban is lifted: {banned}"
+    );
+    assert_eq!(
+        s.sql(r#"select coalesce("banReason", 'none') from "user""#),
+        "none"
+    );
+    server.stop().await;
 }

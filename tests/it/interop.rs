@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::backend::{Backend, Setup, on_both_backends};
 use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
 use crate::support::pg::TestDb;
-use crate::support::server::{Server, ServerEnv, code_of};
+use crate::support::server::{Server, ServerEnv, code_of, text_of};
 use crate::support::tempdir;
 
 fn vectors() -> Value {
@@ -329,4 +329,86 @@ async fn rehash_on_sign_in_moves_an_argon2_user_to_better_auths_scrypt() {
     }
     // And the new hash still signs in.
     sign_in_once(&scrypt).await;
+}
+
+/// Better Auth's admin plugin on the same database: for a normal user, a banned one and
+/// one whose ban expired, sign_in here gives what Better Auth's signInEmail gives, and a
+/// refused sign-in leaves no session on either side.
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_of_a_banned_user_fails_here_as_in_better_auth_and_an_expired_ban_is_lifted() {
+    let db = TestDb::create();
+    let secret = "shared-secret-with-the-web-app-0123456789abcdef";
+    let app = BetterAuthApp::new(&db, secret, false).with_admin();
+    app.run("migrate", json!({}));
+    let home = tempdir();
+    let env = ServerEnv::postgres(home.path(), &db.neon_url())
+        .with("BETTER_AUTH_SECRET", secret)
+        .with("BETTER_AUTH_URL", BASE_URL)
+        .with("RATE_LIMIT_ENABLED", "false");
+    let server = Server::start(&env).await;
+    let password = "web-password-1";
+    let sessions_of = |email: &str| {
+        db.sql(&format!(
+            r#"select count(*) from "session" s join "user" u on u."id" = s."userId" where u."email" = '{email}'"#
+        ))
+    };
+    // Each side's outcome: "ok" or Better Auth's error code.
+    let outcomes = async |email: &str, ban: &str| {
+        let set_ban = || {
+            db.sql(&format!(
+                r#"update "user" set {ban} where "email" = '{email}'"#
+            ));
+        };
+        set_ban();
+        let theirs = app.run("sign-in", json!({"email": email, "password": password}));
+        let theirs = if theirs["ok"] == true {
+            "ok".to_owned()
+        } else {
+            str_of(&theirs["code"]).to_owned()
+        };
+        set_ban();
+        let before = sessions_of(email);
+        let r = server
+            .call("sign_in", json!({"email": email, "password": password}))
+            .await;
+        let ours = if r.is_error == Some(true) {
+            assert_eq!(
+                sessions_of(email),
+                before,
+                "no session for a refused sign-in"
+            );
+            code_of(&text_of(&r)).to_owned()
+        } else {
+            "ok".to_owned()
+        };
+        (theirs, ours)
+    };
+    for (email, ban, want) in [
+        ("normal@example.com", r#""banned" = false"#, "ok"),
+        (
+            "banned@example.com",
+            r#""banned" = true, "banExpires" = null"#,
+            "BANNED_USER",
+        ),
+        (
+            "forever@example.com",
+            r#""banned" = true, "banExpires" = now() + interval '1 day'"#,
+            "BANNED_USER",
+        ),
+        (
+            "expired@example.com",
+            r#""banned" = true, "banExpires" = now() - interval '1 day'"#,
+            "ok",
+        ),
+    ] {
+        app.run("sign-up", json!({"email": email, "password": password}));
+        let (theirs, ours) = outcomes(email, ban).await;
+        assert_eq!((theirs.as_str(), ours.as_str()), (want, want), "{email}");
+    }
+    // The expired ban was lifted here, as Better Auth lifts it.
+    assert_eq!(
+        db.sql(r#"select "banned"::text from "user" where "email" = 'expired@example.com'"#),
+        "false"
+    );
+    server.stop().await;
 }

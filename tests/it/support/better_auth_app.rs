@@ -64,6 +64,12 @@ impl BetterAuthApp {
         }
     }
 
+    /// The same app with Better Auth's admin plugin (roles and bans).
+    pub fn with_admin(mut self) -> Self {
+        self.base["admin"] = Value::Bool(true);
+        self
+    }
+
     /// Runs one command of app.mjs and returns its JSON answer.
     pub fn run(&self, command: &str, args: Value) -> Value {
         let mut all = self.base.clone();
