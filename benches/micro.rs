@@ -104,7 +104,7 @@ fn tool_call(c: &mut Criterion) {
             let running = server.serve(server_io).await.unwrap();
             let _ = running.waiting().await;
         });
-        (().serve(client_io).await.unwrap(), up.token)
+        (().serve(client_io).await.unwrap(), up.access.unwrap().token)
     });
     let args = serde_json::json!({"token": token});
     let args = args.as_object().unwrap().clone();

@@ -116,6 +116,13 @@ pub struct Settings {
     #[arg(long, env = "HASH_QUEUE_LIMIT", value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub hash_queue_limit: Option<u64>,
+    /// As Better Auth's emailAndPassword.requireEmailVerification: an unverified user's
+    /// sign_in is refused (EMAIL_NOT_VERIFIED) and sign_up creates the user without a
+    /// session or token.
+    #[arg(long, env = "REQUIRE_EMAIL_VERIFICATION", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true)]
+    pub require_email_verification: bool,
     /// Throttle sign_up and sign_in per email, across processes, in Better Auth's
     /// rateLimit table.
     #[arg(long, env = "RATE_LIMIT_ENABLED", value_name = "BOOL", num_args = 0..=1,
@@ -150,6 +157,7 @@ pub struct Config {
     pub hash_concurrency: usize,
     pub hash_queue_limit: usize,
     pub rate_limit: RateLimitPolicy,
+    pub require_email_verification: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +213,7 @@ impl Config {
             hash_concurrency: self.hash_concurrency,
             hash_queue_limit: self.hash_queue_limit,
             rate_limit: self.rate_limit,
+            require_email_verification: self.require_email_verification,
         }
     }
 
@@ -255,6 +264,7 @@ impl Config {
             },
             hash_concurrency: s.hash_concurrency.map_or(cores, |n| n as usize),
             hash_queue_limit: s.hash_queue_limit.map_or(cores * 16, |n| n as usize),
+            require_email_verification: s.require_email_verification,
             rate_limit: RateLimitPolicy {
                 enabled: s.rate_limit_enabled,
                 window: Duration::from_secs(s.rate_limit_window_seconds),

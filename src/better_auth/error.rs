@@ -55,6 +55,10 @@ pub enum AuthError {
     UserAlreadyExists,
     #[error("Invalid email or password")]
     InvalidEmailOrPassword,
+    /// `emailAndPassword.requireEmailVerification` and an unverified user (Better Auth's
+    /// message).
+    #[error("Email not verified")]
+    EmailNotVerified,
     /// Better Auth's admin plugin banned the user (its message).
     #[error(
         "You have been banned from this application. Please contact support if you believe this is an error."
@@ -87,6 +91,7 @@ impl AuthError {
             Self::UserAlreadyExists => "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
             Self::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
             Self::BannedUser => "BANNED_USER",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::InvalidToken(_) => "INVALID_TOKEN",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::RateLimited { .. } | Self::Busy => "RATE_LIMITED",

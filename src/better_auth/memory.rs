@@ -73,8 +73,8 @@ impl AuthStore for MemoryStore {
     async fn create_user_with_password(
         &self,
         new: &NewUser,
-        session: &NewSession,
-    ) -> Result<(User, Session), StoreError> {
+        session: Option<&NewSession>,
+    ) -> Result<(User, Option<Session>), StoreError> {
         let mut rows = self.rows();
         if rows.users.iter().any(|u| u.email == new.user.email) {
             return Err(StoreError::EmailTaken);
@@ -82,7 +82,7 @@ impl AuthStore for MemoryStore {
         rows.users.push(new.user.clone());
         rows.passwords
             .insert(new.user.id.clone(), new.password_hash.clone());
-        let session = insert_session(&mut rows, &new.user.id, session);
+        let session = session.map(|s| insert_session(&mut rows, &new.user.id, s));
         Ok((new.user.clone(), session))
     }
 

@@ -27,8 +27,8 @@ pub use ports::{
 };
 pub use rate_limit::{RateDecision, RateLimitPolicy, rate_limit_key};
 pub use service::{
-    AuthService, AuthSettings, Authenticated, CredentialKind, Refreshed, SessionPolicy, UserName,
-    VerifiedToken,
+    Access, AuthService, AuthSettings, Authenticated, CredentialKind, Refreshed, SessionPolicy,
+    UserName, VerifiedToken,
 };
 pub use token::{
     AccessClaims, AccessTokens, DEFAULT_LEEWAY_SECS, IssuedToken, MAX_LEEWAY_SECS, MAX_TOKEN_BYTES,

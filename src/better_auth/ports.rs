@@ -139,13 +139,14 @@ impl StoreError {
 
 /// The persistence the auth domain needs.
 pub trait AuthStore: Send + Sync + 'static {
-    /// Writes the user, its credential account and its first session in one transaction.
-    /// Returns them as stored (ids the database made, with UUID ids).
+    /// Writes the user, its credential account and its first session (when there is one:
+    /// none while the email awaits verification) in one transaction. Returns them as
+    /// stored (ids the database made, with UUID ids).
     fn create_user_with_password(
         &self,
         new: &NewUser,
-        session: &NewSession,
-    ) -> impl Future<Output = Result<(User, Session), StoreError>> + Send;
+        session: Option<&NewSession>,
+    ) -> impl Future<Output = Result<(User, Option<Session>), StoreError>> + Send;
 
     fn create_session(
         &self,

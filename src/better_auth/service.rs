@@ -53,6 +53,9 @@ pub struct AuthSettings {
     pub hash_queue_limit: usize,
     pub rate_limit: RateLimitPolicy,
     pub sessions: SessionPolicy,
+    /// Better Auth's `emailAndPassword.requireEmailVerification`: an unverified user gets
+    /// no session (sign_up creates the user only).
+    pub require_email_verification: bool,
 }
 
 /// Better Auth's session lifetimes: `expiresIn` (7 days) and `updateAge` (1 day).
@@ -71,10 +74,17 @@ impl Default for SessionPolicy {
     }
 }
 
-/// A signed-in user: their new access token and their Better Auth session.
+/// A signed-in (or signed-up) user: their new access token and their Better Auth session;
+/// none after a sign-up while the email awaits verification.
 #[derive(Debug)]
 pub struct Authenticated {
     pub user: User,
+    pub access: Option<Access>,
+}
+
+/// An access token and the session it belongs to.
+#[derive(Debug)]
+pub struct Access {
     pub token: String,
     pub expires_at: DateTime<Utc>,
     pub session: Session,
@@ -128,6 +138,7 @@ pub struct AuthService<S> {
     rate_limit: RateLimitPolicy,
     sessions: SessionPolicy,
     rehash_on_sign_in: bool,
+    require_email_verification: bool,
 }
 
 /// Better Auth's paths for the two throttled operations; part of the bucket key.
@@ -155,6 +166,7 @@ impl<S: AuthStore> AuthService<S> {
             rate_limit: settings.rate_limit,
             sessions: settings.sessions,
             rehash_on_sign_in: settings.rehash_on_sign_in,
+            require_email_verification: settings.require_email_verification,
         })
     }
 
@@ -217,12 +229,17 @@ impl<S: AuthStore> AuthService<S> {
             account_id: generate_id(),
             password_hash,
         };
+        // With verification required, the user gets no session until the email is verified.
+        let session = (!self.require_email_verification).then(|| self.new_session(now));
         let (user, session) = self
             .store
-            .create_user_with_password(&new_user, &self.new_session(now))
+            .create_user_with_password(&new_user, session.as_ref())
             .await?;
         tracing::info!(user_id = %user.id, "user signed up");
-        self.authenticated(user, session)
+        match session {
+            Some(session) => self.authenticated(user, session),
+            None => Ok(Authenticated { user, access: None }),
+        }
     }
 
     /// Checks an email and password and opens a session. An unknown email and a wrong
@@ -254,7 +271,9 @@ impl<S: AuthStore> AuthService<S> {
                 return Err(AuthError::InvalidEmailOrPassword);
             }
         };
-        // Only after the password checked out: to anyone else a ban reveals nothing.
+        // Only after the password checked out: to anyone else these reveal nothing. Better
+        // Auth checks the email before the session is created, the ban as it is created.
+        self.refuse_unverified(&user)?;
         self.refuse_banned(&user.id).await?;
         if check.outdated && self.rehash_on_sign_in {
             self.rehash(&admission, &user, &password).await;
@@ -265,6 +284,15 @@ impl<S: AuthStore> AuthService<S> {
             .await?;
         tracing::info!(user_id = %user.id, "user signed in");
         self.authenticated(user, session)
+    }
+
+    /// `requireEmailVerification`: an unverified user gets no session.
+    fn refuse_unverified(&self, user: &User) -> Result<(), AuthError> {
+        if self.require_email_verification && !user.email_verified {
+            tracing::info!(user_id = %user.id, "an unverified user was refused");
+            return Err(AuthError::EmailNotVerified);
+        }
+        Ok(())
     }
 
     /// Better Auth's admin plugin: a banned user gets no session (BANNED_USER), unless the
@@ -347,6 +375,7 @@ impl<S: AuthStore> AuthService<S> {
         let credential = credential.trim();
         if let CredentialShape::Session = shape_of(credential) {
             let user = self.living_session(credential).await?.1;
+            self.refuse_unverified(&user)?;
             self.refuse_banned(&user.id).await?;
             return Ok(user);
         }
@@ -376,7 +405,9 @@ impl<S: AuthStore> AuthService<S> {
     /// Auth's `updateAge` does (once a day at most, to now + `expiresIn`).
     pub async fn refresh_token(&self, session_credential: &str) -> Result<Refreshed, AuthError> {
         let (session, user) = self.living_session(session_credential.trim()).await?;
-        // A banned user's session is not extended, nor does it get new access tokens.
+        // A banned (or, when it is required, unverified) user's session is not extended,
+        // nor does it get new access tokens.
+        self.refuse_unverified(&user)?;
         self.refuse_banned(&user.id).await?;
         let now = now_ms();
         let expires_in = chrono::Duration::from_std(self.sessions.expires_in).unwrap_or_default();
@@ -441,9 +472,11 @@ impl<S: AuthStore> AuthService<S> {
             .issue(&user.id, &user.email, Some(&session.id))?;
         Ok(Authenticated {
             user,
-            token: issued.token,
-            expires_at: issued.expires_at,
-            session,
+            access: Some(Access {
+                token: issued.token,
+                expires_at: issued.expires_at,
+                session,
+            }),
         })
     }
 }
@@ -530,9 +563,10 @@ mod tests {
             .sign_up("carol@example.com", "password123".into(), None)
             .await
             .unwrap();
-        assert_eq!(auth.get_user(&up.token).await.unwrap(), up.user);
-        assert_eq!(auth.get_user(&up.session.token).await.unwrap(), up.user);
-        let refreshed = auth.refresh_token(&up.session.token).await.unwrap();
+        let access = up.access.as_ref().unwrap();
+        assert_eq!(auth.get_user(&access.token).await.unwrap(), up.user);
+        assert_eq!(auth.get_user(&access.session.token).await.unwrap(), up.user);
+        let refreshed = auth.refresh_token(&access.session.token).await.unwrap();
         assert_eq!(
             auth.verify(&refreshed.token)
                 .await
@@ -540,26 +574,27 @@ mod tests {
                 .claims
                 .sid
                 .as_deref(),
-            Some(up.session.id.as_str())
+            Some(access.session.id.as_str())
         );
-        auth.sign_out(&up.session.token).await.unwrap();
-        assert_eq!(code(auth.get_user(&up.token).await), "INVALID_TOKEN");
+        auth.sign_out(&access.session.token).await.unwrap();
+        assert_eq!(code(auth.get_user(&access.token).await), "INVALID_TOKEN");
         assert_eq!(
-            code(auth.refresh_token(&up.session.token).await),
+            code(auth.refresh_token(&access.session.token).await),
             "INVALID_TOKEN"
         );
         assert_eq!(
-            code(auth.sign_out(&up.session.token).await),
+            code(auth.sign_out(&access.session.token).await),
             "INVALID_TOKEN"
         );
         // Access tokens are checked statelessly: valid until they expire.
-        assert!(auth.verify(&up.token).await.is_ok());
+        assert!(auth.verify(&access.token).await.is_ok());
         let other = auth
             .sign_up("dan@example.com", "password123".into(), None)
             .await
             .unwrap();
         auth.store.delete_user(&other.user.id);
-        assert_eq!(code(auth.get_user(&other.token).await), "USER_NOT_FOUND");
+        let token = &other.access.as_ref().unwrap().token;
+        assert_eq!(code(auth.get_user(token).await), "USER_NOT_FOUND");
     }
 
     #[tokio::test]
@@ -570,6 +605,7 @@ mod tests {
             .sign_up("gina@example.com", "password123".into(), None)
             .await
             .unwrap();
+        let access = up.access.as_ref().unwrap();
         auth.store.ban(&up.user.id, None);
         let sessions = auth.store.session_count();
         let wrong = auth.sign_in("gina@example.com", "password124".into()).await;
@@ -586,10 +622,13 @@ mod tests {
             "no session for a banned user"
         );
         assert_eq!(
-            code(auth.refresh_token(&up.session.token).await),
+            code(auth.refresh_token(&access.session.token).await),
             "BANNED_USER"
         );
-        assert_eq!(code(auth.get_user(&up.session.token).await), "BANNED_USER");
+        assert_eq!(
+            code(auth.get_user(&access.session.token).await),
+            "BANNED_USER"
+        );
         // An expired ban is lifted by the next sign-in, which succeeds.
         auth.store
             .ban(&up.user.id, Some(Utc::now() - chrono::Duration::minutes(1)));
@@ -597,6 +636,22 @@ mod tests {
             .await
             .unwrap();
         assert!(!auth.store.is_banned(&up.user.id));
+    }
+
+    #[tokio::test]
+    async fn with_verification_required_an_unverified_user_gets_no_session_anywhere() {
+        let auth = service(&["--require-email-verification"]);
+        let up = auth
+            .sign_up("hal@example.com", "password123".into(), None)
+            .await
+            .unwrap();
+        assert!(up.access.is_none(), "sign_up opens no session");
+        assert_eq!(auth.store.session_count(), 0);
+        let wrong = auth.sign_in("hal@example.com", "password124".into()).await;
+        assert_eq!(code(wrong), "INVALID_EMAIL_OR_PASSWORD");
+        let right = auth.sign_in("hal@example.com", "password123".into()).await;
+        assert_eq!(code(right), "EMAIL_NOT_VERIFIED");
+        assert_eq!(auth.store.session_count(), 0);
     }
 
     #[tokio::test]

@@ -135,7 +135,9 @@ impl<S: AuthStore> AuthServer<S> {
     /// Create a new user account with an email and a password, and sign it in. Returns the
     /// user and an access token (a JWT, valid for 15 minutes by default). Fails with
     /// USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL if the email is taken, INVALID_EMAIL,
-    /// PASSWORD_TOO_SHORT / PASSWORD_TOO_LONG or INVALID_NAME for bad input.
+    /// PASSWORD_TOO_SHORT / PASSWORD_TOO_LONG or INVALID_NAME for bad input. When the
+    /// deployment requires email verification, the user is created with no session and the
+    /// token fields are null until the email is verified.
     #[tool(
         name = "sign_up",
         title = "Sign up",
@@ -160,7 +162,8 @@ impl<S: AuthStore> AuthServer<S> {
 
     /// Sign in with an email and a password. Returns the user and a new access token (a JWT,
     /// valid for 15 minutes by default). A wrong password and an unknown email both fail
-    /// with INVALID_EMAIL_OR_PASSWORD; a user banned by the app's admin gets BANNED_USER.
+    /// with INVALID_EMAIL_OR_PASSWORD; a user banned by the app's admin gets BANNED_USER, and
+    /// an unverified user EMAIL_NOT_VERIFIED when the deployment requires verification.
     #[tool(
         name = "sign_in",
         title = "Sign in",

@@ -79,33 +79,35 @@ impl From<User> for UserView {
     }
 }
 
-/// The result of sign_up and sign_in.
+/// The result of sign_up and sign_in. The token fields are null after a sign_up while the
+/// email awaits verification (REQUIRE_EMAIL_VERIFICATION), as Better Auth answers.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthResult {
     pub user: UserView,
     /// The access token: pass it to verify_token and get_user. Keep it private.
-    pub token: String,
+    pub token: Option<String>,
     /// Always "Bearer".
     pub token_type: String,
     /// When the access token expires (RFC 3339).
-    pub expires_at: String,
+    pub expires_at: Option<String>,
     /// The Better Auth session opened: pass it to refresh_token for a new access token and
     /// to sign_out to end it. Keep it private; it lives 7 days by default.
-    pub session_token: String,
+    pub session_token: Option<String>,
     /// When the session expires (RFC 3339).
-    pub session_expires_at: String,
+    pub session_expires_at: Option<String>,
 }
 
 impl From<Authenticated> for AuthResult {
     fn from(a: Authenticated) -> Self {
+        let access = a.access;
         Self {
             user: a.user.into(),
-            token: a.token,
             token_type: "Bearer".into(),
-            expires_at: rfc3339(&a.expires_at),
-            session_token: a.session.token,
-            session_expires_at: rfc3339(&a.session.expires_at),
+            expires_at: access.as_ref().map(|x| rfc3339(&x.expires_at)),
+            session_expires_at: access.as_ref().map(|x| rfc3339(&x.session.expires_at)),
+            token: access.as_ref().map(|x| x.token.clone()),
+            session_token: access.map(|x| x.session.token),
         }
     }
 }

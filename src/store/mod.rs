@@ -77,8 +77,8 @@ impl AuthStore for Store {
     async fn create_user_with_password(
         &self,
         new: &NewUser,
-        session: &NewSession,
-    ) -> Result<(User, Session), StoreError> {
+        session: Option<&NewSession>,
+    ) -> Result<(User, Option<Session>), StoreError> {
         on_backend!(self, s => s.create_user_with_password(new, session).await)
     }
 

@@ -265,8 +265,8 @@ impl PgStore {
     pub async fn create_user_with_password(
         &self,
         new: &NewUser,
-        session: &NewSession,
-    ) -> Result<(User, Session), StoreError> {
+        session: Option<&NewSession>,
+    ) -> Result<(User, Option<Session>), StoreError> {
         let u = &new.user;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
@@ -304,7 +304,10 @@ impl PgStore {
         )
         .await
         .map_err(insert_error)?;
-        let session = insert_session(self, &*tx, &user_id, session).await?;
+        let session = match session {
+            Some(s) => Some(insert_session(self, &*tx, &user_id, s).await?),
+            None => None,
+        };
         tx.commit().await.map_err(db_error)?;
         let user = User {
             id: user_id,

@@ -102,12 +102,12 @@ impl SqliteStore {
     pub async fn create_user_with_password(
         &self,
         new: &NewUser,
-        session: &NewSession,
-    ) -> Result<(User, Session), StoreError> {
+        session: Option<&NewSession>,
+    ) -> Result<(User, Option<Session>), StoreError> {
         let u = new.user.clone();
         let account_id = new.account_id.clone();
         let hash = new.password_hash.clone();
-        let session = session.clone();
+        let session = session.cloned();
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -126,7 +126,10 @@ impl SqliteStore {
                 params![account_id, u.id, hash, created, updated],
             )
             .map_err(insert_error)?;
-            let session = insert_session(&tx, &u.id, &session)?;
+            let session = match &session {
+                Some(s) => Some(insert_session(&tx, &u.id, s)?),
+                None => None,
+            };
             tx.commit().map_err(sql_error)?;
             Ok((u, session))
         })

@@ -5,7 +5,8 @@
 //
 // Every command prints one JSON object on stdout. Arguments always include `url` (a
 // postgres URL), `ca` (the test CA's PEM path), `secret` and `baseURL`; `uuid: true`
-// selects Better Auth's `generateId: "uuid"`; `admin: true` adds the admin plugin.
+// selects Better Auth's `generateId: "uuid"`; `admin: true` adds the admin plugin;
+// `requireEmailVerification: true` sets emailAndPassword's option of that name.
 import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
 import { admin, bearer, jwt } from "better-auth/plugins";
@@ -25,7 +26,7 @@ const auth = betterAuth({
   database: pool,
   secret: args.secret,
   baseURL: args.baseURL,
-  emailAndPassword: { enabled: true },
+  emailAndPassword: { enabled: true, requireEmailVerification: !!args.requireEmailVerification },
   plugins: [bearer(), jwt(), ...(args.admin ? [admin()] : [])],
   advanced: args.uuid ? { database: { generateId: "uuid" } } : undefined,
   telemetry: { enabled: false },

@@ -15,6 +15,7 @@ on_both_backends!(
     two_concurrent_sign_ups_of_one_email_create_one_user,
     sign_up_writes_better_auths_rows,
     sign_in_of_a_banned_user_creates_no_session_and_an_expired_ban_is_lifted,
+    with_email_verification_required_an_unverified_user_gets_no_session,
     an_unexpected_database_error_is_internal_error_and_leaves_no_half_written_user,
     sign_in_is_throttled_per_email_across_server_processes,
     no_secret_reaches_stderr_even_at_trace_level,
@@ -513,5 +514,33 @@ async fn sign_in_of_a_banned_user_creates_no_session_and_an_expired_ban_is_lifte
         s.sql(r#"select coalesce("banReason", 'none') from "user""#),
         "none"
     );
+    server.stop().await;
+}
+
+async fn with_email_verification_required_an_unverified_user_gets_no_session(backend: Backend) {
+    let s = Setup::new(backend);
+    let env = s.env.clone().with("REQUIRE_EMAIL_VERIFICATION", "true");
+    let server = Server::start(&env).await;
+    let up = server
+        .sign_up("unverified@example.com", "password123")
+        .await;
+    assert_eq!(up["user"]["emailVerified"], false);
+    for field in ["token", "expiresAt", "sessionToken", "sessionExpiresAt"] {
+        assert_eq!(up[field], Value::Null, "{field}: {up}");
+    }
+    assert_eq!(s.sql(r#"select count(*) from "session""#), "0");
+    let wrong = json!({"email": "unverified@example.com", "password": "password124"});
+    assert_eq!(
+        code_of(&server.err("sign_in", wrong).await),
+        "INVALID_EMAIL_OR_PASSWORD"
+    );
+    let right = json!({"email": "unverified@example.com", "password": "password123"});
+    let text = server.err("sign_in", right.clone()).await;
+    assert_eq!(text, "EMAIL_NOT_VERIFIED: Email not verified");
+    assert_eq!(s.sql(r#"select count(*) from "session""#), "0");
+    // Once the app has verified the email, the sign-in opens a session.
+    s.sql(r#"update "user" set "emailVerified" = true"#);
+    let inn = server.ok("sign_in", right).await;
+    assert!(inn["token"].is_string(), "{inn}");
     server.stop().await;
 }

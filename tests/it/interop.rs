@@ -412,3 +412,38 @@ async fn sign_in_of_a_banned_user_fails_here_as_in_better_auth_and_an_expired_ba
     );
     server.stop().await;
 }
+
+/// With `requireEmailVerification` on both sides, an unverified user's sign-in is
+/// refused here as by Better Auth's signInEmail, and a verified one signs in on both.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_email_verification_required_sign_in_fails_here_as_in_better_auth() {
+    let db = TestDb::create();
+    let secret = "shared-secret-with-the-web-app-0123456789abcdef";
+    let app = BetterAuthApp::new(&db, secret, false).requiring_email_verification();
+    app.run("migrate", json!({}));
+    let home = tempdir();
+    let env = ServerEnv::postgres(home.path(), &db.neon_url())
+        .with("BETTER_AUTH_SECRET", secret)
+        .with("BETTER_AUTH_URL", BASE_URL)
+        .with("RATE_LIMIT_ENABLED", "false")
+        .with("REQUIRE_EMAIL_VERIFICATION", "true");
+    let server = Server::start(&env).await;
+    let args = json!({"email": "pending@example.com", "password": "web-password-1"});
+    let web = app.run("sign-up", args.clone());
+    assert_eq!(
+        web["token"],
+        Value::Null,
+        "Better Auth opens no session: {web}"
+    );
+    let theirs = app.run("sign-in", args.clone());
+    assert_eq!(theirs["code"], "EMAIL_NOT_VERIFIED", "{theirs}");
+    assert_eq!(
+        code_of(&server.err("sign_in", args.clone()).await),
+        "EMAIL_NOT_VERIFIED"
+    );
+    assert_eq!(db.sql(r#"select count(*) from "session""#), "0");
+    db.sql(r#"update "user" set "emailVerified" = true"#);
+    assert_eq!(app.run("sign-in", args.clone())["ok"], true);
+    server.ok("sign_in", args).await;
+    server.stop().await;
+}

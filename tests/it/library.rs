@@ -39,13 +39,14 @@ async fn the_domain_signs_up_signs_in_and_verifies_without_mcp() {
         .await
         .unwrap();
     assert_eq!(inn.user, up.user);
-    let verified = auth.verify_access_token(&inn.token).unwrap();
+    let token = &inn.access.expect("a signed-in user has a session").token;
+    let verified = auth.verify_access_token(token).unwrap();
     assert_eq!(verified.claims.sub, up.user.id);
     assert_eq!(
         verified.claims.iss.as_deref(),
         Some("https://app.example.com")
     );
-    assert_eq!(auth.get_user(&inn.token).await.unwrap(), up.user);
+    assert_eq!(auth.get_user(token).await.unwrap(), up.user);
 }
 
 #[tokio::test(flavor = "multi_thread")]

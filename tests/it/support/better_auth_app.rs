@@ -70,6 +70,12 @@ impl BetterAuthApp {
         self
     }
 
+    /// The same app with `emailAndPassword.requireEmailVerification`.
+    pub fn requiring_email_verification(mut self) -> Self {
+        self.base["requireEmailVerification"] = Value::Bool(true);
+        self
+    }
+
     /// Runs one command of app.mjs and returns its JSON answer.
     pub fn run(&self, command: &str, args: Value) -> Value {
         let mut all = self.base.clone();
