@@ -189,25 +189,52 @@ async fn better_auth_golden_vectors_sign_in_verify_and_sign_out_here(backend: Ba
     server.stop().await;
 }
 
+/// A fresh PostgreSQL migrated by a Better Auth app (`configure`d), and the environment
+/// of a server sharing it (the app's secret and URL).
+struct Shared {
+    db: TestDb,
+    app: BetterAuthApp,
+    env: ServerEnv,
+    migrated: Value,
+    _home: tempfile::TempDir,
+}
+
+impl Shared {
+    fn new(configure: impl FnOnce(BetterAuthApp) -> BetterAuthApp, uuid: bool) -> Self {
+        const SECRET: &str = "shared-secret-with-the-web-app-0123456789abcdef";
+        let db = TestDb::create();
+        let app = configure(BetterAuthApp::new(&db, SECRET, uuid));
+        let migrated = app.run("migrate", json!({}));
+        let home = tempdir();
+        let env = ServerEnv::postgres(home.path(), &db.neon_url())
+            .with("BETTER_AUTH_SECRET", SECRET)
+            .with("BETTER_AUTH_URL", BASE_URL);
+        Self {
+            db,
+            app,
+            env,
+            migrated,
+            _home: home,
+        }
+    }
+}
+
 /// A schema made by Better Auth's own migration, and a Better Auth app writing and reading
 /// the same rows as this server, both ways.
 async fn share_one_database_with_a_better_auth_app(uuid: bool) {
-    let db = TestDb::create();
-    let secret = "shared-secret-with-the-web-app-0123456789abcdef";
-    let app = BetterAuthApp::new(&db, secret, uuid);
-    let migrated = app.run("migrate", json!({}));
+    let Shared {
+        db,
+        app,
+        env,
+        migrated,
+        _home,
+    } = Shared::new(|app| app, uuid);
     assert!(
         migrated["created"].to_string().contains("jwks"),
         "{migrated}"
     );
     let schema_before = db.sql(SCHEMA_QUERY);
-
-    let home = tempdir();
-    let env = ServerEnv::postgres(home.path(), &db.neon_url())
-        .with("BETTER_AUTH_SECRET", secret)
-        .with("BETTER_AUTH_URL", BASE_URL)
-        .with("PASSWORD_HASH", "scrypt");
-    let server = Server::start(&env).await;
+    let server = Server::start(&env.with("PASSWORD_HASH", "scrypt")).await;
     assert_eq!(
         db.sql(SCHEMA_QUERY),
         schema_before,
@@ -336,16 +363,14 @@ async fn rehash_on_sign_in_moves_an_argon2_user_to_better_auths_scrypt() {
 /// refused sign-in leaves no session on either side.
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_of_a_banned_user_fails_here_as_in_better_auth_and_an_expired_ban_is_lifted() {
-    let db = TestDb::create();
-    let secret = "shared-secret-with-the-web-app-0123456789abcdef";
-    let app = BetterAuthApp::new(&db, secret, false).with_admin();
-    app.run("migrate", json!({}));
-    let home = tempdir();
-    let env = ServerEnv::postgres(home.path(), &db.neon_url())
-        .with("BETTER_AUTH_SECRET", secret)
-        .with("BETTER_AUTH_URL", BASE_URL)
-        .with("RATE_LIMIT_ENABLED", "false");
-    let server = Server::start(&env).await;
+    let Shared {
+        db,
+        app,
+        env,
+        _home,
+        ..
+    } = Shared::new(BetterAuthApp::with_admin, false);
+    let server = Server::start(&env.with("RATE_LIMIT_ENABLED", "false")).await;
     let password = "web-password-1";
     let sessions_of = |email: &str| {
         db.sql(&format!(
@@ -417,14 +442,14 @@ async fn sign_in_of_a_banned_user_fails_here_as_in_better_auth_and_an_expired_ba
 /// refused here as by Better Auth's signInEmail, and a verified one signs in on both.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_email_verification_required_sign_in_fails_here_as_in_better_auth() {
-    let db = TestDb::create();
-    let secret = "shared-secret-with-the-web-app-0123456789abcdef";
-    let app = BetterAuthApp::new(&db, secret, false).requiring_email_verification();
-    app.run("migrate", json!({}));
-    let home = tempdir();
-    let env = ServerEnv::postgres(home.path(), &db.neon_url())
-        .with("BETTER_AUTH_SECRET", secret)
-        .with("BETTER_AUTH_URL", BASE_URL)
+    let Shared {
+        db,
+        app,
+        env,
+        _home,
+        ..
+    } = Shared::new(BetterAuthApp::requiring_email_verification, false);
+    let env = env
         .with("RATE_LIMIT_ENABLED", "false")
         .with("REQUIRE_EMAIL_VERIFICATION", "true");
     let server = Server::start(&env).await;
