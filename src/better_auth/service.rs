@@ -271,10 +271,8 @@ impl<S: AuthStore> AuthService<S> {
                 return Err(AuthError::InvalidEmailOrPassword);
             }
         };
-        // Only after the password checked out: to anyone else these reveal nothing. Better
-        // Auth checks the email before the session is created, the ban as it is created.
-        self.refuse_unverified(&user)?;
-        self.refuse_banned(&user.id).await?;
+        // Only after the password checked out: to anyone else these reveal nothing.
+        self.may_have_a_session(&user).await?;
         if check.outdated && self.rehash_on_sign_in {
             self.rehash(&admission, &user, &password).await;
         }
@@ -286,18 +284,16 @@ impl<S: AuthStore> AuthService<S> {
         self.authenticated(user, session)
     }
 
-    /// `requireEmailVerification`: an unverified user gets no session.
-    fn refuse_unverified(&self, user: &User) -> Result<(), AuthError> {
+    /// Better Auth's rules for who may have a session, in its order: with
+    /// `requireEmailVerification` an unverified user may not (EMAIL_NOT_VERIFIED), nor
+    /// may a user the admin plugin banned (BANNED_USER), unless the ban has expired,
+    /// which lifts it. Checked at sign-in, refresh, and get_user with a session token.
+    async fn may_have_a_session(&self, user: &User) -> Result<(), AuthError> {
         if self.require_email_verification && !user.email_verified {
             tracing::info!(user_id = %user.id, "an unverified user was refused");
             return Err(AuthError::EmailNotVerified);
         }
-        Ok(())
-    }
-
-    /// Better Auth's admin plugin: a banned user gets no session (BANNED_USER), unless the
-    /// ban has expired, which lifts it.
-    async fn refuse_banned(&self, user_id: &str) -> Result<(), AuthError> {
+        let user_id = user.id.as_str();
         let Some(ban) = self.store.find_ban(user_id).await? else {
             return Ok(());
         };
@@ -375,8 +371,7 @@ impl<S: AuthStore> AuthService<S> {
         let credential = credential.trim();
         if let CredentialShape::Session = shape_of(credential) {
             let user = self.living_session(credential).await?.1;
-            self.refuse_unverified(&user)?;
-            self.refuse_banned(&user.id).await?;
+            self.may_have_a_session(&user).await?;
             return Ok(user);
         }
         let verified = self.verify(credential).await?;
@@ -407,8 +402,7 @@ impl<S: AuthStore> AuthService<S> {
         let (session, user) = self.living_session(session_credential.trim()).await?;
         // A banned (or, when it is required, unverified) user's session is not extended,
         // nor does it get new access tokens.
-        self.refuse_unverified(&user)?;
-        self.refuse_banned(&user.id).await?;
+        self.may_have_a_session(&user).await?;
         let now = now_ms();
         let expires_in = chrono::Duration::from_std(self.sessions.expires_in).unwrap_or_default();
         let update_age = chrono::Duration::from_std(self.sessions.update_age).unwrap_or_default();
