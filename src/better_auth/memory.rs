@@ -57,14 +57,7 @@ impl MemoryStore {
 }
 
 fn insert_session(rows: &mut Rows, user_id: &str, new: &NewSession) -> Session {
-    let session = Session {
-        id: new.id.clone(),
-        token: new.token.clone(),
-        user_id: user_id.to_owned(),
-        expires_at: new.expires_at,
-        created_at: new.created_at,
-        updated_at: new.created_at,
-    };
+    let session = new.stored(new.id.clone(), user_id);
     rows.sessions.push(session.clone());
     session
 }

@@ -51,6 +51,21 @@ pub struct NewSession {
     pub user_agent: String,
 }
 
+impl NewSession {
+    /// The session this became once stored under `id` (the database's, with UUID ids) for
+    /// `user_id`: its `updatedAt` is its `createdAt`, as Better Auth writes it.
+    pub fn stored(&self, id: String, user_id: &str) -> Session {
+        Session {
+            id,
+            token: self.token.clone(),
+            user_id: user_id.to_owned(),
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+            updated_at: self.created_at,
+        }
+    }
+}
+
 /// A public key of Better Auth's JWT plugin (`jwks` table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwkRow {

@@ -588,7 +588,7 @@ async fn insert_session(
         .await
         .map_err(db_error)?
         .ok_or_else(|| StoreError::other("session insert returned no row"))?;
-    Ok(rows::inserted_session(s, row.get(0), user_id))
+    Ok(s.stored(row.get(0), user_id))
 }
 
 /// A timestamp as `to_jsonb` writes it: with an offset (timestamptz) or without (timestamp,

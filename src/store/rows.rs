@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::better_auth::{NewSession, Session, User};
+use crate::better_auth::{Session, User};
 
 /// The `user` columns in [`user`]'s order (`u` is the table's alias). Ids are read as text,
 /// whether the schema has text or UUID ids.
@@ -56,16 +56,3 @@ pub(super) fn session<R: Columns>(r: &R, at: usize) -> Result<Session, R::Error>
 /// the id as stored.
 pub(super) const INSERT_SESSION: &str = r#"insert into "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
     values ({NEW_ID}, $2, $3, $4, $4, $5, $6, cast($7 as {ID})) returning cast("id" as text)"#;
-
-/// The session a [`NewSession`] became once inserted under `id` (the database's, with
-/// UUID ids) for `user_id`: its `updatedAt` is its `createdAt`, as Better Auth writes it.
-pub(super) fn inserted_session(new: &NewSession, id: String, user_id: &str) -> Session {
-    Session {
-        id,
-        token: new.token.clone(),
-        user_id: user_id.to_owned(),
-        expires_at: new.expires_at,
-        created_at: new.created_at,
-        updated_at: new.created_at,
-    }
-}

@@ -419,7 +419,7 @@ fn insert_session(conn: &Connection, user_id: &str, s: &NewSession) -> Result<Se
             |r| r.get(0),
         )
         .map_err(sql_error)?;
-    Ok(rows::inserted_session(s, id, user_id))
+    Ok(s.stored(id, user_id))
 }
 
 /// JavaScript's `Date.toISOString()` form, as Better Auth writes dates to SQLite.
