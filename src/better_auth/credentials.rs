@@ -7,12 +7,12 @@ use std::sync::RwLock;
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::{Algorithm, DecodingKey, jwk::Jwk};
 use percent_encoding::percent_decode_str;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::token::{UnverifiedJwt, verify_signature};
+use super::token::{UnverifiedJwt, json_object_part, verify_signature};
 use super::{AccessClaims, AccessTokens, AuthError, AuthStore, JwkLookup, TokenRejection};
 
 /// The longest session credential accepted (a token is 32 characters; signed, about 80).
@@ -43,8 +43,7 @@ pub fn shape_of(credential: &str) -> CredentialShape {
     let alg = credential
         .split('.')
         .next()
-        .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
-        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .and_then(json_object_part)
         .and_then(|h| h.get("alg").and_then(|a| a.as_str().map(str::to_owned)));
     match alg.as_deref() {
         Some("EdDSA") => CredentialShape::BetterAuthJwt(Algorithm::EdDSA),
@@ -181,6 +180,7 @@ fn alg_name(alg: Algorithm) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn our_header_is_what_jsonwebtoken_writes() {

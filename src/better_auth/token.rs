@@ -275,17 +275,11 @@ impl UnverifiedJwt {
         else {
             return Err(malformed);
         };
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let object = |part: &str| -> Result<Map<String, Value>, TokenRejection> {
-            let bytes = b64.decode(part).map_err(|_| malformed)?;
-            match serde_json::from_slice(&bytes) {
-                Ok(Value::Object(map)) => Ok(map),
-                _ => Err(malformed),
-            }
-        };
-        let header = object(header)?;
-        let claims = object(payload)?;
-        b64.decode(signature).map_err(|_| malformed)?;
+        let header = json_object_part(header).ok_or(malformed)?;
+        let claims = json_object_part(payload).ok_or(malformed)?;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| malformed)?;
         // RFC 7515 §4.1.11: a critical extension we do not implement makes the token invalid.
         if header.contains_key("crit") {
             return Err(malformed);
@@ -326,6 +320,18 @@ impl UnverifiedJwt {
                 sid: string(&claims, "sid")?,
             },
         })
+    }
+}
+
+/// A JWT part (base64url without padding) holding a JSON object.
+pub(super) fn json_object_part(part: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .ok()?;
+    match serde_json::from_slice(&bytes) {
+        Ok(serde_json::Value::Object(map)) => Some(map),
+        _ => None,
     }
 }
 
