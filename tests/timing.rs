@@ -32,7 +32,7 @@ async fn an_unknown_email_and_a_wrong_password_take_the_same_median_time() {
             ("nobody@example.com", &mut unknown),
         ] {
             let started = Instant::now();
-            let r = auth.sign_in(email, "a-wrong-password".into()).await;
+            let r = auth.sign_in(email, "a-wrong-password".into(), None).await;
             times.push(started.elapsed());
             assert!(matches!(r, Err(AuthError::InvalidEmailOrPassword)), "{r:?}");
         }

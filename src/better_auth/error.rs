@@ -64,6 +64,13 @@ pub enum AuthError {
         "You have been banned from this application. Please contact support if you believe this is an error."
     )]
     BannedUser,
+    /// The two-factor plugin is on for the user and no second factor that can be checked
+    /// here was given; the text says what to do.
+    #[error("{0}")]
+    TwoFactorRequired(&'static str),
+    /// The TOTP or backup code given did not verify.
+    #[error("Invalid two-factor code")]
+    InvalidTwoFactorCode,
     #[error("The token is not valid ({0})")]
     InvalidToken(TokenRejection),
     #[error("The user of this token no longer exists")]
@@ -92,6 +99,8 @@ impl AuthError {
             Self::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
             Self::BannedUser => "BANNED_USER",
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::TwoFactorRequired(_) => "TWO_FACTOR_REQUIRED",
+            Self::InvalidTwoFactorCode => "INVALID_TWO_FACTOR_CODE",
             Self::InvalidToken(_) => "INVALID_TOKEN",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::RateLimited { .. } | Self::Busy => "RATE_LIMITED",

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AuthStore, Ban, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
-    UserWithPassword,
+    AuthStore, Ban, JwkLookup, Lockout, NewSession, NewUser, RateLimitBucket, Session, Standing,
+    StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
 #[derive(Default)]
@@ -25,6 +25,8 @@ struct Rows {
     rate_limits: HashMap<String, RateLimitBucket>,
     /// Bans by user id, as the admin plugin keeps them.
     bans: HashMap<String, Ban>,
+    /// `twoFactor` rows by user id; a user with one has two-factor on.
+    two_factor: HashMap<String, TwoFactorRow>,
 }
 
 impl MemoryStore {
@@ -48,11 +50,28 @@ impl MemoryStore {
         self.rows().bans.contains_key(user_id)
     }
 
+    /// Turns two-factor on for a user with this `twoFactor` row.
+    pub fn set_two_factor(&self, user_id: &str, row: TwoFactorRow) {
+        self.rows().two_factor.insert(user_id.to_owned(), row);
+    }
+
+    pub fn two_factor(&self, user_id: &str) -> Option<TwoFactorRow> {
+        self.rows().two_factor.get(user_id).cloned()
+    }
+
     /// Removes a user, as an admin would.
     pub fn delete_user(&self, id: &str) {
         let mut rows = self.rows();
         rows.users.retain(|u| u.id != id);
         rows.sessions.retain(|s| s.user_id != id);
+    }
+}
+
+impl MemoryStore {
+    fn update_two_factor(&self, id: &str, change: impl FnOnce(&mut TwoFactorRow)) {
+        if let Some(row) = self.rows().two_factor.values_mut().find(|r| r.id == id) {
+            change(row);
+        }
     }
 }
 
@@ -167,8 +186,55 @@ impl AuthStore for MemoryStore {
         Ok(self.rows().users.iter().find(|u| u.id == id).cloned())
     }
 
-    async fn find_ban(&self, user_id: &str) -> Result<Option<Ban>, StoreError> {
-        Ok(self.rows().bans.get(user_id).copied())
+    async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError> {
+        let rows = self.rows();
+        Ok(Standing {
+            ban: rows.bans.get(user_id).copied(),
+            two_factor_enabled: rows.two_factor.contains_key(user_id),
+        })
+    }
+
+    async fn find_two_factor(&self, user_id: &str) -> Result<Option<TwoFactorRow>, StoreError> {
+        Ok(self.two_factor(user_id))
+    }
+
+    async fn record_second_factor_failure(
+        &self,
+        two_factor_id: &str,
+        max_failed: i64,
+        lock_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.update_two_factor(two_factor_id, |row| {
+            let lockout = row.lockout.get_or_insert_with(Lockout::default);
+            lockout.failed += 1;
+            if lockout.failed >= max_failed {
+                lockout.locked_until = Some(lock_until);
+            }
+        });
+        Ok(())
+    }
+
+    async fn reset_second_factor_failures(&self, two_factor_id: &str) -> Result<(), StoreError> {
+        self.update_two_factor(two_factor_id, |row| {
+            row.lockout = Some(Lockout::default());
+        });
+        Ok(())
+    }
+
+    async fn replace_backup_codes(
+        &self,
+        two_factor_id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let mut replaced = false;
+        self.update_two_factor(two_factor_id, |row| {
+            if row.backup_codes == old {
+                row.backup_codes = new.to_owned();
+                replaced = true;
+            }
+        });
+        Ok(replaced)
     }
 
     async fn lift_ban(&self, user_id: &str, _now: DateTime<Utc>) -> Result<(), StoreError> {

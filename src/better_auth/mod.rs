@@ -13,6 +13,7 @@ mod ports;
 mod rate_limit;
 mod service;
 mod token;
+mod two_factor;
 
 pub use credentials::{session_token, sign_session_token};
 pub use email::{Email, MAX_EMAIL_BYTES};
@@ -22,8 +23,8 @@ pub use password::{
     Admission, Password, PasswordCheck, PasswordFormat, PasswordHasher, PasswordPolicy,
 };
 pub use ports::{
-    AuthStore, Ban, JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError,
-    User, UserWithPassword,
+    AuthStore, Ban, JwkLookup, JwkRow, Lockout, NewSession, NewUser, RateLimitBucket, Session,
+    Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 pub use rate_limit::{RateDecision, RateLimitPolicy, rate_limit_key};
 pub use service::{
@@ -33,4 +34,8 @@ pub use service::{
 pub use token::{
     AccessClaims, AccessTokens, DEFAULT_LEEWAY_SECS, IssuedToken, MAX_LEEWAY_SECS, MAX_TOKEN_BYTES,
     MIN_SECRET_BYTES, SecretError, check_secret,
+};
+pub use two_factor::{
+    BackupCodes, CipherError, LOCKOUT, MAX_FAILED_SECOND_FACTORS, SECOND_FACTOR_RATE_LIMIT,
+    SecondFactor, decrypt, encrypt, totp, totp_matches,
 };

@@ -91,6 +91,46 @@ pub struct Ban {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// What plugins' columns of the `user` row say about signing in, read when the schema
+/// has them (a schema without them gives the default: no ban, no second factor).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// The admin plugin's ban, if the user is banned.
+    pub ban: Option<Ban>,
+    /// The two-factor plugin's `twoFactorEnabled`.
+    pub two_factor_enabled: bool,
+}
+
+/// A row of the two-factor plugin's `twoFactor` table. `secret` and `backup_codes` are as
+/// stored (encrypted under BETTER_AUTH_SECRET by default).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TwoFactorRow {
+    pub id: String,
+    pub secret: String,
+    pub backup_codes: String,
+    /// False while a TOTP set-up awaits its first code (the column defaults to true).
+    pub verified: bool,
+    /// The lockout columns (`failedVerificationCount`, `lockedUntil`), if the schema has them.
+    pub lockout: Option<Lockout>,
+}
+
+impl std::fmt::Debug for TwoFactorRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwoFactorRow")
+            .field("id", &self.id)
+            .field("verified", &self.verified)
+            .field("lockout", &self.lockout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Failed second factors in a row, and the end of a lockout they caused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lockout {
+    pub failed: i64,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
 /// A user found by email, with the password of its credential account if it has one.
 pub struct UserWithPassword {
     pub user: User,
@@ -215,11 +255,12 @@ pub trait AuthStore: Send + Sync + 'static {
         id: &str,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
-    /// The user's ban, if the schema has the admin plugin's columns and the user is banned.
-    fn find_ban(
+    /// The user's ban and whether they have two-factor on, from the plugins' columns when
+    /// the schema has them.
+    fn find_standing(
         &self,
         user_id: &str,
-    ) -> impl Future<Output = Result<Option<Ban>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Standing, StoreError>> + Send;
 
     /// Lifts a user's ban (`banned` false, `banReason` and `banExpires` null), as Better
     /// Auth does when an expired ban meets a sign-in.
@@ -228,6 +269,36 @@ pub trait AuthStore: Send + Sync + 'static {
         user_id: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The user's `twoFactor` row, if the schema has the table and the user a row.
+    fn find_two_factor(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<TwoFactorRow>, StoreError>> + Send;
+
+    /// Counts a failed second factor on the row; the count reaching `max_failed` locks
+    /// it until `lock_until`. Only called on rows with the lockout columns.
+    fn record_second_factor_failure(
+        &self,
+        two_factor_id: &str,
+        max_failed: i64,
+        lock_until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Clears the row's failure count and lockout.
+    fn reset_second_factor_failures(
+        &self,
+        two_factor_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Replaces the row's backup codes if they are still `old` (another sign-in may have
+    /// used one meanwhile); false if they were not.
+    fn replace_backup_codes(
+        &self,
+        two_factor_id: &str,
+        old: &str,
+        new: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Reads the `rateLimit` bucket of `key`, lets `rule` decide, and stores what it
     /// returns, in one transaction holding the row: concurrent processes see each other.

@@ -7,10 +7,13 @@ use chrono::{DateTime, SubsecRound, Utc};
 use secrecy::SecretString;
 
 use super::credentials::{CredentialShape, JwksCache, session_token, shape_of};
+use super::two_factor::{self, BackupCodes, CipherError};
 use super::{
-    AccessClaims, AccessTokens, AuthError, AuthStore, Email, NewSession, NewUser, Password,
-    PasswordFormat, PasswordHasher, PasswordPolicy, RateDecision, RateLimitPolicy, SecretError,
-    Session, TokenRejection, User, generate_id, random_alphanumeric, rate_limit_key,
+    AccessClaims, AccessTokens, AuthError, AuthStore, Email, LOCKOUT, Lockout,
+    MAX_FAILED_SECOND_FACTORS, NewSession, NewUser, Password, PasswordFormat, PasswordHasher,
+    PasswordPolicy, RateDecision, RateLimitPolicy, SECOND_FACTOR_RATE_LIMIT, SecondFactor,
+    SecretError, Session, Standing, TokenRejection, User, generate_id, random_alphanumeric,
+    rate_limit_key,
 };
 
 /// The most characters a display name may have.
@@ -141,9 +144,16 @@ pub struct AuthService<S> {
     require_email_verification: bool,
 }
 
-/// Better Auth's paths for the two throttled operations; part of the bucket key.
+/// Better Auth's paths for the throttled operations; part of the bucket key.
 const SIGN_IN_PATH: &str = "/sign-in/email";
 const SIGN_UP_PATH: &str = "/sign-up/email";
+const TOTP_PATH: &str = "/two-factor/verify-totp";
+const BACKUP_CODE_PATH: &str = "/two-factor/verify-backup-code";
+
+const SECOND_FACTOR_MISSING: &str = "Two-factor authentication is on for this user: sign in \
+    again with totpCode (from the authenticator app) or backupCode";
+const SECOND_FACTOR_ELSEWHERE: &str = "Two-factor authentication is on for this user, with no \
+    authenticator app set up: their second factor can only be used through the web app";
 
 impl<S: AuthStore> AuthService<S> {
     pub fn new(store: S, settings: AuthSettings) -> Result<Self, SecretError> {
@@ -175,13 +185,18 @@ impl<S: AuthStore> AuthService<S> {
         self.hasher.computed()
     }
 
-    /// Counts an attempt on `subject` (an email) for `path`; over the limit it fails with
-    /// RATE_LIMITED before any password is hashed.
-    async fn throttle(&self, subject: &str, path: &str) -> Result<(), AuthError> {
+    /// Counts an attempt on `subject` (an email) for `path` under `policy` (when rate
+    /// limiting is on); over the limit it fails with RATE_LIMITED before any password is
+    /// hashed.
+    async fn throttle(
+        &self,
+        subject: &str,
+        path: &str,
+        policy: RateLimitPolicy,
+    ) -> Result<(), AuthError> {
         if !self.rate_limit.enabled {
             return Ok(());
         }
-        let policy = self.rate_limit;
         let now_ms = Utc::now().timestamp_millis();
         let decision = self
             .store
@@ -212,7 +227,8 @@ impl<S: AuthStore> AuthService<S> {
         let name = UserName::parse(name)?;
         // Admitted first, so a flood is refused before it costs a database round trip.
         let admission = self.hasher.admit()?;
-        self.throttle(email.as_str(), SIGN_UP_PATH).await?;
+        self.throttle(email.as_str(), SIGN_UP_PATH, self.rate_limit)
+            .await?;
         let password_hash = self.hasher.hash(&admission, &password).await?;
         let now = now_ms();
         let user = User {
@@ -242,15 +258,22 @@ impl<S: AuthStore> AuthService<S> {
         }
     }
 
-    /// Checks an email and password and opens a session. An unknown email and a wrong
-    /// password cost the same (one hash) and fail the same way.
-    pub async fn sign_in(&self, email: &str, password: String) -> Result<Authenticated, AuthError> {
+    /// Checks an email and password (and the second factor of a user with two-factor on)
+    /// and opens a session. An unknown email and a wrong password cost the same (one
+    /// hash) and fail the same way.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: String,
+        second_factor: Option<SecondFactor>,
+    ) -> Result<Authenticated, AuthError> {
         let password = Password::parse_existing(password, &self.policy)?;
         let admission = self.hasher.admit()?;
         // Invalid addresses share one bucket, so they cannot be used to hash without limit.
         let email = Email::parse(email).ok();
         let subject = email.as_ref().map_or("invalid-email", |e| e.as_str());
-        self.throttle(subject, SIGN_IN_PATH).await?;
+        self.throttle(subject, SIGN_IN_PATH, self.rate_limit)
+            .await?;
         let found = match &email {
             Some(email) => self.store.find_user_by_email(email.as_str()).await?,
             None => None,
@@ -272,7 +295,10 @@ impl<S: AuthStore> AuthService<S> {
             }
         };
         // Only after the password checked out: to anyone else these reveal nothing.
-        self.may_have_a_session(&user).await?;
+        let standing = self.may_have_a_session(&user).await?;
+        if standing.two_factor_enabled {
+            self.check_second_factor(&user, second_factor).await?;
+        }
         if check.outdated && self.rehash_on_sign_in {
             self.rehash(&admission, &user, &password).await;
         }
@@ -288,23 +314,109 @@ impl<S: AuthStore> AuthService<S> {
     /// `requireEmailVerification` an unverified user may not (EMAIL_NOT_VERIFIED), nor
     /// may a user the admin plugin banned (BANNED_USER), unless the ban has expired,
     /// which lifts it. Checked at sign-in, refresh, and get_user with a session token.
-    async fn may_have_a_session(&self, user: &User) -> Result<(), AuthError> {
+    /// Returns the user's standing (whether a sign-in needs a second factor).
+    async fn may_have_a_session(&self, user: &User) -> Result<Standing, AuthError> {
         if self.require_email_verification && !user.email_verified {
             tracing::info!(user_id = %user.id, "an unverified user was refused");
             return Err(AuthError::EmailNotVerified);
         }
         let user_id = user.id.as_str();
-        let Some(ban) = self.store.find_ban(user_id).await? else {
-            return Ok(());
+        let standing = self.store.find_standing(user_id).await?;
+        let Some(ban) = standing.ban else {
+            return Ok(standing);
         };
         let now = now_ms();
         if ban.expires_at.is_some_and(|end| end < now) {
             self.store.lift_ban(user_id, now).await?;
             tracing::info!(user_id, "an expired ban was lifted");
-            return Ok(());
+            return Ok(Standing {
+                ban: None,
+                ..standing
+            });
         }
         tracing::info!(user_id, "a banned user was refused");
         Err(AuthError::BannedUser)
+    }
+
+    /// Better Auth's two-factor plugin at sign-in: no session without a second factor. A
+    /// TOTP code is checked against the user's `twoFactor` secret (one 30-second step
+    /// either side), a backup code is used up; 3 attempts per 10 s per kind, and 10
+    /// failures in a row lock the second factor for 15 minutes, as Better Auth does.
+    async fn check_second_factor(
+        &self,
+        user: &User,
+        second_factor: Option<SecondFactor>,
+    ) -> Result<(), AuthError> {
+        let user_id = user.id.as_str();
+        let Some(second_factor) = second_factor else {
+            tracing::info!(user_id, "a second factor is required");
+            return Err(AuthError::TwoFactorRequired(SECOND_FACTOR_MISSING));
+        };
+        let path = match second_factor {
+            SecondFactor::Totp(_) => TOTP_PATH,
+            SecondFactor::BackupCode(_) => BACKUP_CODE_PATH,
+        };
+        self.throttle(&user.email, path, SECOND_FACTOR_RATE_LIMIT)
+            .await?;
+        let row = match self.store.find_two_factor(user_id).await? {
+            Some(row) if row.verified => row,
+            _ => return Err(AuthError::TwoFactorRequired(SECOND_FACTOR_ELSEWHERE)),
+        };
+        let now = now_ms();
+        if let Some(Lockout {
+            locked_until: Some(until),
+            ..
+        }) = row.lockout
+        {
+            if until > now {
+                tracing::info!(user_id, "a locked second factor was refused");
+                let wait = (until - now).num_milliseconds().max(0) as u64;
+                return Err(AuthError::RateLimited {
+                    retry_after_secs: wait.div_ceil(1000).max(1),
+                });
+            }
+            self.store.reset_second_factor_failures(&row.id).await?;
+        }
+        let unreadable = |what: &str, e: CipherError| {
+            AuthError::Internal(format!("the twoFactor row's {what} cannot be read: {e}"))
+        };
+        let matched = match &second_factor {
+            SecondFactor::Totp(code) => {
+                let secret = two_factor::decrypt(&self.secret, &row.secret)
+                    .map_err(|e| unreadable("secret", e))?;
+                two_factor::totp_matches(&secret, code.trim(), now.timestamp())
+                    .ok_or_else(|| unreadable("secret", CipherError::Malformed))?
+            }
+            SecondFactor::BackupCode(code) => {
+                let mut codes = BackupCodes::read(&self.secret, &row.backup_codes)
+                    .map_err(|e| unreadable("backup codes", e))?;
+                // Stored only if no other sign-in used a code meanwhile: each code once.
+                codes.use_up(code.trim())
+                    && self
+                        .store
+                        .replace_backup_codes(
+                            &row.id,
+                            &row.backup_codes,
+                            &codes.store(&self.secret),
+                        )
+                        .await?
+            }
+        };
+        if !matched {
+            if row.lockout.is_some() {
+                let lock_until = now + chrono::Duration::from_std(LOCKOUT).unwrap_or_default();
+                self.store
+                    .record_second_factor_failure(&row.id, MAX_FAILED_SECOND_FACTORS, lock_until)
+                    .await?;
+            }
+            tracing::info!(user_id, "a second factor failed");
+            return Err(AuthError::InvalidTwoFactorCode);
+        }
+        if row.lockout.is_some_and(|l| l.failed > 0) {
+            self.store.reset_second_factor_failures(&row.id).await?;
+        }
+        tracing::info!(user_id, "a second factor verified");
+        Ok(())
     }
 
     /// Stores a fresh hash in the configured format; a failure is logged, not returned,
@@ -524,8 +636,12 @@ mod tests {
             .unwrap();
         assert_eq!(up.user.email, "ada@example.com");
         assert_eq!(auth.store.session_count(), 1);
-        let wrong = auth.sign_in("ada@example.com", "password124".into()).await;
-        let unknown = auth.sign_in("bob@example.com", "password123".into()).await;
+        let wrong = auth
+            .sign_in("ada@example.com", "password124".into(), None)
+            .await;
+        let unknown = auth
+            .sign_in("bob@example.com", "password123".into(), None)
+            .await;
         assert_eq!(code(wrong), "INVALID_EMAIL_OR_PASSWORD");
         assert_eq!(code(unknown), "INVALID_EMAIL_OR_PASSWORD");
         assert_eq!(
@@ -539,7 +655,7 @@ mod tests {
             "one hash each, known or not"
         );
         let inn = auth
-            .sign_in("ADA@example.com", "password123".into())
+            .sign_in("ADA@example.com", "password123".into(), None)
             .await
             .unwrap();
         assert_eq!(inn.user, up.user);
@@ -602,13 +718,17 @@ mod tests {
         let access = up.access.as_ref().unwrap();
         auth.store.ban(&up.user.id, None);
         let sessions = auth.store.session_count();
-        let wrong = auth.sign_in("gina@example.com", "password124".into()).await;
+        let wrong = auth
+            .sign_in("gina@example.com", "password124".into(), None)
+            .await;
         assert_eq!(
             code(wrong),
             "INVALID_EMAIL_OR_PASSWORD",
             "a ban shows only to the password's holder"
         );
-        let right = auth.sign_in("gina@example.com", "password123".into()).await;
+        let right = auth
+            .sign_in("gina@example.com", "password123".into(), None)
+            .await;
         assert_eq!(code(right), "BANNED_USER");
         assert_eq!(
             auth.store.session_count(),
@@ -626,7 +746,7 @@ mod tests {
         // An expired ban is lifted by the next sign-in, which succeeds.
         auth.store
             .ban(&up.user.id, Some(Utc::now() - chrono::Duration::minutes(1)));
-        auth.sign_in("gina@example.com", "password123".into())
+        auth.sign_in("gina@example.com", "password123".into(), None)
             .await
             .unwrap();
         assert!(!auth.store.is_banned(&up.user.id));
@@ -641,27 +761,159 @@ mod tests {
             .unwrap();
         assert!(up.access.is_none(), "sign_up opens no session");
         assert_eq!(auth.store.session_count(), 0);
-        let wrong = auth.sign_in("hal@example.com", "password124".into()).await;
+        let wrong = auth
+            .sign_in("hal@example.com", "password124".into(), None)
+            .await;
         assert_eq!(code(wrong), "INVALID_EMAIL_OR_PASSWORD");
-        let right = auth.sign_in("hal@example.com", "password123".into()).await;
+        let right = auth
+            .sign_in("hal@example.com", "password123".into(), None)
+            .await;
         assert_eq!(code(right), "EMAIL_NOT_VERIFIED");
         assert_eq!(auth.store.session_count(), 0);
+    }
+
+    /// A `twoFactor` row as Better Auth's enable + verify-totp leave it: the TOTP secret
+    /// and the backup codes encrypted under the secret.
+    fn two_factor_row(totp_secret: &str, backup_codes: &[&str]) -> super::super::TwoFactorRow {
+        let secret: SecretString = SECRET.into();
+        super::super::TwoFactorRow {
+            id: generate_id(),
+            secret: two_factor::encrypt(&secret, totp_secret),
+            backup_codes: two_factor::encrypt(
+                &secret,
+                &serde_json::to_string(backup_codes).unwrap(),
+            ),
+            verified: true,
+            lockout: Some(Lockout::default()),
+        }
+    }
+
+    fn totp_now(secret: &str) -> String {
+        two_factor::totp(secret, Utc::now().timestamp()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_two_factor_user_signs_in_with_a_totp_or_a_backup_code_used_once() {
+        let auth = service(&["--rate-limit-enabled=false"]);
+        let up = auth
+            .sign_up("ivy@example.com", "password123".into(), None)
+            .await
+            .unwrap();
+        let totp_secret = "Qm9uZm9ydC1zZWNyZXQtMzItY2hhcnM";
+        auth.store.set_two_factor(
+            &up.user.id,
+            two_factor_row(totp_secret, &["aaaaa-11111", "bbbbb-22222"]),
+        );
+        let sessions = auth.store.session_count();
+        let sign_in = |second: Option<SecondFactor>| {
+            auth.sign_in("ivy@example.com", "password123".into(), second)
+        };
+        let wrong = auth
+            .sign_in("ivy@example.com", "password124".into(), None)
+            .await;
+        assert_eq!(code(wrong), "INVALID_EMAIL_OR_PASSWORD");
+        assert_eq!(code(sign_in(None).await), "TWO_FACTOR_REQUIRED");
+        let bad = SecondFactor::Totp("000000".into());
+        assert_eq!(code(sign_in(Some(bad)).await), "INVALID_TWO_FACTOR_CODE");
+        let used = SecondFactor::BackupCode("zzzzz-99999".into());
+        assert_eq!(code(sign_in(Some(used)).await), "INVALID_TWO_FACTOR_CODE");
+        assert_eq!(auth.store.session_count(), sessions, "no session yet");
+        let failed = auth.store.two_factor(&up.user.id).unwrap().lockout.unwrap();
+        assert_eq!(failed.failed, 2, "failures are counted");
+        let totp = SecondFactor::Totp(totp_now(totp_secret));
+        sign_in(Some(totp)).await.unwrap();
+        let row = auth.store.two_factor(&up.user.id).unwrap();
+        assert_eq!(row.lockout.unwrap().failed, 0, "and reset by a success");
+        let backup = || SecondFactor::BackupCode("aaaaa-11111".into());
+        sign_in(Some(backup())).await.unwrap();
+        assert_eq!(
+            code(sign_in(Some(backup())).await),
+            "INVALID_TWO_FACTOR_CODE"
+        );
+        assert_eq!(auth.store.session_count(), sessions + 2);
+        let left = auth.store.two_factor(&up.user.id).unwrap().backup_codes;
+        let mut left = BackupCodes::read(&SECRET.into(), &left).unwrap();
+        assert!(left.use_up("bbbbb-22222") && !left.use_up("aaaaa-11111"));
+    }
+
+    #[tokio::test]
+    async fn second_factors_pass_three_per_ten_seconds_and_ten_failures_lock_them_for_a_while() {
+        let auth = service(&["--rate-limit-max=100"]);
+        let up = auth
+            .sign_up("jo@example.com", "password123".into(), None)
+            .await
+            .unwrap();
+        let user_id = up.user.id.as_str();
+        auth.store.set_two_factor(
+            user_id,
+            two_factor_row("Sm9Cb25mb3J0LXNlY3JldC0zMi1jaGFy", &["ccccc-33333"]),
+        );
+        let attempt = |second: SecondFactor| {
+            auth.sign_in("jo@example.com", "password123".into(), Some(second))
+        };
+        let totp = || SecondFactor::Totp("000000".into());
+        let backup = |c: &str| SecondFactor::BackupCode(c.into());
+        let mut codes = Vec::new();
+        for _ in 0..4 {
+            codes.push(code(attempt(totp()).await));
+        }
+        assert_eq!(
+            codes,
+            [
+                "INVALID_TWO_FACTOR_CODE",
+                "INVALID_TWO_FACTOR_CODE",
+                "INVALID_TWO_FACTOR_CODE",
+                "RATE_LIMITED"
+            ],
+            "Better Auth's 3 per 10 s on each kind of second factor"
+        );
+        let set_lockout = |failed, locked_until| {
+            let mut row = auth.store.two_factor(user_id).unwrap();
+            row.lockout = Some(Lockout {
+                failed,
+                locked_until,
+            });
+            auth.store.set_two_factor(user_id, row);
+        };
+        // The tenth failure in a row locks the second factor for 15 minutes...
+        set_lockout(9, None);
+        assert_eq!(
+            code(attempt(backup("wrong-code")).await),
+            "INVALID_TWO_FACTOR_CODE"
+        );
+        let lockout = auth.store.two_factor(user_id).unwrap().lockout.unwrap();
+        assert_eq!(lockout.failed, 10);
+        let until = lockout.locked_until.expect("locked");
+        assert!(until > Utc::now() + chrono::Duration::minutes(14));
+        // ...during which even the right code is refused, saying when to retry...
+        let locked = attempt(backup("ccccc-33333")).await.unwrap_err();
+        assert_eq!(locked.code(), "RATE_LIMITED");
+        assert!(locked.to_string().contains("retry after 9"), "{locked}");
+        // ...and once it has passed, the right code signs in and clears the count.
+        set_lockout(10, Some(Utc::now() - chrono::Duration::seconds(1)));
+        attempt(backup("ccccc-33333")).await.unwrap();
+        let lockout = auth.store.two_factor(user_id).unwrap().lockout.unwrap();
+        assert_eq!(lockout, Lockout::default());
     }
 
     #[tokio::test]
     async fn past_the_rate_limit_no_password_is_hashed() {
         let auth = service(&["--rate-limit-max=2"]);
         for _ in 0..2 {
-            let r = auth.sign_in("eve@example.com", "password123".into()).await;
+            let r = auth
+                .sign_in("eve@example.com", "password123".into(), None)
+                .await;
             assert_eq!(code(r), "INVALID_EMAIL_OR_PASSWORD");
         }
         let hashed = auth.password_hashes_computed();
-        let r = auth.sign_in("eve@example.com", "password123".into()).await;
+        let r = auth
+            .sign_in("eve@example.com", "password123".into(), None)
+            .await;
         assert_eq!(code(r), "RATE_LIMITED");
         assert_eq!(auth.password_hashes_computed(), hashed);
         // Another email has a bucket of its own.
         let r = auth
-            .sign_in("frank@example.com", "password123".into())
+            .sign_in("frank@example.com", "password123".into(), None)
             .await;
         assert_eq!(code(r), "INVALID_EMAIL_OR_PASSWORD");
     }

@@ -163,7 +163,9 @@ impl<S: AuthStore> AuthServer<S> {
     /// Sign in with an email and a password. Returns the user and a new access token (a JWT,
     /// valid for 15 minutes by default). A wrong password and an unknown email both fail
     /// with INVALID_EMAIL_OR_PASSWORD; a user banned by the app's admin gets BANNED_USER, and
-    /// an unverified user EMAIL_NOT_VERIFIED when the deployment requires verification.
+    /// an unverified user EMAIL_NOT_VERIFIED when the deployment requires verification. A
+    /// user with two-factor authentication on gets TWO_FACTOR_REQUIRED unless totpCode (or a
+    /// backupCode) is given with the password; a wrong one gets INVALID_TWO_FACTOR_CODE.
     #[tool(
         name = "sign_in",
         title = "Sign in",
@@ -178,9 +180,10 @@ impl<S: AuthStore> AuthServer<S> {
         &self,
         Parameters(Args(args)): Parameters<Args<SignInArgs>>,
     ) -> Result<Json<AuthResult>, String> {
-        let args = args.map_err(invalid_arguments)?;
+        let mut args = args.map_err(invalid_arguments)?;
+        let second_factor = args.second_factor().map_err(invalid_arguments)?;
         self.auth
-            .sign_in(&args.email, args.password)
+            .sign_in(&args.email, args.password, second_factor)
             .await
             .map(|a| Json(a.into()))
             .map_err(tool_error)

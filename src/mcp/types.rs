@@ -4,7 +4,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::better_auth::{AccessClaims, Authenticated, Refreshed, User, VerifiedToken};
+use super::args::ArgumentError;
+use crate::better_auth::{
+    AccessClaims, Authenticated, Refreshed, SecondFactor, User, VerifiedToken,
+};
 
 fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -23,12 +26,35 @@ pub struct SignUpArgs {
 }
 
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SignInArgs {
     /// The user's email address (case and surrounding spaces do not matter).
     pub email: String,
     /// The user's password, exactly as it was set.
     pub password: String,
+    /// For a user with two-factor authentication on: the 6-digit code their authenticator
+    /// app shows now. Ignored for other users.
+    #[serde(default)]
+    pub totp_code: Option<String>,
+    /// For a user with two-factor authentication on: one of their backup codes, instead of
+    /// totpCode. It is used up. Ignored for other users.
+    #[serde(default)]
+    pub backup_code: Option<String>,
+}
+
+impl SignInArgs {
+    /// The second factor given, if any; giving both kinds is an argument error.
+    pub fn second_factor(&mut self) -> Result<Option<SecondFactor>, ArgumentError> {
+        match (self.totp_code.take(), self.backup_code.take()) {
+            (Some(_), Some(_)) => Err(ArgumentError {
+                field: Some("backupCode".into()),
+                problem: "give totpCode or backupCode, not both".into(),
+            }),
+            (Some(code), None) => Ok(Some(SecondFactor::Totp(code))),
+            (None, Some(code)) => Ok(Some(SecondFactor::BackupCode(code))),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]

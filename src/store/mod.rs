@@ -12,8 +12,8 @@ mod url;
 use chrono::{DateTime, Utc};
 
 use crate::better_auth::{
-    AuthStore, Ban, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
-    UserWithPassword,
+    AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
+    TwoFactorRow, User, UserWithPassword,
 };
 
 pub use postgres::{PgStore, PoolSettings};
@@ -139,8 +139,34 @@ impl AuthStore for Store {
         on_backend!(self, s => s.find_user_by_id(id).await)
     }
 
-    async fn find_ban(&self, user_id: &str) -> Result<Option<Ban>, StoreError> {
-        on_backend!(self, s => s.find_ban(user_id).await)
+    async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError> {
+        on_backend!(self, s => s.find_standing(user_id).await)
+    }
+
+    async fn find_two_factor(&self, user_id: &str) -> Result<Option<TwoFactorRow>, StoreError> {
+        on_backend!(self, s => s.find_two_factor(user_id).await)
+    }
+
+    async fn record_second_factor_failure(
+        &self,
+        two_factor_id: &str,
+        max_failed: i64,
+        lock_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, s => s.record_second_factor_failure(two_factor_id, max_failed, lock_until).await)
+    }
+
+    async fn reset_second_factor_failures(&self, two_factor_id: &str) -> Result<(), StoreError> {
+        on_backend!(self, s => s.reset_second_factor_failures(two_factor_id).await)
+    }
+
+    async fn replace_backup_codes(
+        &self,
+        two_factor_id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, s => s.replace_backup_codes(two_factor_id, old, new).await)
     }
 
     async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {

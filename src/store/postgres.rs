@@ -16,8 +16,8 @@ use super::migrate::{self, Migration, MigrationTx};
 use super::rows::{self, Columns, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 use super::{PgUrl, tls};
 use crate::better_auth::{
-    Ban, JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
-    UserWithPassword,
+    Ban, JwkLookup, JwkRow, Lockout, NewSession, NewUser, RateLimitBucket, Session, Standing,
+    StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
 const MIGRATIONS: &[Migration] = &migrate::migrations!("postgres");
@@ -473,34 +473,38 @@ impl PgStore {
         row.map(|r| rows::user(&r, 0)).transpose().map_err(db_error)
     }
 
-    pub async fn find_ban(&self, user_id: &str) -> Result<Option<Ban>, StoreError> {
+    pub async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError> {
         if !self.possible_id(user_id) {
-            return Ok(None);
+            return Ok(Standing::default());
         }
-        // The row as JSON: the admin plugin's columns are read if the schema has them, and
-        // a schema without them is no error (Better Auth may add them while we run).
+        // The row as JSON: the plugins' columns are read if the schema has them, and a
+        // schema without them is no error (Better Auth may add them while we run).
         let row = self
             .read_opt(
                 &self.sql(
-                    r#"select to_jsonb(u) ->> 'banned', to_jsonb(u) ->> 'banExpires' from "user" u
-                       where u."id" = $1::{ID}"#,
+                    r#"select j ->> 'banned', j ->> 'banExpires', j ->> 'twoFactorEnabled'
+                       from (select to_jsonb(u) j from "user" u where u."id" = $1::{ID}) r"#,
                 ),
                 &[(&user_id, Type::TEXT)],
             )
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        let banned: Option<String> = row.try_get(0).map_err(db_error)?;
-        if banned.as_deref() != Some("true") {
-            return Ok(None);
-        }
-        let expires: Option<String> = row.try_get(1).map_err(db_error)?;
-        let expires_at = match expires {
-            None => None,
-            Some(text) => Some(json_timestamp(&text).ok_or_else(|| {
-                StoreError::other("user.banExpires holds no timestamp PostgreSQL writes")
-            })?),
+        let Some(row) = row else {
+            return Ok(Standing::default());
         };
-        Ok(Some(Ban { expires_at }))
+        let text = |i: usize| row.try_get::<_, Option<String>>(i).map_err(db_error);
+        let ban = match (text(0)?.as_deref(), text(1)?) {
+            (Some("true"), None) => Some(Ban { expires_at: None }),
+            (Some("true"), Some(end)) => Some(Ban {
+                expires_at: Some(json_timestamp(&end).ok_or_else(|| {
+                    StoreError::other("user.banExpires holds no timestamp PostgreSQL writes")
+                })?),
+            }),
+            _ => None,
+        };
+        Ok(Standing {
+            ban,
+            two_factor_enabled: text(2)?.as_deref() == Some("true"),
+        })
     }
 
     pub async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -513,6 +517,111 @@ impl PgStore {
         )
         .await?;
         Ok(())
+    }
+}
+
+impl PgStore {
+    pub async fn find_two_factor(&self, user_id: &str) -> Result<Option<TwoFactorRow>, StoreError> {
+        if !self.possible_id(user_id) {
+            return Ok(None);
+        }
+        // No two-factor plugin in this deployment: no table, no row.
+        let table = self
+            .read_opt(r#"select to_regclass('"twoFactor"')::text"#, &[])
+            .await?;
+        if table.and_then(|r| r.get::<_, Option<String>>(0)).is_none() {
+            return Ok(None);
+        }
+        // As JSON, so the lockout columns (added in Better Auth 1.7) are optional.
+        let row = self
+            .read_opt(
+                &self.sql(
+                    r#"select to_jsonb(t)::text from "twoFactor" t where t."userId" = $1::{ID}
+                       limit 1"#,
+                ),
+                &[(&user_id, Type::TEXT)],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let json: String = row.try_get(0).map_err(db_error)?;
+        let unreadable = || StoreError::other("a twoFactor row has no id, secret or backupCodes");
+        let fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&json).map_err(|_| unreadable())?;
+        let text = |name: &str| fields.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let lockout = fields
+            .contains_key("failedVerificationCount")
+            .then(|| Lockout {
+                failed: fields["failedVerificationCount"].as_i64().unwrap_or(0),
+                locked_until: text("lockedUntil").and_then(|t| json_timestamp(&t)),
+            });
+        Ok(Some(TwoFactorRow {
+            id: text("id").ok_or_else(unreadable)?,
+            secret: text("secret").ok_or_else(unreadable)?,
+            backup_codes: text("backupCodes").ok_or_else(unreadable)?,
+            verified: fields.get("verified").and_then(|v| v.as_bool()) != Some(false),
+            lockout,
+        }))
+    }
+
+    pub async fn record_second_factor_failure(
+        &self,
+        two_factor_id: &str,
+        max_failed: i64,
+        lock_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            &self.sql(
+                r#"update "twoFactor" set
+                     "failedVerificationCount" = coalesce("failedVerificationCount", 0) + 1,
+                     "lockedUntil" = case when coalesce("failedVerificationCount", 0) + 1 >= $2
+                                     then $3 else "lockedUntil" end
+                   where "id" = $1::{ID}"#,
+            ),
+            &[
+                (&two_factor_id, Type::TEXT),
+                (&max_failed, Type::INT8),
+                (&lock_until, Type::TIMESTAMPTZ),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn reset_second_factor_failures(
+        &self,
+        two_factor_id: &str,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            &self.sql(
+                r#"update "twoFactor" set "failedVerificationCount" = 0, "lockedUntil" = null
+                   where "id" = $1::{ID}"#,
+            ),
+            &[(&two_factor_id, Type::TEXT)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn replace_backup_codes(
+        &self,
+        two_factor_id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .execute(
+                &self.sql(
+                    r#"update "twoFactor" set "backupCodes" = $3
+                       where "id" = $1::{ID} and "backupCodes" = $2"#,
+                ),
+                &[
+                    (&two_factor_id, Type::TEXT),
+                    (&old, Type::TEXT),
+                    (&new, Type::TEXT),
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
     }
 }
 

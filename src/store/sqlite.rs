@@ -12,8 +12,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 use super::migrate::{self, Migration, MigrationTx};
 use super::rows::{self, Columns, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 use crate::better_auth::{
-    Ban, JwkLookup, JwkRow, NewSession, NewUser, RateLimitBucket, Session, StoreError, User,
-    UserWithPassword,
+    Ban, JwkLookup, JwkRow, Lockout, NewSession, NewUser, RateLimitBucket, Session, Standing,
+    StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
 const MIGRATIONS: &[Migration] = &migrate::migrations!("sqlite");
@@ -310,30 +310,34 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn find_ban(&self, user_id: &str) -> Result<Option<Ban>, StoreError> {
+    pub async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError> {
         let user_id = user_id.to_owned();
         self.with_conn(move |conn| {
-            // The whole row: the admin plugin's columns are read if the schema has them.
+            // The whole row: the plugins' columns are read if the schema has them. Their
+            // places are looked up on the row, once the statement has run: a cached `*`
+            // is expanded again when the schema changed, its columns named anew.
             let mut stmt = conn
                 .prepare_cached(r#"select * from "user" where "id" = ?1"#)
                 .map_err(sql_error)?;
-            let (Ok(banned), Ok(expires)) =
-                (stmt.column_index("banned"), stmt.column_index("banExpires"))
-            else {
-                return Ok(None);
-            };
             stmt.query_row([user_id], |r| {
-                if !bool_at(r, banned)? {
-                    return Ok(None);
-                }
-                let expires_at = match r.get_ref(expires)? {
-                    ValueRef::Null => None,
-                    _ => Some(date_at(r, expires)?),
+                let at = |name: &str| r.as_ref().column_index(name).ok();
+                let ban = match at("banned") {
+                    Some(i) if bool_at(r, i)? => Some(Ban {
+                        expires_at: optional_date_at(r, at("banExpires"))?,
+                    }),
+                    _ => None,
                 };
-                Ok(Some(Ban { expires_at }))
+                let two_factor_enabled = match at("twoFactorEnabled") {
+                    Some(i) => bool_at(r, i)?,
+                    None => false,
+                };
+                Ok(Standing {
+                    ban,
+                    two_factor_enabled,
+                })
             })
             .optional()
-            .map(Option::flatten)
+            .map(Option::unwrap_or_default)
             .map_err(sql_error)
         })
         .await
@@ -350,6 +354,112 @@ impl SqliteStore {
             .execute(params![user_id, iso(&now)])
             .map_err(sql_error)?;
             Ok(())
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    pub async fn find_two_factor(&self, user_id: &str) -> Result<Option<TwoFactorRow>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.with_conn(move |conn| {
+            // No two-factor plugin in this deployment: no table, no row.
+            let exists = conn
+                .prepare_cached(
+                    "select 1 from sqlite_master where type = 'table' and name = 'twoFactor'",
+                )
+                .and_then(|mut s| s.exists([]))
+                .map_err(sql_error)?;
+            if !exists {
+                return Ok(None);
+            }
+            let mut stmt = conn
+                .prepare_cached(r#"select * from "twoFactor" where "userId" = ?1 limit 1"#)
+                .map_err(sql_error)?;
+            stmt.query_row([user_id], |r| {
+                let at = |name: &str| r.as_ref().column_index(name).ok();
+                let lockout = match at("failedVerificationCount") {
+                    Some(f) => Some(Lockout {
+                        failed: r.get::<_, Option<i64>>(f)?.unwrap_or(0),
+                        locked_until: optional_date_at(r, at("lockedUntil"))?,
+                    }),
+                    None => None,
+                };
+                Ok(TwoFactorRow {
+                    id: r.get("id")?,
+                    secret: r.get("secret")?,
+                    backup_codes: r.get("backupCodes")?,
+                    verified: match at("verified") {
+                        Some(v) if r.get_ref(v)? != ValueRef::Null => bool_at(r, v)?,
+                        _ => true,
+                    },
+                    lockout,
+                })
+            })
+            .optional()
+            .map_err(sql_error)
+        })
+        .await
+    }
+
+    pub async fn record_second_factor_failure(
+        &self,
+        two_factor_id: &str,
+        max_failed: i64,
+        lock_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let two_factor_id = two_factor_id.to_owned();
+        self.with_conn(move |conn| {
+            conn.prepare_cached(
+                r#"update "twoFactor" set
+                     "failedVerificationCount" = coalesce("failedVerificationCount", 0) + 1,
+                     "lockedUntil" = case when coalesce("failedVerificationCount", 0) + 1 >= ?2
+                                     then ?3 else "lockedUntil" end
+                   where "id" = ?1"#,
+            )
+            .map_err(sql_error)?
+            .execute(params![two_factor_id, max_failed, iso(&lock_until)])
+            .map_err(sql_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn reset_second_factor_failures(
+        &self,
+        two_factor_id: &str,
+    ) -> Result<(), StoreError> {
+        let two_factor_id = two_factor_id.to_owned();
+        self.with_conn(move |conn| {
+            conn.prepare_cached(
+                r#"update "twoFactor" set "failedVerificationCount" = 0, "lockedUntil" = null
+                   where "id" = ?1"#,
+            )
+            .map_err(sql_error)?
+            .execute([two_factor_id])
+            .map_err(sql_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn replace_backup_codes(
+        &self,
+        two_factor_id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, old, new) = (two_factor_id.to_owned(), old.to_owned(), new.to_owned());
+        self.with_conn(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    r#"update "twoFactor" set "backupCodes" = ?3
+                       where "id" = ?1 and "backupCodes" = ?2"#,
+                )
+                .map_err(sql_error)?
+                .execute(params![id, old, new])
+                .map_err(sql_error)?;
+            Ok(changed == 1)
         })
         .await
     }
@@ -474,6 +584,17 @@ impl Columns for rusqlite::Row<'_> {
 
     fn time(&self, i: usize) -> rusqlite::Result<DateTime<Utc>> {
         date_at(self, i)
+    }
+}
+
+/// A nullable date column, if the schema has it (`i`).
+fn optional_date_at(
+    r: &rusqlite::Row<'_>,
+    i: Option<usize>,
+) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    match i {
+        Some(i) if r.get_ref(i)? != ValueRef::Null => date_at(r, i).map(Some),
+        _ => Ok(None),
     }
 }
 

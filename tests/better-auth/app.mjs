@@ -6,12 +6,14 @@
 // Every command prints one JSON object on stdout. Arguments always include `url` (a
 // postgres URL), `ca` (the test CA's PEM path), `secret` and `baseURL`; `uuid: true`
 // selects Better Auth's `generateId: "uuid"`; `admin: true` adds the admin plugin;
-// `requireEmailVerification: true` sets emailAndPassword's option of that name.
+// `twoFactor: true` the two-factor plugin; `requireEmailVerification: true` sets
+// emailAndPassword's option of that name.
 import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
-import { admin, bearer, jwt } from "better-auth/plugins";
+import { admin, bearer, jwt, twoFactor } from "better-auth/plugins";
 import { getMigrations } from "better-auth/db/migration";
-import { verifyPassword } from "better-auth/crypto";
+import { symmetricDecrypt, verifyPassword } from "better-auth/crypto";
+import { createOTP } from "@better-auth/utils/otp";
 import pg from "pg";
 
 const [command, raw] = process.argv.slice(2);
@@ -27,17 +29,30 @@ const auth = betterAuth({
   secret: args.secret,
   baseURL: args.baseURL,
   emailAndPassword: { enabled: true, requireEmailVerification: !!args.requireEmailVerification },
-  plugins: [bearer(), jwt(), ...(args.admin ? [admin()] : [])],
+  plugins: [
+    bearer(),
+    jwt(),
+    ...(args.admin ? [admin()] : []),
+    ...(args.twoFactor ? [twoFactor()] : []),
+  ],
   advanced: args.uuid ? { database: { generateId: "uuid" } } : undefined,
   telemetry: { enabled: false },
   logger: { disabled: true },
 });
 
 const bearerHeaders = (token) => new Headers({ authorization: `Bearer ${token}` });
-const cookieValue = (headers) => {
+const cookieValue = (headers, name = "session_token") => {
   const setCookie = headers.get("set-cookie") ?? "";
-  const m = setCookie.match(/better-auth\.session_token=([^;]+)/);
+  const m = setCookie.match(new RegExp(`better-auth\\.${name}=([^;]+)`));
   return m ? m[1] : null;
+};
+// The user's TOTP secret as the two-factor plugin stored it, decrypted with its own code.
+const totpSecretOf = async (email) => {
+  const { rows } = await pool.query(
+    `select t."secret" from "twoFactor" t join "user" u on u."id" = t."userId" where u."email" = $1`,
+    [email],
+  );
+  return symmetricDecrypt({ key: args.secret, data: rows[0].secret });
 };
 
 async function run() {
@@ -60,7 +75,40 @@ async function run() {
           body: { email: args.email, password: args.password },
           returnHeaders: true,
         });
+        if (response.twoFactorRedirect) return { ok: false, code: "TWO_FACTOR_REDIRECT" };
         return { ok: true, user: response.user, token: response.token, cookie: cookieValue(headers) };
+      } catch (e) {
+        return { ok: false, code: e?.body?.code ?? String(e) };
+      }
+    }
+    case "enable-two-factor": {
+      // As a user does it: signed in, enable with the password, confirm with a first code.
+      const { response } = await auth.api.signInEmail({
+        body: { email: args.email, password: args.password },
+        returnHeaders: true,
+      });
+      const headers = bearerHeaders(response.token);
+      const { backupCodes } = await auth.api.enableTwoFactor({ body: { password: args.password }, headers });
+      const code = await createOTP(await totpSecretOf(args.email)).totp();
+      await auth.api.verifyTOTP({ body: { code }, headers });
+      return { backupCodes };
+    }
+    case "totp": {
+      return { code: await createOTP(await totpSecretOf(args.email)).totp() };
+    }
+    case "sign-in-with-backup-code": {
+      // Better Auth's two-step flow: the password, then the code with its two_factor cookie.
+      const { headers } = await auth.api.signInEmail({
+        body: { email: args.email, password: args.password },
+        returnHeaders: true,
+      });
+      const challenge = cookieValue(headers, "two_factor");
+      try {
+        const response = await auth.api.verifyBackupCode({
+          body: { code: args.code },
+          headers: new Headers({ cookie: `better-auth.two_factor=${challenge}` }),
+        });
+        return { ok: true, token: response.token };
       } catch (e) {
         return { ok: false, code: e?.body?.code ?? String(e) };
       }

@@ -16,6 +16,7 @@ on_both_backends!(
     sign_up_writes_better_auths_rows,
     sign_in_of_a_banned_user_creates_no_session_and_an_expired_ban_is_lifted,
     with_email_verification_required_an_unverified_user_gets_no_session,
+    a_two_factor_user_signs_in_with_a_totp_or_backup_code_never_with_the_password_alone,
     an_unexpected_database_error_is_internal_error_and_leaves_no_half_written_user,
     sign_in_is_throttled_per_email_across_server_processes,
     no_secret_reaches_stderr_even_at_trace_level,
@@ -542,5 +543,110 @@ async fn with_email_verification_required_an_unverified_user_gets_no_session(bac
     s.sql(r#"update "user" set "emailVerified" = true"#);
     let inn = server.ok("sign_in", right).await;
     assert!(inn["token"].is_string(), "{inn}");
+    server.stop().await;
+}
+
+/// Better Auth's two-factor plugin's column and table, as its migration adds them.
+fn add_two_factor_plugin_schema(s: &Setup) {
+    let (flag, time) = if s.db.is_some() {
+        ("boolean", "timestamptz")
+    } else {
+        ("integer", "date")
+    };
+    s.sql(&format!(
+        r#"alter table "user" add column "twoFactorEnabled" {flag}"#
+    ));
+    s.sql(&format!(
+        r#"create table "twoFactor" ("id" text not null primary key, "secret" text not null,
+           "backupCodes" text not null, "userId" text not null references "user" ("id") on delete cascade,
+           "verified" {flag}, "failedVerificationCount" integer, "lockedUntil" {time})"#
+    ));
+}
+
+async fn a_two_factor_user_signs_in_with_a_totp_or_backup_code_never_with_the_password_alone(
+    backend: Backend,
+) {
+    use better_auth_mcp::better_auth::{encrypt, totp};
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env.clone().with("RATE_LIMIT_ENABLED", "false")).await;
+    let up = server.sign_up("two@example.com", "password123").await;
+    add_two_factor_plugin_schema(&s);
+    // The row Better Auth's enable + verify-totp leave, encrypted under the shared secret.
+    let secret = secrecy::SecretString::from(SECRET);
+    let totp_secret = "Tw0-Fact0r-secret-of-32-chars-xy";
+    s.sql(&format!(
+        r#"insert into "twoFactor" ("id", "secret", "backupCodes", "userId", "verified", "failedVerificationCount")
+           values ('tf1', '{}', '{}', '{}', true, 0)"#,
+        encrypt(&secret, totp_secret),
+        encrypt(&secret, r#"["aaaaa-11111","bbbbb-22222"]"#),
+        up["user"]["id"].as_str().unwrap()
+    ));
+    s.sql(r#"update "user" set "twoFactorEnabled" = true"#);
+    let sessions = || s.sql(r#"select count(*) from "session""#);
+    let before = sessions();
+    let creds = |extra: Value| {
+        let mut all = json!({"email": "two@example.com", "password": "password123"});
+        all.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        all
+    };
+    let wrong =
+        json!({"email": "two@example.com", "password": "password124", "totpCode": "123456"});
+    assert_eq!(
+        code_of(&server.err("sign_in", wrong).await),
+        "INVALID_EMAIL_OR_PASSWORD"
+    );
+    let text = server.err("sign_in", creds(json!({}))).await;
+    assert!(text.starts_with("TWO_FACTOR_REQUIRED: "), "{text}");
+    assert!(text.contains("totpCode"), "it says what to send: {text}");
+    let both = creds(json!({"totpCode": "123456", "backupCode": "aaaaa-11111"}));
+    assert_eq!(
+        server.err("sign_in", both).await,
+        "INVALID_ARGUMENTS: backupCode: give totpCode or backupCode, not both"
+    );
+    let code = totp(totp_secret, chrono::Utc::now().timestamp()).unwrap();
+    let wrong_code: String = code
+        .chars()
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                ((c as u8) + 1) as char
+            }
+        })
+        .collect();
+    assert_eq!(
+        code_of(
+            &server
+                .err("sign_in", creds(json!({"totpCode": wrong_code})))
+                .await
+        ),
+        "INVALID_TWO_FACTOR_CODE"
+    );
+    assert_eq!(sessions(), before, "no session without the second factor");
+    assert_eq!(
+        s.sql(r#"select "failedVerificationCount" from "twoFactor""#),
+        "1"
+    );
+    let inn = server.ok("sign_in", creds(json!({"totpCode": code}))).await;
+    assert!(inn["token"].is_string(), "{inn}");
+    assert_eq!(
+        s.sql(r#"select "failedVerificationCount" from "twoFactor""#),
+        "0"
+    );
+    let backup = || creds(json!({"backupCode": "aaaaa-11111"}));
+    server.ok("sign_in", backup()).await;
+    assert_eq!(
+        code_of(&server.err("sign_in", backup()).await),
+        "INVALID_TWO_FACTOR_CODE",
+        "a backup code is used once"
+    );
+    assert_eq!(sessions(), (before.parse::<i64>().unwrap() + 2).to_string());
+    // The admin plugin's ban comes first, as in Better Auth.
+    add_admin_plugin_columns(&s);
+    s.sql(r#"update "user" set "banned" = true"#);
+    let banned = creds(json!({"backupCode": "bbbbb-22222"}));
+    assert_eq!(code_of(&server.err("sign_in", banned).await), "BANNED_USER");
     server.stop().await;
 }

@@ -472,3 +472,134 @@ async fn with_email_verification_required_sign_in_fails_here_as_in_better_auth()
     server.ok("sign_in", args).await;
     server.stop().await;
 }
+
+fn two_factor_vectors() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/better-auth/two-factor-vectors.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The two-factor plugin's stored values, made by Better Auth's own code: its encrypted
+/// TOTP secret and backup codes decrypt here, its TOTP codes are ours at the same times.
+#[test]
+fn better_auth_two_factor_vectors_decrypt_and_give_the_same_codes_here() {
+    use better_auth_mcp::better_auth::{BackupCodes, decrypt, totp, totp_matches};
+    let v = two_factor_vectors();
+    let secret = secrecy::SecretString::from(str_of(&v["secret"]));
+    let totp_secret = decrypt(&secret, str_of(&v["encryptedTotpSecret"])).unwrap();
+    assert_eq!(totp_secret.as_str(), str_of(&v["totpSecret"]));
+    for t in v["totp"].as_array().unwrap() {
+        let (time, code) = (t["time"].as_i64().unwrap(), str_of(&t["code"]));
+        assert_eq!(totp(&totp_secret, time).as_deref(), Some(code), "at {time}");
+        assert_eq!(totp_matches(&totp_secret, code, time), Some(true));
+    }
+    let mut codes = BackupCodes::read(&secret, str_of(&v["encryptedBackupCodes"])).unwrap();
+    for code in v["backupCodes"].as_array().unwrap() {
+        assert!(codes.use_up(str_of(code)), "{code}");
+    }
+    assert!(!codes.use_up(str_of(&v["backupCodes"][0])));
+}
+
+/// Better Auth's two-factor plugin on the same database: a user who turned it on in the
+/// web app gets no session from a password alone, here as there; a TOTP code made from the
+/// secret Better Auth stored signs them in here; a backup code works once, on either side.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_two_factor_user_needs_the_second_factor_here_as_in_better_auth_and_backup_codes_work_once()
+ {
+    let Shared {
+        db,
+        app,
+        env,
+        _home,
+        ..
+    } = Shared::new(BetterAuthApp::with_two_factor, false);
+    let server = Server::start(&env.with("RATE_LIMIT_ENABLED", "false")).await;
+    let creds = json!({"email": "two@example.com", "password": "web-password-1"});
+    let with = |extra: Value| {
+        let mut all = creds.clone();
+        all.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        all
+    };
+    app.run("sign-up", creds.clone());
+    let enabled = app.run("enable-two-factor", creds.clone());
+    let backup_codes: Vec<&str> = enabled["backupCodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(str_of)
+        .collect();
+    let sessions = || db.sql(r#"select count(*) from "session""#);
+    let before = sessions();
+    assert_eq!(
+        app.run("sign-in", creds.clone())["code"],
+        "TWO_FACTOR_REDIRECT"
+    );
+    assert_eq!(
+        code_of(&server.err("sign_in", creds.clone()).await),
+        "TWO_FACTOR_REQUIRED"
+    );
+    assert_eq!(sessions(), before, "a password alone opens no session");
+    // A code made by Better Auth from the secret it stored.
+    let code = app.run("totp", creds.clone())["code"].clone();
+    let wrong: String = str_of(&code)
+        .chars()
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                ((c as u8) + 1) as char
+            }
+        })
+        .collect();
+    assert_eq!(
+        code_of(
+            &server
+                .err("sign_in", with(json!({"totpCode": wrong})))
+                .await
+        ),
+        "INVALID_TWO_FACTOR_CODE"
+    );
+    assert_eq!(sessions(), before);
+    let signed_in = server.ok("sign_in", with(json!({"totpCode": code}))).await;
+    let theirs = app.run("get-session", json!({"token": signed_in["sessionToken"]}));
+    assert_eq!(theirs["user"]["email"], "two@example.com", "{theirs}");
+    // A backup code used here is used up there, and the other way round.
+    server
+        .ok("sign_in", with(json!({"backupCode": backup_codes[0]})))
+        .await;
+    let there = app.run(
+        "sign-in-with-backup-code",
+        with(json!({"code": backup_codes[0]})),
+    );
+    assert_eq!(there["code"], "INVALID_BACKUP_CODE", "{there}");
+    let there = app.run(
+        "sign-in-with-backup-code",
+        with(json!({"code": backup_codes[1]})),
+    );
+    assert_eq!(there["ok"], true, "{there}");
+    assert_eq!(
+        code_of(
+            &server
+                .err("sign_in", with(json!({"backupCode": backup_codes[1]})))
+                .await
+        ),
+        "INVALID_TWO_FACTOR_CODE"
+    );
+    // The failures were counted in Better Auth's lockout columns, and reset by a success.
+    assert_eq!(
+        db.sql(r#"select "failedVerificationCount" from "twoFactor""#),
+        "1"
+    );
+    server
+        .ok("sign_in", with(json!({"backupCode": backup_codes[2]})))
+        .await;
+    assert_eq!(
+        db.sql(r#"select "failedVerificationCount" from "twoFactor""#),
+        "0"
+    );
+    server.stop().await;
+}

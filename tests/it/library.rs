@@ -35,7 +35,7 @@ async fn the_domain_signs_up_signs_in_and_verifies_without_mcp() {
         .await
         .unwrap();
     let inn = auth
-        .sign_in("LIB@example.com", "password123".into())
+        .sign_in("LIB@example.com", "password123".into(), None)
         .await
         .unwrap();
     assert_eq!(inn.user, up.user);
@@ -59,14 +59,14 @@ async fn a_throttled_attempt_computes_no_password_hash() {
     assert_eq!(auth.password_hashes_computed(), 1);
     for _ in 0..3 {
         let e = auth
-            .sign_in("hashes@example.com", "wrong-password".into())
+            .sign_in("hashes@example.com", "wrong-password".into(), None)
             .await;
         assert!(matches!(e, Err(AuthError::InvalidEmailOrPassword)), "{e:?}");
     }
     assert_eq!(auth.password_hashes_computed(), 4);
     for _ in 0..5 {
         match auth
-            .sign_in("hashes@example.com", "password123".into())
+            .sign_in("hashes@example.com", "password123".into(), None)
             .await
         {
             Err(AuthError::RateLimited { retry_after_secs }) => {
@@ -90,22 +90,23 @@ async fn the_throttle_lets_the_user_back_in_after_one_window() {
     auth.sign_up("back@example.com", "password123".into(), None)
         .await
         .unwrap();
-    auth.sign_in("back@example.com", "password123".into())
+    auth.sign_in("back@example.com", "password123".into(), None)
         .await
         .unwrap();
     assert!(matches!(
-        auth.sign_in("back@example.com", "password123".into()).await,
+        auth.sign_in("back@example.com", "password123".into(), None)
+            .await,
         Err(AuthError::RateLimited { .. })
     ));
     // Attempts while throttled do not extend the wait.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(
-        auth.sign_in("back@example.com", "password123".into())
+        auth.sign_in("back@example.com", "password123".into(), None)
             .await
             .is_err()
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    auth.sign_in("back@example.com", "password123".into())
+    auth.sign_in("back@example.com", "password123".into(), None)
         .await
         .unwrap();
 }

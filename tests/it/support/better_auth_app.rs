@@ -70,6 +70,12 @@ impl BetterAuthApp {
         self
     }
 
+    /// The same app with Better Auth's two-factor plugin.
+    pub fn with_two_factor(mut self) -> Self {
+        self.base["twoFactor"] = Value::Bool(true);
+        self
+    }
+
     /// The same app with `emailAndPassword.requireEmailVerification`.
     pub fn requiring_email_verification(mut self) -> Self {
         self.base["requireEmailVerification"] = Value::Bool(true);
