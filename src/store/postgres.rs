@@ -139,7 +139,9 @@ impl PgStore {
     }
 
     /// SQL for this deployment's id type: `{ID}` is the id column type to cast parameters
-    /// to, `{NEW_ID}` the value of a new row's id (`$1`, or the database's default).
+    /// to, `{NEW_ID}` the value of a new row's id (`$1`, or the database's default). Only
+    /// once the migrations have run (they find the type): [`Self::read_opt`] and
+    /// [`Self::execute`] take templates and call it after [`Self::client`].
     fn sql(&self, template: &str) -> String {
         if self.uuid_ids.load(Ordering::Relaxed) {
             template
@@ -151,8 +153,10 @@ impl PgStore {
     }
 
     /// With UUID ids, a value that is no UUID names no row (and must not reach a cast).
-    fn possible_id(&self, id: &str) -> bool {
-        !self.uuid_ids.load(Ordering::Relaxed) || looks_like_uuid(id)
+    /// Waits for the migrations, which find the id type.
+    async fn possible_id(&self, id: &str) -> Result<bool, StoreError> {
+        self.ensure_ready().await?;
+        Ok(!self.uuid_ids.load(Ordering::Relaxed) || looks_like_uuid(id))
     }
 
     pub fn describe(&self) -> String {
@@ -169,12 +173,12 @@ impl PgStore {
     /// connection: whether it happened would be unknown.
     async fn execute(
         &self,
-        sql: &str,
+        template: &str,
         params: &[(&(dyn tokio_postgres::types::ToSql + Sync), Type)],
     ) -> Result<u64, StoreError> {
-        self.client()
-            .await?
-            .execute_typed(sql, params)
+        let client = self.client().await?;
+        client
+            .execute_typed(&self.sql(template), params)
             .await
             .map_err(db_error)
     }
@@ -183,16 +187,17 @@ impl PgStore {
     /// restart) is replaced once and the read repeated: reads can be, safely.
     async fn read_opt(
         &self,
-        sql: &str,
+        template: &str,
         params: &[(&(dyn tokio_postgres::types::ToSql + Sync), Type)],
     ) -> Result<Option<tokio_postgres::Row>, StoreError> {
         let mut retried = false;
         loop {
             let client = self.client().await?;
+            let sql = self.sql(template);
             let read = if self.prepared_statements {
-                prepared_read_opt(&client, sql, params).await
+                prepared_read_opt(&client, &sql, params).await
             } else {
-                client.query_typed_opt(sql, params).await
+                client.query_typed_opt(&sql, params).await
             };
             match read {
                 Ok(row) => return Ok(row),
@@ -341,20 +346,20 @@ impl PgStore {
         user_id: &str,
         session_id: &str,
     ) -> Result<Option<(User, Option<Session>)>, StoreError> {
-        if !self.possible_id(user_id) {
+        if !self.possible_id(user_id).await? {
             return Ok(None);
         }
         // A session id that cannot exist still looks the user up (USER_NOT_FOUND first).
-        let session_id = if self.possible_id(session_id) {
+        let session_id = if self.possible_id(session_id).await? {
             Some(session_id)
         } else {
             None
         };
-        let sql = self.sql(&format!(
+        let sql = format!(
             r#"select {USER_COLUMNS}, {SESSION_COLUMNS} from "user" u
                left join "session" s on s."id" = $2::{{ID}} and s."userId" = u."id"
                where u."id" = $1::{{ID}}"#
-        ));
+        );
         let row = self
             .read_opt(&sql, &[(&user_id, Type::TEXT), (&session_id, Type::TEXT)])
             .await?;
@@ -376,9 +381,7 @@ impl PgStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.execute(
-            &self.sql(
-                r#"update "session" set "expiresAt" = $2, "updatedAt" = $3 where "id" = $1::{ID}"#,
-            ),
+            r#"update "session" set "expiresAt" = $2, "updatedAt" = $3 where "id" = $1::{ID}"#,
             &[
                 (&session_id, Type::TEXT),
                 (&expires_at, Type::TIMESTAMPTZ),
@@ -406,10 +409,8 @@ impl PgStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.execute(
-            &self.sql(
-                r#"update "account" set "password" = $2, "updatedAt" = $3
+            r#"update "account" set "password" = $2, "updatedAt" = $3
                    where "userId" = $1::{ID} and "providerId" = 'credential' and "accountId" = $1"#,
-            ),
             &[
                 (&user_id, Type::TEXT),
                 (&password_hash, Type::TEXT),
@@ -463,28 +464,24 @@ impl PgStore {
     }
 
     pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        if !self.possible_id(id) {
+        if !self.possible_id(id).await? {
             return Ok(None);
         }
-        let sql = self.sql(&format!(
-            r#"select {USER_COLUMNS} from "user" u where u."id" = $1::{{ID}}"#
-        ));
+        let sql = format!(r#"select {USER_COLUMNS} from "user" u where u."id" = $1::{{ID}}"#);
         let row = self.read_opt(&sql, &[(&id, Type::TEXT)]).await?;
         row.map(|r| rows::user(&r, 0)).transpose().map_err(db_error)
     }
 
     pub async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError> {
-        if !self.possible_id(user_id) {
+        if !self.possible_id(user_id).await? {
             return Ok(Standing::default());
         }
         // The row as JSON: the plugins' columns are read if the schema has them, and a
         // schema without them is no error (Better Auth may add them while we run).
         let row = self
             .read_opt(
-                &self.sql(
-                    r#"select j ->> 'banned', j ->> 'banExpires', j ->> 'twoFactorEnabled'
+                r#"select j ->> 'banned', j ->> 'banExpires', j ->> 'twoFactorEnabled'
                        from (select to_jsonb(u) j from "user" u where u."id" = $1::{ID}) r"#,
-                ),
                 &[(&user_id, Type::TEXT)],
             )
             .await?;
@@ -509,10 +506,8 @@ impl PgStore {
 
     pub async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.execute(
-            &self.sql(
-                r#"update "user" set "banned" = false, "banReason" = null, "banExpires" = null,
+            r#"update "user" set "banned" = false, "banReason" = null, "banExpires" = null,
                    "updatedAt" = $2 where "id" = $1::{ID}"#,
-            ),
             &[(&user_id, Type::TEXT), (&now, Type::TIMESTAMPTZ)],
         )
         .await?;
@@ -522,7 +517,7 @@ impl PgStore {
 
 impl PgStore {
     pub async fn find_two_factor(&self, user_id: &str) -> Result<Option<TwoFactorRow>, StoreError> {
-        if !self.possible_id(user_id) {
+        if !self.possible_id(user_id).await? {
             return Ok(None);
         }
         // No two-factor plugin in this deployment: no table, no row.
@@ -535,10 +530,8 @@ impl PgStore {
         // As JSON, so the lockout columns (added in Better Auth 1.7) are optional.
         let row = self
             .read_opt(
-                &self.sql(
-                    r#"select to_jsonb(t)::text from "twoFactor" t where t."userId" = $1::{ID}
+                r#"select to_jsonb(t)::text from "twoFactor" t where t."userId" = $1::{ID}
                        limit 1"#,
-                ),
                 &[(&user_id, Type::TEXT)],
             )
             .await?;
@@ -570,13 +563,11 @@ impl PgStore {
         lock_until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.execute(
-            &self.sql(
-                r#"update "twoFactor" set
+            r#"update "twoFactor" set
                      "failedVerificationCount" = coalesce("failedVerificationCount", 0) + 1,
                      "lockedUntil" = case when coalesce("failedVerificationCount", 0) + 1 >= $2
                                      then $3 else "lockedUntil" end
                    where "id" = $1::{ID}"#,
-            ),
             &[
                 (&two_factor_id, Type::TEXT),
                 (&max_failed, Type::INT8),
@@ -592,10 +583,8 @@ impl PgStore {
         two_factor_id: &str,
     ) -> Result<(), StoreError> {
         self.execute(
-            &self.sql(
-                r#"update "twoFactor" set "failedVerificationCount" = 0, "lockedUntil" = null
+            r#"update "twoFactor" set "failedVerificationCount" = 0, "lockedUntil" = null
                    where "id" = $1::{ID}"#,
-            ),
             &[(&two_factor_id, Type::TEXT)],
         )
         .await?;
@@ -610,10 +599,8 @@ impl PgStore {
     ) -> Result<bool, StoreError> {
         let changed = self
             .execute(
-                &self.sql(
-                    r#"update "twoFactor" set "backupCodes" = $3
+                r#"update "twoFactor" set "backupCodes" = $3
                        where "id" = $1::{ID} and "backupCodes" = $2"#,
-                ),
                 &[
                     (&two_factor_id, Type::TEXT),
                     (&old, Type::TEXT),

@@ -234,7 +234,7 @@ async fn share_one_database_with_a_better_auth_app(uuid: bool) {
         "{migrated}"
     );
     let schema_before = db.sql(SCHEMA_QUERY);
-    let server = Server::start(&env.with("PASSWORD_HASH", "scrypt")).await;
+    let server = Server::start(&env.clone().with("PASSWORD_HASH", "scrypt")).await;
     assert_eq!(
         db.sql(SCHEMA_QUERY),
         schema_before,
@@ -257,6 +257,12 @@ async fn share_one_database_with_a_better_auth_app(uuid: bool) {
         )
         .await;
     assert_eq!(inn["user"]["id"], web_id.as_str());
+    // A server's first call reads with the schema's id type, even while its migration
+    // check (which finds the type) is still running.
+    let fresh = Server::start(&env).await;
+    let got = fresh.ok("get_user", json!({"token": inn["token"]})).await;
+    assert_eq!(got["user"]["id"], web_id.as_str());
+    fresh.stop().await;
     let cookie = str_of(&web["cookie"]);
     let r = server.ok("verify_token", json!({"token": cookie})).await;
     assert_eq!(
