@@ -36,6 +36,14 @@ pub struct Settings {
     /// tokens verified.
     #[arg(long, env = "BETTER_AUTH_URL", value_name = "URL")]
     pub better_auth_url: Option<String>,
+    /// A JWKS URL whose keys verify JWT-plugin tokens instead of the jwks table: Neon Auth's,
+    /// or a Better Auth app's /api/auth/jwks. https (http only to localhost).
+    #[arg(long, env = "BETTER_AUTH_JWKS_URL", value_name = "URL")]
+    pub jwks_url: Option<String>,
+    /// Shortest time between two fetches of the JWKS URL, in seconds (1 to 3600).
+    #[arg(long, env = "JWKS_REFETCH_INTERVAL_SECONDS", value_name = "SECONDS",
+          default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub jwks_refetch_interval_seconds: u64,
     /// Offer only these tools (comma-separated: sign_up, sign_in, verify_token, get_user,
     /// refresh_token, sign_out). Default: all six.
     #[arg(
@@ -146,6 +154,9 @@ pub struct Config {
     pub secret: Option<SecretString>,
     /// BETTER_AUTH_URL: issuer and audience of access tokens.
     pub base_url: Option<String>,
+    /// BETTER_AUTH_JWKS_URL, and the shortest time between two of its fetches.
+    pub jwks_url: Option<String>,
+    pub jwks_refetch_interval: Duration,
     pub token_ttl_secs: u64,
     pub token_leeway_secs: u64,
     pub password_policy: PasswordPolicy,
@@ -241,6 +252,8 @@ impl Config {
             database,
             secret: given(&s.better_auth_secret).map(SecretString::from),
             base_url: given(&s.better_auth_url).map(|u| u.trim().trim_end_matches('/').to_owned()),
+            jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
+            jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),
             token_ttl_secs: s.token_ttl_seconds,
             token_leeway_secs: s.token_leeway_seconds,
             password_policy: PasswordPolicy {

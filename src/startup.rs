@@ -26,6 +26,8 @@ pub enum StartupError {
     SecretFile { path: PathBuf, reason: String },
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    JwksUrl(#[from] crate::jwks_url::JwksUrlError),
     #[error("MCP transport: {0}")]
     Transport(String),
 }
@@ -45,7 +47,11 @@ pub async fn build_service(config: &Config) -> Result<AuthService<Store>, Startu
             store
         }
     };
-    let service = AuthService::new(store, config.auth_settings(secret))?;
+    let mut service = AuthService::new(store, config.auth_settings(secret))?;
+    if let Some(url) = &config.jwks_url {
+        let source = crate::jwks_url::HttpJwks::new(url)?;
+        service = service.with_jwks_url(std::sync::Arc::new(source), config.jwks_refetch_interval);
+    }
     Ok(service)
 }
 

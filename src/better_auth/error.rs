@@ -15,6 +15,8 @@ pub enum TokenRejection {
     MissingClaim,
     TooLarge,
     SessionNotFound,
+    /// The configured JWKS URL could not be read, and no key it served is known.
+    JwksUnavailable,
 }
 
 impl TokenRejection {
@@ -30,6 +32,7 @@ impl TokenRejection {
             Self::MissingClaim => "missing_claim",
             Self::TooLarge => "too_large",
             Self::SessionNotFound => "session_not_found",
+            Self::JwksUnavailable => "jwks_unavailable",
         }
     }
 }

@@ -27,6 +27,9 @@ struct Rows {
     bans: HashMap<String, Ban>,
     /// `twoFactor` rows by user id; a user with one has two-factor on.
     two_factor: HashMap<String, TwoFactorRow>,
+    /// Whether there is a (keyless) `jwks` table, and how often it was read.
+    jwks_table: bool,
+    jwk_reads: usize,
 }
 
 impl MemoryStore {
@@ -57,6 +60,15 @@ impl MemoryStore {
 
     pub fn two_factor(&self, user_id: &str) -> Option<TwoFactorRow> {
         self.rows().two_factor.get(user_id).cloned()
+    }
+
+    /// Gives the store an empty `jwks` table (the JWT plugin, before any key).
+    pub fn add_jwks_table(&self) {
+        self.rows().jwks_table = true;
+    }
+
+    pub fn jwk_reads(&self) -> usize {
+        self.rows().jwk_reads
     }
 
     /// Removes a user, as an admin would.
@@ -164,7 +176,14 @@ impl AuthStore for MemoryStore {
     }
 
     async fn find_jwk(&self, _kid: &str) -> Result<JwkLookup, StoreError> {
-        Ok(JwkLookup::NoKeySource)
+        let mut rows = self.rows();
+        rows.jwk_reads += 1;
+        // An empty `jwks` table when there is one: every key id is unknown.
+        Ok(if rows.jwks_table {
+            JwkLookup::Unknown
+        } else {
+            JwkLookup::NoKeySource
+        })
     }
 
     async fn find_user_by_email(

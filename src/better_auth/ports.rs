@@ -4,6 +4,7 @@
 //! SQLite.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 
@@ -82,6 +83,13 @@ pub enum JwkLookup {
     Unknown,
     /// There is no `jwks` table: the deployment has no JWT plugin.
     NoKeySource,
+}
+
+/// A JWKS document served at a URL: Neon Auth's, or a Better Auth app's `/api/auth/jwks`.
+/// The domain decides when to fetch and what to trust; the source only fetches.
+pub trait JwksSource: Send + Sync + 'static {
+    /// The document's JSON (`{"keys": [...]}`), or why it could not be had (safe to log).
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>>;
 }
 
 /// A ban of Better Auth's admin plugin (`user.banned`, `user.banExpires`).

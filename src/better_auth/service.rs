@@ -180,6 +180,18 @@ impl<S: AuthStore> AuthService<S> {
         })
     }
 
+    /// Verifies JWT-plugin tokens with the keys of a JWKS URL (Neon Auth's, or an app's
+    /// `/api/auth/jwks`) instead of the `jwks` table; fetched at most once per
+    /// `refetch_interval`.
+    pub fn with_jwks_url(
+        mut self,
+        source: std::sync::Arc<dyn super::JwksSource>,
+        refetch_interval: Duration,
+    ) -> Self {
+        self.jwks = JwksCache::from_url(source, refetch_interval);
+        self
+    }
+
     /// How many password hashes this service has computed.
     pub fn password_hashes_computed(&self) -> usize {
         self.hasher.computed()

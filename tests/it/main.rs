@@ -9,6 +9,7 @@ mod e2e;
 mod faults;
 mod inspector;
 mod interop;
+mod jwks_url;
 mod library;
 mod postgres_connection;
 mod properties;
