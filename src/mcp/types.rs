@@ -217,7 +217,7 @@ pub struct VerifyResult {
     pub kind: Option<String>,
     /// Why the token is not valid: malformed, bad_signature, expired, not_yet_valid,
     /// wrong_issuer, wrong_audience, unsupported_algorithm, missing_claim, too_large,
-    /// session_not_found.
+    /// session_not_found, jwks_unavailable (the JWKS URL cannot be read now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub valid: bool,
