@@ -13,7 +13,7 @@ use crate::better_auth::{
     AuthSettings, DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, PasswordFormat, PasswordPolicy,
     RateLimitPolicy, SessionPolicy,
 };
-use crate::store::{DatabaseUrl, PoolSettings, UrlError};
+use crate::store::{Casing, DatabaseUrl, PoolSettings, SchemaSettings, TableNames, UrlError};
 
 /// The settings as given: flags, or their environment variables.
 #[derive(clap::Args, Debug, Clone)]
@@ -115,6 +115,23 @@ pub struct Settings {
           require_equals = true, default_value = "false", default_missing_value = "true",
           value_parser = BoolishValueParser::new(), hide_possible_values = true)]
     pub database_prepared_statements: bool,
+    /// The PostgreSQL schema of Better Auth's tables, e.g. neon_auth for Neon Auth. Every
+    /// statement names it (no search_path).
+    #[arg(
+        long,
+        env = "DATABASE_SCHEMA",
+        value_name = "NAME",
+        default_value = "public"
+    )]
+    pub database_schema: String,
+    /// Column names: camelCase (Better Auth's own migration, Prisma) or snake_case
+    /// (Drizzle's schema generator). Default: as the user table has them.
+    #[arg(long, env = "DATABASE_SCHEMA_CASING", value_name = "CASING")]
+    pub database_schema_casing: Option<Casing>,
+    /// Table names: singular (user) or plural (users, usePlural). Default: as the database
+    /// has them.
+    #[arg(long, env = "DATABASE_SCHEMA_TABLES", value_name = "NAMES")]
+    pub database_schema_tables: Option<TableNames>,
     /// Password hashes computed at once (1 to 1024). Default: the number of cores.
     #[arg(long, env = "HASH_CONCURRENCY", value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1024))]
@@ -274,6 +291,11 @@ impl Config {
                 connect_timeout: Duration::from_secs(s.database_connect_timeout_seconds),
                 wait_timeout: Duration::from_secs(s.database_pool_timeout_seconds),
                 prepared_statements: s.database_prepared_statements,
+                schema: SchemaSettings {
+                    schema: s.database_schema.trim().to_owned(),
+                    casing: s.database_schema_casing,
+                    table_names: s.database_schema_tables,
+                },
             },
             hash_concurrency: s.hash_concurrency.map_or(cores, |n| n as usize),
             hash_queue_limit: s.hash_queue_limit.map_or(cores * 16, |n| n as usize),

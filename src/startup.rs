@@ -43,7 +43,11 @@ pub async fn build_service(config: &Config) -> Result<AuthService<Store>, Startu
         DatabaseUrl::Sqlite(_) => open_store(config).await?,
         DatabaseUrl::Postgres(_) => {
             let store = Store::open(&config.database, &config.pool).await?;
-            store.migrate_in_background();
+            // A schema that cannot be mapped will not fix itself: refuse to run on it.
+            store.migrate_in_background(|e| {
+                tracing::error!("database: {e}");
+                std::process::exit(1);
+            });
             store
         }
     };

@@ -123,6 +123,7 @@ impl From<super::StoreError> for AuthError {
                 Self::ServiceUnavailable
             }
             StoreError::Other { detail, .. } => Self::Internal(detail),
+            StoreError::Schema(detail) => Self::Internal(detail),
         }
     }
 }

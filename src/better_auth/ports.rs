@@ -18,6 +18,8 @@ pub struct User {
     pub image: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The admin plugin's `role` (e.g. "user", "admin"), when the schema has the column.
+    pub role: Option<String>,
 }
 
 /// A user to create, with its `credential` account (`accountId` = user id, as Better Auth).
@@ -168,6 +170,10 @@ pub enum StoreError {
         #[source]
         cause: Option<Cause>,
     },
+    /// The database's schema lacks what the server needs (the text says what); retrying
+    /// will not help.
+    #[error("the database schema cannot be used: {0}")]
+    Schema(String),
     #[error("database error: {detail}")]
     Other {
         detail: String,

@@ -251,6 +251,7 @@ impl<S: AuthStore> AuthService<S> {
             image: None,
             created_at: now,
             updated_at: now,
+            role: None,
         };
         let new_user = NewUser {
             user,

@@ -89,6 +89,10 @@ pub struct UserView {
     pub created_at: String,
     /// RFC 3339 timestamp.
     pub updated_at: String,
+    /// The user's role from Better Auth's admin plugin ("user", "admin", or the app's own;
+    /// several are comma-separated). Present only when the deployment has the plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 impl From<User> for UserView {
@@ -101,6 +105,7 @@ impl From<User> for UserView {
             name: u.name,
             email_verified: u.email_verified,
             image: u.image,
+            role: u.role,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `migrations/<dialect>/`.
 
 mod migrate;
+mod naming;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -16,6 +17,7 @@ use crate::better_auth::{
     TwoFactorRow, User, UserWithPassword,
 };
 
+pub use naming::{Casing, Naming, SchemaSettings, TableNames};
 pub use postgres::{PgStore, PoolSettings};
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, PgUrl, SslMode, UrlError};
@@ -49,12 +51,19 @@ impl Store {
     /// Makes sure the migrations have run, without waiting for them if they are under way
     /// elsewhere: for PostgreSQL they then run in the background while the server starts
     /// serving, and every call waits for them. SQLite migrates at once (milliseconds).
-    pub fn migrate_in_background(&self) {
+    /// A failure is logged and tried again by the next call, except a schema the server
+    /// cannot use, which `on_unusable_schema` is told of (the server then stops).
+    pub fn migrate_in_background(
+        &self,
+        on_unusable_schema: impl FnOnce(&StoreError) + Send + 'static,
+    ) {
         if let Self::Postgres(s) = self {
             let s = s.clone();
             tokio::spawn(async move {
-                if let Err(e) = s.ensure_ready().await {
-                    tracing::error!("database: {e}; calls will try again");
+                match s.ensure_ready().await {
+                    Ok(()) => {}
+                    Err(e @ StoreError::Schema(_)) => on_unusable_schema(&e),
+                    Err(e) => tracing::error!("database: {e}; calls will try again"),
                 }
             });
         }

@@ -2,8 +2,9 @@
 //! the unnamed-statement path (`*_typed`), so PgBouncer in transaction mode never sees a
 //! named prepared statement, and no session state is set.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
 use super::migrate::{self, Migration, MigrationTx};
+use super::naming::{self, Casing, Naming, SchemaSettings, TableNames};
 use super::rows::{self, Columns, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 use super::{PgUrl, tls};
 use crate::better_auth::{
@@ -38,6 +40,8 @@ pub struct PoolSettings {
     /// connection: behind a transaction pooler a statement prepared on one server
     /// connection is not there on the next.
     pub prepared_statements: bool,
+    /// Where the tables are and how they are named (what is not set is detected).
+    pub schema: SchemaSettings,
 }
 
 impl Default for PoolSettings {
@@ -47,6 +51,7 @@ impl Default for PoolSettings {
             connect_timeout: Duration::from_secs(10),
             wait_timeout: Duration::from_secs(10),
             prepared_statements: false,
+            schema: SchemaSettings::default(),
         }
     }
 }
@@ -97,6 +102,13 @@ pub struct PgStore {
     description: String,
     /// The deployment uses `generateId: "uuid"`: `id` columns are uuid, made by the database.
     uuid_ids: Arc<AtomicBool>,
+    /// The admin plugin's `role` column exists on `user`.
+    role_column: Arc<AtomicBool>,
+    /// What the configuration says of the schema, and the names found at migration.
+    schema: SchemaSettings,
+    naming: Arc<RwLock<Naming>>,
+    /// Statements rendered in the deployment's names and id type, by template.
+    rendered: Arc<RwLock<HashMap<String, Arc<str>>>>,
     /// Set once the migrations have run: every call waits for it, so a server can answer
     /// `initialize` while its first connection is still being made.
     ready: Arc<tokio::sync::OnceCell<()>>,
@@ -133,23 +145,50 @@ impl PgStore {
             pool,
             description: url.describe(),
             uuid_ids: Arc::default(),
+            role_column: Arc::default(),
+            schema: settings.schema.clone(),
+            naming: Arc::default(),
+            rendered: Arc::default(),
             ready: Arc::default(),
             prepared_statements: settings.prepared_statements,
         })
     }
 
-    /// SQL for this deployment's id type: `{ID}` is the id column type to cast parameters
-    /// to, `{NEW_ID}` the value of a new row's id (`$1`, or the database's default). Only
-    /// once the migrations have run (they find the type): [`Self::read_opt`] and
-    /// [`Self::execute`] take templates and call it after [`Self::client`].
-    fn sql(&self, template: &str) -> String {
-        if self.uuid_ids.load(Ordering::Relaxed) {
-            template
-                .replace("{ID}", "uuid")
-                .replace("{NEW_ID}", "default")
-        } else {
-            template.replace("{ID}", "text").replace("{NEW_ID}", "$1")
+    /// SQL for this deployment: Better Auth's names rendered in the schema's ([`Naming`]),
+    /// `{ID}` the id column type to cast parameters to, `{NEW_ID}` the value of a new
+    /// row's id (`$1`, or the database's default), `{USER_ROLE}` the `role` column (or
+    /// null) and `{ROLE_COLUMN}`/`{ROLE_VALUE}` its part of a user insert. Only once the
+    /// migrations have run (they find all that): [`Self::read_opt`] and [`Self::execute`]
+    /// take templates and call it after [`Self::client`]. Rendered once per template.
+    fn sql(&self, template: &str) -> Arc<str> {
+        if let Some(sql) = self
+            .rendered
+            .read()
+            .ok()
+            .and_then(|r| r.get(template).cloned())
+        {
+            return sql;
         }
+        let naming = self.naming.read().map(|n| n.clone()).unwrap_or_default();
+        let sql: Arc<str> = self.finish(&naming.render(template)).into();
+        if let Ok(mut rendered) = self.rendered.write() {
+            rendered.insert(template.to_owned(), sql.clone());
+        }
+        sql
+    }
+
+    /// Fills the placeholders of SQL already in the deployment's names.
+    fn finish(&self, sql: &str) -> String {
+        let uuid = self.uuid_ids.load(Ordering::Relaxed);
+        let role = self.role_column.load(Ordering::Relaxed);
+        rows::role_sql(sql, role)
+            .replace("{ID}", if uuid { "uuid" } else { "text" })
+            .replace("{NEW_ID}", if uuid { "default" } else { "$1" })
+    }
+
+    /// The names found at migration.
+    pub fn naming(&self) -> Naming {
+        self.naming.read().map(|n| n.clone()).unwrap_or_default()
     }
 
     /// With UUID ids, a value that is no UUID names no row (and must not reach a cast).
@@ -247,23 +286,60 @@ impl PgStore {
         tx.batch_execute("set local client_min_messages = warning")
             .await
             .map_err(db_error)?;
-        let done = migrate::run(&mut PgMigration(&tx), MIGRATIONS).await?;
-        // pg_catalog, not information_schema: the latter costs tens of ms at every start.
-        let id_type: Option<String> = tx
-            .query_typed_opt(
-                r#"select format_type(a."atttypid", a."atttypmod") from pg_catalog.pg_attribute a
-                   where a."attrelid" = to_regclass('"user"') and a."attname" = 'id' and not a."attisdropped""#,
-                &[],
-            )
+        let naming = detect_naming(&tx, &self.schema).await?;
+        if naming.schema != "public" {
+            tx.batch_execute(&format!(
+                "create schema if not exists {}",
+                naming::quote(&naming.schema)
+            ))
             .await
-            .map_err(db_error)?
-            .map(|r| r.get(0));
+            .map_err(db_error)?;
+        }
+        let done = migrate::run(&mut PgMigration(&tx, &naming), MIGRATIONS).await?;
+        let tables: Vec<String> = naming::REQUIRED
+            .iter()
+            .map(|(model, _)| naming.table(model))
+            .collect();
+        let columns = table_columns(&tx, &naming.schema, &tables).await?;
+        for (model, fields) in naming::REQUIRED {
+            let table = naming.table(model);
+            for field in *fields {
+                let column = naming.column(field);
+                if !columns.contains_key(&(table.clone(), column.clone())) {
+                    return Err(StoreError::Schema(format!(
+                        "the table {} has no column {} (Better Auth's {model}.{field}); set \
+                         DATABASE_SCHEMA, DATABASE_SCHEMA_CASING or DATABASE_SCHEMA_TABLES if the \
+                         schema is named otherwise",
+                        naming.qualified(model),
+                        naming::quote(&column),
+                    )));
+                }
+            }
+        }
         tx.commit().await.map_err(db_error)?;
-        let uuid = id_type.as_deref() == Some("uuid");
+        let user_table = naming.table("user");
+        let uuid = columns
+            .get(&(user_table.clone(), "id".to_owned()))
+            .is_some_and(|t| t == "uuid");
         if uuid {
             tracing::info!("the schema uses UUID ids: the database makes them");
         }
+        let role = columns.contains_key(&(user_table, "role".to_owned()));
+        tracing::info!(
+            schema = %naming.schema,
+            casing = ?naming.casing,
+            tables = ?naming.table_names,
+            role,
+            "database names"
+        );
         self.uuid_ids.store(uuid, Ordering::Relaxed);
+        self.role_column.store(role, Ordering::Relaxed);
+        if let Ok(mut n) = self.naming.write() {
+            *n = naming;
+        }
+        if let Ok(mut rendered) = self.rendered.write() {
+            rendered.clear();
+        }
         Ok(done)
     }
 
@@ -278,8 +354,8 @@ impl PgStore {
         let user_id: String = tx
             .query_typed_one(
                 &self.sql(
-                    r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
-                       values ({NEW_ID}, $2, $3, $4, $5, $6, $7) returning "id"::text"#,
+                    r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt"{ROLE_COLUMN})
+                       values ({NEW_ID}, $2, $3, $4, $5, $6, $7{ROLE_VALUE}) returning "id"::text"#,
                 ),
                 &[
                     (&u.id, Type::TEXT),
@@ -316,6 +392,7 @@ impl PgStore {
         tx.commit().await.map_err(db_error)?;
         let user = User {
             id: user_id,
+            role: rows::new_user_role(self.role_column.load(Ordering::Relaxed)),
             ..u.clone()
         };
         Ok((user, session))
@@ -477,12 +554,24 @@ impl PgStore {
             return Ok(Standing::default());
         }
         // The row as JSON: the plugins' columns are read if the schema has them, and a
-        // schema without them is no error (Better Auth may add them while we run).
+        // schema without them is no error (Better Auth may add them while we run). The
+        // keys are the columns' names in this schema.
+        let naming = self.naming();
+        let (banned, expires, two_factor) = (
+            naming.column("banned"),
+            naming.column("banExpires"),
+            naming.column("twoFactorEnabled"),
+        );
         let row = self
             .read_opt(
-                r#"select j ->> 'banned', j ->> 'banExpires', j ->> 'twoFactorEnabled'
+                r#"select j ->> $2, j ->> $3, j ->> $4
                        from (select to_jsonb(u) j from "user" u where u."id" = $1::{ID}) r"#,
-                &[(&user_id, Type::TEXT)],
+                &[
+                    (&user_id, Type::TEXT),
+                    (&banned, Type::TEXT),
+                    (&expires, Type::TEXT),
+                    (&two_factor, Type::TEXT),
+                ],
             )
             .await?;
         let Some(row) = row else {
@@ -540,18 +629,19 @@ impl PgStore {
         let unreadable = || StoreError::other("a twoFactor row has no id, secret or backupCodes");
         let fields: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&json).map_err(|_| unreadable())?;
-        let text = |name: &str| fields.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-        let lockout = fields
-            .contains_key("failedVerificationCount")
-            .then(|| Lockout {
-                failed: fields["failedVerificationCount"].as_i64().unwrap_or(0),
-                locked_until: text("lockedUntil").and_then(|t| json_timestamp(&t)),
-            });
+        // The keys are the columns' names in this schema.
+        let naming = self.naming();
+        let field = |name: &str| fields.get(&naming.column(name));
+        let text = |name: &str| field(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let lockout = field("failedVerificationCount").map(|failed| Lockout {
+            failed: failed.as_i64().unwrap_or(0),
+            locked_until: text("lockedUntil").and_then(|t| json_timestamp(&t)),
+        });
         Ok(Some(TwoFactorRow {
             id: text("id").ok_or_else(unreadable)?,
             secret: text("secret").ok_or_else(unreadable)?,
             backup_codes: text("backupCodes").ok_or_else(unreadable)?,
-            verified: fields.get("verified").and_then(|v| v.as_bool()) != Some(false),
+            verified: field("verified").and_then(|v| v.as_bool()) != Some(false),
             lockout,
         }))
     }
@@ -709,17 +799,85 @@ fn looks_like_uuid(id: &str) -> bool {
 }
 
 /// The runner's steps on a PostgreSQL transaction.
-struct PgMigration<'a>(&'a deadpool_postgres::Transaction<'a>);
+struct PgMigration<'a>(&'a deadpool_postgres::Transaction<'a>, &'a Naming);
+
+/// The columns (and their types) of `tables` in `schema`, by (table, column). From
+/// pg_catalog: information_schema costs tens of milliseconds at every start.
+async fn table_columns(
+    tx: &deadpool_postgres::Transaction<'_>,
+    schema: &str,
+    tables: &[String],
+) -> Result<HashMap<(String, String), String>, StoreError> {
+    let rows = tx
+        .query_typed(
+            r#"select c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod)
+               from pg_catalog.pg_class c
+               join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+               join pg_catalog.pg_attribute a on a.attrelid = c.oid
+               where n.nspname = $1 and c.relname = any($2) and c.relkind in ('r', 'p')
+                 and a.attnum > 0 and not a.attisdropped"#,
+            &[(&schema, Type::TEXT), (&tables, Type::TEXT_ARRAY)],
+        )
+        .await
+        .map_err(db_error)?;
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect())
+}
+
+/// The schema's names: as configured, else as its user table shows them (`user` or
+/// `users`; `emailVerified` or `email_verified`), else Better Auth's defaults (a database
+/// with no user table yet gets Better Auth's own schema).
+async fn detect_naming(
+    tx: &deadpool_postgres::Transaction<'_>,
+    settings: &SchemaSettings,
+) -> Result<Naming, StoreError> {
+    let candidates = ["user".to_owned(), "users".to_owned()];
+    let found = table_columns(tx, &settings.schema, &candidates).await?;
+    let has_table = |t: &str| found.keys().any(|(table, _)| table == t);
+    let table_names = settings
+        .table_names
+        .unwrap_or(if has_table("users") && !has_table("user") {
+            TableNames::Plural
+        } else {
+            TableNames::Singular
+        });
+    let user_table = match table_names {
+        TableNames::Singular => "user",
+        TableNames::Plural => "users",
+    };
+    let casing = settings.casing.unwrap_or(
+        if found.contains_key(&(user_table.to_owned(), "email_verified".to_owned())) {
+            Casing::Snake
+        } else {
+            Casing::Camel
+        },
+    );
+    Ok(Naming {
+        schema: settings.schema.clone(),
+        casing,
+        table_names,
+    })
+}
 
 impl MigrationTx for PgMigration<'_> {
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        self.0.batch_execute(sql).await.map_err(db_error)
+        self.0
+            .batch_execute(&self.1.render(sql))
+            .await
+            .map_err(db_error)
     }
 
     async fn applied_versions(&mut self) -> Result<Vec<i64>, StoreError> {
         let rows = self
             .0
-            .query_typed(r#"select "version" from "better_auth_mcp_migrations""#, &[])
+            .query_typed(
+                &self
+                    .1
+                    .render(r#"select "version" from "better_auth_mcp_migrations""#),
+                &[],
+            )
             .await
             .map_err(db_error)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -728,7 +886,9 @@ impl MigrationTx for PgMigration<'_> {
     async fn record(&mut self, m: &Migration) -> Result<(), StoreError> {
         self.0
             .execute_typed(
-                r#"insert into "better_auth_mcp_migrations" ("version", "name") values ($1, $2)"#,
+                &self.1.render(
+                    r#"insert into "better_auth_mcp_migrations" ("version", "name") values ($1, $2)"#,
+                ),
                 &[(&m.version, Type::INT8), (&m.name, Type::TEXT)],
             )
             .await
@@ -752,7 +912,14 @@ impl Columns for tokio_postgres::Row {
         self.try_get(i)
     }
 
+    /// `timestamptz` (Better Auth's own migration), or `timestamp` (Drizzle's generator),
+    /// whose values are UTC as Better Auth on a UTC server writes them.
     fn time(&self, i: usize) -> Result<DateTime<Utc>, Self::Error> {
+        if self.columns().get(i).map(|c| c.type_()) == Some(&Type::TIMESTAMP) {
+            return self
+                .try_get::<_, chrono::NaiveDateTime>(i)
+                .map(|t| t.and_utc());
+        }
         self.try_get(i)
     }
 }

@@ -7,10 +7,30 @@ use chrono::{DateTime, Utc};
 use crate::better_auth::{Session, User};
 
 /// The `user` columns in [`user`]'s order (`u` is the table's alias). Ids are read as text,
-/// whether the schema has text or UUID ids.
-pub(super) const USER_COLUMNS: &str = r#"cast(u."id" as text), u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt""#;
+/// whether the schema has text or UUID ids. `{USER_ROLE}` is the admin plugin's `role`
+/// column when the schema has it, else null ([`role_sql`]).
+pub(super) const USER_COLUMNS: &str = r#"cast(u."id" as text), u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt", {USER_ROLE}"#;
 /// How many columns [`USER_COLUMNS`] names.
-pub(super) const USER_WIDTH: usize = 7;
+pub(super) const USER_WIDTH: usize = 8;
+
+/// The admin plugin's `role` in SQL: `{USER_ROLE}` in [`USER_COLUMNS`], and the column and
+/// value a user insert adds (`{ROLE_COLUMN}`, `{ROLE_VALUE}`): new users get its default
+/// role, "user", as the plugin gives them.
+pub(super) fn role_sql(sql: &str, role_column: bool) -> String {
+    let (read, column, value) = if role_column {
+        (r#"u."role""#, r#", "role""#, ", 'user'")
+    } else {
+        ("null", "", "")
+    };
+    sql.replace("{USER_ROLE}", read)
+        .replace("{ROLE_COLUMN}", column)
+        .replace("{ROLE_VALUE}", value)
+}
+
+/// The role a new user gets: the admin plugin's default when the column exists.
+pub(super) fn new_user_role(role_column: bool) -> Option<String> {
+    role_column.then(|| "user".to_owned())
+}
 /// The `session` columns in [`session`]'s order (`s` is the table's alias).
 pub(super) const SESSION_COLUMNS: &str = r#"cast(s."id" as text), s."token", cast(s."userId" as text), s."expiresAt", s."createdAt", s."updatedAt""#;
 /// How many columns [`SESSION_COLUMNS`] names.
@@ -35,6 +55,7 @@ pub(super) fn user<R: Columns>(r: &R, at: usize) -> Result<User, R::Error> {
         image: r.opt_text(at + 4)?,
         created_at: r.time(at + 5)?,
         updated_at: r.time(at + 6)?,
+        role: r.opt_text(at + 7)?,
     })
 }
 

@@ -2,6 +2,7 @@
 //! in Better Auth's schema with SQLite's types (booleans 0/1, dates as ISO-8601 text).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct SqliteStore {
     /// not as parked blocking-pool threads (each of which would cost memory).
     turn: Arc<tokio::sync::Semaphore>,
     path: PathBuf,
+    /// The admin plugin's `role` column exists on `user` (found at migration).
+    role_column: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -58,11 +61,17 @@ impl SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             turn: Arc::new(tokio::sync::Semaphore::new(1)),
             path,
+            role_column: Arc::default(),
         })
     }
 
     pub fn describe(&self) -> String {
         format!("sqlite {}", self.path.display())
+    }
+
+    /// SQL with the `role` column's placeholders filled ([`rows::role_sql`]).
+    fn sql(&self, template: &str) -> String {
+        rows::role_sql(template, self.role_column.load(Ordering::Relaxed))
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -93,10 +102,18 @@ impl SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sql_error)?;
             let done = migrate::run_now(migrate::run(&mut SqliteMigration(&tx), MIGRATIONS))?;
+            let role = tx
+                .prepare(r#"select 1 from pragma_table_info('user') where name = 'role'"#)
+                .and_then(|mut s| s.exists([]))
+                .map_err(sql_error)?;
             tx.commit().map_err(sql_error)?;
-            Ok(done)
+            Ok((done, role))
         })
         .await
+        .map(|(done, role)| {
+            self.role_column.store(role, Ordering::Relaxed);
+            done
+        })
     }
 
     pub async fn create_user_with_password(
@@ -108,6 +125,11 @@ impl SqliteStore {
         let account_id = new.account_id.clone();
         let hash = new.password_hash.clone();
         let session = session.cloned();
+        let insert_user = self.sql(
+            r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt"{ROLE_COLUMN})
+               values (?1, ?2, ?3, ?4, ?5, ?6, ?7{ROLE_VALUE})"#,
+        );
+        let role = rows::new_user_role(self.role_column.load(Ordering::Relaxed));
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -115,8 +137,7 @@ impl SqliteStore {
             let created = iso(&u.created_at);
             let updated = iso(&u.updated_at);
             tx.execute(
-                r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
-                   values (?1, ?2, ?3, ?4, ?5, ?6, ?7)"#,
+                &insert_user,
                 params![u.id, u.name, u.email, u.email_verified, u.image, created, updated],
             )
             .map_err(insert_error)?;
@@ -131,7 +152,7 @@ impl SqliteStore {
                 None => None,
             };
             tx.commit().map_err(sql_error)?;
-            Ok((u, session))
+            Ok((User { role, ..u }, session))
         })
         .await
     }
@@ -149,11 +170,11 @@ impl SqliteStore {
 
     pub async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
         let token = token.to_owned();
-        self.with_conn(move |conn| {
-            let sql = format!(
-                r#"select {SESSION_COLUMNS}, {USER_COLUMNS} from "session" s
+        let sql = self.sql(&format!(
+            r#"select {SESSION_COLUMNS}, {USER_COLUMNS} from "session" s
                    join "user" u on u."id" = s."userId" where s."token" = ?1"#
-            );
+        ));
+        self.with_conn(move |conn| {
             conn.prepare_cached(&sql)
                 .map_err(sql_error)?
                 .query_row([token], |r| {
@@ -171,12 +192,12 @@ impl SqliteStore {
         session_id: &str,
     ) -> Result<Option<(User, Option<Session>)>, StoreError> {
         let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
-        self.with_conn(move |conn| {
-            let sql = format!(
-                r#"select {USER_COLUMNS}, {SESSION_COLUMNS} from "user" u
+        let sql = self.sql(&format!(
+            r#"select {USER_COLUMNS}, {SESSION_COLUMNS} from "user" u
                    left join "session" s on s."id" = ?2 and s."userId" = u."id"
                    where u."id" = ?1"#
-            );
+        ));
+        self.with_conn(move |conn| {
             conn.prepare_cached(&sql)
                 .map_err(sql_error)?
                 .query_row([user_id, session_id], |r| {
@@ -277,12 +298,12 @@ impl SqliteStore {
         email: &str,
     ) -> Result<Option<UserWithPassword>, StoreError> {
         let email = email.to_owned();
-        self.with_conn(move |conn| {
-            let sql = format!(
+        let sql = self.sql(&format!(
                 r#"select {USER_COLUMNS}, (select a."password" from "account" a where a."userId" = u."id"
                      and a."providerId" = 'credential' and a."accountId" = u."id" limit 1)
                    from "user" u where u."email" = ?1"#
-            );
+            ));
+        self.with_conn(move |conn| {
             conn.prepare_cached(&sql)
                 .map_err(sql_error)?
                 .query_row([email], |r| {
@@ -299,8 +320,10 @@ impl SqliteStore {
 
     pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         let id = id.to_owned();
+        let sql = self.sql(&format!(
+            r#"select {USER_COLUMNS} from "user" u where u."id" = ?1"#
+        ));
         self.with_conn(move |conn| {
-            let sql = format!(r#"select {USER_COLUMNS} from "user" u where u."id" = ?1"#);
             conn.prepare_cached(&sql)
                 .map_err(sql_error)?
                 .query_row([id], |r| rows::user(r, 0))

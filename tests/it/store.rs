@@ -52,6 +52,7 @@ fn new_user(email: &str) -> NewUser {
             image: None,
             created_at: now,
             updated_at: now,
+            role: None,
         },
         account_id: better_auth_mcp::better_auth::generate_id(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),

@@ -1,0 +1,242 @@
+//! How a Better Auth schema names its tables and columns in PostgreSQL: Better Auth's own
+//! migration (Kysely; Prisma alike) writes camelCase singular names (`"emailVerified"` in
+//! `"user"`), Drizzle's schema generator snake_case (`email_verified`) and, with
+//! `usePlural`, plural tables (`users`, `two_factors`); Neon Auth keeps its tables in the
+//! `neon_auth` schema. SQL here is written with Better Auth's names, double-quoted, and
+//! [`Naming::render`] turns it into the deployment's, every table schema-qualified (no
+//! `search_path`: a transaction pooler must not depend on session state).
+
+use std::fmt::Write as _;
+
+/// The models whose tables SQL names: Better Auth's and the plugins' ones this server
+/// reads, and its own bookkeeping table (never made plural).
+const MODELS: &[&str] = &[
+    "user",
+    "session",
+    "account",
+    "verification",
+    "rateLimit",
+    "twoFactor",
+    "jwks",
+];
+const BOOKKEEPING: &str = "better_auth_mcp_migrations";
+
+/// Column casing of a schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Casing {
+    /// `emailVerified`: Better Auth's own migration, Prisma.
+    #[value(name = "camelCase")]
+    Camel,
+    /// `email_verified`: Drizzle's schema generator.
+    #[value(name = "snake_case")]
+    Snake,
+}
+
+/// Table names of a schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableNames {
+    /// `user`, `session`: Better Auth's default.
+    Singular,
+    /// `users`, `sessions`: `usePlural: true`.
+    Plural,
+}
+
+/// What the configuration says of the schema; what it leaves out is detected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaSettings {
+    /// The PostgreSQL schema holding the tables (DATABASE_SCHEMA).
+    pub schema: String,
+    pub casing: Option<Casing>,
+    pub table_names: Option<TableNames>,
+}
+
+impl Default for SchemaSettings {
+    fn default() -> Self {
+        Self {
+            schema: "public".into(),
+            casing: None,
+            table_names: None,
+        }
+    }
+}
+
+/// A deployment's names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Naming {
+    pub schema: String,
+    pub casing: Casing,
+    pub table_names: TableNames,
+}
+
+impl Default for Naming {
+    fn default() -> Self {
+        Self {
+            schema: "public".into(),
+            casing: Casing::Camel,
+            table_names: TableNames::Singular,
+        }
+    }
+}
+
+/// Drizzle's generator's conversion: `emailVerified` → `email_verified`, `userID` →
+/// `user_id` (runs of capitals are one word).
+pub fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            if prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase() && next_lower)
+            {
+                out.push('_');
+            }
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+impl Naming {
+    /// The table of a model, unqualified: `user`, `users`, `two_factor`, `two_factors`.
+    pub fn table(&self, model: &str) -> String {
+        if model == BOOKKEEPING {
+            return model.to_owned();
+        }
+        let name = match self.table_names {
+            TableNames::Singular => model.to_owned(),
+            TableNames::Plural => format!("{model}s"),
+        };
+        self.column(&name)
+    }
+
+    /// A column (or any other name) in this casing.
+    pub fn column(&self, field: &str) -> String {
+        match self.casing {
+            Casing::Camel => field.to_owned(),
+            Casing::Snake => snake_case(field),
+        }
+    }
+
+    /// `"schema"."table"`.
+    pub fn qualified(&self, model: &str) -> String {
+        format!("{}.{}", quote(&self.schema), quote(&self.table(model)))
+    }
+
+    /// SQL written with Better Auth's names, in this deployment's: each double-quoted name
+    /// of a model becomes its schema-qualified table, each other double-quoted name a
+    /// column in this casing.
+    pub fn render(&self, template: &str) -> String {
+        let mut out = String::with_capacity(template.len() + 32);
+        let mut rest = template;
+        while let Some(open) = rest.find('"') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('"') else {
+                out.push_str(&rest[open..]);
+                return out;
+            };
+            let name = &after[..close];
+            if name == BOOKKEEPING || MODELS.contains(&name) {
+                out.push_str(&self.qualified(name));
+            } else {
+                let _ = write!(out, "{}", quote(&self.column(name)));
+            }
+            rest = &after[close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// A PostgreSQL quoted identifier.
+pub fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The columns without which the server cannot work, by model (Better Auth's names).
+pub const REQUIRED: &[(&str, &[&str])] = &[
+    (
+        "user",
+        &[
+            "id",
+            "name",
+            "email",
+            "emailVerified",
+            "image",
+            "createdAt",
+            "updatedAt",
+        ],
+    ),
+    (
+        "session",
+        &[
+            "id",
+            "expiresAt",
+            "token",
+            "createdAt",
+            "updatedAt",
+            "ipAddress",
+            "userAgent",
+            "userId",
+        ],
+    ),
+    (
+        "account",
+        &[
+            "id",
+            "accountId",
+            "providerId",
+            "userId",
+            "password",
+            "createdAt",
+            "updatedAt",
+        ],
+    ),
+    ("rateLimit", &["id", "key", "count", "lastRequest"]),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_converted_as_drizzles_generator_does() {
+        assert_eq!(snake_case("emailVerified"), "email_verified");
+        assert_eq!(snake_case("userId"), "user_id");
+        assert_eq!(snake_case("twoFactors"), "two_factors");
+        assert_eq!(
+            snake_case("accessTokenExpiresAt"),
+            "access_token_expires_at"
+        );
+        assert_eq!(snake_case("userID"), "user_id");
+        assert_eq!(snake_case("APIKey"), "api_key");
+        assert_eq!(snake_case("id"), "id");
+    }
+
+    #[test]
+    fn sql_is_rendered_in_the_deployments_names() {
+        let sql = r#"select u."emailVerified", to_regclass('"jwks"') from "user" u join "rateLimit" r on r."key" = u."id""#;
+        assert_eq!(
+            Naming::default().render(sql),
+            sql.replace(r#""user""#, r#""public"."user""#)
+                .replace(r#""rateLimit""#, r#""public"."rateLimit""#)
+                .replace(r#"'"jwks"'"#, r#"'"public"."jwks"'"#)
+        );
+        let drizzle = Naming {
+            schema: "neon_auth".into(),
+            casing: Casing::Snake,
+            table_names: TableNames::Plural,
+        };
+        assert_eq!(
+            drizzle.render(sql),
+            r#"select u."email_verified", to_regclass('"neon_auth"."jwkss"') from "neon_auth"."users" u join "neon_auth"."rate_limits" r on r."key" = u."id""#
+        );
+        assert_eq!(
+            drizzle.render(r#"insert into "better_auth_mcp_migrations" ("appliedAt")"#),
+            r#"insert into "neon_auth"."better_auth_mcp_migrations" ("applied_at")"#
+        );
+    }
+}
