@@ -7,14 +7,20 @@
 // postgres URL), `ca` (the test CA's PEM path), `secret` and `baseURL`; `uuid: true`
 // selects Better Auth's `generateId: "uuid"`; `admin: true` adds the admin plugin;
 // `twoFactor: true` the two-factor plugin; `requireEmailVerification: true` sets
-// emailAndPassword's option of that name.
+// emailAndPassword's option of that name; `drizzle: true` uses Better Auth's Drizzle
+// adapter (usePlural) over the schema Better Auth's Drizzle generator writes (snake_case
+// columns, plural tables, `timestamp` without time zone; see drizzle-schema.mjs), with the
+// admin plugin; `searchPath: "<schema>"` keeps the tables in that PostgreSQL schema.
 import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
 import { admin, bearer, jwt, twoFactor } from "better-auth/plugins";
 import { getMigrations } from "better-auth/db/migration";
 import { symmetricDecrypt, verifyPassword } from "better-auth/crypto";
 import { createOTP } from "@better-auth/utils/otp";
+import { drizzleAdapter } from "better-auth/adapters/drizzle";
+import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
+import * as drizzleSchema from "./drizzle-schema.mjs";
 
 const [command, raw] = process.argv.slice(2);
 const args = JSON.parse(raw ?? "{}");
@@ -23,15 +29,19 @@ const pool = new pg.Pool({
   connectionString: args.url.replace(/\?.*$/, ""),
   ssl: { ca: readFileSync(args.ca, "utf8"), rejectUnauthorized: true },
   max: 2,
+  ...(args.searchPath ? { options: `-c search_path=${args.searchPath}` } : {}),
 });
 const auth = betterAuth({
-  database: pool,
+  database: args.drizzle
+    ? drizzleAdapter(drizzle(pool, { schema: drizzleSchema }), { provider: "pg", usePlural: true, schema: drizzleSchema })
+    : pool,
   secret: args.secret,
   baseURL: args.baseURL,
   emailAndPassword: { enabled: true, requireEmailVerification: !!args.requireEmailVerification },
   plugins: [
     bearer(),
-    jwt(),
+    // The JWT plugin's table is not in the Drizzle schema.
+    ...(args.drizzle ? [admin()] : [jwt()]),
     ...(args.admin ? [admin()] : []),
     ...(args.twoFactor ? [twoFactor()] : []),
   ],
@@ -58,6 +68,11 @@ const totpSecretOf = async (email) => {
 async function run() {
   switch (command) {
     case "migrate": {
+      if (args.drizzle) {
+        // What drizzle-kit would apply for drizzle-schema.mjs.
+        await pool.query(drizzleSchema.DDL);
+        return { created: ["users", "sessions", "accounts", "verifications"], added: [] };
+      }
       const { runMigrations, toBeCreated, toBeAdded } = await getMigrations(auth.options);
       await runMigrations();
       return { created: toBeCreated.map((t) => t.table), added: toBeAdded.map((t) => t.table) };

@@ -17,6 +17,7 @@ on_both_backends!(
     sign_in_of_a_banned_user_creates_no_session_and_an_expired_ban_is_lifted,
     with_email_verification_required_an_unverified_user_gets_no_session,
     a_two_factor_user_signs_in_with_a_totp_or_backup_code_never_with_the_password_alone,
+    the_admin_plugins_role_is_in_user_when_the_schema_has_it_and_new_users_get_its_default,
     an_unexpected_database_error_is_internal_error_and_leaves_no_half_written_user,
     sign_in_is_throttled_per_email_across_server_processes,
     no_secret_reaches_stderr_even_at_trace_level,
@@ -648,5 +649,37 @@ async fn a_two_factor_user_signs_in_with_a_totp_or_backup_code_never_with_the_pa
     s.sql(r#"update "user" set "banned" = true"#);
     let banned = creds(json!({"backupCode": "bbbbb-22222"}));
     assert_eq!(code_of(&server.err("sign_in", banned).await), "BANNED_USER");
+    server.stop().await;
+}
+
+async fn the_admin_plugins_role_is_in_user_when_the_schema_has_it_and_new_users_get_its_default(
+    backend: Backend,
+) {
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env).await;
+    let before = server.sign_up("plain@example.com", "password123").await;
+    assert!(before["user"].get("role").is_none(), "{before}");
+    server.stop().await;
+    // The app adds the admin plugin; the server sees its column from its next start.
+    add_admin_plugin_columns(&s);
+    s.sql(r#"update "user" set "role" = 'admin' where "email" = 'plain@example.com'"#);
+    let server = Server::start(&s.env).await;
+    let up = server.sign_up("new@example.com", "password123").await;
+    assert_eq!(up["user"]["role"], "user", "{up}");
+    assert_eq!(
+        s.sql(r#"select "role" from "user" where "email" = 'new@example.com'"#),
+        "user"
+    );
+    let inn = server
+        .ok(
+            "sign_in",
+            json!({"email": "plain@example.com", "password": "password123"}),
+        )
+        .await;
+    assert_eq!(inn["user"]["role"], "admin");
+    let got = server
+        .ok("get_user", json!({"token": inn["sessionToken"]}))
+        .await;
+    assert_eq!(got["user"]["role"], "admin");
     server.stop().await;
 }

@@ -13,5 +13,6 @@ mod jwks_url;
 mod library;
 mod postgres_connection;
 mod properties;
+mod schemas;
 mod store;
 mod wire;

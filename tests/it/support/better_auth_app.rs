@@ -19,10 +19,14 @@ fn ensure_installed() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         super::system::require(&[super::system::Need::Node]);
-        if app_dir()
-            .join("node_modules/better-auth/package.json")
-            .exists()
-        {
+        let installed = ["better-auth", "drizzle-orm", "pg"].iter().all(|p| {
+            app_dir()
+                .join("node_modules")
+                .join(p)
+                .join("package.json")
+                .exists()
+        });
+        if installed {
             return;
         }
         let out = Command::new("npm")
@@ -73,6 +77,19 @@ impl BetterAuthApp {
     /// The same app with Better Auth's two-factor plugin.
     pub fn with_two_factor(mut self) -> Self {
         self.base["twoFactor"] = Value::Bool(true);
+        self
+    }
+
+    /// The same app on Better Auth's Drizzle adapter (usePlural) over the schema its Drizzle
+    /// generator writes: snake_case columns, plural tables; with the admin plugin.
+    pub fn with_drizzle(mut self) -> Self {
+        self.base["drizzle"] = Value::Bool(true);
+        self
+    }
+
+    /// The same app with its tables in another PostgreSQL schema (its `search_path`).
+    pub fn in_schema(mut self, schema: &str) -> Self {
+        self.base["searchPath"] = Value::String(schema.into());
         self
     }
 
