@@ -37,6 +37,10 @@ impl MemoryStore {
         self.rows.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub fn user_count(&self) -> usize {
+        self.rows().users.len()
+    }
+
     /// How many sessions are stored.
     pub fn session_count(&self) -> usize {
         self.rows().sessions.len()
@@ -203,6 +207,10 @@ impl AuthStore for MemoryStore {
 
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         Ok(self.rows().users.iter().find(|u| u.id == id).cloned())
+    }
+
+    fn as_stored(&self, user: User) -> User {
+        user
     }
 
     async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError> {

@@ -217,6 +217,11 @@ pub trait AuthStore: Send + Sync + 'static {
         session: Option<&NewSession>,
     ) -> impl Future<Output = Result<(User, Option<Session>), StoreError>> + Send;
 
+    /// `user` as this store would have stored it, without storing it: the kind of id the
+    /// database makes, the role the admin plugin gives. For answers that must not show
+    /// whether a user was stored.
+    fn as_stored(&self, user: User) -> User;
+
     fn create_session(
         &self,
         user_id: &str,

@@ -12,8 +12,8 @@ use super::{
     AccessClaims, AccessTokens, AuthError, AuthStore, Email, LOCKOUT, Lockout,
     MAX_FAILED_SECOND_FACTORS, NewSession, NewUser, Password, PasswordFormat, PasswordHasher,
     PasswordPolicy, RateDecision, RateLimitPolicy, SECOND_FACTOR_RATE_LIMIT, SecondFactor,
-    SecretError, Session, Standing, TokenRejection, User, generate_id, random_alphanumeric,
-    rate_limit_key,
+    SecretError, Session, Standing, StoreError, TokenRejection, User, generate_id,
+    random_alphanumeric, rate_limit_key,
 };
 
 /// The most characters a display name may have.
@@ -260,10 +260,21 @@ impl<S: AuthStore> AuthService<S> {
         };
         // With verification required, the user gets no session until the email is verified.
         let session = (!self.require_email_verification).then(|| self.new_session(now));
-        let (user, session) = self
+        let created = self
             .store
             .create_user_with_password(&new_user, session.as_ref())
-            .await?;
+            .await;
+        let (user, session) = match created {
+            // As Better Auth while sign-ups await verification: a taken email is not
+            // revealed; the answer is a new user's, with nothing stored (the password was
+            // hashed all the same, so it costs what a sign-up costs).
+            Err(StoreError::EmailTaken) if self.require_email_verification => {
+                tracing::info!("sign-up of a taken email answered as a new one");
+                let user = self.store.as_stored(new_user.user);
+                return Ok(Authenticated { user, access: None });
+            }
+            created => created?,
+        };
         tracing::info!(user_id = %user.id, "user signed up");
         match session {
             Some(session) => self.authenticated(user, session),
@@ -783,6 +794,24 @@ mod tests {
             .await;
         assert_eq!(code(right), "EMAIL_NOT_VERIFIED");
         assert_eq!(auth.store.session_count(), 0);
+        // A taken email is not revealed: the answer is a new user's, and nothing is stored.
+        let hashed = auth.password_hashes_computed();
+        let again = auth
+            .sign_up("hal@example.com", "another-password".into(), Some("Hal"))
+            .await
+            .unwrap();
+        assert!(again.access.is_none());
+        assert_ne!(again.user.id, up.user.id);
+        assert_eq!(
+            (again.user.email.as_str(), again.user.name.as_str()),
+            ("hal@example.com", "Hal")
+        );
+        assert_eq!(
+            auth.password_hashes_computed(),
+            hashed + 1,
+            "it costs a hash, as a sign-up"
+        );
+        assert_eq!(auth.store.user_count(), 1);
     }
 
     /// A `twoFactor` row as Better Auth's enable + verify-totp leave it: the TOTP secret

@@ -91,6 +91,10 @@ impl AuthStore for Store {
         on_backend!(self, s => s.create_user_with_password(new, session).await)
     }
 
+    fn as_stored(&self, user: User) -> User {
+        on_backend!(self, s => s.as_stored(user))
+    }
+
     async fn create_session(
         &self,
         user_id: &str,

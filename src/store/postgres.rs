@@ -398,6 +398,19 @@ impl PgStore {
         Ok((user, session))
     }
 
+    pub fn as_stored(&self, user: User) -> User {
+        let id = if self.uuid_ids.load(Ordering::Relaxed) {
+            random_uuid()
+        } else {
+            user.id
+        };
+        User {
+            id,
+            role: rows::new_user_role(self.role_column.load(Ordering::Relaxed)),
+            ..user
+        }
+    }
+
     pub async fn create_session(
         &self,
         user_id: &str,
@@ -788,6 +801,23 @@ fn json_timestamp(text: &str) -> Option<DateTime<Utc>> {
                 .ok()
                 .map(|t| t.and_utc())
         })
+}
+
+/// A random (version 4) UUID, as PostgreSQL's gen_random_uuid() makes them.
+fn random_uuid() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the operating system's random source failed");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn looks_like_uuid(id: &str) -> bool {

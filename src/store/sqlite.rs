@@ -157,6 +157,13 @@ impl SqliteStore {
         .await
     }
 
+    pub fn as_stored(&self, user: User) -> User {
+        User {
+            role: rows::new_user_role(self.role_column.load(Ordering::Relaxed)),
+            ..user
+        }
+    }
+
     pub async fn create_session(
         &self,
         user_id: &str,

@@ -531,6 +531,20 @@ async fn with_email_verification_required_an_unverified_user_gets_no_session(bac
         assert_eq!(up[field], Value::Null, "{field}: {up}");
     }
     assert_eq!(s.sql(r#"select count(*) from "session""#), "0");
+    // As Better Auth: a second sign-up of the email answers like the first (a new id),
+    // so it does not reveal that the email is taken; nothing is stored.
+    let again = server
+        .sign_up("unverified@example.com", "password456")
+        .await;
+    assert_ne!(again["user"]["id"], up["user"]["id"]);
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v["user"].as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&again), keys(&up));
+    assert_eq!(again["token"], Value::Null);
+    assert_eq!(s.sql(r#"select count(*) from "user""#), "1");
     let wrong = json!({"email": "unverified@example.com", "password": "password124"});
     assert_eq!(
         code_of(&server.err("sign_in", wrong).await),

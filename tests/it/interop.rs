@@ -466,6 +466,19 @@ async fn with_email_verification_required_sign_in_fails_here_as_in_better_auth()
         Value::Null,
         "Better Auth opens no session: {web}"
     );
+    // The email is taken: both answer a sign-up of it as a new one, storing nothing.
+    let theirs = app.run("sign-up", args.clone());
+    let ours = server.ok("sign_up", args.clone()).await;
+    assert_eq!(theirs["token"], Value::Null, "{theirs}");
+    assert_eq!(ours["token"], Value::Null, "{ours}");
+    let keys = |user: &Value| {
+        let mut k: Vec<String> = user.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&ours["user"]), keys(&theirs["user"]));
+    assert_ne!(ours["user"]["id"], web["user"]["id"]);
+    assert_eq!(db.sql(r#"select count(*) from "user""#), "1");
     let theirs = app.run("sign-in", args.clone());
     assert_eq!(theirs["code"], "EMAIL_NOT_VERIFIED", "{theirs}");
     assert_eq!(
