@@ -622,3 +622,106 @@ async fn a_two_factor_user_needs_the_second_factor_here_as_in_better_auth_and_ba
     );
     server.stop().await;
 }
+
+/// A Better Auth app with the admin and two-factor plugins, with or without required
+/// email verification: for a normal, a banned, an expired-ban, a two-factor and an
+/// unverified user, sign_in here gives what Better Auth's signInEmail gives (its
+/// `twoFactorRedirect` being TWO_FACTOR_REQUIRED here), and a refused one leaves no session.
+async fn sign_in_outcomes_match_better_auths(verification: bool) {
+    let Shared {
+        db,
+        app,
+        env,
+        _home,
+        ..
+    } = Shared::new(
+        |app| {
+            let app = app.with_admin().with_two_factor();
+            if verification {
+                app.requiring_email_verification()
+            } else {
+                app
+            }
+        },
+        false,
+    );
+    let env = env.with("RATE_LIMIT_ENABLED", "false").with(
+        "REQUIRE_EMAIL_VERIFICATION",
+        if verification { "true" } else { "false" },
+    );
+    let server = Server::start(&env).await;
+    let password = "web-password-1";
+    let creds = |email: &str| json!({"email": email, "password": password});
+    let set = |email: &str, columns: &str| {
+        db.sql(&format!(
+            r#"update "user" set {columns} where "email" = '{email}'"#
+        ));
+    };
+    let sessions = || db.sql(r#"select count(*) from "session""#);
+    let users = [
+        ("normal@example.com", ""),
+        (
+            "banned@example.com",
+            r#""banned" = true, "banExpires" = null"#,
+        ),
+        (
+            "expired@example.com",
+            r#""banned" = true, "banExpires" = now() - interval '1 day'"#,
+        ),
+        ("two-factor@example.com", ""),
+        ("unverified@example.com", ""),
+    ];
+    for (email, _) in users {
+        app.run("sign-up", creds(email));
+        if email != "unverified@example.com" {
+            set(email, r#""emailVerified" = true"#);
+        }
+    }
+    app.run("enable-two-factor", creds("two-factor@example.com"));
+    for (email, ban) in users {
+        if !ban.is_empty() {
+            set(email, ban);
+        }
+        let theirs = app.run("sign-in", creds(email));
+        let theirs = match theirs["ok"].as_bool() {
+            Some(true) => "ok".to_owned(),
+            _ => match str_of(&theirs["code"]) {
+                "TWO_FACTOR_REDIRECT" => "TWO_FACTOR_REQUIRED".to_owned(),
+                code => code.to_owned(),
+            },
+        };
+        if !ban.is_empty() {
+            set(email, ban);
+        }
+        let before = sessions();
+        let r = server.call("sign_in", creds(email)).await;
+        let ours = if r.is_error == Some(true) {
+            assert_eq!(sessions(), before, "{email}: no session when refused");
+            code_of(&text_of(&r)).to_owned()
+        } else {
+            "ok".to_owned()
+        };
+        let want = match email {
+            "banned@example.com" => "BANNED_USER",
+            "two-factor@example.com" => "TWO_FACTOR_REQUIRED",
+            "unverified@example.com" if verification => "EMAIL_NOT_VERIFIED",
+            _ => "ok",
+        };
+        assert_eq!(
+            (theirs.as_str(), ours.as_str()),
+            (want, want),
+            "{email}, verification required: {verification}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_outcomes_match_better_auths_for_each_kind_of_user() {
+    sign_in_outcomes_match_better_auths(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_outcomes_match_better_auths_for_each_kind_of_user_with_verification_required() {
+    sign_in_outcomes_match_better_auths(true).await;
+}
