@@ -600,11 +600,8 @@ async fn a_two_factor_user_signs_in_with_a_totp_or_backup_code_never_with_the_pa
     let sessions = || s.sql(r#"select count(*) from "session""#);
     let before = sessions();
     let creds = |extra: Value| {
-        let mut all = json!({"email": "two@example.com", "password": "password123"});
-        all.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        all
+        let base = json!({"email": "two@example.com", "password": "password123"});
+        crate::support::merged(&base, extra)
     };
     let wrong =
         json!({"email": "two@example.com", "password": "password124", "totpCode": "123456"});
@@ -621,16 +618,7 @@ async fn a_two_factor_user_signs_in_with_a_totp_or_backup_code_never_with_the_pa
         "INVALID_ARGUMENTS: backupCode: give totpCode or backupCode, not both"
     );
     let code = totp(totp_secret, chrono::Utc::now().timestamp()).unwrap();
-    let wrong_code: String = code
-        .chars()
-        .map(|c| {
-            if c == '9' {
-                '0'
-            } else {
-                ((c as u8) + 1) as char
-            }
-        })
-        .collect();
+    let wrong_code = crate::support::other_code(&code);
     assert_eq!(
         code_of(
             &server

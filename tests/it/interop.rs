@@ -536,13 +536,7 @@ async fn a_two_factor_user_needs_the_second_factor_here_as_in_better_auth_and_ba
     } = Shared::new(BetterAuthApp::with_two_factor, false);
     let server = Server::start(&env.with("RATE_LIMIT_ENABLED", "false")).await;
     let creds = json!({"email": "two@example.com", "password": "web-password-1"});
-    let with = |extra: Value| {
-        let mut all = creds.clone();
-        all.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        all
-    };
+    let with = |extra: Value| crate::support::merged(&creds, extra);
     app.run("sign-up", creds.clone());
     let enabled = app.run("enable-two-factor", creds.clone());
     let backup_codes: Vec<&str> = enabled["backupCodes"]
@@ -564,16 +558,7 @@ async fn a_two_factor_user_needs_the_second_factor_here_as_in_better_auth_and_ba
     assert_eq!(sessions(), before, "a password alone opens no session");
     // A code made by Better Auth from the secret it stored.
     let code = app.run("totp", creds.clone())["code"].clone();
-    let wrong: String = str_of(&code)
-        .chars()
-        .map(|c| {
-            if c == '9' {
-                '0'
-            } else {
-                ((c as u8) + 1) as char
-            }
-        })
-        .collect();
+    let wrong = crate::support::other_code(str_of(&code));
     assert_eq!(
         code_of(
             &server
