@@ -13,6 +13,7 @@ use crate::better_auth::{
     AuthSettings, DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, PasswordFormat, PasswordPolicy,
     RateLimitPolicy, SessionPolicy,
 };
+use crate::mcp::http::HttpSettings;
 use crate::store::{Casing, DatabaseUrl, PoolSettings, SchemaSettings, TableNames, UrlError};
 
 /// The settings as given: flags, or their environment variables.
@@ -162,6 +163,58 @@ pub struct Settings {
     #[arg(long, env = "RATE_LIMIT_MAX", value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u64).range(1..=1_073_741_824))]
     pub rate_limit_max: u64,
+    /// Serve MCP over Streamable HTTP at http://ADDR/mcp (e.g. 127.0.0.1:8080) instead of
+    /// stdio. The tools offered by default are then the read-only ones.
+    #[arg(long, env = "BETTER_AUTH_MCP_HTTP", value_name = "ADDR", global = true)]
+    pub http: Option<std::net::SocketAddr>,
+    /// Host names (or host:port) HTTP requests may name (comma-separated). Default: the
+    /// loopback names; a public host name must be listed.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_MCP_ALLOWED_HOSTS",
+        value_name = "LIST",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Browser Origins allowed over HTTP (comma-separated, with scheme, e.g.
+    /// https://app.example.com); a request from any other Origin gets 403. Default: none.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_MCP_ALLOWED_ORIGINS",
+        value_name = "LIST",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Serve HTTP on a non-loopback address without authorization (behind a gateway of
+    /// your own that authorizes callers).
+    #[arg(long, env = "BETTER_AUTH_MCP_ALLOW_UNAUTHENTICATED", value_name = "BOOL",
+          num_args = 0..=1, require_equals = true, default_value = "false",
+          default_missing_value = "true", value_parser = BoolishValueParser::new(),
+          hide_possible_values = true, global = true)]
+    pub allow_unauthenticated: bool,
+    /// Largest HTTP request body, in bytes (1024 to 67108864).
+    #[arg(long, env = "HTTP_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = 1_048_576,
+          value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
+    pub http_max_body_bytes: u64,
+    /// Time a client has to send its request headers, in seconds (1 to 300).
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", value_name = "SECONDS",
+          default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub http_header_timeout_seconds: u64,
+    /// Time a request may take to be answered, in seconds (1 to 600).
+    #[arg(long, env = "HTTP_REQUEST_TIMEOUT_SECONDS", value_name = "SECONDS",
+          default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub http_request_timeout_seconds: u64,
+    /// HTTP requests handled at once; past it a request gets 503 at once (1 to 65536).
+    #[arg(long, env = "HTTP_MAX_IN_FLIGHT", value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub http_max_in_flight: u64,
+    /// On SIGTERM, how long HTTP requests in flight may take before the server exits, in
+    /// seconds (0 to 300).
+    #[arg(long, env = "HTTP_DRAIN_SECONDS", value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub http_drain_seconds: u64,
 }
 
 /// Every setting the server uses, checked.
@@ -186,6 +239,8 @@ pub struct Config {
     pub hash_queue_limit: usize,
     pub rate_limit: RateLimitPolicy,
     pub require_email_verification: bool,
+    /// Serve over Streamable HTTP instead of stdio.
+    pub http: Option<HttpSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +255,12 @@ pub enum ConfigError {
          prepared statements off"
     )]
     PreparedStatementsBehindPooler,
+    #[error(
+        "BETTER_AUTH_MCP_HTTP {0} is not a loopback address: callers must then be authorized, \
+         which this version cannot do yet; put the server behind a gateway that authorizes \
+         them and pass --allow-unauthenticated (BETTER_AUTH_MCP_ALLOW_UNAUTHENTICATED=true)"
+    )]
+    UnauthenticatedPublicHttp(std::net::SocketAddr),
 }
 
 /// The embedded database when DATABASE_URL is unset: `<data dir>/better-auth-mcp/better-auth.db`.
@@ -264,6 +325,36 @@ impl Config {
         {
             return Err(ConfigError::PreparedStatementsBehindPooler);
         }
+        let http = match s.http {
+            None => None,
+            Some(addr) if !addr.ip().is_loopback() && !s.allow_unauthenticated => {
+                return Err(ConfigError::UnauthenticatedPublicHttp(addr));
+            }
+            Some(addr) => {
+                let listed = |l: &Option<Vec<String>>| {
+                    l.iter()
+                        .flatten()
+                        .map(|v| v.trim().to_owned())
+                        .filter(|v| !v.is_empty())
+                        .collect::<Vec<_>>()
+                };
+                let hosts = listed(&s.allowed_hosts);
+                Some(HttpSettings {
+                    addr,
+                    allowed_hosts: if hosts.is_empty() {
+                        HttpSettings::loopback_hosts(addr)
+                    } else {
+                        hosts
+                    },
+                    allowed_origins: listed(&s.allowed_origins),
+                    max_body_bytes: s.http_max_body_bytes as usize,
+                    header_timeout: Duration::from_secs(s.http_header_timeout_seconds),
+                    request_timeout: Duration::from_secs(s.http_request_timeout_seconds),
+                    max_in_flight: s.http_max_in_flight as usize,
+                    drain: Duration::from_secs(s.http_drain_seconds),
+                })
+            }
+        };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
             database,
@@ -300,6 +391,7 @@ impl Config {
             hash_concurrency: s.hash_concurrency.map_or(cores, |n| n as usize),
             hash_queue_limit: s.hash_queue_limit.map_or(cores * 16, |n| n as usize),
             require_email_verification: s.require_email_verification,
+            http,
             rate_limit: RateLimitPolicy {
                 enabled: s.rate_limit_enabled,
                 window: Duration::from_secs(s.rate_limit_window_seconds),

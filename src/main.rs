@@ -7,7 +7,7 @@ use better_auth_mcp::config::{Config, Settings, load_env_file};
 use better_auth_mcp::mcp::ToolSelection;
 use better_auth_mcp::{startup, telemetry};
 
-/// An MCP server over stdio with the auth tools of a Better Auth deployment:
+/// An MCP server (stdio, or Streamable HTTP with --http) with the auth tools of a Better Auth deployment:
 /// sign_up, sign_in, verify_token, get_user, refresh_token and sign_out.
 ///
 /// Every setting is a flag or its environment variable; `.env` in the working directory
@@ -52,7 +52,10 @@ fn main() {
         std::process::exit(2);
     }
     let settings = &cli.settings;
-    let tools = match ToolSelection::new(settings.tools.as_deref(), settings.read_only) {
+    // Over HTTP the default tool set is the read-only one: the password tools only when
+    // --tools names them.
+    let read_only = settings.read_only || (settings.http.is_some() && settings.tools.is_none());
+    let tools = match ToolSelection::new(settings.tools.as_deref(), read_only) {
         Ok(tools) => tools,
         Err(e) => {
             tracing::error!("{e}");
@@ -110,7 +113,10 @@ async fn run(command: Command, config: Config, tools: ToolSelection) -> i32 {
                 () = shutdown.cancelled() => return 0,
             };
             match built {
-                Ok(service) => startup::serve_stdio(service, &tools, shutdown).await,
+                Ok(service) => match &config.http {
+                    Some(http) => startup::serve_http(service, &tools, http, shutdown).await,
+                    None => startup::serve_stdio(service, &tools, shutdown).await,
+                },
                 Err(e) => Err(e),
             }
         }

@@ -137,6 +137,29 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
+/// `/readyz`: the store answers, migrated.
+struct StoreReadiness(Store);
+
+impl crate::mcp::http::Readiness for StoreReadiness {
+    async fn ready(&self) -> Result<(), String> {
+        self.0.check_ready().await.map_err(|e| e.to_string())
+    }
+}
+
+/// Serves MCP over Streamable HTTP until `shutdown` is cancelled (a signal), then drains.
+pub async fn serve_http(
+    service: AuthService<Store>,
+    tools: &ToolSelection,
+    settings: &crate::mcp::http::HttpSettings,
+    shutdown: CancellationToken,
+) -> Result<(), StartupError> {
+    let readiness = Arc::new(StoreReadiness(service.store().clone()));
+    let server = AuthServer::new(Arc::new(service), tools);
+    crate::mcp::http::serve(server, readiness, settings.clone(), shutdown)
+        .await
+        .map_err(|e| StartupError::Transport(format!("HTTP on {}: {e}", settings.addr)))
+}
+
 /// Serves MCP on stdin/stdout until stdin closes or `shutdown` is cancelled (a signal).
 pub async fn serve_stdio(
     service: AuthService<Store>,

@@ -192,6 +192,11 @@ impl<S: AuthStore> AuthService<S> {
         self
     }
 
+    /// The store this service works on.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     /// How many password hashes this service has computed.
     pub fn password_hashes_computed(&self) -> usize {
         self.hasher.computed()

@@ -2,6 +2,7 @@
 //! domain calls and every [`AuthError`] into a text-only `isError` result `CODE: message`.
 
 pub mod args;
+pub mod http;
 pub mod stdio;
 pub mod types;
 

@@ -75,6 +75,11 @@ impl Store {
         on_backend!(self, s => s.migrate().await)
     }
 
+    /// Whether the database answers, migrated (for a load balancer's readiness probe).
+    pub async fn check_ready(&self) -> Result<(), StoreError> {
+        on_backend!(self, s => s.check_ready().await)
+    }
+
     /// A short description for logs: never holds a password.
     pub fn describe(&self) -> String {
         on_backend!(self, s => s.describe())

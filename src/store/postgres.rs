@@ -266,6 +266,11 @@ impl PgStore {
             .map(|_| ())
     }
 
+    /// The database answers a query, once migrated.
+    pub async fn check_ready(&self) -> Result<(), StoreError> {
+        self.read_opt("select 1", &[]).await.map(|_| ())
+    }
+
     pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
         let applied = self.run_migrations().await?;
         let _ = self.ready.set(());

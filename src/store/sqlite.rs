@@ -95,6 +95,15 @@ impl SqliteStore {
         .map_err(|e| StoreError::other(format!("sqlite task failed: {e}")))?
     }
 
+    /// The database file answers a query.
+    pub async fn check_ready(&self) -> Result<(), StoreError> {
+        self.with_conn(|conn| {
+            conn.query_row("select 1", [], |_| Ok(()))
+                .map_err(sql_error)
+        })
+        .await
+    }
+
     pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
         self.with_conn(|conn| {
             // IMMEDIATE takes the write lock first: concurrent starters wait, then see the work done.

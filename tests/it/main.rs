@@ -7,6 +7,7 @@ mod bench_smoke;
 mod cli;
 mod e2e;
 mod faults;
+mod http;
 mod inspector;
 mod interop;
 mod jwks_url;

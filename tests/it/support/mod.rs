@@ -2,6 +2,7 @@ pub mod backend;
 pub mod better_auth_app;
 pub mod pg;
 pub mod proxy;
+pub mod python;
 pub mod rpc;
 pub mod server;
 pub mod system;

@@ -1,6 +1,6 @@
 //! What the tests need from the machine, provided when it is missing: PostgreSQL's server
-//! binaries and psql, PgBouncer, Node.js with npm and npx, and setpriv (to run the
-//! cluster as `nobody` under root). On a Debian or Ubuntu machine they are installed with
+//! binaries and psql, PgBouncer, Node.js with npm and npx, Python with venv, and setpriv
+//! (to run the cluster as `nobody` under root). On a Debian or Ubuntu machine they are installed with
 //! apt-get when the tests may (as root, or with sudo that asks no password); otherwise the
 //! test stops at once, naming the packages to install.
 
@@ -18,6 +18,8 @@ pub enum Need {
     Node,
     /// setpriv, to drop root for the cluster.
     Setpriv,
+    /// python3 (3.10 or later, as the MCP Python SDK needs) with venv and pip.
+    Python,
 }
 
 impl Need {
@@ -28,6 +30,7 @@ impl Need {
             Self::PgBouncer => &["pgbouncer"],
             Self::Node => &["nodejs", "npm"],
             Self::Setpriv => &["util-linux"],
+            Self::Python => &["python3", "python3-venv"],
         }
     }
 
@@ -40,6 +43,13 @@ impl Need {
                 .iter()
                 .all(|c| runs(c, &["--version"])),
             Self::Setpriv => runs("setpriv", &["--version"]),
+            Self::Python => runs(
+                "python3",
+                &[
+                    "-c",
+                    "import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))",
+                ],
+            ),
         }
     }
 }

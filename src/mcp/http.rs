@@ -1,0 +1,178 @@
+//! MCP over Streamable HTTP: rmcp's `StreamableHttpService`, stateless (no protocol
+//! session, JSON answers), at `/mcp` in an axum router with `/healthz` and `/readyz`, served
+//! by hyper with the guard rails a public endpoint needs: allowed Host names and Origins,
+//! a body limit, header and request timeouts, a cap on requests in flight, and a graceful
+//! drain on shutdown. The tools are the same [`AuthServer`] as on stdio.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+
+use super::AuthServer;
+use crate::better_auth::AuthStore;
+
+/// How the HTTP endpoint is guarded.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub addr: SocketAddr,
+    /// Host names (or `host:port`) requests may name; loopback names by default.
+    pub allowed_hosts: Vec<String>,
+    /// Browser Origins allowed; a request with any other `Origin` gets 403.
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    /// How long a client may take to send its request headers.
+    pub header_timeout: Duration,
+    /// How long a request may take from its headers to its answer.
+    pub request_timeout: Duration,
+    /// Requests handled at once; past it a request gets 503 at once.
+    pub max_in_flight: usize,
+    /// How long a shutdown waits for requests in flight.
+    pub drain: Duration,
+}
+
+impl HttpSettings {
+    /// The Host names a server on `addr` answers to by default: the loopback names (and
+    /// with the port), as rmcp's DNS-rebinding guard has them.
+    pub fn loopback_hosts(addr: SocketAddr) -> Vec<String> {
+        let port = addr.port();
+        ["localhost", "127.0.0.1", "[::1]", "::1"]
+            .iter()
+            .flat_map(|h| [h.to_string(), format!("{h}:{port}")])
+            .collect()
+    }
+}
+
+/// Whether the database answers, for `/readyz`.
+pub trait Readiness: Send + Sync + 'static {
+    fn ready(&self) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// Serves MCP at `http://addr/mcp` until `shutdown` is cancelled; then stops accepting,
+/// answers the requests in flight (for at most the drain time) and returns.
+pub async fn serve<S: AuthStore, R: Readiness>(
+    server: AuthServer<S>,
+    readiness: Arc<R>,
+    settings: HttpSettings,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(settings.addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving MCP over HTTP at /mcp");
+    serve_on(listener, server, readiness, settings, shutdown).await
+}
+
+/// [`serve`] on a listener already bound.
+pub async fn serve_on<S: AuthStore, R: Readiness>(
+    listener: TcpListener,
+    server: AuthServer<S>,
+    readiness: Arc<R>,
+    settings: HttpSettings,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    // rmcp's own token ends its streams: cancelled only once the drain is over.
+    let mcp_stopped = CancellationToken::new();
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_sse_keep_alive(None)
+        .with_allowed_hosts(settings.allowed_hosts.clone())
+        .with_allowed_origins(settings.allowed_origins.clone())
+        .enforce_origin_validation()
+        .with_max_request_body_bytes(settings.max_body_bytes)
+        .with_cancellation_token(mcp_stopped.clone());
+    let mcp = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    let guarded = ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+        .load_shed()
+        .concurrency_limit(settings.max_in_flight)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout,
+        ))
+        .service(mcp);
+    let app = Router::new()
+        .nest_service("/mcp", guarded)
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = readiness.clone();
+                async move {
+                    match readiness.ready().await {
+                        Ok(()) => (StatusCode::OK, "ready".to_owned()),
+                        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+                    }
+                }
+            }),
+        );
+
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_timeout);
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("draining the requests in flight");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("drained"),
+        () = tokio::time::sleep(settings.drain) => {
+            tracing::warn!("requests still in flight after the drain time; stopping")
+        }
+    }
+    mcp_stopped.cancel();
+    Ok(())
+}
+
+/// What the load-shedding layer's refusal becomes: 503, at once.
+async fn overloaded(error: tower::BoxError) -> impl IntoResponse {
+    if error.is::<tower::load_shed::error::Overloaded>() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests in flight; retry",
+        )
+    } else {
+        tracing::warn!("request failed: {error}");
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}

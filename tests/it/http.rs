@@ -1,0 +1,281 @@
+//! MCP over Streamable HTTP (`--http ADDR`): the official Python SDK as the client in both
+//! its modes, the default read-only tool set, and the guard rails (Host and Origin, body
+//! size, slow headers, in-flight drain on SIGTERM, health and readiness probes).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::pg::free_port;
+use crate::support::server::{ServerEnv, exit_within};
+use crate::support::tempdir;
+
+/// The server serving HTTP on a free loopback port, once /healthz answers.
+struct HttpServer {
+    child: tokio::process::Child,
+    base: String,
+    port: u16,
+}
+
+impl HttpServer {
+    async fn start(env: &ServerEnv) -> Self {
+        let port = free_port();
+        let mut child = env
+            .clone()
+            .with("BETTER_AUTH_MCP_HTTP", &format!("127.0.0.1:{port}"))
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("server spawns");
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
+                && r.status() == 200
+            {
+                return Self { child, base, port };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                let _ = child.stderr.take().unwrap().read_to_string(&mut err).await;
+                panic!("the server exited ({status}): {err}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not answer /healthz");
+    }
+
+    fn url(&self) -> String {
+        format!("{}/mcp", self.base)
+    }
+
+    /// A raw JSON-RPC POST to /mcp as a client of 2025-06-18 sends it after initialize.
+    async fn post(&self, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut request = reqwest::Client::new()
+            .post(self.url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    async fn tools_list(&self) -> (u16, String) {
+        self.post(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#, &[])
+            .await
+    }
+}
+
+fn all_tools(env: ServerEnv) -> ServerEnv {
+    env.with(
+        "BETTER_AUTH_MCP_TOOLS",
+        "sign_up,sign_in,verify_token,get_user,refresh_token,sign_out",
+    )
+}
+
+/// The official Python SDK (mcp 2.x) lists the tools and calls each one, its results valid
+/// against their output schemas, in its legacy (initialize) mode and in 2026-07-28 mode.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_sdk_calls_every_tool_over_http_in_legacy_and_2026_07_28_modes() {
+    let home = tempdir();
+    let server = HttpServer::start(&all_tools(ServerEnv::sqlite(home.path()))).await;
+    for (mode, version) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28")] {
+        let email = format!("py-{}@example.com", mode.replace('-', ""));
+        let seen = crate::support::python::client(&server.url(), mode, &email).await;
+        assert_eq!(seen["protocolVersion"], version, "{seen}");
+        assert_eq!(
+            seen["tools"],
+            json!([
+                "get_user",
+                "refresh_token",
+                "sign_in",
+                "sign_out",
+                "sign_up",
+                "verify_token"
+            ])
+        );
+        let calls = &seen["calls"];
+        for tool in [
+            "sign_up",
+            "sign_in",
+            "verify_token",
+            "get_user",
+            "refresh_token",
+            "sign_out",
+        ] {
+            assert_eq!(
+                calls[tool]["isError"], false,
+                "{mode} {tool}: {}",
+                calls[tool]
+            );
+        }
+        assert_eq!(calls["verify_token"]["structured"]["valid"], true);
+        assert_eq!(
+            calls["get_user"]["structured"]["user"]["email"],
+            email.as_str()
+        );
+    }
+}
+
+/// Over HTTP only verify_token and get_user are offered unless --tools names others.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_http_the_tools_offered_by_default_are_the_read_only_ones() {
+    let home = tempdir();
+    let server = HttpServer::start(&ServerEnv::sqlite(home.path())).await;
+    let seen = crate::support::python::client(&server.url(), "legacy", "ro@example.com").await;
+    assert_eq!(seen["tools"], json!(["get_user", "verify_token"]));
+    assert_eq!(seen["calls"]["verify_token"]["structured"]["valid"], false);
+    let (status, body) = server
+        .post(
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sign_up","arguments":{"email":"x@example.com","password":"password123"}}}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        !body.contains("\"token\""),
+        "sign_up is not offered: {body}"
+    );
+}
+
+/// DNS rebinding (a foreign Host, a foreign Origin) gets 403, an allowed Origin passes, an
+/// oversized body gets 413, and the server serves on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_host_or_origin_and_an_oversized_body_are_refused_and_the_server_serves_on() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path())
+        .with("BETTER_AUTH_MCP_ALLOWED_ORIGINS", "https://app.example.com")
+        .with("HTTP_MAX_BODY_BYTES", "65536");
+    let server = HttpServer::start(&env).await;
+    assert_eq!(server.tools_list().await.0, 200);
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let host = server.post(list, &[("host", "evil.example.com")]).await;
+    assert_eq!(host.0, 403, "{host:?}");
+    let origin = server
+        .post(list, &[("origin", "https://evil.example.com")])
+        .await;
+    assert_eq!(origin.0, 403, "{origin:?}");
+    let allowed = server
+        .post(list, &[("origin", "https://app.example.com")])
+        .await;
+    assert_eq!(allowed.0, 200, "{allowed:?}");
+    let padding = "x".repeat(70_000);
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"verify_token","arguments":{{"token":"{padding}"}}}}}}"#
+    );
+    let (status, _) = server.post(&big, &[]).await;
+    assert_eq!(status, 413);
+    let (status, body) = server.tools_list().await;
+    assert_eq!(status, 200, "still serving: {body}");
+}
+
+/// A client that sends its headers a byte a second is cut off at the header timeout, and
+/// the server serves on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_sends_headers_a_byte_a_second_is_cut_off_at_the_header_timeout() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path()).with("HTTP_HEADER_TIMEOUT_SECONDS", "2");
+    let server = HttpServer::start(&env).await;
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let request = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n";
+    let mut cut_off = false;
+    for byte in request {
+        if slow.write_all(&[*byte]).await.is_err() {
+            cut_off = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // A closed connection reads as end of stream (or a reset) at once.
+        let mut buf = [0u8; 256];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(10), slow.read(&mut buf)).await
+        {
+            let _ = n;
+            cut_off = true;
+            break;
+        }
+    }
+    assert!(cut_off, "the slow client was never cut off");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "cut off after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.tools_list().await.0, 200);
+}
+
+/// SIGTERM while calls are in flight: they are answered, and the server exits 0 within
+/// the drain time; /readyz and /healthz answer while it serves.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_answers_the_calls_in_flight_and_exits_0() {
+    let home = tempdir();
+    let env = all_tools(ServerEnv::sqlite(home.path()))
+        .with("RATE_LIMIT_ENABLED", "false")
+        .with("HTTP_DRAIN_SECONDS", "20");
+    let mut server = HttpServer::start(&env).await;
+    let (status, body) = reqwest::get(format!("{}/readyz", server.base))
+        .await
+        .map(|r| (r.status().as_u16(), r))
+        .unwrap();
+    assert_eq!(status, 200, "{:?}", body.text().await);
+    // sign_ups: each hashes a password, so several are in flight at once.
+    let calls: Vec<_> = (0..12)
+        .map(|i| {
+            let url = server.url();
+            tokio::spawn(async move {
+                let body = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_up",
+                    "arguments":{"email": format!("drain-{i}@example.com"),"password":"password123"}}});
+                reqwest::Client::new()
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .header("mcp-protocol-version", "2025-06-18")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .expect("an in-flight call is answered")
+                    .text()
+                    .await
+                    .map(|t| serde_json::from_str::<Value>(&t).unwrap())
+                    .unwrap()
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let pid = server.child.id().unwrap() as i32;
+    // SAFETY: kill has no preconditions; the pid is our child's.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    for call in calls {
+        let answer = call.await.unwrap();
+        assert!(
+            answer["result"]["structuredContent"]["user"]["email"].is_string(),
+            "{answer}"
+        );
+    }
+    let status = exit_within(&mut server.child, Duration::from_secs(25)).await;
+    assert_eq!(status.code(), Some(0));
+}
+
+/// On an address other than loopback, the server will not serve callers it cannot
+/// authorize unless told so.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_on_a_public_address_needs_allow_unauthenticated() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path()).with("BETTER_AUTH_MCP_HTTP", "0.0.0.0:9");
+    let out = env.command().stdin(Stdio::null()).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--allow-unauthenticated"), "{stderr}");
+}
