@@ -223,6 +223,7 @@ async fn sigterm_answers_the_calls_in_flight_and_exits_0() {
     let home = tempdir();
     let env = all_tools(ServerEnv::sqlite(home.path()))
         .with("RATE_LIMIT_ENABLED", "false")
+        .with("HASH_CONCURRENCY", "1")
         .with("HTTP_DRAIN_SECONDS", "20");
     let mut server = HttpServer::start(&env).await;
     let (status, body) = reqwest::get(format!("{}/readyz", server.base))
@@ -230,14 +231,22 @@ async fn sigterm_answers_the_calls_in_flight_and_exits_0() {
         .map(|r| (r.status().as_u16(), r))
         .unwrap();
     assert_eq!(status, 200, "{:?}", body.text().await);
-    // sign_ups: each hashes a password, so several are in flight at once.
-    let calls: Vec<_> = (0..12)
+    // sign_ups, one password hash at a time: once the first is answered, the others have
+    // been received (each on a connection the server had already accepted) and wait.
+    const CALLS: usize = 8;
+    let ready = std::sync::Arc::new(tokio::sync::Barrier::new(CALLS + 1));
+    let (first_tx, mut first_rx) = tokio::sync::mpsc::channel::<()>(CALLS);
+    let calls: Vec<_> = (0..CALLS)
         .map(|i| {
-            let url = server.url();
+            let (base, url) = (server.base.clone(), server.url());
+            let (ready, first) = (ready.clone(), first_tx.clone());
             tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                client.get(format!("{base}/healthz")).send().await.unwrap();
+                ready.wait().await;
                 let body = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_up",
                     "arguments":{"email": format!("drain-{i}@example.com"),"password":"password123"}}});
-                reqwest::Client::new()
+                let answer = client
                     .post(url)
                     .header("content-type", "application/json")
                     .header("accept", "application/json, text/event-stream")
@@ -248,12 +257,14 @@ async fn sigterm_answers_the_calls_in_flight_and_exits_0() {
                     .expect("an in-flight call is answered")
                     .text()
                     .await
-                    .map(|t| serde_json::from_str::<Value>(&t).unwrap())
-                    .unwrap()
+                    .unwrap();
+                let _ = first.send(()).await;
+                serde_json::from_str::<Value>(&answer).unwrap()
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    ready.wait().await;
+    first_rx.recv().await;
     let pid = server.child.id().unwrap() as i32;
     // SAFETY: kill has no preconditions; the pid is our child's.
     unsafe { libc::kill(pid, libc::SIGTERM) };
