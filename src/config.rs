@@ -194,6 +194,29 @@ pub struct Settings {
           default_missing_value = "true", value_parser = BoolishValueParser::new(),
           hide_possible_values = true, global = true)]
     pub allow_unauthenticated: bool,
+    /// Over HTTP, require every caller to bring a bearer token: an access token issued here,
+    /// or a Better Auth JWT (JWT plugin or OAuth provider) whose aud is --public-url.
+    #[arg(long, env = "BETTER_AUTH_MCP_REQUIRE_AUTH", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
+    pub require_auth: bool,
+    /// This server's public URL as clients reach it, e.g. https://mcp.example.com/mcp: the
+    /// audience callers' tokens must name, and its OAuth metadata's resource.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_MCP_PUBLIC_URL",
+        value_name = "URL",
+        global = true
+    )]
+    pub public_url: Option<String>,
+    /// A scope every caller's token must grant (else 403 insufficient_scope).
+    #[arg(
+        long,
+        env = "BETTER_AUTH_MCP_REQUIRED_SCOPE",
+        value_name = "SCOPE",
+        global = true
+    )]
+    pub required_scope: Option<String>,
     /// Largest HTTP request body, in bytes (1024 to 67108864).
     #[arg(long, env = "HTTP_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = 1_048_576,
           value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
@@ -256,11 +279,17 @@ pub enum ConfigError {
     )]
     PreparedStatementsBehindPooler,
     #[error(
-        "BETTER_AUTH_MCP_HTTP {0} is not a loopback address: callers must then be authorized, \
-         which this version cannot do yet; put the server behind a gateway that authorizes \
-         them and pass --allow-unauthenticated (BETTER_AUTH_MCP_ALLOW_UNAUTHENTICATED=true)"
+        "BETTER_AUTH_MCP_HTTP {0} is not a loopback address: callers must then be authorized; \
+         set BETTER_AUTH_MCP_REQUIRE_AUTH=true with BETTER_AUTH_MCP_PUBLIC_URL, or, behind a \
+         gateway of yours that authorizes them, BETTER_AUTH_MCP_ALLOW_UNAUTHENTICATED=true"
     )]
     UnauthenticatedPublicHttp(std::net::SocketAddr),
+    #[error(
+        "BETTER_AUTH_MCP_REQUIRE_AUTH needs BETTER_AUTH_MCP_PUBLIC_URL (this server's URL as \
+         clients reach it, https, e.g. https://mcp.example.com/mcp) and BETTER_AUTH_URL (the \
+         Better Auth app that issues the tokens): {0}"
+    )]
+    AuthNeedsUrls(&'static str),
 }
 
 /// The embedded database when DATABASE_URL is unset: `<data dir>/better-auth-mcp/better-auth.db`.
@@ -325,9 +354,35 @@ impl Config {
         {
             return Err(ConfigError::PreparedStatementsBehindPooler);
         }
+        let auth = if s.require_auth {
+            let public_url = given(&s.public_url).ok_or(ConfigError::AuthNeedsUrls(
+                "BETTER_AUTH_MCP_PUBLIC_URL is unset",
+            ))?;
+            let public_url = public_url.trim().to_owned();
+            let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+                .iter()
+                .any(|p| public_url.starts_with(p));
+            if !(public_url.starts_with("https://") || loopback) {
+                return Err(ConfigError::AuthNeedsUrls(
+                    "BETTER_AUTH_MCP_PUBLIC_URL must be https (http only for localhost)",
+                ));
+            }
+            let authorization_server = given(&s.better_auth_url)
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+                .ok_or(ConfigError::AuthNeedsUrls("BETTER_AUTH_URL is unset"))?;
+            Some(crate::mcp::http::HttpAuth {
+                resource: public_url,
+                authorization_server,
+                required_scope: given(&s.required_scope).map(|v| v.trim().to_owned()),
+            })
+        } else {
+            None
+        };
         let http = match s.http {
             None => None,
-            Some(addr) if !addr.ip().is_loopback() && !s.allow_unauthenticated => {
+            Some(addr)
+                if !addr.ip().is_loopback() && auth.is_none() && !s.allow_unauthenticated =>
+            {
                 return Err(ConfigError::UnauthenticatedPublicHttp(addr));
             }
             Some(addr) => {
@@ -352,6 +407,7 @@ impl Config {
                     request_timeout: Duration::from_secs(s.http_request_timeout_seconds),
                     max_in_flight: s.http_max_in_flight as usize,
                     drain: Duration::from_secs(s.http_drain_seconds),
+                    auth,
                 })
             }
         };

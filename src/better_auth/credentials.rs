@@ -148,6 +148,18 @@ impl JwksCache {
         token: &str,
         alg: Algorithm,
     ) -> Result<AccessClaims, AuthError> {
+        self.verify_for(store, rules, token, alg, None).await
+    }
+
+    /// [`Self::verify`], with `aud` required to name `audience` when given (RFC 8707).
+    pub async fn verify_for(
+        &self,
+        store: &impl AuthStore,
+        rules: &AccessTokens,
+        token: &str,
+        alg: Algorithm,
+        audience: Option<&str>,
+    ) -> Result<AccessClaims, AuthError> {
         let invalid = AuthError::InvalidToken;
         let jwt = UnverifiedJwt::read(token).map_err(invalid)?;
         // A token naming no key, or a key no source has, cannot have a signature that holds.
@@ -158,7 +170,9 @@ impl JwksCache {
             return Err(invalid(TokenRejection::BadSignature));
         }
         verify_signature(token, &key, alg).map_err(invalid)?;
-        rules.check_claims(jwt.claims).map_err(invalid)
+        rules
+            .check_claims_for(jwt.claims, audience)
+            .map_err(invalid)
     }
 
     fn cached(&self, kid: &str, max_age: Duration) -> Option<(DecodingKey, Option<String>)> {

@@ -506,6 +506,27 @@ impl<S: AuthStore> AuthService<S> {
         }
     }
 
+    /// Who an HTTP caller is, from its bearer token: an access token issued here (HS256,
+    /// checked statelessly), or a Better Auth JWT (JWT plugin or OAuth provider; key from
+    /// `jwks` or the JWKS URL) whose `aud` names `resource`, this server's public URL
+    /// (RFC 8707). Session tokens are not bearer tokens here: they are the web app's
+    /// long-lived cookies.
+    pub async fn authorize(&self, bearer: &str, resource: &str) -> Result<AccessClaims, AuthError> {
+        let bearer = bearer.trim();
+        match shape_of(bearer) {
+            CredentialShape::AccessToken => self
+                .verify_access_token(bearer)
+                .map(|v| v.claims)
+                .map_err(AuthError::InvalidToken),
+            CredentialShape::BetterAuthJwt(alg) => {
+                self.jwks
+                    .verify_for(&self.store, &self.tokens, bearer, alg, Some(resource))
+                    .await
+            }
+            CredentialShape::Session => Err(AuthError::InvalidToken(TokenRejection::Malformed)),
+        }
+    }
+
     /// The user behind any credential. An access token of a session that was signed out
     /// (or expired) no longer gets its user.
     pub async fn get_user(&self, credential: &str) -> Result<User, AuthError> {
@@ -632,6 +653,7 @@ fn session_claims(session: &Session, user: &User) -> AccessClaims {
         iss: None,
         aud: None,
         sid: Some(session.id.clone()),
+        scope: None,
     }
 }
 

@@ -40,6 +40,9 @@ pub struct AccessClaims {
     /// The Better Auth session the token was issued for (refresh_token, sign_out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// OAuth scopes granted (space-separated), in tokens of Better Auth's OAuth provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl AccessClaims {
@@ -139,6 +142,7 @@ impl AccessTokens {
             nbf: None,
             iss: self.issuer.clone(),
             aud: self.issuer.clone().map(serde_json::Value::String),
+            scope: None,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AuthError::Internal(format!("token signing failed: {e}")))?;
@@ -204,8 +208,19 @@ impl AccessTokens {
     }
 
     /// The claim checks of a token whose signature held, in the contract's order:
-    /// missing_claim, expired, not_yet_valid, wrong_issuer, wrong_audience.
+    /// missing_claim, expired, not_yet_valid, wrong_issuer, wrong_audience (`aud` must
+    /// name BETTER_AUTH_URL).
     pub(super) fn check_claims(&self, c: ClaimSet) -> Result<AccessClaims, TokenRejection> {
+        self.check_claims_for(c, None)
+    }
+
+    /// [`Self::check_claims`], with `aud` required to name `audience` when given (a
+    /// resource's own URL, RFC 8707) instead of BETTER_AUTH_URL.
+    pub(super) fn check_claims_for(
+        &self,
+        c: ClaimSet,
+        audience: Option<&str>,
+    ) -> Result<AccessClaims, TokenRejection> {
         let (Some(sub), Some(exp), Some(iat)) = (c.sub, c.exp, c.iat) else {
             return Err(TokenRejection::MissingClaim);
         };
@@ -221,15 +236,18 @@ impl AccessTokens {
             iss: c.iss,
             aud: c.aud,
             sid: c.sid,
+            scope: c.scope,
         };
         self.check_clock(&claims)?;
-        if let Some(issuer) = &self.issuer {
-            if claims.iss.as_ref() != Some(issuer) {
-                return Err(TokenRejection::WrongIssuer);
-            }
+        if let Some(issuer) = &self.issuer
+            && claims.iss.as_ref() != Some(issuer)
+        {
+            return Err(TokenRejection::WrongIssuer);
+        }
+        if let Some(audience) = audience.or(self.issuer.as_deref()) {
             let names_us = match &claims.aud {
-                Some(serde_json::Value::String(aud)) => aud == issuer,
-                Some(serde_json::Value::Array(auds)) => auds.iter().any(|a| a == issuer.as_str()),
+                Some(serde_json::Value::String(aud)) => aud == audience,
+                Some(serde_json::Value::Array(auds)) => auds.iter().any(|a| a == audience),
                 _ => false,
             };
             if !names_us {
@@ -259,6 +277,7 @@ pub(super) struct ClaimSet {
     iss: Option<String>,
     aud: Option<serde_json::Value>,
     sid: Option<String>,
+    scope: Option<String>,
 }
 
 impl UnverifiedJwt {
@@ -318,6 +337,7 @@ impl UnverifiedJwt {
                 iss: string(&claims, "iss")?,
                 aud,
                 sid: string(&claims, "sid")?,
+                scope: string(&claims, "scope")?,
             },
         })
     }

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 
 use super::AuthServer;
-use crate::better_auth::AuthStore;
+use crate::better_auth::{AuthError, AuthService, AuthStore};
 
 /// How the HTTP endpoint is guarded.
 #[derive(Debug, Clone)]
@@ -43,7 +43,70 @@ pub struct HttpSettings {
     pub max_in_flight: usize,
     /// How long a shutdown waits for requests in flight.
     pub drain: Duration,
+    /// Callers must bring a bearer token (None: anyone who reaches the server may call).
+    pub auth: Option<HttpAuth>,
 }
+
+/// The server as an OAuth 2.1 resource server (MCP authorization, RFC 9728, RFC 8707).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAuth {
+    /// The server's public URL, e.g. `https://mcp.example.com/mcp`: the `aud` a Better
+    /// Auth JWT must name.
+    pub resource: String,
+    /// The Better Auth app whose OAuth provider issues tokens for it (BETTER_AUTH_URL).
+    pub authorization_server: String,
+    /// A scope every caller's token must grant.
+    pub required_scope: Option<String>,
+}
+
+impl HttpAuth {
+    /// The path of the resource URL (`/mcp`), and its origin (`https://mcp.example.com`).
+    fn split(&self) -> (&str, &str) {
+        let after_scheme = self.resource.find("://").map_or(0, |i| i + 3);
+        match self.resource[after_scheme..].find('/') {
+            Some(i) => self.resource.split_at(after_scheme + i),
+            None => (self.resource.as_str(), ""),
+        }
+    }
+
+    /// Where its Protected Resource Metadata is: the well-known path with the resource's
+    /// path after it (RFC 9728, section 3.1).
+    pub fn metadata_url(&self) -> String {
+        let (origin, path) = self.split();
+        format!("{origin}{METADATA_PATH}{}", path.trim_end_matches('/'))
+    }
+
+    /// The metadata document (RFC 9728, section 2).
+    fn metadata(&self) -> serde_json::Value {
+        let mut doc = serde_json::json!({
+            "resource": self.resource,
+            "authorization_servers": [self.authorization_server],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Better Auth MCP",
+        });
+        if let Some(scope) = &self.required_scope {
+            doc["scopes_supported"] = serde_json::json!([scope]);
+        }
+        doc
+    }
+
+    fn challenge(&self, error: &str, description: &str) -> String {
+        let scope = match (&self.required_scope, error) {
+            (Some(scope), "insufficient_scope") => format!(r#", scope="{scope}""#),
+            _ => String::new(),
+        };
+        format!(
+            r#"Bearer error="{error}", error_description="{description}"{scope}, resource_metadata="{}""#,
+            self.metadata_url()
+        )
+    }
+}
+
+const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// The caller, as its bearer token says (in the request's extensions for the tools).
+#[derive(Debug, Clone)]
+pub struct Caller(pub crate::better_auth::AccessClaims);
 
 impl HttpSettings {
     /// The Host names a server on `addr` answers to by default: the loopback names (and
@@ -60,6 +123,81 @@ impl HttpSettings {
 /// Whether the database answers, for `/readyz`.
 pub trait Readiness: Send + Sync + 'static {
     fn ready(&self) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// What the bearer-token check needs.
+struct Gate<S: AuthStore> {
+    auth: Arc<AuthService<S>>,
+    settings: HttpAuth,
+}
+
+/// Lets a request through to the tools only with a bearer token that verifies for this
+/// resource (401 with a `WWW-Authenticate` challenge naming the metadata otherwise) and
+/// grants the required scope (else 403).
+async fn require_bearer<S: AuthStore>(
+    axum::extract::State(gate): axum::extract::State<Arc<Gate<S>>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let refuse = |status: StatusCode, error: &str, description: &str| {
+        let challenge = gate.settings.challenge(error, description);
+        let body = serde_json::json!({"error": error, "error_description": description});
+        (
+            status,
+            [(axum::http::header::WWW_AUTHENTICATE, challenge)],
+            axum::Json(body),
+        )
+            .into_response()
+    };
+    let token = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
+        });
+    let Some(token) = token else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "a bearer token is required",
+        );
+    };
+    let claims = match gate.auth.authorize(token, &gate.settings.resource).await {
+        Ok(claims) => claims,
+        Err(AuthError::InvalidToken(reason)) => {
+            tracing::info!(%reason, "a caller's token was refused");
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                &format!("the token is not valid ({reason})"),
+            );
+        }
+        Err(e) => {
+            tracing::warn!(code = e.code(), "a caller's token could not be checked");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot check the token now; retry",
+            )
+                .into_response();
+        }
+    };
+    if let Some(scope) = &gate.settings.required_scope {
+        let granted = claims
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.split_whitespace().any(|g| g == scope));
+        if !granted {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                &format!("the token does not grant {scope}"),
+            );
+        }
+    }
+    request.extensions_mut().insert(Caller(claims));
+    next.run(request).await
 }
 
 /// Serves MCP at `http://addr/mcp` until `shutdown` is cancelled; then stops accepting,
@@ -83,6 +221,7 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
     settings: HttpSettings,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let auth_service = server.service().clone();
     // rmcp's own token ends its streams: cancelled only once the drain is over.
     let mcp_stopped = CancellationToken::new();
     let config = StreamableHttpServerConfig::default()
@@ -99,7 +238,17 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
         Arc::new(NeverSessionManager::default()),
         config,
     );
+    let gate = settings.auth.clone().map(|auth| {
+        Arc::new(Gate {
+            auth: auth_service.clone(),
+            settings: auth,
+        })
+    });
     let guarded = ServiceBuilder::new()
+        .option_layer(
+            gate.clone()
+                .map(|gate| axum::middleware::from_fn_with_state(gate, require_bearer::<S>)),
+        )
         .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
         .load_shed()
         .concurrency_limit(settings.max_in_flight)
@@ -108,7 +257,7 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
             settings.request_timeout,
         ))
         .service(mcp);
-    let app = Router::new()
+    let mut app = Router::new()
         .nest_service("/mcp", guarded)
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -123,6 +272,20 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
                 }
             }),
         );
+
+    if let Some(auth) = &settings.auth {
+        let metadata = axum::Json(auth.metadata());
+        let (_, path) = auth.split();
+        let inserted = format!("{METADATA_PATH}{}", path.trim_end_matches('/'));
+        let serve_metadata = get(move || {
+            let metadata = metadata.clone();
+            async move { metadata }
+        });
+        app = app.route(METADATA_PATH, serve_metadata.clone());
+        if inserted != METADATA_PATH {
+            app = app.route(&inserted, serve_metadata);
+        }
+    }
 
     let graceful = GracefulShutdown::new();
     loop {

@@ -124,6 +124,11 @@ fn tool_error(e: AuthError) -> String {
 
 #[tool_router]
 impl<S: AuthStore> AuthServer<S> {
+    /// The auth service behind the tools.
+    pub fn service(&self) -> &Arc<AuthService<S>> {
+        &self.auth
+    }
+
     /// A server offering the selected tools; the others are not listed and cannot be called.
     pub fn new(auth: Arc<AuthService<S>>, tools: &ToolSelection) -> Self {
         let mut tool_router = Self::tool_router();

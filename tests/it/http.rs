@@ -21,7 +21,10 @@ struct HttpServer {
 
 impl HttpServer {
     async fn start(env: &ServerEnv) -> Self {
-        let port = free_port();
+        Self::start_on(env, free_port()).await
+    }
+
+    async fn start_on(env: &ServerEnv, port: u16) -> Self {
         let mut child = env
             .clone()
             .with("BETTER_AUTH_MCP_HTTP", &format!("127.0.0.1:{port}"))
@@ -288,5 +291,157 @@ async fn http_on_a_public_address_needs_allow_unauthenticated() {
     let out = env.command().stdin(Stdio::null()).output().await.unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--allow-unauthenticated"), "{stderr}");
+    assert!(
+        stderr.contains("BETTER_AUTH_MCP_ALLOW_UNAUTHENTICATED=true"),
+        "{stderr}"
+    );
+}
+
+/// With --require-auth: no token, a token for another audience, an expired one, one signed
+/// by a key the JWKS does not have, or a session token get 401 with a challenge naming the
+/// metadata; an access token issued here and a Better Auth JWT for this resource reach the
+/// tools; a required scope not granted gets 403; the RFC 9728 metadata is served at both
+/// its paths.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_require_auth_only_tokens_for_this_resource_reach_the_tools() {
+    use crate::jwks_url::{ISSUER, Key, jwks_server, keys};
+    let (key, stranger) = (Key::new("key-a"), Key::new("key-x"));
+    let jwks = jwks_server(std::sync::Arc::new(std::sync::Mutex::new(keys(&[&key])))).await;
+    let home = tempdir();
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}/mcp");
+    let metadata = format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp");
+    let env = ServerEnv::sqlite(home.path())
+        .with("BETTER_AUTH_URL", ISSUER)
+        .with("BETTER_AUTH_JWKS_URL", &jwks)
+        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
+        .with("BETTER_AUTH_MCP_PUBLIC_URL", &public);
+    let server = HttpServer::start_on(&env, port).await;
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let call = |token: Option<String>| {
+        let server = &server;
+        async move {
+            let mut request = reqwest::Client::new()
+                .post(server.url())
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-06-18")
+                .body(list);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (status, challenge)
+        }
+    };
+    let now = chrono::Utc::now().timestamp();
+    let ours = crate::e2e::forge(
+        json!({"sub": "u1", "iat": now, "exp": now + 600, "iss": ISSUER, "aud": ISSUER}),
+        crate::support::server::SECRET,
+    );
+    assert_eq!(call(Some(ours)).await.0, 200, "an access token issued here");
+    assert_eq!(
+        call(Some(key.token("u1", &public))).await.0,
+        200,
+        "a JWT for this resource"
+    );
+    let expired = key.sign(json!({"sub": "u1", "iat": now - 7200, "exp": now - 3600,
+        "iss": ISSUER, "aud": public}));
+    for (why, token) in [
+        ("none", None),
+        (
+            "another audience",
+            Some(key.token("u1", "https://other.example.com/mcp")),
+        ),
+        ("expired", Some(expired)),
+        ("a key not in the JWKS", Some(stranger.token("u1", &public))),
+        (
+            "a session token",
+            Some("aP8dZCLrnzonw3e5ju5rlRhq14rJXmVA".to_owned()),
+        ),
+    ] {
+        let (status, challenge) = call(token).await;
+        assert_eq!(status, 401, "{why}");
+        assert!(
+            challenge.starts_with(r#"Bearer error="invalid_token""#),
+            "{why}: {challenge}"
+        );
+        assert!(
+            challenge.contains(&format!(r#"resource_metadata="{metadata}""#)),
+            "{why}: {challenge}"
+        );
+    }
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        let doc: Value = serde_json::from_str(
+            &reqwest::get(format!("{}{path}", server.base))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(doc["resource"], public.as_str(), "{path}: {doc}");
+        assert_eq!(doc["authorization_servers"], json!([ISSUER]), "{path}");
+        assert_eq!(doc["bearer_methods_supported"], json!(["header"]), "{path}");
+    }
+    drop(server);
+
+    // A required scope: granted passes, not granted is 403 insufficient_scope.
+    let home = tempdir();
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}/mcp");
+    let env = env
+        .clone()
+        .with("BETTER_AUTH_MCP_PUBLIC_URL", &public)
+        .with("BETTER_AUTH_MCP_REQUIRED_SCOPE", "mcp:tools")
+        .with(
+            "DATABASE_URL",
+            &format!("sqlite://{}", home.path().join("auth.db").display()),
+        );
+    let server = HttpServer::start_on(&env, port).await;
+    let scoped = |scope: &str| {
+        key.sign(
+            json!({"sub": "u1", "iat": now, "exp": now + 600, "iss": ISSUER,
+            "aud": public, "scope": scope}),
+        )
+    };
+    let call = |token: String| {
+        let server = &server;
+        async move {
+            let response = reqwest::Client::new()
+                .post(server.url())
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-06-18")
+                .bearer_auth(token)
+                .body(list)
+                .send()
+                .await
+                .unwrap();
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (response.status().as_u16(), challenge)
+        }
+    };
+    assert_eq!(call(scoped("openid mcp:tools")).await.0, 200);
+    let (status, challenge) = call(scoped("openid")).await;
+    assert_eq!(status, 403);
+    assert!(
+        challenge.starts_with(r#"Bearer error="insufficient_scope""#)
+            && challenge.contains(r#"scope="mcp:tools""#),
+        "{challenge}"
+    );
 }

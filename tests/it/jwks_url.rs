@@ -14,11 +14,11 @@ use tokio::net::TcpListener;
 use crate::support::server::{Server, ServerEnv};
 use crate::support::tempdir;
 
-const ISSUER: &str = "https://ep-example.neonauth.example.com/neondb/auth";
+pub const ISSUER: &str = "https://ep-example.neonauth.example.com/neondb/auth";
 
 /// How the test's JWKS server answers.
 #[derive(Clone)]
-enum Serve {
+pub enum Serve {
     Keys(Value),
     /// Accepts the connection and never answers.
     Hang,
@@ -27,7 +27,7 @@ enum Serve {
 }
 
 /// A JWKS URL served from 127.0.0.1; what it serves can be changed while it runs.
-async fn jwks_server(serve: Arc<Mutex<Serve>>) -> String {
+pub async fn jwks_server(serve: Arc<Mutex<Serve>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "http://{}/.well-known/jwks.json",
@@ -69,14 +69,14 @@ async fn jwks_server(serve: Arc<Mutex<Serve>>) -> String {
 }
 
 /// An Ed25519 key as Neon Auth's (Better Auth's JWT plugin) makes them.
-struct Key {
+pub struct Key {
     kid: &'static str,
     pkcs8: Vec<u8>,
     jwk: Value,
 }
 
 impl Key {
-    fn new(kid: &'static str) -> Self {
+    pub fn new(kid: &'static str) -> Self {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
         let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
@@ -88,18 +88,24 @@ impl Key {
         }
     }
 
-    fn token(&self, sub: &str, aud: &str) -> String {
+    pub fn token(&self, sub: &str, aud: &str) -> String {
+        let now = chrono::Utc::now().timestamp();
+        self.sign(
+            json!({"sub": sub, "email": "neon@example.com", "iat": now, "exp": now + 900,
+            "iss": ISSUER, "aud": aud}),
+        )
+    }
+
+    /// A token of this key with these claims.
+    pub fn sign(&self, claims: Value) -> String {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
         header.kid = Some(self.kid.into());
-        let now = chrono::Utc::now().timestamp();
-        let claims = json!({"sub": sub, "email": "neon@example.com", "iat": now, "exp": now + 900,
-            "iss": ISSUER, "aud": aud});
         let key = jsonwebtoken::EncodingKey::from_ed_der(&self.pkcs8);
         jsonwebtoken::encode(&header, &claims, &key).unwrap()
     }
 }
 
-fn keys(of: &[&Key]) -> Serve {
+pub fn keys(of: &[&Key]) -> Serve {
     Serve::Keys(json!({"keys": of.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}))
 }
 
