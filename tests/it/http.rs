@@ -129,6 +129,44 @@ async fn the_python_sdk_calls_every_tool_over_http_in_legacy_and_2026_07_28_mode
     }
 }
 
+/// The official TypeScript SDK lists the tools and calls each one (checking each result
+/// against its output schema itself).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_typescript_sdk_calls_every_tool_over_http() {
+    let home = tempdir();
+    let server = HttpServer::start(&all_tools(ServerEnv::sqlite(home.path()))).await;
+    let seen = crate::support::typescript_client(&server.url(), "ts@example.com").await;
+    assert_eq!(
+        seen["tools"],
+        json!([
+            "get_user",
+            "refresh_token",
+            "sign_in",
+            "sign_out",
+            "sign_up",
+            "verify_token"
+        ])
+    );
+    for tool in [
+        "sign_up",
+        "sign_in",
+        "verify_token",
+        "get_user",
+        "refresh_token",
+        "sign_out",
+    ] {
+        assert_eq!(
+            seen["calls"][tool]["isError"], false,
+            "{tool}: {}",
+            seen["calls"][tool]
+        );
+    }
+    assert_eq!(
+        seen["calls"]["get_user"]["structured"]["user"]["email"],
+        "ts@example.com"
+    );
+}
+
 /// Over HTTP only verify_token and get_user are offered unless --tools names others.
 #[tokio::test(flavor = "multi_thread")]
 async fn over_http_the_tools_offered_by_default_are_the_read_only_ones() {
@@ -444,4 +482,30 @@ async fn with_require_auth_only_tokens_for_this_resource_reach_the_tools() {
             && challenge.contains(r#"scope="mcp:tools""#),
         "{challenge}"
     );
+}
+
+/// /healthz answers while the process serves; /readyz says 503 (with the reason, never the
+/// password) while the database cannot be reached.
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_is_503_while_the_database_cannot_be_reached_and_healthz_is_200() {
+    let home = tempdir();
+    let closed = free_port();
+    let env = ServerEnv::postgres(
+        home.path(),
+        &format!("postgresql://app:secret-db-password@127.0.0.1:{closed}/app?sslmode=require"),
+    )
+    .with("DATABASE_CONNECT_TIMEOUT_SECONDS", "1")
+    .with("DATABASE_POOL_TIMEOUT_SECONDS", "1");
+    let server = HttpServer::start(&env).await;
+    let ready = reqwest::get(format!("{}/readyz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let why = ready.text().await.unwrap();
+    assert!(why.contains("unavailable"), "{why}");
+    assert!(!why.contains("secret-db-password"), "{why}");
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
 }

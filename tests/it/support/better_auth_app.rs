@@ -18,27 +18,7 @@ fn app_dir() -> PathBuf {
 fn ensure_installed() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        super::system::require(&[super::system::Need::Node]);
-        let installed = ["better-auth", "drizzle-orm", "pg"].iter().all(|p| {
-            app_dir()
-                .join("node_modules")
-                .join(p)
-                .join("package.json")
-                .exists()
-        });
-        if installed {
-            return;
-        }
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(app_dir())
-            .output()
-            .expect("npm runs (install Node.js and npm)");
-        assert!(
-            out.status.success(),
-            "npm ci in tests/better-auth failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::npm_installed(&app_dir(), &["better-auth", "drizzle-orm", "pg"]);
     });
 }
 

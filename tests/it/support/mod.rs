@@ -35,3 +35,49 @@ pub fn other_code(code: &str) -> String {
         })
         .collect()
 }
+
+/// Installs the npm packages of `dir` (`npm ci`) unless every one of `packages` is there.
+pub fn npm_installed(dir: &std::path::Path, packages: &[&str]) {
+    system::require(&[system::Need::Node]);
+    let there = packages.iter().all(|p| {
+        dir.join("node_modules")
+            .join(p)
+            .join("package.json")
+            .exists()
+    });
+    if there {
+        return;
+    }
+    let out = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .output()
+        .expect("npm runs (install Node.js and npm)");
+    assert!(
+        out.status.success(),
+        "npm ci in {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs tests/typescript/client.mjs (the official MCP TypeScript SDK) against `url` and
+/// returns what it printed.
+pub async fn typescript_client(url: &str, email: &str) -> serde_json::Value {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/typescript");
+    npm_installed(&dir, &["@modelcontextprotocol/sdk"]);
+    let out = tokio::process::Command::new("node")
+        .arg(dir.join("client.mjs"))
+        .args([url, email])
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the TypeScript SDK client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
