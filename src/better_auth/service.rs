@@ -527,6 +527,29 @@ impl<S: AuthStore> AuthService<S> {
         }
     }
 
+    /// The user an authorized HTTP caller's token names ([`Self::authorize`]): for a token
+    /// that names a session (`sid`), only while that session lives, as get_user has it.
+    pub async fn caller_user(&self, claims: &AccessClaims) -> Result<User, AuthError> {
+        match claims.sid.as_deref() {
+            Some(sid) => {
+                let (user, session) = self
+                    .store
+                    .find_user_with_session(&claims.sub, sid)
+                    .await?
+                    .ok_or(AuthError::UserNotFound)?;
+                match session {
+                    Some(s) if s.expires_at > Utc::now() => Ok(user),
+                    _ => Err(AuthError::InvalidToken(TokenRejection::SessionNotFound)),
+                }
+            }
+            None => self
+                .store
+                .find_user_by_id(&claims.sub)
+                .await?
+                .ok_or(AuthError::UserNotFound),
+        }
+    }
+
     /// The user behind any credential. An access token of a session that was signed out
     /// (or expired) no longer gets its user.
     pub async fn get_user(&self, credential: &str) -> Result<User, AuthError> {
@@ -537,22 +560,11 @@ impl<S: AuthStore> AuthService<S> {
             return Ok(user);
         }
         let verified = self.verify(credential).await?;
-        let sub = &verified.claims.sub;
-        match (verified.kind, verified.claims.sid.as_deref()) {
-            (CredentialKind::AccessToken, Some(sid)) => {
-                let (user, session) = self
-                    .store
-                    .find_user_with_session(sub, sid)
-                    .await?
-                    .ok_or(AuthError::UserNotFound)?;
-                match session {
-                    Some(s) if s.expires_at > Utc::now() => Ok(user),
-                    _ => Err(AuthError::InvalidToken(TokenRejection::SessionNotFound)),
-                }
-            }
+        match verified.kind {
+            CredentialKind::AccessToken => self.caller_user(&verified.claims).await,
             _ => self
                 .store
-                .find_user_by_id(sub)
+                .find_user_by_id(&verified.claims.sub)
                 .await?
                 .ok_or(AuthError::UserNotFound),
         }

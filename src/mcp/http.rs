@@ -108,6 +108,14 @@ const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 #[derive(Debug, Clone)]
 pub struct Caller(pub crate::better_auth::AccessClaims);
 
+/// The claims of an authorized HTTP caller, if this tool call came from one.
+pub fn caller(
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> Option<&crate::better_auth::AccessClaims> {
+    let parts = context.extensions.get::<axum::http::request::Parts>()?;
+    parts.extensions.get::<Caller>().map(|c| &c.0)
+}
+
 impl HttpSettings {
     /// The Host names a server on `addr` answers to by default: the loopback names (and
     /// with the port), as rmcp's DNS-rebinding guard has them.

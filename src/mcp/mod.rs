@@ -15,8 +15,8 @@ use rmcp::{Json, tool, tool_handler, tool_router};
 use crate::better_auth::{AuthError, AuthService, AuthStore, VerifiedToken};
 use args::{Args, ArgumentError};
 use types::{
-    AuthResult, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult, SignUpArgs,
-    TokenArgs, UserView, VerifyResult,
+    AuthResult, GetUserArgs, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult,
+    SignUpArgs, TokenArgs, UserView, VerifyResult,
 };
 
 const INSTRUCTIONS: &str = "Auth tools of a Better Auth deployment. sign_up creates an account \
@@ -226,18 +226,26 @@ impl<S: AuthStore> AuthServer<S> {
     )]
     async fn get_user(
         &self,
-        Parameters(Args(args)): Parameters<Args<TokenArgs>>,
+        Parameters(Args(args)): Parameters<Args<GetUserArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<GetUserResult>, String> {
         let args = args.map_err(invalid_arguments)?;
-        self.auth
-            .get_user(strip_bearer(&args.token))
-            .await
-            .map(|u| {
-                Json(GetUserResult {
-                    user: UserView::from(u),
-                })
+        let user = match (&args.token, http::caller(&context)) {
+            (Some(token), _) => self.auth.get_user(strip_bearer(token)).await,
+            (None, Some(caller)) => self.auth.caller_user(caller).await,
+            (None, None) => {
+                return Err(invalid_arguments(ArgumentError {
+                    field: Some("token".into()),
+                    problem: "missing".into(),
+                }));
+            }
+        };
+        user.map(|u| {
+            Json(GetUserResult {
+                user: UserView::from(u),
             })
-            .map_err(tool_error)
+        })
+        .map_err(tool_error)
     }
 
     /// Get a new access token for a session (the sessionToken from sign_in or sign_up, or

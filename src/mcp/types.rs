@@ -67,6 +67,15 @@ pub struct TokenArgs {
 }
 
 #[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetUserArgs {
+    /// The credential whose user to get, as verify_token takes it. Over HTTP with
+    /// authorization on, leave it out to get the caller (the user of the bearer token).
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SessionArgs {
     /// The session token from sign_up or sign_in (or a Better Auth session token, raw or

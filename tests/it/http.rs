@@ -509,3 +509,66 @@ async fn readyz_is_503_while_the_database_cannot_be_reached_and_healthz_is_200()
         .unwrap();
     assert_eq!(health.status(), 200);
 }
+
+/// Over authorized HTTP, get_user without a token answers for the caller: the user of an
+/// access token issued here (while its session lives) or of a Better Auth JWT.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_authorized_http_get_user_without_a_token_is_the_caller() {
+    use crate::jwks_url::{ISSUER, Key, jwks_server, keys};
+    let key = Key::new("key-a");
+    let jwks = jwks_server(std::sync::Arc::new(std::sync::Mutex::new(keys(&[&key])))).await;
+    let home = tempdir();
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}/mcp");
+    let env = all_tools(ServerEnv::sqlite(home.path()))
+        .with("BETTER_AUTH_URL", ISSUER)
+        .with("BETTER_AUTH_JWKS_URL", &jwks)
+        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
+        .with("BETTER_AUTH_MCP_PUBLIC_URL", &public);
+    let server = HttpServer::start_on(&env, port).await;
+    let now = chrono::Utc::now().timestamp();
+    let admin = crate::e2e::forge(
+        json!({"sub": "operator", "iat": now, "exp": now + 600, "iss": ISSUER, "aud": ISSUER}),
+        crate::support::server::SECRET,
+    );
+    let call = |bearer: String, name: &'static str, args: Value| {
+        let server = &server;
+        async move {
+            let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+                "params":{"name": name, "arguments": args}});
+            let text = reqwest::Client::new()
+                .post(server.url())
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-06-18")
+                .bearer_auth(bearer)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            serde_json::from_str::<Value>(&text).unwrap()["result"].clone()
+        }
+    };
+    let up = call(
+        admin,
+        "sign_up",
+        json!({"email": "caller@example.com", "password": "password123"}),
+    )
+    .await;
+    let user = &up["structuredContent"]["user"];
+    let token = up["structuredContent"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = call(token, "get_user", json!({})).await;
+    assert_eq!(me["structuredContent"]["user"], *user, "{me}");
+    let jwt = key.token(user["id"].as_str().unwrap(), &public);
+    let me = call(jwt, "get_user", json!({})).await;
+    assert_eq!(
+        me["structuredContent"]["user"]["email"], "caller@example.com",
+        "{me}"
+    );
+}

@@ -272,7 +272,8 @@ async fn a_2026_07_28_client_calls_the_tools_without_initialize() {
         "{verified}"
     );
     assert_eq!(verified["result"]["resultType"], "complete", "{verified}");
-    s.send_line(&call(3, "get_user", json!({"token": 5}))).await;
+    s.send_line(&call(3, "verify_token", json!({"token": 5})))
+        .await;
     let text = tool_error_text(&s.answer_to(&json!(3)).await);
     assert_eq!(text, "INVALID_ARGUMENTS: token: expected a string");
     s.close();
