@@ -217,6 +217,16 @@ pub struct Settings {
         global = true
     )]
     pub required_scope: Option<String>,
+    /// Proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client over
+    /// HTTP; from any other peer the header is ignored. Default: none.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_MCP_TRUSTED_PROXIES",
+        value_name = "LIST",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
     /// Largest HTTP request body, in bytes (1024 to 67108864).
     #[arg(long, env = "HTTP_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = 1_048_576,
           value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
@@ -408,6 +418,7 @@ impl Config {
                     max_in_flight: s.http_max_in_flight as usize,
                     drain: Duration::from_secs(s.http_drain_seconds),
                     auth,
+                    trusted_proxies: s.trusted_proxies.clone().unwrap_or_default(),
                 })
             }
         };

@@ -239,11 +239,24 @@ impl<S: AuthStore> AuthService<S> {
         password: String,
         name: Option<&str>,
     ) -> Result<Authenticated, AuthError> {
+        self.sign_up_from(None, email, password, name).await
+    }
+
+    /// [`Self::sign_up`] by a client at `from` (over HTTP): attempts are also counted per
+    /// address, in Better Auth's own bucket for it (`<ip>|<path>`).
+    pub async fn sign_up_from(
+        &self,
+        from: Option<std::net::IpAddr>,
+        email: &str,
+        password: String,
+        name: Option<&str>,
+    ) -> Result<Authenticated, AuthError> {
         let email = Email::parse(email)?;
         let password = Password::parse_new(password, &self.policy)?;
         let name = UserName::parse(name)?;
         // Admitted first, so a flood is refused before it costs a database round trip.
         let admission = self.hasher.admit()?;
+        self.throttle_address(from, SIGN_UP_PATH).await?;
         self.throttle(email.as_str(), SIGN_UP_PATH, self.rate_limit)
             .await?;
         let password_hash = self.hasher.hash(&admission, &password).await?;
@@ -296,8 +309,22 @@ impl<S: AuthStore> AuthService<S> {
         password: String,
         second_factor: Option<SecondFactor>,
     ) -> Result<Authenticated, AuthError> {
+        self.sign_in_from(None, email, password, second_factor)
+            .await
+    }
+
+    /// [`Self::sign_in`] by a client at `from` (over HTTP): attempts are also counted per
+    /// address, in Better Auth's own bucket for it (`<ip>|<path>`).
+    pub async fn sign_in_from(
+        &self,
+        from: Option<std::net::IpAddr>,
+        email: &str,
+        password: String,
+        second_factor: Option<SecondFactor>,
+    ) -> Result<Authenticated, AuthError> {
         let password = Password::parse_existing(password, &self.policy)?;
         let admission = self.hasher.admit()?;
+        self.throttle_address(from, SIGN_IN_PATH).await?;
         // Invalid addresses share one bucket, so they cannot be used to hash without limit.
         let email = Email::parse(email).ok();
         let subject = email.as_ref().map_or("invalid-email", |e| e.as_str());
@@ -446,6 +473,18 @@ impl<S: AuthStore> AuthService<S> {
         }
         tracing::info!(user_id, "a second factor verified");
         Ok(())
+    }
+
+    /// Counts an attempt of the client at `from`, if known, for `path`.
+    async fn throttle_address(
+        &self,
+        from: Option<std::net::IpAddr>,
+        path: &str,
+    ) -> Result<(), AuthError> {
+        match from {
+            Some(ip) => self.throttle(&ip.to_string(), path, self.rate_limit).await,
+            None => Ok(()),
+        }
     }
 
     /// Stores a fresh hash in the configured format; a failure is logged, not returned,

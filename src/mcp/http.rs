@@ -5,7 +5,7 @@
 //! drain on shutdown. The tools are the same [`AuthServer`] as on stdio.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +45,8 @@ pub struct HttpSettings {
     pub drain: Duration,
     /// Callers must bring a bearer token (None: anyone who reaches the server may call).
     pub auth: Option<HttpAuth>,
+    /// Proxies whose `X-Forwarded-For` names the client (else the socket's peer is it).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// The server as an OAuth 2.1 resource server (MCP authorization, RFC 9728, RFC 8707).
@@ -107,6 +109,37 @@ const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 /// The caller, as its bearer token says (in the request's extensions for the tools).
 #[derive(Debug, Clone)]
 pub struct Caller(pub crate::better_auth::AccessClaims);
+
+/// The address of the client of an HTTP request (in its extensions for the tools).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub IpAddr);
+
+/// The client's address: the socket's peer, or, when the peer is a trusted proxy, the last
+/// address of `X-Forwarded-For` that is not a trusted proxy (the ones before it could be
+/// anything the client sent).
+fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
+/// The client address of the HTTP request of this tool call, if it came over HTTP.
+pub fn client(context: &rmcp::service::RequestContext<rmcp::RoleServer>) -> Option<IpAddr> {
+    let parts = context.extensions.get::<axum::http::request::Parts>()?;
+    parts.extensions.get::<ClientAddress>().map(|c| c.0)
+}
 
 /// The claims of an authorized HTTP caller, if this tool call came from one.
 pub fn caller(
@@ -295,9 +328,10 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
         }
     }
 
+    let trusted_proxies = Arc::new(settings.trusted_proxies.clone());
     let graceful = GracefulShutdown::new();
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -309,7 +343,17 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
             },
             () = shutdown.cancelled() => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        let trusted = trusted_proxies.clone();
+        let app = ServiceBuilder::new()
+            .map_request(
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    let client = client_address(peer.ip(), request.headers(), &trusted);
+                    request.extensions_mut().insert(ClientAddress(client));
+                    request
+                },
+            )
+            .service(app.clone());
+        let service = TowerToHyperService::new(app);
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -345,5 +389,58 @@ async fn overloaded(error: tower::BoxError) -> impl IntoResponse {
     } else {
         tracing::warn!("request failed: {error}");
         (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_names_it() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-forwarded-for", "1.2.3.4, 198.51.100.7".parse().unwrap());
+        assert_eq!(
+            client_address(peer, &headers, &[proxy]),
+            peer,
+            "not a proxy"
+        );
+        assert_eq!(
+            client_address(proxy, &headers, &[proxy]),
+            "198.51.100.7".parse::<IpAddr>().unwrap(),
+            "the last address the proxy added, not what the client wrote before it"
+        );
+        let inner: IpAddr = "10.0.0.2".parse().unwrap();
+        headers.insert("x-forwarded-for", "198.51.100.7, 10.0.0.2".parse().unwrap());
+        assert_eq!(
+            client_address(proxy, &headers, &[proxy, inner]),
+            "198.51.100.7".parse::<IpAddr>().unwrap(),
+            "through two trusted proxies"
+        );
+        headers.insert("x-forwarded-for", "garbage".parse().unwrap());
+        assert_eq!(client_address(proxy, &headers, &[proxy]), proxy);
+    }
+
+    #[test]
+    fn the_metadata_url_inserts_the_resource_path() {
+        let auth = HttpAuth {
+            resource: "https://mcp.example.com/mcp".into(),
+            authorization_server: "https://app.example.com".into(),
+            required_scope: None,
+        };
+        assert_eq!(
+            auth.metadata_url(),
+            "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+        );
+        let root = HttpAuth {
+            resource: "https://mcp.example.com".into(),
+            ..auth
+        };
+        assert_eq!(
+            root.metadata_url(),
+            "https://mcp.example.com/.well-known/oauth-protected-resource"
+        );
     }
 }

@@ -157,10 +157,12 @@ impl<S: AuthStore> AuthServer<S> {
     async fn sign_up(
         &self,
         Parameters(Args(args)): Parameters<Args<SignUpArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<AuthResult>, String> {
         let args = args.map_err(invalid_arguments)?;
+        let from = http::client(&context);
         self.auth
-            .sign_up(&args.email, args.password, args.name.as_deref())
+            .sign_up_from(from, &args.email, args.password, args.name.as_deref())
             .await
             .map(|a| Json(a.into()))
             .map_err(tool_error)
@@ -185,11 +187,13 @@ impl<S: AuthStore> AuthServer<S> {
     async fn sign_in(
         &self,
         Parameters(Args(args)): Parameters<Args<SignInArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<AuthResult>, String> {
         let mut args = args.map_err(invalid_arguments)?;
         let second_factor = args.second_factor().map_err(invalid_arguments)?;
+        let from = http::client(&context);
         self.auth
-            .sign_in(&args.email, args.password, second_factor)
+            .sign_in_from(from, &args.email, args.password, second_factor)
             .await
             .map(|a| Json(a.into()))
             .map_err(tool_error)

@@ -572,3 +572,88 @@ async fn over_authorized_http_get_user_without_a_token_is_the_caller() {
         "{me}"
     );
 }
+
+/// Over HTTP the password tools are also limited per client address (Better Auth's own
+/// `<ip>|<path>` bucket): the socket's peer, or what a trusted proxy's X-Forwarded-For says.
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_is_limited_per_client_address_behind_a_trusted_proxy_or_not() {
+    let attempts = |server: &HttpServer, forwarded: Vec<&'static str>| {
+        let url = server.url();
+        async move {
+            let mut codes = Vec::new();
+            for (i, from) in forwarded.into_iter().enumerate() {
+                let body = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_in",
+                    "arguments":{"email": format!("nobody-{i}@example.com"),"password":"password123"}}});
+                let text = reqwest::Client::new()
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .header("mcp-protocol-version", "2025-06-18")
+                    .header("x-forwarded-for", from)
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                let answer: Value = serde_json::from_str(&text).unwrap();
+                let text = answer["result"]["content"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                codes.push(text.split(':').next().unwrap().to_owned());
+            }
+            codes
+        }
+    };
+    let base = |home: &std::path::Path| {
+        ServerEnv::sqlite(home)
+            .with("BETTER_AUTH_MCP_TOOLS", "sign_in,verify_token")
+            .with("RATE_LIMIT_MAX", "2")
+            .with("RATE_LIMIT_WINDOW_SECONDS", "60")
+    };
+    // Not behind a trusted proxy: X-Forwarded-For is the client's word, ignored.
+    let home = tempdir();
+    let server = HttpServer::start(&base(home.path())).await;
+    let codes = attempts(
+        &server,
+        vec!["198.51.100.1", "198.51.100.2", "198.51.100.3"],
+    )
+    .await;
+    assert_eq!(
+        codes,
+        [
+            "INVALID_EMAIL_OR_PASSWORD",
+            "INVALID_EMAIL_OR_PASSWORD",
+            "RATE_LIMITED"
+        ],
+        "three emails, one address"
+    );
+    drop(server);
+    // Behind a trusted proxy (this machine): each forwarded address has its own bucket.
+    let home = tempdir();
+    let env = base(home.path()).with("BETTER_AUTH_MCP_TRUSTED_PROXIES", "127.0.0.1");
+    let server = HttpServer::start(&env).await;
+    let codes = attempts(
+        &server,
+        vec![
+            "198.51.100.1",
+            "198.51.100.2",
+            "198.51.100.3",
+            "198.51.100.1",
+            "198.51.100.1",
+        ],
+    )
+    .await;
+    assert_eq!(
+        codes,
+        [
+            "INVALID_EMAIL_OR_PASSWORD",
+            "INVALID_EMAIL_OR_PASSWORD",
+            "INVALID_EMAIL_OR_PASSWORD",
+            "INVALID_EMAIL_OR_PASSWORD",
+            "RATE_LIMITED"
+        ]
+    );
+}
