@@ -25,13 +25,16 @@ impl HttpServer {
     }
 
     async fn start_on(env: &ServerEnv, port: u16) -> Self {
+        // Its log goes to a file: a pipe nobody reads would fill and stop the server.
+        let log_path = env.home.join(format!("server-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
         let mut child = env
             .clone()
             .with("BETTER_AUTH_MCP_HTTP", &format!("127.0.0.1:{port}"))
             .command()
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .expect("server spawns");
@@ -43,8 +46,7 @@ impl HttpServer {
                 return Self { child, base, port };
             }
             if let Ok(Some(status)) = child.try_wait() {
-                let mut err = String::new();
-                let _ = child.stderr.take().unwrap().read_to_string(&mut err).await;
+                let err = std::fs::read_to_string(&log_path).unwrap_or_default();
                 panic!("the server exited ({status}): {err}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -656,4 +658,191 @@ async fn sign_in_is_limited_per_client_address_behind_a_trusted_proxy_or_not() {
             "RATE_LIMITED"
         ]
     );
+}
+
+/// HAProxy (Debian's) in front of servers, round robin, checking /readyz.
+struct HaProxy {
+    _child: tokio::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl HaProxy {
+    /// Listening on `port` (on 127.0.0.1).
+    async fn start(port: u16, backends: &[u16]) -> Self {
+        crate::support::system::require(&[crate::support::system::Need::HaProxy]);
+        let dir = tempdir();
+        let servers: String = backends
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("  server s{i} 127.0.0.1:{p} check inter 300ms fall 2 rise 2\n"))
+            .collect();
+        let config = format!(
+            "global\n  maxconn 512\ndefaults\n  mode http\n  timeout connect 1s\n  timeout check 3s\n  timeout client 30s\n  \
+             timeout server 30s\n  retries 3\n  option redispatch\n  retry-on conn-failure\n\
+             frontend mcp\n  bind 127.0.0.1:{port}\n  default_backend servers\n\
+             backend servers\n  balance roundrobin\n  option httpchk GET /readyz\n{servers}"
+        );
+        let path = dir.path().join("haproxy.cfg");
+        std::fs::write(&path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("haproxy.log")).unwrap();
+        let child = tokio::process::Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("haproxy starts");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            _child: child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+/// Two servers behind HAProxy in round robin on one PostgreSQL, under a mixed load; one is
+/// killed with SIGKILL mid-load and restarted: no acknowledged sign_up is lost, calls fail
+/// over, and the only errors are calls that were in flight on the killed process.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_servers_behind_haproxy_fail_over_when_one_is_killed_and_lose_no_sign_up() {
+    let db = crate::support::pg::TestDb::create();
+    let (home_a, home_b) = (tempdir(), tempdir());
+    let front = free_port();
+    // Clients name the load balancer's host, which the servers must allow.
+    let host = format!("127.0.0.1:{front}");
+    let env = |home: &std::path::Path| {
+        all_tools(ServerEnv::postgres(home, &db.neon_url()))
+            .with("RATE_LIMIT_ENABLED", "false")
+            .with("BETTER_AUTH_MCP_ALLOWED_HOSTS", &host)
+    };
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut a = HttpServer::start_on(&env(home_a.path()), port_a).await;
+    let _b = HttpServer::start_on(&env(home_b.path()), port_b).await;
+    let proxy = HaProxy::start(front, &[port_a, port_b]).await;
+    let url = format!("http://127.0.0.1:{}/mcp", proxy.port);
+
+    const WORKERS: usize = 6;
+    const ROUNDS: usize = 30;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let (url, done) = (url.clone(), done.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let call = |name: &str, args: Value| {
+                    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+                        "params":{"name": name, "arguments": args}});
+                    client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .header("accept", "application/json, text/event-stream")
+                        .header("mcp-protocol-version", "2025-06-18")
+                        .body(body.to_string())
+                        .send()
+                };
+                let (mut acknowledged, mut errors) = (Vec::new(), Vec::<String>::new());
+                let describe = |r: Result<reqwest::Response, reqwest::Error>| async move {
+                    match r {
+                        Ok(response) => {
+                            let status = response.status().as_u16();
+                            let text = response.text().await.unwrap_or_default();
+                            match serde_json::from_str::<Value>(&text) {
+                                Ok(v) if status == 200 && v["result"]["isError"] != true => Ok(v),
+                                _ => Err(format!("{status} {}", &text[..text.len().min(160)])),
+                            }
+                        }
+                        Err(e) => Err(format!("{e}")),
+                    }
+                };
+                for r in 0..ROUNDS {
+                    let email = format!("w{w}-r{r}@example.com");
+                    let up = describe(
+                        call(
+                            "sign_up",
+                            json!({"email": email, "password": "password123"}),
+                        )
+                        .await,
+                    )
+                    .await;
+                    let token = match up {
+                        Ok(v) => v["result"]["structuredContent"]["token"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned(),
+                        Err(e) => {
+                            errors.push(format!("sign_up: {e}"));
+                            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            continue;
+                        }
+                    };
+                    acknowledged.push(email);
+                    for name in ["verify_token", "get_user"] {
+                        if let Err(e) = describe(call(name, json!({"token": token})).await).await {
+                            errors.push(format!("{name}: {e}"));
+                        }
+                    }
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                (acknowledged, errors)
+            })
+        })
+        .collect();
+    let reached = |n: usize| {
+        let done = done.clone();
+        async move {
+            while done.load(std::sync::atomic::Ordering::SeqCst) < n {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    reached(WORKERS * ROUNDS / 3).await;
+    let pid = a.child.id().unwrap() as i32;
+    // SAFETY: kill has no preconditions; the pid is our child's.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let _ = a.child.wait().await;
+    reached(WORKERS * ROUNDS * 2 / 3).await;
+    a = HttpServer::start_on(&env(home_a.path()), port_a).await;
+    let (mut acknowledged, mut errors) = (Vec::new(), Vec::new());
+    for worker in workers {
+        let (acked, errs) = worker.await.unwrap();
+        acknowledged.extend(acked);
+        errors.extend(errs);
+    }
+    let log = std::fs::read_to_string(proxy._dir.path().join("haproxy.log")).unwrap_or_default();
+    assert!(
+        errors.len() <= WORKERS,
+        "{} calls failed; only the {WORKERS} at most in flight on the killed server may: {:?}\nHAProxy: {log}",
+        errors.len(),
+        &errors[..errors.len().min(8)]
+    );
+    assert!(acknowledged.len() >= WORKERS * ROUNDS - WORKERS);
+    let stored: usize = db.sql(r#"select count(*) from "user""#).parse().unwrap();
+    assert!(
+        stored >= acknowledged.len(),
+        "{stored} users stored, {} acknowledged",
+        acknowledged.len()
+    );
+    for email in &acknowledged {
+        assert_eq!(
+            db.sql(&format!(
+                r#"select count(*) from "user" where "email" = '{email}'"#
+            )),
+            "1",
+            "{email} was acknowledged"
+        );
+    }
+    drop((a, proxy));
 }

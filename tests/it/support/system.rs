@@ -20,6 +20,8 @@ pub enum Need {
     Setpriv,
     /// python3 (3.10 or later, as the MCP Python SDK needs) with venv and pip.
     Python,
+    /// HAProxy, the load balancer in front of several servers.
+    HaProxy,
 }
 
 impl Need {
@@ -31,6 +33,7 @@ impl Need {
             Self::Node => &["nodejs", "npm"],
             Self::Setpriv => &["util-linux"],
             Self::Python => &["python3", "python3-venv"],
+            Self::HaProxy => &["haproxy"],
         }
     }
 
@@ -43,6 +46,7 @@ impl Need {
                 .iter()
                 .all(|c| runs(c, &["--version"])),
             Self::Setpriv => runs("setpriv", &["--version"]),
+            Self::HaProxy => runs("haproxy", &["-v"]),
             Self::Python => runs(
                 "python3",
                 &[
