@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::pg::free_port;
-use crate::support::server::{ServerEnv, exit_within};
+use crate::support::server::{ServerEnv, TOOL_NAMES, exit_within};
 use crate::support::tempdir;
 
 /// The server serving HTTP on a free loopback port, once /healthz answers.
@@ -60,12 +60,7 @@ impl HttpServer {
 
     /// A raw JSON-RPC POST to /mcp as a client of 2025-06-18 sends it after initialize.
     async fn post(&self, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
-        let mut request = reqwest::Client::new()
-            .post(self.url())
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-06-18")
-            .body(body.to_owned());
+        let mut request = mcp_post(&reqwest::Client::new(), self.url()).body(body.to_owned());
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -78,6 +73,15 @@ impl HttpServer {
         self.post(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#, &[])
             .await
     }
+}
+
+/// A POST to /mcp as a client of 2025-06-18 sends it after initialize.
+fn mcp_post(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
 }
 
 fn all_tools(env: ServerEnv) -> ServerEnv {
@@ -97,38 +101,30 @@ async fn the_python_sdk_calls_every_tool_over_http_in_legacy_and_2026_07_28_mode
         let email = format!("py-{}@example.com", mode.replace('-', ""));
         let seen = crate::support::python::client(&server.url(), mode, &email).await;
         assert_eq!(seen["protocolVersion"], version, "{seen}");
+        assert_every_tool_answered(&seen, &email, mode);
+    }
+}
+
+/// What an SDK client saw (tests/python/client.py, tests/typescript/client.mjs): the six
+/// tools listed, each called without error, the user found by email.
+fn assert_every_tool_answered(seen: &Value, email: &str, client: &str) {
+    assert_eq!(seen["tools"], json!(TOOL_NAMES), "{client}");
+    let calls = &seen["calls"];
+    for tool in TOOL_NAMES {
         assert_eq!(
-            seen["tools"],
-            json!([
-                "get_user",
-                "refresh_token",
-                "sign_in",
-                "sign_out",
-                "sign_up",
-                "verify_token"
-            ])
-        );
-        let calls = &seen["calls"];
-        for tool in [
-            "sign_up",
-            "sign_in",
-            "verify_token",
-            "get_user",
-            "refresh_token",
-            "sign_out",
-        ] {
-            assert_eq!(
-                calls[tool]["isError"], false,
-                "{mode} {tool}: {}",
-                calls[tool]
-            );
-        }
-        assert_eq!(calls["verify_token"]["structured"]["valid"], true);
-        assert_eq!(
-            calls["get_user"]["structured"]["user"]["email"],
-            email.as_str()
+            calls[tool]["isError"], false,
+            "{client} {tool}: {}",
+            calls[tool]
         );
     }
+    assert_eq!(
+        calls["verify_token"]["structured"]["valid"], true,
+        "{client}"
+    );
+    assert_eq!(
+        calls["get_user"]["structured"]["user"]["email"], email,
+        "{client}"
+    );
 }
 
 /// The official TypeScript SDK lists the tools and calls each one (checking each result
@@ -138,35 +134,7 @@ async fn the_typescript_sdk_calls_every_tool_over_http() {
     let home = tempdir();
     let server = HttpServer::start(&all_tools(ServerEnv::sqlite(home.path()))).await;
     let seen = crate::support::typescript_client(&server.url(), "ts@example.com").await;
-    assert_eq!(
-        seen["tools"],
-        json!([
-            "get_user",
-            "refresh_token",
-            "sign_in",
-            "sign_out",
-            "sign_up",
-            "verify_token"
-        ])
-    );
-    for tool in [
-        "sign_up",
-        "sign_in",
-        "verify_token",
-        "get_user",
-        "refresh_token",
-        "sign_out",
-    ] {
-        assert_eq!(
-            seen["calls"][tool]["isError"], false,
-            "{tool}: {}",
-            seen["calls"][tool]
-        );
-    }
-    assert_eq!(
-        seen["calls"]["get_user"]["structured"]["user"]["email"],
-        "ts@example.com"
-    );
+    assert_every_tool_answered(&seen, "ts@example.com", "typescript");
 }
 
 /// Over HTTP only verify_token and get_user are offered unless --tools names others.
@@ -289,11 +257,7 @@ async fn sigterm_answers_the_calls_in_flight_and_exits_0() {
                 ready.wait().await;
                 let body = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_up",
                     "arguments":{"email": format!("drain-{i}@example.com"),"password":"password123"}}});
-                let answer = client
-                    .post(url)
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json, text/event-stream")
-                    .header("mcp-protocol-version", "2025-06-18")
+                let answer = mcp_post(&client, url)
                     .body(body.to_string())
                     .send()
                     .await
@@ -361,12 +325,7 @@ async fn with_require_auth_only_tokens_for_this_resource_reach_the_tools() {
     let call = |token: Option<String>| {
         let server = &server;
         async move {
-            let mut request = reqwest::Client::new()
-                .post(server.url())
-                .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", "2025-06-18")
-                .body(list);
+            let mut request = mcp_post(&reqwest::Client::new(), server.url()).body(list);
             if let Some(token) = token {
                 request = request.bearer_auth(token);
             }
@@ -458,11 +417,7 @@ async fn with_require_auth_only_tokens_for_this_resource_reach_the_tools() {
     let call = |token: String| {
         let server = &server;
         async move {
-            let response = reqwest::Client::new()
-                .post(server.url())
-                .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", "2025-06-18")
+            let response = mcp_post(&reqwest::Client::new(), server.url())
                 .bearer_auth(token)
                 .body(list)
                 .send()
@@ -538,11 +493,7 @@ async fn over_authorized_http_get_user_without_a_token_is_the_caller() {
         async move {
             let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
                 "params":{"name": name, "arguments": args}});
-            let text = reqwest::Client::new()
-                .post(server.url())
-                .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", "2025-06-18")
+            let text = mcp_post(&reqwest::Client::new(), server.url())
                 .bearer_auth(bearer)
                 .body(body.to_string())
                 .send()
@@ -586,11 +537,7 @@ async fn sign_in_is_limited_per_client_address_behind_a_trusted_proxy_or_not() {
             for (i, from) in forwarded.into_iter().enumerate() {
                 let body = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_in",
                     "arguments":{"email": format!("nobody-{i}@example.com"),"password":"password123"}}});
-                let text = reqwest::Client::new()
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json, text/event-stream")
-                    .header("mcp-protocol-version", "2025-06-18")
+                let text = mcp_post(&reqwest::Client::new(), &url)
                     .header("x-forwarded-for", from)
                     .body(body.to_string())
                     .send()
@@ -745,13 +692,7 @@ async fn two_servers_behind_haproxy_fail_over_when_one_is_killed_and_lose_no_sig
                 let call = |name: &str, args: Value| {
                     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
                         "params":{"name": name, "arguments": args}});
-                    client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .header("accept", "application/json, text/event-stream")
-                        .header("mcp-protocol-version", "2025-06-18")
-                        .body(body.to_string())
-                        .send()
+                    mcp_post(&client, &url).body(body.to_string()).send()
                 };
                 let (mut acknowledged, mut errors) = (Vec::new(), Vec::<String>::new());
                 let describe = |r: Result<reqwest::Response, reqwest::Error>| async move {
