@@ -787,3 +787,73 @@ async fn two_servers_behind_haproxy_fail_over_when_one_is_killed_and_lose_no_sig
     }
     drop((a, proxy));
 }
+
+/// At RUST_LOG=trace, no bearer token, password or token argument sent over HTTP appears
+/// in the server's log.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_bearer_token_or_password_sent_over_http_reaches_the_log_even_at_trace() {
+    let home = tempdir();
+    let port = free_port();
+    let env = all_tools(ServerEnv::sqlite(home.path()))
+        .with("RUST_LOG", "trace")
+        .with("BETTER_AUTH_URL", "https://app.example.com")
+        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
+        .with(
+            "BETTER_AUTH_MCP_PUBLIC_URL",
+            &format!("http://127.0.0.1:{port}/mcp"),
+        );
+    let server = HttpServer::start_on(&env, port).await;
+    let now = chrono::Utc::now().timestamp();
+    let bearer = crate::e2e::forge(
+        json!({"sub": "op", "iat": now, "exp": now + 600,
+               "iss": "https://app.example.com", "aud": "https://app.example.com"}),
+        crate::support::server::SECRET,
+    );
+    let password = "a-password-never-logged-7f3e";
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sign_up",
+        "arguments":{"email":"logs@example.com","password": password}}});
+    let answer = mcp_post(&reqwest::Client::new(), server.url())
+        .bearer_auth(&bearer)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let up: Value = serde_json::from_str(&answer).unwrap();
+    let token = up["result"]["structuredContent"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // sign_in logs at debug ("checking a password"): the log below is at trace for sure.
+    let body = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"sign_in",
+        "arguments":{"email":"logs@example.com","password": password}}});
+    mcp_post(&reqwest::Client::new(), server.url())
+        .bearer_auth(&token)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let bad_bearer = format!("{bearer}x");
+    let refused = mcp_post(&reqwest::Client::new(), server.url())
+        .bearer_auth(&bad_bearer)
+        .body(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let log = std::fs::read_to_string(home.path().join(format!("server-{port}.log"))).unwrap();
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "trace level is on: {log}"
+    );
+    for secret in [
+        bearer.as_str(),
+        password,
+        token.as_str(),
+        crate::support::server::SECRET,
+    ] {
+        assert!(!log.contains(secret), "a secret reached the log: {log}");
+    }
+}
