@@ -269,6 +269,12 @@ impl JwksCache {
             }
         };
         let fetched = parse_jwks(&document);
+        // A document with no usable key (an error page served with 200, a broken deploy)
+        // is an outage, not a rotation: the keys known so far stay.
+        if fetched.is_empty() {
+            tracing::warn!("the JWKS URL served no usable key");
+            return stale.ok_or(AuthError::InvalidToken(TokenRejection::JwksUnavailable));
+        }
         tracing::debug!(keys = fetched.len(), "JWKS fetched");
         let now = Instant::now();
         if let Ok(mut keys) = self.keys.write() {
@@ -416,12 +422,17 @@ mod tests {
         tokio::time::sleep(interval + Duration::from_millis(50)).await;
         assert_eq!(verify(&b).await, Ok("u1".into()));
         assert_eq!(fetches(), 2);
+        // The URL serves a page with no key: an outage, the known keys stay.
+        *url.document.lock().unwrap() = Some("<html>maintenance</html>".into());
+        tokio::time::sleep(interval + Duration::from_millis(50)).await;
+        assert_eq!(verify(&c).await, Err("jwks_unavailable"));
+        assert_eq!(verify(&b).await, Ok("u1".into()));
         // The URL goes down: known keys still verify; an unknown one says why it cannot.
         *url.document.lock().unwrap() = None;
         tokio::time::sleep(interval + Duration::from_millis(50)).await;
         assert_eq!(verify(&c).await, Err("jwks_unavailable"));
         assert_eq!(verify(&a).await, Ok("u1".into()));
-        assert_eq!(fetches(), 3);
+        assert_eq!(fetches(), 4);
     }
 
     #[tokio::test]
