@@ -137,16 +137,26 @@ fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAd
 
 /// The client address of the HTTP request of this tool call, if it came over HTTP.
 pub fn client(context: &rmcp::service::RequestContext<rmcp::RoleServer>) -> Option<IpAddr> {
-    let parts = context.extensions.get::<axum::http::request::Parts>()?;
-    parts.extensions.get::<ClientAddress>().map(|c| c.0)
+    of_http_request::<ClientAddress>(context).map(|c| c.0)
 }
 
 /// The claims of an authorized HTTP caller, if this tool call came from one.
 pub fn caller(
     context: &rmcp::service::RequestContext<rmcp::RoleServer>,
 ) -> Option<&crate::better_auth::AccessClaims> {
-    let parts = context.extensions.get::<axum::http::request::Parts>()?;
-    parts.extensions.get::<Caller>().map(|c| &c.0)
+    of_http_request::<Caller>(context).map(|c| &c.0)
+}
+
+/// What the HTTP layer put in the extensions of the request a tool call came in (rmcp
+/// hands the tools the request's parts); None on stdio.
+fn of_http_request<T: Send + Sync + 'static>(
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> Option<&T> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()?
+        .extensions
+        .get::<T>()
 }
 
 impl HttpSettings {

@@ -84,6 +84,30 @@ fn mcp_post(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> reqwest::Re
         .header("mcp-protocol-version", "2025-06-18")
 }
 
+/// A tools/call of `name` with `args`, POSTed to /mcp (more headers may follow).
+fn tool_call(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    name: &str,
+    args: Value,
+) -> reqwest::RequestBuilder {
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+        "params":{"name": name, "arguments": args}});
+    mcp_post(client, url).body(body.to_string())
+}
+
+/// The JSON-RPC answer to a request that must get one.
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    let text = request
+        .send()
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
 fn all_tools(env: ServerEnv) -> ServerEnv {
     env.with(
         "BETTER_AUTH_MCP_TOOLS",
@@ -255,18 +279,11 @@ async fn sigterm_answers_the_calls_in_flight_and_exits_0() {
                 let client = reqwest::Client::new();
                 client.get(format!("{base}/healthz")).send().await.unwrap();
                 ready.wait().await;
-                let body = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_up",
-                    "arguments":{"email": format!("drain-{i}@example.com"),"password":"password123"}}});
-                let answer = mcp_post(&client, url)
-                    .body(body.to_string())
-                    .send()
-                    .await
-                    .expect("an in-flight call is answered")
-                    .text()
-                    .await
-                    .unwrap();
+                let args =
+                    json!({"email": format!("drain-{i}@example.com"), "password": "password123"});
+                let answer = answer(tool_call(&client, url, "sign_up", args)).await;
                 let _ = first.send(()).await;
-                serde_json::from_str::<Value>(&answer).unwrap()
+                answer
             })
         })
         .collect();
@@ -491,18 +508,8 @@ async fn over_authorized_http_get_user_without_a_token_is_the_caller() {
     let call = |bearer: String, name: &'static str, args: Value| {
         let server = &server;
         async move {
-            let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-                "params":{"name": name, "arguments": args}});
-            let text = mcp_post(&reqwest::Client::new(), server.url())
-                .bearer_auth(bearer)
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            serde_json::from_str::<Value>(&text).unwrap()["result"].clone()
+            let request = tool_call(&reqwest::Client::new(), server.url(), name, args);
+            answer(request.bearer_auth(bearer)).await["result"].clone()
         }
     };
     let up = call(
@@ -535,18 +542,10 @@ async fn sign_in_is_limited_per_client_address_behind_a_trusted_proxy_or_not() {
         async move {
             let mut codes = Vec::new();
             for (i, from) in forwarded.into_iter().enumerate() {
-                let body = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"sign_in",
-                    "arguments":{"email": format!("nobody-{i}@example.com"),"password":"password123"}}});
-                let text = mcp_post(&reqwest::Client::new(), &url)
-                    .header("x-forwarded-for", from)
-                    .body(body.to_string())
-                    .send()
-                    .await
-                    .unwrap()
-                    .text()
-                    .await
-                    .unwrap();
-                let answer: Value = serde_json::from_str(&text).unwrap();
+                let args =
+                    json!({"email": format!("nobody-{i}@example.com"), "password": "password123"});
+                let request = tool_call(&reqwest::Client::new(), &url, "sign_in", args);
+                let answer = answer(request.header("x-forwarded-for", from)).await;
                 let text = answer["result"]["content"][0]["text"]
                     .as_str()
                     .unwrap()
@@ -689,11 +688,7 @@ async fn two_servers_behind_haproxy_fail_over_when_one_is_killed_and_lose_no_sig
             let (url, done) = (url.clone(), done.clone());
             tokio::spawn(async move {
                 let client = reqwest::Client::new();
-                let call = |name: &str, args: Value| {
-                    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-                        "params":{"name": name, "arguments": args}});
-                    mcp_post(&client, &url).body(body.to_string()).send()
-                };
+                let call = |name: &str, args: Value| tool_call(&client, &url, name, args).send();
                 let (mut acknowledged, mut errors) = (Vec::new(), Vec::<String>::new());
                 let describe = |r: Result<reqwest::Response, reqwest::Error>| async move {
                     match r {
@@ -810,31 +805,19 @@ async fn no_bearer_token_or_password_sent_over_http_reaches_the_log_even_at_trac
         crate::support::server::SECRET,
     );
     let password = "a-password-never-logged-7f3e";
-    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sign_up",
-        "arguments":{"email":"logs@example.com","password": password}}});
-    let answer = mcp_post(&reqwest::Client::new(), server.url())
-        .bearer_auth(&bearer)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let up: Value = serde_json::from_str(&answer).unwrap();
+    let args = json!({"email": "logs@example.com", "password": password});
+    let up = answer(
+        tool_call(&reqwest::Client::new(), server.url(), "sign_up", args).bearer_auth(&bearer),
+    )
+    .await;
     let token = up["result"]["structuredContent"]["token"]
         .as_str()
         .unwrap()
         .to_owned();
     // sign_in logs at debug ("checking a password"): the log below is at trace for sure.
-    let body = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"sign_in",
-        "arguments":{"email":"logs@example.com","password": password}}});
-    mcp_post(&reqwest::Client::new(), server.url())
-        .bearer_auth(&token)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    let args = json!({"email": "logs@example.com", "password": password});
+    answer(tool_call(&reqwest::Client::new(), server.url(), "sign_in", args).bearer_auth(&token))
+        .await;
     let bad_bearer = format!("{bearer}x");
     let refused = mcp_post(&reqwest::Client::new(), server.url())
         .bearer_auth(&bad_bearer)
