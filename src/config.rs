@@ -11,10 +11,14 @@ use secrecy::SecretString;
 
 use crate::better_auth::{
     AuthSettings, DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, PasswordFormat, PasswordPolicy,
-    RateLimitPolicy, SessionPolicy,
+    RateLimitPolicy, Resource, SessionPolicy,
 };
 use crate::mcp::http::HttpSettings;
 use crate::store::{Casing, DatabaseUrl, PoolSettings, SchemaSettings, TableNames, UrlError};
+
+/// Where a Better Auth app serves its routes unless told otherwise (its `basePath`): its
+/// OAuth provider's issuer is BETTER_AUTH_URL followed by it.
+pub const DEFAULT_BASE_PATH: &str = "/api/auth";
 
 /// The settings as given: flags, or their environment variables.
 #[derive(clap::Args, Debug, Clone)]
@@ -209,6 +213,17 @@ pub struct Settings {
         global = true
     )]
     pub public_url: Option<String>,
+    /// The issuer of the Better Auth app's OAuth provider, named in this server's OAuth
+    /// metadata as its authorization server; callers' JWTs may carry it as `iss` (as well
+    /// as BETTER_AUTH_URL). Default: BETTER_AUTH_URL followed by Better Auth's default
+    /// basePath, /api/auth.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_MCP_AUTHORIZATION_SERVER",
+        value_name = "URL",
+        global = true
+    )]
+    pub authorization_server: Option<String>,
     /// A scope every caller's token must grant (else 403 insufficient_scope).
     #[arg(
         long,
@@ -377,12 +392,17 @@ impl Config {
                     "BETTER_AUTH_MCP_PUBLIC_URL must be https (http only for localhost)",
                 ));
             }
-            let authorization_server = given(&s.better_auth_url)
+            let app = given(&s.better_auth_url)
                 .map(|u| u.trim().trim_end_matches('/').to_owned())
                 .ok_or(ConfigError::AuthNeedsUrls("BETTER_AUTH_URL is unset"))?;
+            let issuer = given(&s.authorization_server)
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| format!("{app}{DEFAULT_BASE_PATH}"));
             Some(crate::mcp::http::HttpAuth {
-                resource: public_url,
-                authorization_server,
+                resource: Resource {
+                    url: public_url,
+                    issuer,
+                },
                 required_scope: given(&s.required_scope).map(|v| v.trim().to_owned()),
             })
         } else {

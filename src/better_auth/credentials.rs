@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, jwk::Jwk};
 use percent_encoding::percent_decode_str;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::token::{UnverifiedJwt, json_object_part, verify_signature};
+use super::token::{Resource, UnverifiedJwt, json_object_part, verify_signature};
 use super::{
     AccessClaims, AccessTokens, AuthError, AuthStore, JwkLookup, JwksSource, TokenRejection,
 };
@@ -151,14 +151,14 @@ impl JwksCache {
         self.verify_for(store, rules, token, alg, None).await
     }
 
-    /// [`Self::verify`], with `aud` required to name `audience` when given (RFC 8707).
+    /// [`Self::verify`] of a token presented to `resource` when given (RFC 8707).
     pub async fn verify_for(
         &self,
         store: &impl AuthStore,
         rules: &AccessTokens,
         token: &str,
         alg: Algorithm,
-        audience: Option<&str>,
+        resource: Option<&Resource>,
     ) -> Result<AccessClaims, AuthError> {
         let invalid = AuthError::InvalidToken;
         let jwt = UnverifiedJwt::read(token).map_err(invalid)?;
@@ -171,7 +171,7 @@ impl JwksCache {
         }
         verify_signature(token, &key, alg).map_err(invalid)?;
         rules
-            .check_claims_for(jwt.claims, audience)
+            .check_claims_for(jwt.claims, resource)
             .map_err(invalid)
     }
 

@@ -33,7 +33,7 @@ pub use service::{
 };
 pub use token::{
     AccessClaims, AccessTokens, DEFAULT_LEEWAY_SECS, IssuedToken, MAX_LEEWAY_SECS, MAX_TOKEN_BYTES,
-    MIN_SECRET_BYTES, SecretError, check_secret,
+    MIN_SECRET_BYTES, Resource, SecretError, check_secret,
 };
 pub use two_factor::{
     BackupCodes, CipherError, LOCKOUT, MAX_FAILED_SECOND_FACTORS, SECOND_FACTOR_RATE_LIMIT,

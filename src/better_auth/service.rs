@@ -11,8 +11,8 @@ use super::two_factor::{self, BackupCodes, CipherError};
 use super::{
     AccessClaims, AccessTokens, AuthError, AuthStore, Email, LOCKOUT, Lockout,
     MAX_FAILED_SECOND_FACTORS, NewSession, NewUser, Password, PasswordFormat, PasswordHasher,
-    PasswordPolicy, RateDecision, RateLimitPolicy, SECOND_FACTOR_RATE_LIMIT, SecondFactor,
-    SecretError, Session, Standing, StoreError, TokenRejection, User, generate_id,
+    PasswordPolicy, RateDecision, RateLimitPolicy, Resource, SECOND_FACTOR_RATE_LIMIT,
+    SecondFactor, SecretError, Session, Standing, StoreError, TokenRejection, User, generate_id,
     random_alphanumeric, rate_limit_key,
 };
 
@@ -548,9 +548,14 @@ impl<S: AuthStore> AuthService<S> {
     /// Who an HTTP caller is, from its bearer token: an access token issued here (HS256,
     /// checked statelessly), or a Better Auth JWT (JWT plugin or OAuth provider; key from
     /// `jwks` or the JWKS URL) whose `aud` names `resource`, this server's public URL
-    /// (RFC 8707). Session tokens are not bearer tokens here: they are the web app's
+    /// (RFC 8707), and whose `iss` is BETTER_AUTH_URL or the resource's authorization
+    /// server. Session tokens are not bearer tokens here: they are the web app's
     /// long-lived cookies.
-    pub async fn authorize(&self, bearer: &str, resource: &str) -> Result<AccessClaims, AuthError> {
+    pub async fn authorize(
+        &self,
+        bearer: &str,
+        resource: &Resource,
+    ) -> Result<AccessClaims, AuthError> {
         let bearer = bearer.trim();
         match shape_of(bearer) {
             CredentialShape::AccessToken => self

@@ -84,6 +84,18 @@ pub fn check_secret(secret: &SecretString) -> Result<(), SecretError> {
     Ok(())
 }
 
+/// A protected resource Better Auth JWTs are issued for (RFC 8707): this server over
+/// authorized HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// Its public URL, e.g. `https://mcp.example.com/mcp`: the `aud` a token must name.
+    pub url: String,
+    /// The authorization server that issues tokens for it: the issuer of the Better Auth
+    /// app's OAuth provider (BETTER_AUTH_URL and the app's basePath, `/api/auth`). A
+    /// token's `iss` may be this or BETTER_AUTH_URL (the JWT plugin's issuer).
+    pub issuer: String,
+}
+
 /// How many verified tokens are remembered, and the longest one remembered.
 const RECENT_TOKENS: usize = 1024;
 const RECENT_TOKEN_MAX_BYTES: usize = 2048;
@@ -214,12 +226,13 @@ impl AccessTokens {
         self.check_claims_for(c, None)
     }
 
-    /// [`Self::check_claims`], with `aud` required to name `audience` when given (a
-    /// resource's own URL, RFC 8707) instead of BETTER_AUTH_URL.
+    /// [`Self::check_claims`] for a token presented to `resource` when given: `aud` must
+    /// name the resource's URL (RFC 8707) instead of BETTER_AUTH_URL, and `iss` may be the
+    /// resource's authorization server as well as BETTER_AUTH_URL.
     pub(super) fn check_claims_for(
         &self,
         c: ClaimSet,
-        audience: Option<&str>,
+        resource: Option<&Resource>,
     ) -> Result<AccessClaims, TokenRejection> {
         let (Some(sub), Some(exp), Some(iat)) = (c.sub, c.exp, c.iat) else {
             return Err(TokenRejection::MissingClaim);
@@ -239,12 +252,13 @@ impl AccessTokens {
             scope: c.scope,
         };
         self.check_clock(&claims)?;
-        if let Some(issuer) = &self.issuer
-            && claims.iss.as_ref() != Some(issuer)
-        {
-            return Err(TokenRejection::WrongIssuer);
+        if let Some(issuer) = &self.issuer {
+            let iss = claims.iss.as_deref();
+            if iss != Some(issuer) && (iss.is_none() || iss != resource.map(|r| &*r.issuer)) {
+                return Err(TokenRejection::WrongIssuer);
+            }
         }
-        if let Some(audience) = audience.or(self.issuer.as_deref()) {
+        if let Some(audience) = resource.map(|r| &*r.url).or(self.issuer.as_deref()) {
             let names_us = match &claims.aud {
                 Some(serde_json::Value::String(aud)) => aud == audience,
                 Some(serde_json::Value::Array(auds)) => auds.iter().any(|a| a == audience),

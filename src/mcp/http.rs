@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 
 use super::AuthServer;
-use crate::better_auth::{AuthError, AuthService, AuthStore};
+use crate::better_auth::{AuthError, AuthService, AuthStore, Resource};
 
 /// How the HTTP endpoint is guarded.
 #[derive(Debug, Clone)]
@@ -52,11 +52,9 @@ pub struct HttpSettings {
 /// The server as an OAuth 2.1 resource server (MCP authorization, RFC 9728, RFC 8707).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpAuth {
-    /// The server's public URL, e.g. `https://mcp.example.com/mcp`: the `aud` a Better
-    /// Auth JWT must name.
-    pub resource: String,
-    /// The Better Auth app whose OAuth provider issues tokens for it (BETTER_AUTH_URL).
-    pub authorization_server: String,
+    /// The server's public URL (the `aud` a Better Auth JWT must name) and the issuer of
+    /// the Better Auth app's OAuth provider, its authorization server.
+    pub resource: Resource,
     /// A scope every caller's token must grant.
     pub required_scope: Option<String>,
 }
@@ -64,10 +62,11 @@ pub struct HttpAuth {
 impl HttpAuth {
     /// The path of the resource URL (`/mcp`), and its origin (`https://mcp.example.com`).
     fn split(&self) -> (&str, &str) {
-        let after_scheme = self.resource.find("://").map_or(0, |i| i + 3);
-        match self.resource[after_scheme..].find('/') {
-            Some(i) => self.resource.split_at(after_scheme + i),
-            None => (self.resource.as_str(), ""),
+        let url = &self.resource.url;
+        let after_scheme = url.find("://").map_or(0, |i| i + 3);
+        match url[after_scheme..].find('/') {
+            Some(i) => url.split_at(after_scheme + i),
+            None => (url.as_str(), ""),
         }
     }
 
@@ -81,8 +80,8 @@ impl HttpAuth {
     /// The metadata document (RFC 9728, section 2).
     fn metadata(&self) -> serde_json::Value {
         let mut doc = serde_json::json!({
-            "resource": self.resource,
-            "authorization_servers": [self.authorization_server],
+            "resource": self.resource.url,
+            "authorization_servers": [self.resource.issuer],
             "bearer_methods_supported": ["header"],
             "resource_name": "Better Auth MCP",
         });
@@ -435,9 +434,12 @@ mod tests {
 
     #[test]
     fn the_metadata_url_inserts_the_resource_path() {
+        let resource = |url: &str| Resource {
+            url: url.into(),
+            issuer: "https://app.example.com/api/auth".into(),
+        };
         let auth = HttpAuth {
-            resource: "https://mcp.example.com/mcp".into(),
-            authorization_server: "https://app.example.com".into(),
+            resource: resource("https://mcp.example.com/mcp"),
             required_scope: None,
         };
         assert_eq!(
@@ -445,7 +447,7 @@ mod tests {
             "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
         );
         let root = HttpAuth {
-            resource: "https://mcp.example.com".into(),
+            resource: resource("https://mcp.example.com"),
             ..auth
         };
         assert_eq!(

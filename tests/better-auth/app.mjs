@@ -10,7 +10,9 @@
 // emailAndPassword's option of that name; `drizzle: true` uses Better Auth's Drizzle
 // adapter (usePlural) over the schema Better Auth's Drizzle generator writes (snake_case
 // columns, plural tables, `timestamp` without time zone; see drizzle-schema.mjs), with the
-// admin plugin; `searchPath: "<schema>"` keeps the tables in that PostgreSQL schema.
+// admin plugin; `searchPath: "<schema>"` keeps the tables in that PostgreSQL schema;
+// `oauthResources: [url, ...]` adds the OAuth provider plugin (@better-auth/oauth-provider)
+// serving those resources (RFC 8707), its access tokens living `accessTokenExpiresIn` s.
 import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
 import { admin, bearer, jwt, twoFactor } from "better-auth/plugins";
@@ -18,6 +20,8 @@ import { getMigrations } from "better-auth/db/migration";
 import { symmetricDecrypt, verifyPassword } from "better-auth/crypto";
 import { createOTP } from "@better-auth/utils/otp";
 import { drizzleAdapter } from "better-auth/adapters/drizzle";
+import { oauthProvider } from "@better-auth/oauth-provider";
+import { createHash, randomBytes } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import * as drizzleSchema from "./drizzle-schema.mjs";
@@ -44,6 +48,21 @@ const auth = betterAuth({
     ...(args.drizzle ? [admin()] : [jwt()]),
     ...(args.admin ? [admin()] : []),
     ...(args.twoFactor ? [twoFactor()] : []),
+    ...(args.oauthResources
+      ? [
+          oauthProvider({
+            loginPage: "/sign-in",
+            consentPage: "/consent",
+            resources: args.oauthResources,
+            // As README.md's example: MCP clients register themselves (RFC 7591) and get
+            // the resources.
+            allowDynamicClientRegistration: true,
+            allowUnauthenticatedClientRegistration: true,
+            clientRegistrationDefaultResources: args.oauthResources,
+            ...(args.accessTokenExpiresIn ? { accessTokenExpiresIn: args.accessTokenExpiresIn } : {}),
+          }),
+        ]
+      : []),
   ],
   advanced: args.uuid ? { database: { generateId: "uuid" } } : undefined,
   telemetry: { enabled: false },
@@ -135,6 +154,83 @@ async function run() {
     case "get-jwt": {
       const { token } = await auth.api.getToken({ headers: bearerHeaders(args.token) });
       return { jwt: token };
+    }
+    case "oauth-access-token": {
+      // What an MCP client does with the app's OAuth provider (authorization code + PKCE,
+      // RFC 8707 resource), as a native public client on a loopback redirect that
+      // registered itself; the user, signed in on the web, consents.
+      const { headers } = await auth.api.signInEmail({
+        body: { email: args.email, password: args.password },
+        returnHeaders: true,
+      });
+      const cookie = `better-auth.session_token=${cookieValue(headers)}`;
+      const redirect = "http://127.0.0.1:33418/callback";
+      const api = `${args.baseURL}/api/auth`;
+      const registered = await auth.handler(
+        new Request(`${api}/oauth2/register`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            client_name: "An MCP client",
+            redirect_uris: [redirect],
+            application_type: "native",
+            token_endpoint_auth_method: "none",
+            grant_types: ["authorization_code"],
+            response_types: ["code"],
+          }),
+        }),
+      );
+      const client = await registered.json();
+      if (!client.client_id) throw new Error(`register: ${registered.status} ${JSON.stringify(client)}`);
+      const verifier = randomBytes(32).toString("base64url");
+      const query = new URLSearchParams({
+        response_type: "code",
+        client_id: client.client_id,
+        redirect_uri: redirect,
+        scope: args.scope ?? "openid email",
+        state: "state-1",
+        code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+        code_challenge_method: "S256",
+        resource: args.resource,
+      });
+      const authorized = await auth.handler(
+        new Request(`${api}/oauth2/authorize?${query}`, { headers: { cookie } }),
+      );
+      // The app's consent page, with the signed query the provider sent it to: accept.
+      const consentPage = new URL(authorized.headers.get("location") ?? "", args.baseURL);
+      if (consentPage.pathname !== "/consent") throw new Error(`authorize: ${authorized.status} ${consentPage}`);
+      const consented = await auth.handler(
+        new Request(`${api}/oauth2/consent`, {
+          method: "POST",
+          headers: { "content-type": "application/json", cookie, origin: args.baseURL },
+          body: JSON.stringify({ accept: true, oauth_query: consentPage.search.slice(1) }),
+        }),
+      );
+      const answer = await consented.json();
+      const location = answer.url ?? answer.redirect_uri ?? consented.headers.get("location");
+      const code = location && new URL(location).searchParams.get("code");
+      if (!code) throw new Error(`consent: ${consented.status} ${JSON.stringify(answer)}`);
+      const exchanged = await auth.handler(
+        new Request(`${api}/oauth2/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({
+            grant_type: "authorization_code",
+            code,
+            redirect_uri: redirect,
+            client_id: client.client_id,
+            code_verifier: verifier,
+            resource: args.resource,
+          }),
+        }),
+      );
+      const tokens = await exchanged.json();
+      if (!tokens.access_token) throw new Error(`token: ${exchanged.status} ${JSON.stringify(tokens)}`);
+      const metadata = await (
+        await auth.handler(new Request(`${api}/.well-known/oauth-authorization-server`))
+      ).json();
+      const claims = JSON.parse(Buffer.from(tokens.access_token.split(".")[1], "base64url"));
+      return { accessToken: tokens.access_token, claims, issuer: metadata.issuer };
     }
     case "verify-password": {
       return { ok: await verifyPassword({ hash: args.hash, password: args.password }) };

@@ -73,6 +73,47 @@ impl HttpServer {
         self.post(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#, &[])
             .await
     }
+
+    /// tools/list with `bearer` (or none): the status and the `WWW-Authenticate` header.
+    async fn list_as(&self, bearer: Option<&str>) -> (u16, String) {
+        let mut request = mcp_post(&reqwest::Client::new(), self.url())
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the server answers");
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (response.status().as_u16(), challenge)
+    }
+
+    /// The Protected Resource Metadata document at `path`.
+    async fn metadata(&self, path: &str) -> Value {
+        let text = reqwest::get(format!("{}{path}", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+}
+
+/// Asserts a 401 with the invalid_token challenge naming the metadata URL.
+fn assert_refused(answer: (u16, String), metadata: &str, why: &str) {
+    let (status, challenge) = answer;
+    assert_eq!(status, 401, "{why}");
+    assert!(
+        challenge.starts_with(r#"Bearer error="invalid_token""#),
+        "{why}: {challenge}"
+    );
+    assert!(
+        challenge.contains(&format!(r#"resource_metadata="{metadata}""#)),
+        "{why}: {challenge}"
+    );
 }
 
 /// A POST to /mcp as a client of 2025-06-18 sends it after initialize.
@@ -338,37 +379,28 @@ async fn with_require_auth_only_tokens_for_this_resource_reach_the_tools() {
         .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
         .with("BETTER_AUTH_MCP_PUBLIC_URL", &public);
     let server = HttpServer::start_on(&env, port).await;
-    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-    let call = |token: Option<String>| {
-        let server = &server;
-        async move {
-            let mut request = mcp_post(&reqwest::Client::new(), server.url()).body(list);
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            let challenge = response
-                .headers()
-                .get("www-authenticate")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default();
-            (status, challenge)
-        }
-    };
     let now = chrono::Utc::now().timestamp();
     let ours = crate::e2e::forge(
         json!({"sub": "u1", "iat": now, "exp": now + 600, "iss": ISSUER, "aud": ISSUER}),
         crate::support::server::SECRET,
     );
-    assert_eq!(call(Some(ours)).await.0, 200, "an access token issued here");
     assert_eq!(
-        call(Some(key.token("u1", &public))).await.0,
+        server.list_as(Some(&ours)).await.0,
         200,
-        "a JWT for this resource"
+        "an access token issued here"
     );
+    for (why, iss) in [
+        ("the JWT plugin's issuer", ISSUER.to_owned()),
+        ("the OAuth provider's issuer", format!("{ISSUER}/api/auth")),
+    ] {
+        let token = key.sign(json!({"sub": "u1", "iat": now, "exp": now + 600,
+            "iss": iss, "aud": public}));
+        assert_eq!(server.list_as(Some(&token)).await.0, 200, "{why}");
+    }
     let expired = key.sign(json!({"sub": "u1", "iat": now - 7200, "exp": now - 3600,
         "iss": ISSUER, "aud": public}));
+    let foreign_issuer = key.sign(json!({"sub": "u1", "iat": now, "exp": now + 600,
+        "iss": "https://elsewhere.example.com/api/auth", "aud": public}));
     for (why, token) in [
         ("none", None),
         (
@@ -376,38 +408,26 @@ async fn with_require_auth_only_tokens_for_this_resource_reach_the_tools() {
             Some(key.token("u1", "https://other.example.com/mcp")),
         ),
         ("expired", Some(expired)),
+        ("another issuer", Some(foreign_issuer)),
         ("a key not in the JWKS", Some(stranger.token("u1", &public))),
         (
             "a session token",
             Some("aP8dZCLrnzonw3e5ju5rlRhq14rJXmVA".to_owned()),
         ),
     ] {
-        let (status, challenge) = call(token).await;
-        assert_eq!(status, 401, "{why}");
-        assert!(
-            challenge.starts_with(r#"Bearer error="invalid_token""#),
-            "{why}: {challenge}"
-        );
-        assert!(
-            challenge.contains(&format!(r#"resource_metadata="{metadata}""#)),
-            "{why}: {challenge}"
-        );
+        assert_refused(server.list_as(token.as_deref()).await, &metadata, why);
     }
     for path in [
         "/.well-known/oauth-protected-resource/mcp",
         "/.well-known/oauth-protected-resource",
     ] {
-        let doc: Value = serde_json::from_str(
-            &reqwest::get(format!("{}{path}", server.base))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let doc = server.metadata(path).await;
         assert_eq!(doc["resource"], public.as_str(), "{path}: {doc}");
-        assert_eq!(doc["authorization_servers"], json!([ISSUER]), "{path}");
+        assert_eq!(
+            doc["authorization_servers"],
+            json!([format!("{ISSUER}/api/auth")]),
+            "{path}: the OAuth provider's issuer by default"
+        );
         assert_eq!(doc["bearer_methods_supported"], json!(["header"]), "{path}");
     }
     drop(server);
@@ -431,31 +451,103 @@ async fn with_require_auth_only_tokens_for_this_resource_reach_the_tools() {
             "aud": public, "scope": scope}),
         )
     };
-    let call = |token: String| {
-        let server = &server;
-        async move {
-            let response = mcp_post(&reqwest::Client::new(), server.url())
-                .bearer_auth(token)
-                .body(list)
-                .send()
-                .await
-                .unwrap();
-            let challenge = response
-                .headers()
-                .get("www-authenticate")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default();
-            (response.status().as_u16(), challenge)
-        }
-    };
-    assert_eq!(call(scoped("openid mcp:tools")).await.0, 200);
-    let (status, challenge) = call(scoped("openid")).await;
+    assert_eq!(
+        server.list_as(Some(&scoped("openid mcp:tools"))).await.0,
+        200
+    );
+    let (status, challenge) = server.list_as(Some(&scoped("openid"))).await;
     assert_eq!(status, 403);
     assert!(
         challenge.starts_with(r#"Bearer error="insufficient_scope""#)
             && challenge.contains(r#"scope="mcp:tools""#),
         "{challenge}"
     );
+}
+
+/// A real Better Auth app's OAuth provider (`@better-auth/oauth-provider`) issues an access
+/// token for this server through the flow an MCP client runs (authorization code with
+/// PKCE, the resource named as RFC 8707 asks): the token reaches the tools and get_user
+/// answers for its user. The provider's tokens for another resource, expired, or signed by
+/// a key that is not in this database's `jwks` (another app's) get 401 with the challenge,
+/// and the metadata names the provider's issuer as its own metadata does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_better_auth_oauth_providers_token_for_this_resource_is_accepted_and_others_are_not() {
+    use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
+    const APP_SECRET: &str = "shared-secret-with-the-web-app-0123456789abcdef";
+    let db = crate::support::pg::TestDb::create();
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}/mcp");
+    let other = "https://other.example.com/mcp";
+    let resources = [public.as_str(), other];
+    let (email, password) = ("owner@example.com", "owner-password-1");
+    let user = json!({"email": email, "password": password, "name": "Owner"});
+    let token_for = |app: &BetterAuthApp, resource: &str| {
+        app.run(
+            "oauth-access-token",
+            json!({"email": email, "password": password, "resource": resource}),
+        )
+    };
+    let app = BetterAuthApp::new(&db, APP_SECRET, false).with_oauth_provider(&resources, None);
+    app.run("migrate", json!({}));
+    let signed_up = app.run("sign-up", user.clone());
+    let granted = token_for(&app, &public);
+    assert!(
+        granted["claims"]["aud"]
+            .as_array()
+            .is_some_and(|aud| aud.contains(&json!(public))),
+        "{granted}"
+    );
+    let for_other = token_for(&app, other);
+    let short = BetterAuthApp::new(&db, APP_SECRET, false).with_oauth_provider(&resources, Some(1));
+    let short_lived = token_for(&short, &public);
+    // Another Better Auth app (its own tables and keys, in another schema).
+    db.sql("create schema elsewhere");
+    let stranger = BetterAuthApp::new(&db, APP_SECRET, false)
+        .in_schema("elsewhere")
+        .with_oauth_provider(&resources, None);
+    stranger.run("migrate", json!({}));
+    stranger.run("sign-up", user);
+    let strangers = token_for(&stranger, &public);
+
+    let home = tempdir();
+    let env = ServerEnv::postgres(home.path(), &db.neon_url())
+        .with("BETTER_AUTH_SECRET", APP_SECRET)
+        .with("BETTER_AUTH_URL", BASE_URL)
+        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
+        .with("BETTER_AUTH_MCP_PUBLIC_URL", &public)
+        .with("TOKEN_LEEWAY_SECONDS", "0");
+    let server = HttpServer::start_on(&env, port).await;
+    let bearer = |v: &Value| v["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(server.list_as(Some(&bearer(&granted))).await.0, 200);
+    let me = answer(
+        tool_call(&reqwest::Client::new(), server.url(), "get_user", json!({}))
+            .bearer_auth(bearer(&granted)),
+    )
+    .await;
+    assert_eq!(
+        me["result"]["structuredContent"]["user"]["id"], signed_up["user"]["id"],
+        "{me}"
+    );
+    let metadata = format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp");
+    // Expired by now: it lived a second and the server allows no leeway.
+    let wait = short_lived["claims"]["exp"].as_i64().unwrap() + 1 - chrono::Utc::now().timestamp();
+    tokio::time::sleep(Duration::from_secs(wait.max(0) as u64)).await;
+    for (why, token) in [
+        ("for another resource", &for_other),
+        ("expired", &short_lived),
+        ("signed by another app's key", &strangers),
+    ] {
+        assert_refused(server.list_as(Some(&bearer(token))).await, &metadata, why);
+    }
+    let doc = server
+        .metadata("/.well-known/oauth-protected-resource/mcp")
+        .await;
+    assert_eq!(
+        doc["authorization_servers"],
+        json!([granted["issuer"]]),
+        "{doc}"
+    );
+    assert_eq!(granted["claims"]["iss"], granted["issuer"]);
 }
 
 /// /healthz answers while the process serves; /readyz says 503 (with the reason, never the

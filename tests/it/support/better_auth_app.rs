@@ -18,7 +18,15 @@ fn app_dir() -> PathBuf {
 fn ensure_installed() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        super::npm_installed(&app_dir(), &["better-auth", "drizzle-orm", "pg"]);
+        super::npm_installed(
+            &app_dir(),
+            &[
+                "better-auth",
+                "@better-auth/oauth-provider",
+                "drizzle-orm",
+                "pg",
+            ],
+        );
     });
 }
 
@@ -70,6 +78,16 @@ impl BetterAuthApp {
     /// The same app with its tables in another PostgreSQL schema (its `search_path`).
     pub fn in_schema(mut self, schema: &str) -> Self {
         self.base["searchPath"] = Value::String(schema.into());
+        self
+    }
+
+    /// The same app with Better Auth's OAuth provider plugin, issuing access tokens for
+    /// `resources` (RFC 8707) that live `expires_in` seconds (its default, an hour: None).
+    pub fn with_oauth_provider(mut self, resources: &[&str], expires_in: Option<u64>) -> Self {
+        self.base["oauthResources"] = json!(resources);
+        if let Some(secs) = expires_in {
+            self.base["accessTokenExpiresIn"] = json!(secs);
+        }
         self
     }
 
