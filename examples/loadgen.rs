@@ -14,6 +14,13 @@
 //! socketpair as stdin and stdout, as Node-based clients do, instead of pipes.
 //! `loadgen null-server` is the do-nothing rmcp server (one tool, on our stdio transport):
 //! the SDK's own cost, against which ours is compared.
+//!
+//! `--http` runs the Streamable HTTP scenarios instead: the server on a loopback port,
+//! verify_token over 64 keep-alive connections (with and without `--require-auth`) in
+//! turns with `loadgen null-http-server PORT` (the do-nothing tool behind rmcp's own HTTP
+//! service, configured as ours), startup to /readyz, memory with 1,000 idle keep-alive
+//! connections, and with --postgres-url two instances behind HAProxy (`haproxy` on PATH).
+//! `--only` takes startup, verify_token or idle_connections there.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -162,13 +169,21 @@ impl Client {
 
     /// The server's peak resident memory so far (VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        let pid = self.child.id()?;
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()?
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        memory_kib(self.child.id()?, "VmHWM")
     }
+}
+
+/// A field of /proc/PID/status (VmHWM: peak resident memory, VmRSS: resident now), in KiB.
+fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
 
 /// p50 and p99 of `samples`.
@@ -212,30 +227,47 @@ where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
+    under_load(outstanding, duration, total, f).await.0
+}
+
+/// [`throughput`], and the time each call took under that load.
+async fn under_load<F, Fut>(
+    outstanding: usize,
+    duration: Duration,
+    total: u64,
+    f: F,
+) -> (f64, Vec<Duration>)
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let f = Arc::new(f);
-    let done = Arc::new(AtomicU64::new(0));
     let issued = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
     let workers: Vec<_> = (0..outstanding)
         .map(|_| {
-            let (f, done, issued) = (f.clone(), done.clone(), issued.clone());
+            let (f, issued) = (f.clone(), issued.clone());
             tokio::spawn(async move {
+                let mut took = Vec::new();
                 loop {
                     let i = issued.fetch_add(1, Ordering::Relaxed);
                     if i >= total || Instant::now() >= deadline {
                         break;
                     }
+                    let t = Instant::now();
                     f(i).await;
-                    done.fetch_add(1, Ordering::Relaxed);
+                    took.push(t.elapsed());
                 }
+                took
             })
         })
         .collect();
+    let mut all = Vec::new();
     for w in workers {
-        w.await.expect("a worker panicked: a wrong answer");
+        all.extend(w.await.expect("a worker panicked: a wrong answer"));
     }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    (all.len() as f64 / started.elapsed().as_secs_f64(), all)
 }
 
 /// How long and how much each scenario runs.
@@ -248,6 +280,8 @@ pub struct Sizes {
     pub sequential: usize,
     pub window: Duration,
     pub during_sign_ins: usize,
+    /// Keep-alive connections held open idle (HTTP).
+    pub idle_connections: usize,
     /// Run only this scenario (and what it needs), e.g. to profile it: `startup`,
     /// `sign_up`, `sign_in`, `verify_token`, `get_user` or `during_sign_ins`.
     pub only: Option<&'static str>,
@@ -262,6 +296,7 @@ impl Sizes {
         sequential: 2000,
         window: Duration::from_secs(5),
         during_sign_ins: 1000,
+        idle_connections: 1000,
         only: None,
     };
     pub const SMOKE: Self = Self {
@@ -272,6 +307,7 @@ impl Sizes {
         sequential: 50,
         window: Duration::from_millis(300),
         during_sign_ins: 30,
+        idle_connections: 20,
         only: None,
     };
 
@@ -508,10 +544,10 @@ pub async fn measure_server(
         );
     }
 
-    let rss = client
-        .peak_rss_kib()
-        .map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
-    fig("peak RSS of the server (VmHWM)".into(), rss);
+    fig(
+        "peak RSS of the server (VmHWM)".into(),
+        mib(client.peak_rss_kib()),
+    );
     out
 }
 
@@ -651,12 +687,482 @@ pub fn server_command(
     }
 }
 
+// Streamable HTTP (`--http`): the same server serving http://127.0.0.1:PORT/mcp, driven
+// over keep-alive connections, against rmcp's own Streamable HTTP service configured as
+// ours (stateless, JSON answers) serving the do-nothing tool.
+
+/// What an HTTP client of 2025-06-18 sends with each call (no initialize is needed: the
+/// servers are stateless).
+fn mcp_request(http: &reqwest::Client, url: &str, body: String) -> reqwest::RequestBuilder {
+    http.post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(body)
+}
+
+/// A server process serving MCP over HTTP on a loopback port.
+pub struct HttpTarget {
+    child: Child,
+    pub url: String,
+    base: String,
+    http: reqwest::Client,
+    next_id: AtomicU64,
+}
+
+impl HttpTarget {
+    /// Spawns `cmd` (serving on `port`) and returns it once /readyz answers 200 (the
+    /// database answers and is migrated), with the time from spawn to that answer.
+    pub async fn start(mut cmd: tokio::process::Command, port: u16) -> (Self, Duration) {
+        let started = Instant::now();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let mut target = Self {
+            child,
+            url: format!("{base}/mcp"),
+            base,
+            http,
+            next_id: AtomicU64::new(1),
+        };
+        target.ready().await;
+        (target, started.elapsed())
+    }
+
+    /// Waits (polling every millisecond) until /readyz answers 200.
+    async fn ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the server exited: {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("{} was not ready within 30 s", self.base);
+    }
+
+    /// Calls a tool (with `bearer` when given); panics unless it succeeded. Returns its
+    /// structured result.
+    pub async fn tool(&self, bearer: Option<&str>, name: &str, arguments: Value) -> Value {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        tool_over_http(&self.http, &self.url, bearer, id, name, arguments).await
+    }
+
+    pub fn memory_kib(&self, field: &str) -> Option<u64> {
+        memory_kib(self.child.id()?, field)
+    }
+}
+
+/// One checked tools/call over HTTP.
+async fn tool_over_http(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+    id: u64,
+    name: &str,
+    arguments: Value,
+) -> Value {
+    let body = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+        "params":{"name":name,"arguments":arguments}});
+    let mut request = mcp_request(http, url, body.to_string());
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let text = response.text().await.expect("a whole answer");
+    assert_eq!(status, 200, "{name}: {text}");
+    let mut answer: Value = serde_json::from_str(&text).expect("a JSON answer");
+    let result = &mut answer["result"];
+    assert!(
+        result.is_object() && result["isError"] == false,
+        "{name} failed: {text}"
+    );
+    result["structuredContent"].take()
+}
+
+/// One call of a load, checked.
+type Call = Arc<dyn Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// verify_token of `token` at `url` (with `bearer` when given), its answer checked.
+fn http_verify(http: &reqwest::Client, url: &str, bearer: Option<&str>, token: &str) -> Call {
+    let (http, url) = (http.clone(), url.to_owned());
+    let (bearer, token) = (bearer.map(str::to_owned), token.to_owned());
+    Arc::new(move |i| {
+        let (http, url, bearer, token) = (http.clone(), url.clone(), bearer.clone(), token.clone());
+        Box::pin(async move {
+            let r = tool_over_http(
+                &http,
+                &url,
+                bearer.as_deref(),
+                i,
+                "verify_token",
+                json!({"token": token}),
+            )
+            .await;
+            assert_eq!(r["valid"], true, "{r}");
+        })
+    })
+}
+
+/// Concurrent connections of the HTTP load.
+const HTTP_CONNECTIONS: usize = 64;
+
+/// The issuer and secret of the HTTP run (authorization needs both).
+pub const HTTP_ISSUER: &str = "http://localhost:3000";
+pub const HTTP_SECRET: &str = "benchmark-secret-0123456789abcdef-0123456789";
+
+/// Sequential p50 / p99, and calls/s with p50 / p99 at [`HTTP_CONNECTIONS`], of each of
+/// `calls`, taking turns (see [`TURNS`]) so that all see the same load from the rest of
+/// a shared machine.
+async fn http_in_turns(calls: &[&Call], sizes: Sizes) -> Vec<(Vec<Duration>, f64, Vec<Duration>)> {
+    let mut runs: Vec<(Vec<Duration>, f64, Vec<Duration>)> = vec![Default::default(); calls.len()];
+    for _ in 0..TURNS {
+        for (run, call) in runs.iter_mut().zip(calls) {
+            for i in 0..(sizes.sequential / TURNS) {
+                let t = Instant::now();
+                call(i as u64).await;
+                run.0.push(t.elapsed());
+            }
+        }
+    }
+    for _ in 0..TURNS {
+        for (run, call) in runs.iter_mut().zip(calls) {
+            let call = (*call).clone();
+            let (rate, took) = under_load(
+                HTTP_CONNECTIONS,
+                sizes.window / TURNS as u32,
+                u64::MAX,
+                move |i| call(i),
+            )
+            .await;
+            run.1 += rate / TURNS as f64;
+            run.2.extend(took);
+        }
+    }
+    runs
+}
+
+/// Runs the HTTP scenarios. `command(port, authorized)` starts the server on `port`,
+/// requiring a bearer token when `authorized`; `null_url` is the do-nothing service's.
+pub async fn measure_http(
+    command: impl Fn(u16, bool) -> tokio::process::Command,
+    null_url: &str,
+    sizes: Sizes,
+) -> Vec<Figure> {
+    let mut out = Vec::new();
+    let mut fig = |name: String, value: String| {
+        eprintln!("  http: {name}: {value}");
+        out.push(Figure { name, value });
+    };
+    if sizes.runs("startup") {
+        // The first start creates the database; the median of later starts is reported.
+        let port = free_port();
+        drop(HttpTarget::start(command(port, false), port).await);
+        let mut startups = Vec::new();
+        for _ in 0..sizes.startups {
+            let port = free_port();
+            let (target, took) = HttpTarget::start(command(port, false), port).await;
+            startups.push(took);
+            drop(target);
+        }
+        fig(
+            "startup to /readyz 200 (median)".into(),
+            ms(percentiles(startups).0),
+        );
+    }
+
+    let (open_port, auth_port) = (free_port(), free_port());
+    let (open, _) = HttpTarget::start(command(open_port, false), open_port).await;
+    let email = format!("bench{}-http@example.com", std::process::id());
+    let up = open
+        .tool(
+            None,
+            "sign_up",
+            json!({"email": email, "password": "bench-password-1"}),
+        )
+        .await;
+    let token = up["token"].as_str().expect("a token").to_owned();
+    let http = reqwest::Client::new();
+    if sizes.runs("verify_token") {
+        let (authorized, _) = HttpTarget::start(command(auth_port, true), auth_port).await;
+        let ours = http_verify(&http, &open.url, None, &token);
+        let theirs = http_verify(&http, null_url, None, "x");
+        let gated = http_verify(&http, &authorized.url, Some(&token), &token);
+        let runs = http_in_turns(&[&ours, &theirs, &gated], sizes).await;
+        let names = [
+            "verify_token",
+            "do-nothing rmcp HTTP service",
+            "verify_token with --require-auth",
+        ];
+        for (name, (seq, rate, loaded)) in names.iter().zip(&runs) {
+            let (s50, s99) = percentiles(seq.clone());
+            let (l50, l99) = percentiles(loaded.clone());
+            fig(
+                format!("{name}: sequential p50 / p99"),
+                format!("{} / {}", ms(s50), ms(s99)),
+            );
+            fig(
+                format!("{name}: {HTTP_CONNECTIONS} connections, p50 / p99"),
+                format!("{} / {}", ms(l50), ms(l99)),
+            );
+            fig(
+                format!("{name}: {HTTP_CONNECTIONS} connections, {:?}", sizes.window),
+                format!("{rate:.0} calls/s"),
+            );
+        }
+        let p50 = |i: usize| percentiles(runs[i].2.clone()).0.as_secs_f64();
+        fig(
+            "verify_token against do-nothing at 64 connections (target: both at most 1.3)".into(),
+            format!(
+                "p50 time ratio {:.2}, calls/s ratio (do-nothing / verify_token) {:.2}",
+                p50(0) / p50(1),
+                runs[1].1 / runs[0].1
+            ),
+        );
+        fig(
+            "--require-auth against none at 64 connections (target: at most 1.10)".into(),
+            format!(
+                "p50 time ratio {:.2}, calls/s ratio {:.2}",
+                p50(2) / p50(0),
+                runs[0].1 / runs[2].1
+            ),
+        );
+    }
+
+    if sizes.runs("idle_connections") {
+        // Connections that made one call and stay open, idle, as agents' clients keep them.
+        let mut idle = Vec::with_capacity(sizes.idle_connections);
+        for i in 0..sizes.idle_connections {
+            idle.push(keep_alive_call(open_port, &token, i as u64).await);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        fig(
+            format!(
+                "RSS with {} idle keep-alive connections (VmRSS)",
+                idle.len()
+            ),
+            mib(open.memory_kib("VmRSS")),
+        );
+        // Still serving, on a new connection.
+        open.tool(None, "verify_token", json!({"token": token}))
+            .await;
+        drop(idle);
+    }
+    fig(
+        "peak RSS of the server over the run (VmHWM)".into(),
+        mib(open.memory_kib("VmHWM")),
+    );
+    out
+}
+
+/// A connection that made one verify_token call (HTTP/1.1, keep-alive) and is left open.
+pub async fn keep_alive_call(port: u16, token: &str, id: u64) -> tokio::net::TcpStream {
+    use tokio::io::AsyncReadExt;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("the server accepts");
+    let body = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+        "params":{"name":"verify_token","arguments":{"token":token}}})
+    .to_string();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-06-18\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // The head, then as many body bytes as its content-length says.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await.expect("an answer");
+        assert!(n > 0, "the server closed the connection");
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let head = text[..head_end].to_ascii_lowercase();
+            assert!(head.starts_with("http/1.1 200"), "{head}");
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("a content-length");
+            if got.len() >= head_end + 4 + length {
+                let answer: Value = serde_json::from_slice(&got[head_end + 4..]).unwrap();
+                assert_eq!(answer["result"]["structuredContent"]["valid"], true);
+                return stream;
+            }
+        }
+    }
+}
+
+/// A free TCP port on the loopback interface.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Serves [`NullServer`] over Streamable HTTP at http://127.0.0.1:PORT/mcp
+/// (`loadgen null-http-server PORT`).
+pub fn null_http_server(port: u16) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        serve_null_http(listener).await;
+    });
+}
+
+/// [`NullServer`] behind rmcp's Streamable HTTP service configured as ours (stateless,
+/// JSON answers, no keep-alive stream), in axum, as rmcp's examples serve it.
+pub async fn serve_null_http(listener: tokio::net::TcpListener) {
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::never::NeverSessionManager,
+    };
+    let server = NullServer::new();
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_sse_keep_alive(None);
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    let app = axum::Router::new()
+        .nest_service("/mcp", service)
+        .route("/readyz", axum::routing::get(|| async { "ready" }));
+    axum::serve(listener, app).await.unwrap();
+}
+
+/// HAProxy (Debian's package, on PATH) in front of servers, round robin, checking
+/// /readyz, retrying a connection that fails on another server.
+pub struct HaProxy {
+    _child: tokio::process::Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl HaProxy {
+    /// Listening on `port` (on 127.0.0.1).
+    pub async fn start(port: u16, backends: &[u16]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let servers: String = backends
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("  server s{i} 127.0.0.1:{p} check inter 300ms fall 2 rise 2\n"))
+            .collect();
+        let config = format!(
+            "global\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 1s\n  timeout check 3s\n  \
+             timeout client 30s\n  timeout server 30s\n  retries 3\n  option redispatch\n  \
+             retry-on conn-failure\nfrontend mcp\n  bind 127.0.0.1:{port}\n  default_backend servers\n\
+             backend servers\n  balance roundrobin\n  option httpchk GET /readyz\n{servers}"
+        );
+        let path = dir.path().join("haproxy.cfg");
+        std::fs::write(&path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("haproxy.log")).unwrap();
+        let child = tokio::process::Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("haproxy starts (apt-get install haproxy)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            _child: child,
+            port,
+            dir,
+        }
+    }
+}
+
+/// verify_token at [`HTTP_CONNECTIONS`] through HAProxy to two instances of the server
+/// on one PostgreSQL (`command(port)`): what they serve together on shared cores.
+pub async fn measure_haproxy(
+    command: impl Fn(u16) -> tokio::process::Command,
+    sizes: Sizes,
+) -> Vec<Figure> {
+    let ports = [free_port(), free_port()];
+    let mut instances = Vec::new();
+    for port in ports {
+        instances.push(HttpTarget::start(command(port), port).await.0);
+    }
+    let proxy = HaProxy::start(free_port(), &ports).await;
+    let url = format!("http://127.0.0.1:{}/mcp", proxy.port);
+    let email = format!("bench{}-haproxy@example.com", std::process::id());
+    let http = reqwest::Client::new();
+    let up = tool_over_http(
+        &http,
+        &url,
+        None,
+        0,
+        "sign_up",
+        json!({"email": email, "password": "bench-password-1"}),
+    )
+    .await;
+    let token = up["token"].as_str().expect("a token");
+    let call = http_verify(&http, &url, None, token);
+    // Both answer through the proxy before the load starts.
+    for i in 0..4 {
+        call(i).await;
+    }
+    let (rate, took) = under_load(HTTP_CONNECTIONS, sizes.window, u64::MAX, move |i| call(i)).await;
+    let (p50, p99) = percentiles(took);
+    let figures = vec![Figure {
+        name: format!(
+            "verify_token through HAProxy to 2 instances, {HTTP_CONNECTIONS} connections, {:?}: calls/s, p50 / p99",
+            sizes.window
+        ),
+        value: format!("{rate:.0} calls/s, {} / {}", ms(p50), ms(p99)),
+    }];
+    for f in &figures {
+        eprintln!("  haproxy: {}: {}", f.name, f.value);
+    }
+    drop(instances);
+    figures
+}
+
 #[allow(dead_code)]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("null-server") {
-        null_server();
-        return;
+    match args.first().map(String::as_str) {
+        Some("null-server") => return null_server(),
+        Some("null-http-server") => {
+            let port = args.get(1).and_then(|p| p.parse().ok());
+            return null_http_server(port.expect("null-http-server PORT"));
+        }
+        _ => {}
     }
     let mut server = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -665,12 +1171,14 @@ fn main() {
     let mut postgres_url = None;
     let mut extra_env = Vec::new();
     let mut sizes = Sizes::FULL;
+    let mut http = false;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--server" => server = PathBuf::from(it.next().expect("--server PATH")),
             "--postgres-url" => postgres_url = Some(it.next().expect("--postgres-url URL")),
             "--socketpair" => SOCKETPAIR.store(true, Ordering::Relaxed),
+            "--http" => http = true,
             "--smoke" => {
                 sizes = Sizes {
                     only: sizes.only,
@@ -698,6 +1206,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if http {
+        return runtime.block_on(run_http(server, postgres_url, extra_env, sizes));
+    }
     runtime.block_on(async move {
         let me = std::env::current_exe().unwrap();
         let null = start_null_server(me).await;
@@ -734,4 +1245,69 @@ fn main() {
             }
         }
     });
+}
+
+/// `--http`: the HTTP scenarios against the do-nothing service, on PostgreSQL when a URL
+/// is given (then also two instances behind HAProxy), else on the embedded store.
+async fn run_http(
+    server: PathBuf,
+    postgres_url: Option<String>,
+    extra_env: Vec<(String, String)>,
+    sizes: Sizes,
+) {
+    let null_port = free_port();
+    let null = {
+        let mut c = tokio::process::Command::new(std::env::current_exe().unwrap());
+        c.arg("null-http-server").arg(null_port.to_string());
+        HttpTarget::start(c, null_port).await.0
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let command = http_server_command(server, dir.path().into(), postgres_url.clone(), extra_env);
+    let backend = if postgres_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "embedded (SQLite)"
+    };
+    eprintln!("HTTP, {backend}:");
+    let mut report = measure_http(&command, &null.url, sizes).await;
+    if postgres_url.is_some() {
+        report.extend(measure_haproxy(|port| command(port, false), sizes).await);
+    }
+    println!("| backend | figure | value |\n| --- | --- | --- |");
+    for f in report {
+        println!("| HTTP, {backend} | {} | {} |", f.name, f.value);
+    }
+}
+
+/// [`server_command`] serving HTTP on a port, with every tool, BETTER_AUTH_URL and the
+/// secret set; requiring a bearer token for that resource when `authorized`.
+pub fn http_server_command(
+    server: PathBuf,
+    dir: PathBuf,
+    postgres_url: Option<String>,
+    mut extra_env: Vec<(String, String)>,
+) -> impl Fn(u16, bool) -> tokio::process::Command {
+    extra_env.extend(
+        [
+            ("BETTER_AUTH_URL", HTTP_ISSUER),
+            ("BETTER_AUTH_SECRET", HTTP_SECRET),
+            (
+                "BETTER_AUTH_MCP_TOOLS",
+                "sign_up,sign_in,verify_token,get_user,refresh_token,sign_out",
+            ),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let base = server_command(server, dir, postgres_url, extra_env);
+    move |port, authorized| {
+        let mut c = base();
+        c.env("BETTER_AUTH_MCP_HTTP", format!("127.0.0.1:{port}"));
+        if authorized {
+            c.env("BETTER_AUTH_MCP_REQUIRE_AUTH", "true").env(
+                "BETTER_AUTH_MCP_PUBLIC_URL",
+                format!("http://127.0.0.1:{port}/mcp"),
+            );
+        }
+        c
+    }
 }

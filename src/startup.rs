@@ -153,6 +153,12 @@ pub async fn serve_http(
     settings: &crate::mcp::http::HttpSettings,
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
+    // Each connection holds a file descriptor: the soft limit (often 1024) goes up to the
+    // hard one, as Go's runtime does, so that a thousand idle agents do not exhaust it.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(e) => tracing::warn!("could not raise the open file limit: {e}"),
+    }
     let readiness = Arc::new(StoreReadiness(service.store().clone()));
     let server = AuthServer::new(Arc::new(service), tools);
     crate::mcp::http::serve(server, readiness, settings.clone(), shutdown)

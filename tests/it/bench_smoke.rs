@@ -4,7 +4,7 @@
 
 #[path = "../../examples/loadgen.rs"]
 #[allow(dead_code)]
-mod loadgen;
+pub(crate) mod loadgen;
 
 use crate::support::pg::TestDb;
 use crate::support::server::BIN;
@@ -29,4 +29,31 @@ async fn the_load_generator_runs_every_scenario_with_right_answers_on_both_backe
         .await;
         assert_eq!(figures.len(), 10, "every figure is measured");
     }
+}
+
+/// Its HTTP scenarios, briefly: the server over Streamable HTTP (with and without
+/// authorization) and the do-nothing rmcp HTTP service on the embedded store, and two
+/// instances behind HAProxy on PostgreSQL. Every answer is checked; no timing asserted.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_load_generator_runs_its_http_scenarios_with_right_answers() {
+    crate::support::system::require(&[crate::support::system::Need::HaProxy]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let null_url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(loadgen::serve_null_http(listener));
+    let dir = tempdir();
+    let command = loadgen::http_server_command(BIN.into(), dir.path().into(), None, Vec::new());
+    let figures = loadgen::measure_http(&command, &null_url, loadgen::Sizes::SMOKE).await;
+    assert_eq!(figures.len(), 14, "every figure is measured");
+
+    let db = TestDb::create();
+    let dir = tempdir();
+    let command = loadgen::http_server_command(
+        BIN.into(),
+        dir.path().into(),
+        Some(db.neon_url()),
+        Vec::new(),
+    );
+    let figures =
+        loadgen::measure_haproxy(|port| command(port, false), loadgen::Sizes::SMOKE).await;
+    assert_eq!(figures.len(), 1);
 }

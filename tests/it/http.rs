@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::bench_smoke::loadgen::HaProxy;
 use crate::support::pg::free_port;
 use crate::support::server::{ServerEnv, TOOL_NAMES, exit_within};
 use crate::support::tempdir;
@@ -25,13 +26,23 @@ impl HttpServer {
     }
 
     async fn start_on(env: &ServerEnv, port: u16) -> Self {
-        // Its log goes to a file: a pipe nobody reads would fill and stop the server.
-        let log_path = env.home.join(format!("server-{port}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let mut child = env
+        let command = env
             .clone()
             .with("BETTER_AUTH_MCP_HTTP", &format!("127.0.0.1:{port}"))
-            .command()
+            .command();
+        Self::spawn(command, &env.home, port).await
+    }
+
+    /// Spawns `command` (a server serving HTTP on `port`, its home `home`).
+    async fn spawn(
+        mut command: tokio::process::Command,
+        home: &std::path::Path,
+        port: u16,
+    ) -> Self {
+        // Its log goes to a file: a pipe nobody reads would fill and stop the server.
+        let log_path = home.join(format!("server-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -550,6 +561,56 @@ async fn a_better_auth_oauth_providers_token_for_this_resource_is_accepted_and_o
     assert_eq!(granted["claims"]["iss"], granted["issuer"]);
 }
 
+/// Started with a soft limit of 256 open files (systemd and shells often give 1024), the
+/// server raises it to the hard limit and holds 600 idle keep-alive connections, each of
+/// which made a call, and still serves a new one.
+#[tokio::test(flavor = "multi_thread")]
+async fn hundreds_of_idle_keep_alive_connections_fit_under_a_low_soft_open_file_limit() {
+    use crate::bench_smoke::loadgen::keep_alive_call;
+    let home = tempdir();
+    let port = free_port();
+    let env = ServerEnv::sqlite(home.path())
+        .with("BETTER_AUTH_URL", "http://localhost:3000")
+        .with("BETTER_AUTH_MCP_HTTP", &format!("127.0.0.1:{port}"))
+        // An idle connection is closed after the header timeout: none may close here.
+        .with("HTTP_HEADER_TIMEOUT_SECONDS", "120");
+    let mut command = env.command();
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit.rlim_cur = 256;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let server = HttpServer::spawn(command, home.path(), port).await;
+    let now = chrono::Utc::now().timestamp();
+    let token = crate::e2e::forge(
+        json!({"sub": "u1", "iat": now, "exp": now + 600,
+            "iss": "http://localhost:3000", "aud": "http://localhost:3000"}),
+        crate::support::server::SECRET,
+    );
+    let mut idle = Vec::new();
+    for i in 0..600 {
+        let connection =
+            tokio::time::timeout(Duration::from_secs(5), keep_alive_call(port, &token, i))
+                .await
+                .unwrap_or_else(|_| panic!("connection {i} got no answer in 5 s"));
+        idle.push(connection);
+    }
+    let (status, _) = server.list_as(None).await;
+    assert_eq!(status, 200, "a new connection is served too");
+}
+
 /// /healthz answers while the process serves; /readyz says 503 (with the reason, never the
 /// password) while the database cannot be reached.
 #[tokio::test(flavor = "multi_thread")]
@@ -698,59 +759,6 @@ async fn sign_in_is_limited_per_client_address_behind_a_trusted_proxy_or_not() {
     );
 }
 
-/// HAProxy (Debian's) in front of servers, round robin, checking /readyz.
-struct HaProxy {
-    _child: tokio::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl HaProxy {
-    /// Listening on `port` (on 127.0.0.1).
-    async fn start(port: u16, backends: &[u16]) -> Self {
-        crate::support::system::require(&[crate::support::system::Need::HaProxy]);
-        let dir = tempdir();
-        let servers: String = backends
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("  server s{i} 127.0.0.1:{p} check inter 300ms fall 2 rise 2\n"))
-            .collect();
-        let config = format!(
-            "global\n  maxconn 512\ndefaults\n  mode http\n  timeout connect 1s\n  timeout check 3s\n  timeout client 30s\n  \
-             timeout server 30s\n  retries 3\n  option redispatch\n  retry-on conn-failure\n\
-             frontend mcp\n  bind 127.0.0.1:{port}\n  default_backend servers\n\
-             backend servers\n  balance roundrobin\n  option httpchk GET /readyz\n{servers}"
-        );
-        let path = dir.path().join("haproxy.cfg");
-        std::fs::write(&path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("haproxy.log")).unwrap();
-        let child = tokio::process::Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("haproxy starts");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self {
-            _child: child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
 /// Two servers behind HAProxy in round robin on one PostgreSQL, under a mixed load; one is
 /// killed with SIGKILL mid-load and restarted: no acknowledged sign_up is lost, calls fail
 /// over, and the only errors are calls that were in flight on the killed process.
@@ -769,6 +777,7 @@ async fn two_servers_behind_haproxy_fail_over_when_one_is_killed_and_lose_no_sig
     let (port_a, port_b) = (free_port(), free_port());
     let mut a = HttpServer::start_on(&env(home_a.path()), port_a).await;
     let _b = HttpServer::start_on(&env(home_b.path()), port_b).await;
+    crate::support::system::require(&[crate::support::system::Need::HaProxy]);
     let proxy = HaProxy::start(front, &[port_a, port_b]).await;
     let url = format!("http://127.0.0.1:{}/mcp", proxy.port);
 
@@ -849,7 +858,7 @@ async fn two_servers_behind_haproxy_fail_over_when_one_is_killed_and_lose_no_sig
         acknowledged.extend(acked);
         errors.extend(errs);
     }
-    let log = std::fs::read_to_string(proxy._dir.path().join("haproxy.log")).unwrap_or_default();
+    let log = std::fs::read_to_string(proxy.dir.path().join("haproxy.log")).unwrap_or_default();
     assert!(
         errors.len() <= WORKERS,
         "{} calls failed; only the {WORKERS} at most in flight on the killed server may: {:?}\nHAProxy: {log}",
