@@ -71,6 +71,9 @@ impl HttpJwks {
     }
 
     async fn get(&self) -> Result<String, String> {
+        if self.url.scheme() == "https" {
+            crate::entropy::seeded().await;
+        }
         let mut response = self
             .client
             .get(self.url.clone())

@@ -4,6 +4,7 @@
 
 pub mod better_auth;
 pub mod config;
+pub mod entropy;
 pub mod jwks_url;
 pub mod mcp;
 pub mod startup;

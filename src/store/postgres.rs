@@ -70,6 +70,7 @@ impl deadpool::managed::Manager for IdleChecked {
     type Error = tokio_postgres::Error;
 
     async fn create(&self) -> Result<ClientWrapper, tokio_postgres::Error> {
+        crate::entropy::seeded().await;
         deadpool::managed::Manager::create(&self.0).await
     }
 
