@@ -323,22 +323,38 @@ pub struct Figure {
     pub value: String,
 }
 
+/// The figures of one run, each printed to stderr as it is measured.
+struct Report {
+    label: &'static str,
+    figures: Vec<Figure>,
+}
+
+impl Report {
+    fn new(label: &'static str) -> Self {
+        Self {
+            label,
+            figures: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, name: String, value: String) {
+        eprintln!("  {}: {name}: {value}", self.label);
+        self.figures.push(Figure { name, value });
+    }
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
 /// Runs every scenario against the server started by `command` (a fresh database).
 pub async fn measure_server(
-    label: &str,
+    label: &'static str,
     command: impl Fn() -> tokio::process::Command,
     sizes: Sizes,
     reference: Option<Arc<Client>>,
 ) -> Vec<Figure> {
-    let mut out = Vec::new();
-    let mut fig = |name: String, value: String| {
-        eprintln!("  {label}: {name}: {value}");
-        out.push(Figure { name, value });
-    };
+    let mut report = Report::new(label);
     // Startup: the first start creates the database; the median of later starts is reported.
     if sizes.runs("startup") {
         let (first, _) = Client::start(command()).await;
@@ -350,7 +366,7 @@ pub async fn measure_server(
             drop(c);
         }
         let (p50, _) = percentiles(startups);
-        fig("startup to initialize answer (median)".into(), ms(p50));
+        report.add("startup to initialize answer (median)".into(), ms(p50));
     }
 
     let (client, _) = Client::start(command()).await;
@@ -373,7 +389,7 @@ pub async fn measure_server(
     })
     .await;
     if sizes.runs("sign_up") {
-        fig(
+        report.add(
             format!("sign_up x{} sequential p50 / p99", sizes.sign_ups),
             format!("{} / {}", ms(p50), ms(p99)),
         );
@@ -404,7 +420,7 @@ pub async fn measure_server(
             }
         })
         .await;
-        fig(
+        report.add(
             format!("sign_in x{} sequential p50 / p99", sizes.sign_ins),
             format!("{} / {}", ms(p50), ms(p99)),
         );
@@ -423,7 +439,7 @@ pub async fn measure_server(
             )
             .await
         };
-        fig(
+        report.add(
             format!("sign_in x{}, 8 outstanding", sizes.sign_in_burst),
             format!("{rate:.1} calls/s"),
         );
@@ -464,25 +480,25 @@ pub async fn measure_server(
             }
         }
         let (p50, p99) = percentiles(ours);
-        fig(
+        report.add(
             format!("verify_token x{} sequential p50 / p99", sizes.sequential),
             format!("{} / {}", ms(p50), ms(p99)),
         );
-        fig(
+        report.add(
             format!("verify_token, 256 outstanding, {:?}", sizes.window),
             format!("{rate:.0} calls/s"),
         );
         if reference.is_some() {
             let (n50, n99) = percentiles(theirs);
-            fig(
+            report.add(
                 "do-nothing server in turns with it: sequential p50 / p99".into(),
                 format!("{} / {}", ms(n50), ms(n99)),
             );
-            fig(
+            report.add(
                 "do-nothing server in turns with it: 256 outstanding".into(),
                 format!("{null_rate:.0} calls/s"),
             );
-            fig(
+            report.add(
                 "verify_token against do-nothing (target: both at most 1.3)".into(),
                 format!(
                     "p50 time ratio {:.2}, calls/s ratio (do-nothing / verify_token) {:.2}",
@@ -505,7 +521,7 @@ pub async fn measure_server(
     };
     if sizes.runs("get_user") {
         let (p50, p99) = sequential(sizes.sequential, |_| get_user(client.clone())).await;
-        fig(
+        report.add(
             format!("get_user x{} sequential p50 / p99", sizes.sequential),
             format!("{} / {}", ms(p50), ms(p99)),
         );
@@ -513,7 +529,7 @@ pub async fn measure_server(
             let (c, g) = (client.clone(), get_user.clone());
             throughput(64, sizes.window, u64::MAX, move |_| g(c.clone())).await
         };
-        fig(
+        report.add(
             format!("get_user, 64 outstanding, {:?}", sizes.window),
             format!("{rate:.0} calls/s"),
         );
@@ -538,17 +554,17 @@ pub async fn measure_server(
         for b in background {
             b.await.expect("sign_in answers stay right under load");
         }
-        fig(
+        report.add(
             "verify_token p50 / p99 with 16 sign_ins outstanding".into(),
             format!("{} / {}", ms(p50), ms(p99)),
         );
     }
 
-    fig(
+    report.add(
         "peak RSS of the server (VmHWM)".into(),
         mib(client.peak_rss_kib()),
     );
-    out
+    report.figures
 }
 
 /// Starts the do-nothing server (`loadgen null-server`).
@@ -576,23 +592,19 @@ pub async fn measure_null_server(client: Arc<Client>, sizes: Sizes) -> Vec<Figur
         let c = client.clone();
         throughput(256, sizes.window, u64::MAX, move |_| call(c.clone())).await
     };
-    let figures = vec![
-        Figure {
-            name: format!(
-                "do-nothing server: x{} sequential p50 / p99",
-                sizes.sequential
-            ),
-            value: format!("{} / {}", ms(p50), ms(p99)),
-        },
-        Figure {
-            name: format!("do-nothing server: 256 outstanding, {:?}", sizes.window),
-            value: format!("{rate:.0} calls/s"),
-        },
-    ];
-    for f in &figures {
-        eprintln!("  {}: {}", f.name, f.value);
-    }
-    figures
+    let mut report = Report::new("do-nothing");
+    report.add(
+        format!(
+            "do-nothing server: x{} sequential p50 / p99",
+            sizes.sequential
+        ),
+        format!("{} / {}", ms(p50), ms(p99)),
+    );
+    report.add(
+        format!("do-nothing server: 256 outstanding, {:?}", sizes.window),
+        format!("{rate:.0} calls/s"),
+    );
+    report.figures
 }
 
 /// The do-nothing server: an rmcp server on the same stdio transport as ours, with one
@@ -712,8 +724,11 @@ pub struct HttpTarget {
 
 impl HttpTarget {
     /// Spawns `cmd` (serving on `port`) and returns it once /readyz answers 200 (the
-    /// database answers and is migrated), with the time from spawn to that answer.
-    pub async fn start(mut cmd: tokio::process::Command, port: u16) -> (Self, Duration) {
+    /// database answers and is migrated), with the times from spawn to the first 200 of
+    /// /healthz (the process serves) and of /readyz.
+    pub async fn start(mut cmd: tokio::process::Command, port: u16) -> (Self, Duration, Duration) {
+        // The client is made before the clock starts: building it is not the server's time.
+        let http = reqwest::Client::new();
         let started = Instant::now();
         let child = cmd
             .stdin(Stdio::null())
@@ -723,7 +738,6 @@ impl HttpTarget {
             .spawn()
             .expect("the server starts");
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
         let mut target = Self {
             child,
             url: format!("{base}/mcp"),
@@ -731,15 +745,17 @@ impl HttpTarget {
             http,
             next_id: AtomicU64::new(1),
         };
-        target.ready().await;
-        (target, started.elapsed())
+        target.answers("/healthz").await;
+        let serving = started.elapsed();
+        target.answers("/readyz").await;
+        (target, serving, started.elapsed())
     }
 
-    /// Waits (polling every millisecond) until /readyz answers 200.
-    async fn ready(&mut self) {
+    /// Waits (polling every millisecond) until `path` answers 200.
+    async fn answers(&mut self, path: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await
+            if let Ok(r) = self.http.get(format!("{}{path}", self.base)).send().await
                 && r.status() == 200
             {
                 return;
@@ -749,7 +765,7 @@ impl HttpTarget {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        panic!("{} was not ready within 30 s", self.base);
+        panic!("{}{path} did not answer 200 within 30 s", self.base);
     }
 
     /// Calls a tool (with `bearer` when given); panics unless it succeeded. Returns its
@@ -861,30 +877,31 @@ pub async fn measure_http(
     null_url: &str,
     sizes: Sizes,
 ) -> Vec<Figure> {
-    let mut out = Vec::new();
-    let mut fig = |name: String, value: String| {
-        eprintln!("  http: {name}: {value}");
-        out.push(Figure { name, value });
-    };
+    let mut report = Report::new("http");
     if sizes.runs("startup") {
         // The first start creates the database; the median of later starts is reported.
         let port = free_port();
         drop(HttpTarget::start(command(port, false), port).await);
-        let mut startups = Vec::new();
+        let (mut serving, mut ready) = (Vec::new(), Vec::new());
         for _ in 0..sizes.startups {
             let port = free_port();
-            let (target, took) = HttpTarget::start(command(port, false), port).await;
-            startups.push(took);
+            let (target, healthz, readyz) = HttpTarget::start(command(port, false), port).await;
+            serving.push(healthz);
+            ready.push(readyz);
             drop(target);
         }
-        fig(
-            "startup to /readyz 200 (median)".into(),
-            ms(percentiles(startups).0),
+        report.add(
+            "startup to /healthz 200, serving (median)".into(),
+            ms(percentiles(serving).0),
+        );
+        report.add(
+            "startup to /readyz 200, database answering (median)".into(),
+            ms(percentiles(ready).0),
         );
     }
 
     let (open_port, auth_port) = (free_port(), free_port());
-    let (open, _) = HttpTarget::start(command(open_port, false), open_port).await;
+    let (open, ..) = HttpTarget::start(command(open_port, false), open_port).await;
     let email = format!("bench{}-http@example.com", std::process::id());
     let up = open
         .tool(
@@ -896,9 +913,11 @@ pub async fn measure_http(
     let token = up["token"].as_str().expect("a token").to_owned();
     let http = reqwest::Client::new();
     if sizes.runs("verify_token") {
-        let (authorized, _) = HttpTarget::start(command(auth_port, true), auth_port).await;
-        let ours = http_verify(&http, &open.url, None, &token);
-        let theirs = http_verify(&http, null_url, None, "x");
+        let (authorized, ..) = HttpTarget::start(command(auth_port, true), auth_port).await;
+        // The three get the same bytes (the token as argument and as bearer): the servers
+        // without authorization ignore the header, so what differs is the server's work.
+        let ours = http_verify(&http, &open.url, Some(&token), &token);
+        let theirs = http_verify(&http, null_url, Some(&token), &token);
         let gated = http_verify(&http, &authorized.url, Some(&token), &token);
         let runs = http_in_turns(&[&ours, &theirs, &gated], sizes).await;
         let names = [
@@ -909,21 +928,21 @@ pub async fn measure_http(
         for (name, (seq, rate, loaded)) in names.iter().zip(&runs) {
             let (s50, s99) = percentiles(seq.clone());
             let (l50, l99) = percentiles(loaded.clone());
-            fig(
+            report.add(
                 format!("{name}: sequential p50 / p99"),
                 format!("{} / {}", ms(s50), ms(s99)),
             );
-            fig(
+            report.add(
                 format!("{name}: {HTTP_CONNECTIONS} connections, p50 / p99"),
                 format!("{} / {}", ms(l50), ms(l99)),
             );
-            fig(
+            report.add(
                 format!("{name}: {HTTP_CONNECTIONS} connections, {:?}", sizes.window),
                 format!("{rate:.0} calls/s"),
             );
         }
         let p50 = |i: usize| percentiles(runs[i].2.clone()).0.as_secs_f64();
-        fig(
+        report.add(
             "verify_token against do-nothing at 64 connections (target: both at most 1.3)".into(),
             format!(
                 "p50 time ratio {:.2}, calls/s ratio (do-nothing / verify_token) {:.2}",
@@ -931,7 +950,7 @@ pub async fn measure_http(
                 runs[1].1 / runs[0].1
             ),
         );
-        fig(
+        report.add(
             "--require-auth against none at 64 connections (target: at most 1.10)".into(),
             format!(
                 "p50 time ratio {:.2}, calls/s ratio {:.2}",
@@ -948,7 +967,7 @@ pub async fn measure_http(
             idle.push(keep_alive_call(open_port, &token, i as u64).await);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        fig(
+        report.add(
             format!(
                 "RSS with {} idle keep-alive connections (VmRSS)",
                 idle.len()
@@ -960,11 +979,11 @@ pub async fn measure_http(
             .await;
         drop(idle);
     }
-    fig(
+    report.add(
         "peak RSS of the server over the run (VmHWM)".into(),
         mib(open.memory_kib("VmHWM")),
     );
-    out
+    report.figures
 }
 
 /// A connection that made one verify_token call (HTTP/1.1, keep-alive) and is left open.
@@ -1050,6 +1069,7 @@ pub async fn serve_null_http(listener: tokio::net::TcpListener) {
     );
     let app = axum::Router::new()
         .nest_service("/mcp", service)
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/readyz", axum::routing::get(|| async { "ready" }));
     axum::serve(listener, app).await.unwrap();
 }
@@ -1139,18 +1159,16 @@ pub async fn measure_haproxy(
     }
     let (rate, took) = under_load(HTTP_CONNECTIONS, sizes.window, u64::MAX, move |i| call(i)).await;
     let (p50, p99) = percentiles(took);
-    let figures = vec![Figure {
-        name: format!(
+    let mut report = Report::new("haproxy");
+    report.add(
+        format!(
             "verify_token through HAProxy to 2 instances, {HTTP_CONNECTIONS} connections, {:?}: calls/s, p50 / p99",
             sizes.window
         ),
-        value: format!("{rate:.0} calls/s, {} / {}", ms(p50), ms(p99)),
-    }];
-    for f in &figures {
-        eprintln!("  haproxy: {}: {}", f.name, f.value);
-    }
+        format!("{rate:.0} calls/s, {} / {}", ms(p50), ms(p99)),
+    );
     drop(instances);
-    figures
+    report.figures
 }
 
 #[allow(dead_code)]

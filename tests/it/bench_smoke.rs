@@ -43,7 +43,7 @@ async fn the_load_generator_runs_its_http_scenarios_with_right_answers() {
     let dir = tempdir();
     let command = loadgen::http_server_command(BIN.into(), dir.path().into(), None, Vec::new());
     let figures = loadgen::measure_http(&command, &null_url, loadgen::Sizes::SMOKE).await;
-    assert_eq!(figures.len(), 14, "every figure is measured");
+    assert_eq!(figures.len(), 15, "every figure is measured");
 
     let db = TestDb::create();
     let dir = tempdir();
