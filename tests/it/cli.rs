@@ -249,15 +249,7 @@ async fn listed_tools(env: &ServerEnv, args: &[&str]) -> (Server, Vec<String>) {
     let mut env = env.clone();
     env.args = args.iter().map(|a| a.to_string()).collect();
     let server = Server::start(&env).await;
-    let mut names: Vec<String> = server
-        .client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    names.sort();
+    let names = server.tool_names().await;
     (server, names)
 }
 

@@ -12,6 +12,7 @@ mod inspector;
 mod interop;
 mod jwks_url;
 mod library;
+mod packaging;
 mod postgres_connection;
 mod properties;
 mod schemas;

@@ -76,3 +76,8 @@ pub async fn client(url: &str, mode: &str, email: &str) -> Value {
     serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
+
+/// The virtual environment's bin directory (its python, pip and maturin).
+pub fn venv_bin() -> PathBuf {
+    python().parent().unwrap().to_owned()
+}

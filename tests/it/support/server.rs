@@ -111,7 +111,12 @@ pub struct Server {
 
 impl Server {
     pub async fn start(env: &ServerEnv) -> Self {
-        let cmd = env.command().configure(|_| {});
+        Self::start_command(env.command()).await
+    }
+
+    /// The server as `cmd` starts it (an installed package's command, say).
+    pub async fn start_command(cmd: tokio::process::Command) -> Self {
+        let cmd = cmd.configure(|_| {});
         let (transport, stderr) = TokioChildProcess::builder(cmd)
             .stderr(Stdio::piped())
             .spawn()
@@ -130,6 +135,20 @@ impl Server {
             }
         };
         Self { client, stderr }
+    }
+
+    /// The names of the tools it lists, sorted.
+    pub async fn tool_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .client
+            .list_all_tools()
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        names.sort();
+        names
     }
 
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
