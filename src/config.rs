@@ -50,7 +50,7 @@ pub struct Settings {
           default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub jwks_refetch_interval_seconds: u64,
     /// Offer only these tools (comma-separated: sign_up, sign_in, verify_token, get_user,
-    /// refresh_token, sign_out). Default: all six.
+    /// refresh_token, sign_out). Default (or empty): all six.
     #[arg(
         long,
         env = "BETTER_AUTH_MCP_TOOLS",

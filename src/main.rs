@@ -54,8 +54,14 @@ fn main() {
     let settings = &cli.settings;
     // Over HTTP the default tool set is the read-only one: the password tools only when
     // --tools names them.
-    let read_only = settings.read_only || (settings.http.is_some() && settings.tools.is_none());
-    let tools = match ToolSelection::new(settings.tools.as_deref(), read_only) {
+    // An empty BETTER_AUTH_MCP_TOOLS is unset, as every empty setting is (an MCP Bundle
+    // passes its optional fields as empty strings).
+    let named_tools = settings
+        .tools
+        .as_deref()
+        .filter(|names| names.iter().any(|n| !n.trim().is_empty()));
+    let read_only = settings.read_only || (settings.http.is_some() && named_tools.is_none());
+    let tools = match ToolSelection::new(named_tools, read_only) {
         Ok(tools) => tools,
         Err(e) => {
             tracing::error!("{e}");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::server::{BIN, SECRET, Server, ServerEnv, exit_within};
+use crate::support::server::{BIN, SECRET, Server, ServerEnv, TOOL_NAMES, exit_within};
 use crate::support::tempdir;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -293,6 +293,15 @@ async fn a_tools_allowlist_offers_just_those_tools() {
     let env = env.with("BETTER_AUTH_MCP_TOOLS", "get_user");
     let (server, names) = listed_tools(&env, &[]).await;
     assert_eq!(names, ["get_user"]);
+    server.stop().await;
+    // Empty is unset, as an MCP Bundle passes an optional field left blank; with
+    // --read-only it is the read-only pair.
+    let env = env.with("BETTER_AUTH_MCP_TOOLS", "");
+    let (server, names) = listed_tools(&env, &[]).await;
+    assert_eq!(names, TOOL_NAMES);
+    server.stop().await;
+    let (server, names) = listed_tools(&env, &["--read-only"]).await;
+    assert_eq!(names, ["get_user", "verify_token"]);
     server.stop().await;
 }
 

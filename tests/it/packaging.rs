@@ -120,8 +120,8 @@ async fn serves_the_flow(server: Server, email: &str) -> String {
 /// The bundle's manifest validates with `mcpb validate`; the packed bundle, unpacked into
 /// an empty directory and started exactly as its mcp_config says with the user's settings
 /// substituted (by mcpb's own resolution, as Claude Desktop does), serves the flow on the
-/// embedded default (no setting) and on PostgreSQL, and no sensitive value reaches its
-/// stderr.
+/// embedded default (no setting) and on PostgreSQL, no sensitive value reaches its
+/// stderr, and its read-only switch offers the two read-only tools.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_mcp_bundle_validates_and_serves_as_claude_desktop_starts_it() {
     let manifest = root().join("packaging/mcpb/manifest.json");
@@ -170,31 +170,42 @@ async fn the_mcp_bundle_validates_and_serves_as_claude_desktop_starts_it() {
                 "better_auth_url": "https://app.example.com"}),
         ),
     ] {
-        let resolved: Value = serde_json::from_str(&run(
-            Command::new("node")
-                .arg(packaging_dir().join("mcp-config.mjs"))
-                .arg(unpacked.path())
-                .arg(settings.to_string()),
-            "mcp-config.mjs",
-        ))
-        .unwrap();
         let home = tempdir();
-        let mut cmd = clean(
-            tokio::process::Command::new(resolved["command"].as_str().unwrap()),
-            home.path(),
-        );
-        for arg in resolved["args"].as_array().into_iter().flatten() {
-            cmd.arg(arg.as_str().unwrap());
-        }
-        for (k, v) in resolved["env"].as_object().unwrap() {
-            cmd.env(k, v.as_str().unwrap());
-        }
-        let server = Server::start_command(cmd).await;
+        let server = start_bundle(unpacked.path(), &settings, home.path()).await;
         let log = serves_the_flow(server, &format!("{label}@example.com")).await;
         for sensitive in [secret, crate::support::pg::APP_PASSWORD] {
             assert!(!log.contains(sensitive), "{label}: {log}");
         }
     }
+    // The read-only switch, the tools field left as it is.
+    let home = tempdir();
+    let server = start_bundle(unpacked.path(), &json!({"read_only": true}), home.path()).await;
+    assert_eq!(server.tool_names().await, ["get_user", "verify_token"]);
+    server.stop().await;
+}
+
+/// The unpacked bundle in `dir`, started with the command, args and env its mcp_config
+/// gives for the user's `settings` (resolved by mcpb as Claude Desktop resolves them).
+async fn start_bundle(dir: &Path, settings: &Value, home: &Path) -> Server {
+    let resolved: Value = serde_json::from_str(&run(
+        Command::new("node")
+            .arg(packaging_dir().join("mcp-config.mjs"))
+            .arg(dir)
+            .arg(settings.to_string()),
+        "mcp-config.mjs",
+    ))
+    .unwrap();
+    let mut cmd = clean(
+        tokio::process::Command::new(resolved["command"].as_str().unwrap()),
+        home,
+    );
+    for arg in resolved["args"].as_array().into_iter().flatten() {
+        cmd.arg(arg.as_str().unwrap());
+    }
+    for (k, v) in resolved["env"].as_object().unwrap() {
+        cmd.env(k, v.as_str().unwrap());
+    }
+    Server::start_command(cmd).await
 }
 
 /// The npm packages (the launcher and this platform's binary), installed from their
