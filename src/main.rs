@@ -52,10 +52,9 @@ fn main() {
         std::process::exit(2);
     }
     let settings = &cli.settings;
-    // Over HTTP the default tool set is the read-only one: the password tools only when
-    // --tools names them.
     // An empty BETTER_AUTH_MCP_TOOLS is unset, as every empty setting is (an MCP Bundle
-    // passes its optional fields as empty strings).
+    // passes its optional fields as empty strings). Over HTTP the default tool set is the
+    // read-only one: the password tools only when --tools names them.
     let named_tools = settings
         .tools
         .as_deref()

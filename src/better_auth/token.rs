@@ -253,8 +253,8 @@ impl AccessTokens {
         };
         self.check_clock(&claims)?;
         if let Some(issuer) = &self.issuer {
-            let iss = claims.iss.as_deref();
-            if iss != Some(issuer) && (iss.is_none() || iss != resource.map(|r| &*r.issuer)) {
+            let accepted = |iss: &str| iss == issuer || resource.is_some_and(|r| r.issuer == iss);
+            if !claims.iss.as_deref().is_some_and(accepted) {
                 return Err(TokenRejection::WrongIssuer);
             }
         }
@@ -790,6 +790,60 @@ mod tests {
         assert!(t.verify(&fine).is_ok());
         let fractional = sign_raw(hs, with("exp", (now() as f64 + 60.5).into()), SECRET);
         assert!(t.verify(&fractional).is_ok());
+    }
+
+    #[test]
+    fn a_token_for_a_resource_may_come_from_its_authorization_server() {
+        let t = tokens(Some("https://app.example.com"));
+        let resource = Resource {
+            url: "https://mcp.example.com/mcp".into(),
+            issuer: "https://app.example.com/api/auth".into(),
+        };
+        let claims = |iss: &str, aud: &str| {
+            let token = sign(
+                serde_json::json!({"sub": "u", "iat": now(), "exp": now() + 60,
+                    "iss": iss, "aud": [aud, "https://app.example.com/api/auth/oauth2/userinfo"]}),
+                Algorithm::HS256,
+                SECRET,
+            );
+            UnverifiedJwt::read(&token).unwrap().claims
+        };
+        let mcp = &resource.url;
+        for iss in [
+            "https://app.example.com",
+            "https://app.example.com/api/auth",
+        ] {
+            assert!(
+                t.check_claims_for(claims(iss, mcp), Some(&resource))
+                    .is_ok(),
+                "{iss}"
+            );
+        }
+        assert_eq!(
+            t.check_claims_for(
+                claims("https://evil.example.com/api/auth", mcp),
+                Some(&resource)
+            )
+            .unwrap_err(),
+            TokenRejection::WrongIssuer
+        );
+        assert_eq!(
+            t.check_claims_for(
+                claims("https://app.example.com", "https://other.example.com"),
+                Some(&resource)
+            )
+            .unwrap_err(),
+            TokenRejection::WrongAudience
+        );
+        // Without a resource only BETTER_AUTH_URL issues, for itself.
+        assert_eq!(
+            t.check_claims(claims(
+                "https://app.example.com/api/auth",
+                "https://app.example.com"
+            ))
+            .unwrap_err(),
+            TokenRejection::WrongIssuer
+        );
     }
 
     #[test]
