@@ -160,6 +160,24 @@ async fn answer(request: reqwest::RequestBuilder) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
+/// An access token as sign_in issues it (HS256 under the test secret) for `sub`, with
+/// `issuer` (BETTER_AUTH_URL) as iss and aud, valid for ten minutes.
+fn issued_here(sub: &str, issuer: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    crate::e2e::forge(
+        json!({"sub": sub, "iat": now, "exp": now + 600, "iss": issuer, "aud": issuer}),
+        crate::support::server::SECRET,
+    )
+}
+
+/// `env` requiring a bearer token for `public` (this server's URL), BETTER_AUTH_URL
+/// `issuer`.
+fn requiring_auth(env: ServerEnv, issuer: &str, public: &str) -> ServerEnv {
+    env.with("BETTER_AUTH_URL", issuer)
+        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
+        .with("BETTER_AUTH_MCP_PUBLIC_URL", public)
+}
+
 fn all_tools(env: ServerEnv) -> ServerEnv {
     env.with(
         "BETTER_AUTH_MCP_TOOLS",
@@ -384,17 +402,11 @@ async fn with_require_auth_only_tokens_for_this_resource_reach_the_tools() {
     let port = free_port();
     let public = format!("http://127.0.0.1:{port}/mcp");
     let metadata = format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp");
-    let env = ServerEnv::sqlite(home.path())
-        .with("BETTER_AUTH_URL", ISSUER)
-        .with("BETTER_AUTH_JWKS_URL", &jwks)
-        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
-        .with("BETTER_AUTH_MCP_PUBLIC_URL", &public);
+    let env = requiring_auth(ServerEnv::sqlite(home.path()), ISSUER, &public)
+        .with("BETTER_AUTH_JWKS_URL", &jwks);
     let server = HttpServer::start_on(&env, port).await;
     let now = chrono::Utc::now().timestamp();
-    let ours = crate::e2e::forge(
-        json!({"sub": "u1", "iat": now, "exp": now + 600, "iss": ISSUER, "aud": ISSUER}),
-        crate::support::server::SECRET,
-    );
+    let ours = issued_here("u1", ISSUER);
     assert_eq!(
         server.list_as(Some(&ours)).await.0,
         200,
@@ -521,12 +533,13 @@ async fn a_better_auth_oauth_providers_token_for_this_resource_is_accepted_and_o
     let strangers = token_for(&stranger, &public);
 
     let home = tempdir();
-    let env = ServerEnv::postgres(home.path(), &db.neon_url())
-        .with("BETTER_AUTH_SECRET", APP_SECRET)
-        .with("BETTER_AUTH_URL", BASE_URL)
-        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
-        .with("BETTER_AUTH_MCP_PUBLIC_URL", &public)
-        .with("TOKEN_LEEWAY_SECONDS", "0");
+    let env = requiring_auth(
+        ServerEnv::postgres(home.path(), &db.neon_url()),
+        BASE_URL,
+        &public,
+    )
+    .with("BETTER_AUTH_SECRET", APP_SECRET)
+    .with("TOKEN_LEEWAY_SECONDS", "0");
     let server = HttpServer::start_on(&env, port).await;
     let bearer = |v: &Value| v["accessToken"].as_str().unwrap().to_owned();
     assert_eq!(server.list_as(Some(&bearer(&granted))).await.0, 200);
@@ -593,12 +606,7 @@ async fn hundreds_of_idle_keep_alive_connections_fit_under_a_low_soft_open_file_
         });
     }
     let server = HttpServer::spawn(command, home.path(), port).await;
-    let now = chrono::Utc::now().timestamp();
-    let token = crate::e2e::forge(
-        json!({"sub": "u1", "iat": now, "exp": now + 600,
-            "iss": "http://localhost:3000", "aud": "http://localhost:3000"}),
-        crate::support::server::SECRET,
-    );
+    let token = issued_here("u1", "http://localhost:3000");
     let mut idle = Vec::new();
     for i in 0..600 {
         let connection =
@@ -647,17 +655,10 @@ async fn over_authorized_http_get_user_without_a_token_is_the_caller() {
     let home = tempdir();
     let port = free_port();
     let public = format!("http://127.0.0.1:{port}/mcp");
-    let env = all_tools(ServerEnv::sqlite(home.path()))
-        .with("BETTER_AUTH_URL", ISSUER)
-        .with("BETTER_AUTH_JWKS_URL", &jwks)
-        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
-        .with("BETTER_AUTH_MCP_PUBLIC_URL", &public);
+    let env = requiring_auth(all_tools(ServerEnv::sqlite(home.path())), ISSUER, &public)
+        .with("BETTER_AUTH_JWKS_URL", &jwks);
     let server = HttpServer::start_on(&env, port).await;
-    let now = chrono::Utc::now().timestamp();
-    let admin = crate::e2e::forge(
-        json!({"sub": "operator", "iat": now, "exp": now + 600, "iss": ISSUER, "aud": ISSUER}),
-        crate::support::server::SECRET,
-    );
+    let admin = issued_here("operator", ISSUER);
     let call = |bearer: String, name: &'static str, args: Value| {
         let server = &server;
         async move {
@@ -872,15 +873,7 @@ async fn two_servers_behind_haproxy_fail_over_when_one_is_killed_and_lose_no_sig
         "{stored} users stored, {} acknowledged",
         acknowledged.len()
     );
-    for email in &acknowledged {
-        assert_eq!(
-            db.sql(&format!(
-                r#"select count(*) from "user" where "email" = '{email}'"#
-            )),
-            "1",
-            "{email} was acknowledged"
-        );
-    }
+    db.assert_each_stored_once(&acknowledged);
     drop((a, proxy));
 }
 
@@ -890,21 +883,14 @@ async fn two_servers_behind_haproxy_fail_over_when_one_is_killed_and_lose_no_sig
 async fn no_bearer_token_or_password_sent_over_http_reaches_the_log_even_at_trace() {
     let home = tempdir();
     let port = free_port();
-    let env = all_tools(ServerEnv::sqlite(home.path()))
-        .with("RUST_LOG", "trace")
-        .with("BETTER_AUTH_URL", "https://app.example.com")
-        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
-        .with(
-            "BETTER_AUTH_MCP_PUBLIC_URL",
-            &format!("http://127.0.0.1:{port}/mcp"),
-        );
+    let env = requiring_auth(
+        all_tools(ServerEnv::sqlite(home.path())),
+        "https://app.example.com",
+        &format!("http://127.0.0.1:{port}/mcp"),
+    )
+    .with("RUST_LOG", "trace");
     let server = HttpServer::start_on(&env, port).await;
-    let now = chrono::Utc::now().timestamp();
-    let bearer = crate::e2e::forge(
-        json!({"sub": "op", "iat": now, "exp": now + 600,
-               "iss": "https://app.example.com", "aud": "https://app.example.com"}),
-        crate::support::server::SECRET,
-    );
+    let bearer = issued_here("op", "https://app.example.com");
     let password = "a-password-never-logged-7f3e";
     let args = json!({"email": "logs@example.com", "password": password});
     let up = answer(

@@ -109,13 +109,6 @@ impl BetterAuthApp {
             .arg(all.to_string())
             .output()
             .expect("node runs");
-        assert!(
-            out.status.success(),
-            "better-auth app {command} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout.lines().last().unwrap_or_default();
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+        super::last_json_line(&out, &format!("better-auth app {command}"))
     }
 }

@@ -72,12 +72,18 @@ pub async fn typescript_client(url: &str, email: &str) -> serde_json::Value {
         .output()
         .await
         .expect("node runs");
+    last_json_line(&out, "the TypeScript SDK client")
+}
+
+/// What a script that must succeed printed last, as JSON (our client scripts and the
+/// Better Auth app print one JSON object per run).
+pub fn last_json_line(out: &std::process::Output, what: &str) -> serde_json::Value {
     assert!(
         out.status.success(),
-        "the TypeScript SDK client failed: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+        .unwrap_or_else(|e| panic!("{what}: {e}: {stdout}"))
 }

@@ -95,6 +95,19 @@ impl TestDb {
     pub fn sql(&self, sql: &str) -> String {
         cluster().psql_as(APP_USER, APP_PASSWORD, &self.name, sql)
     }
+
+    /// Asserts that each of `emails` (sign_ups that were acknowledged) is stored, once.
+    pub fn assert_each_stored_once(&self, emails: &[String]) {
+        for email in emails {
+            assert_eq!(
+                self.sql(&format!(
+                    r#"select count(*) from "user" where "email" = '{email}'"#
+                )),
+                "1",
+                "{email} was acknowledged, so it is stored once"
+            );
+        }
+    }
 }
 
 impl PgCluster {

@@ -67,14 +67,7 @@ pub async fn client(url: &str, mode: &str, email: &str) -> Value {
         .output()
         .await
         .expect("the Python client runs");
-    assert!(
-        out.status.success(),
-        "the Python SDK client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    super::last_json_line(&out, "the Python SDK client")
 }
 
 /// The virtual environment's bin directory (its python, pip and maturin).
