@@ -80,9 +80,10 @@ pub struct Settings {
     #[arg(long, env = "PASSWORD_MAX_LENGTH", value_name = "N", default_value_t = 128,
           value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub password_max_length: u64,
-    /// Format of new password hashes: argon2id, or scrypt (Better Auth's own). Both are
+    /// Format of new password hashes: scrypt (Better Auth's own, which a stock Better Auth
+    /// app verifies) or argon2id (for an app with a custom password.verify). Both are
     /// always verified.
-    #[arg(long, env = "PASSWORD_HASH", value_name = "FORMAT", default_value = "argon2id",
+    #[arg(long, env = "PASSWORD_HASH", value_name = "FORMAT", default_value = "scrypt",
           value_parser = ["argon2id", "argon2", "scrypt"], ignore_case = true)]
     pub password_hash: String,
     /// After a sign_in with a hash in the other format, store one in PASSWORD_HASH's.
@@ -538,7 +539,7 @@ mod tests {
         assert_eq!(c.token_ttl_secs, 900);
         assert_eq!(c.token_leeway_secs, DEFAULT_LEEWAY_SECS);
         assert_eq!(c.password_policy, PasswordPolicy::default());
-        assert_eq!(c.password_format, PasswordFormat::Argon2id);
+        assert_eq!(c.password_format, PasswordFormat::Scrypt);
         assert!(c.base_url.is_none());
         assert_eq!(c.rate_limit, RateLimitPolicy::default());
         assert_eq!(c.sessions, SessionPolicy::default());
@@ -551,13 +552,13 @@ mod tests {
             "--token-ttl-seconds=60",
             "--better-auth-url=https://app.example.com/",
             "--database-pool-size=3",
-            "--password-hash=SCRYPT",
+            "--password-hash=ARGON2ID",
         ])
         .unwrap();
         assert_eq!(c.token_ttl_secs, 60);
         assert_eq!(c.base_url.as_deref(), Some("https://app.example.com"));
         assert_eq!(c.pool.max_size, 3);
-        assert_eq!(c.password_format, PasswordFormat::Scrypt);
+        assert_eq!(c.password_format, PasswordFormat::Argon2id);
         let off = config(&["--rate-limit-enabled=false", "--rate-limit-max=100"]).unwrap();
         assert!(!off.rate_limit.enabled);
         assert_eq!(off.rate_limit.max, 100);

@@ -61,6 +61,16 @@ pub async fn build_service(config: &Config) -> Result<AuthService<Store>, Startu
 
 /// Opens the store and applies the migrations it lacks.
 pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
+    // The default folder is this server's alone: one left open to others by an earlier
+    // version is closed (a folder the user named is theirs to set).
+    if let DatabaseUrl::Sqlite(db) = &config.database
+        && *db == crate::config::default_sqlite_path()
+        && let Some(dir) = db.parent()
+    {
+        crate::store::embedded_files::tighten(dir, 0o700).map_err(|e| {
+            StoreError::other(format!("cannot make {} private: {e}", dir.display()))
+        })?;
+    }
     let store = Store::open(&config.database, &config.pool).await?;
     let applied = store.migrate().await?;
     if applied.is_empty() {
@@ -96,7 +106,7 @@ fn load_or_create_secret(path: &Path) -> Result<SecretString, StartupError> {
         reason,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+        crate::store::embedded_files::create_dir(dir).map_err(|e| fail(e.to_string()))?;
     }
     if !path.exists() {
         let secret = random_alphanumeric(64);

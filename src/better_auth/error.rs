@@ -83,8 +83,9 @@ pub enum AuthError {
     /// Too many password hashes are running or waiting: refused at once, not queued.
     #[error("The server is busy checking passwords; retry after 1 second")]
     Busy,
-    #[error("The database cannot be reached right now; nothing was changed. Retry later.")]
-    ServiceUnavailable,
+    /// The database cannot serve now: the text says why, in terms of what to fix.
+    #[error("Unavailable: {0}; nothing was changed. The next call tries again.")]
+    ServiceUnavailable(super::Outage),
     /// The detail is for the log only; the caller sees a generic message.
     #[error("Internal error; see the server log")]
     Internal(String),
@@ -107,7 +108,7 @@ impl AuthError {
             Self::InvalidToken(_) => "INVALID_TOKEN",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::RateLimited { .. } | Self::Busy => "RATE_LIMITED",
-            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -118,9 +119,9 @@ impl From<super::StoreError> for AuthError {
         use super::StoreError;
         match e {
             StoreError::EmailTaken => Self::UserAlreadyExists,
-            StoreError::Unavailable { detail, .. } => {
-                tracing::warn!(%detail, "database unavailable");
-                Self::ServiceUnavailable
+            StoreError::Unavailable { outage, detail, .. } => {
+                tracing::warn!(%detail, "database unavailable: {outage}");
+                Self::ServiceUnavailable(outage)
             }
             StoreError::Other { detail, .. } => Self::Internal(detail),
             StoreError::Schema(detail) => Self::Internal(detail),

@@ -23,8 +23,8 @@ pub use password::{
     Admission, Password, PasswordCheck, PasswordFormat, PasswordHasher, PasswordPolicy,
 };
 pub use ports::{
-    AuthStore, Ban, JwkLookup, JwkRow, JwksSource, Lockout, NewSession, NewUser, RateLimitBucket,
-    Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
+    AuthStore, Ban, JwkLookup, JwkRow, JwksSource, Lockout, NewSession, NewUser, Outage,
+    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 pub use rate_limit::{RateDecision, RateLimitPolicy, rate_limit_key};
 pub use service::{

@@ -85,10 +85,12 @@ const DUMMY_SCRYPT: &str = "45c79c45643530fbe6fc7b9f7790a79c:6196ae40b7af691c31a
 /// The format of new password hashes (PASSWORD_HASH).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PasswordFormat {
-    /// argon2id PHC strings: this server's default; a stock Better Auth app cannot verify them.
-    #[default]
+    /// argon2id PHC strings: stronger, but a stock Better Auth app cannot verify them (only
+    /// one configured with a custom `password.verify` can).
     Argon2id,
-    /// Better Auth's own `<salt hex>:<key hex>` scrypt: users can also sign in on the web app.
+    /// Better Auth's own `<salt hex>:<key hex>` scrypt, the default: users created here
+    /// sign in on a stock Better Auth app.
+    #[default]
     Scrypt,
 }
 

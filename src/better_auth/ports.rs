@@ -158,14 +158,62 @@ pub struct RateLimitBucket {
 /// a database error's DETAIL can quote row values).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
+/// Why the database cannot serve now, in the terms of what to fix: the texts are shown to
+/// callers (an agent and the person it works for cannot read the server's log), so they
+/// name the setting at fault and never a value of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// Not reached: refused, unreachable, timed out, closed, shutting down, full.
+    Unreachable,
+    /// The server refused the user name or password (SQLSTATE 28P01, 28000).
+    Credentials,
+    /// No database of that name on the server (3D000).
+    UnknownDatabase,
+    /// The database user lacks a privilege the server needs (42501).
+    PermissionDenied,
+    /// The TLS handshake failed: the certificate was not trusted or did not match.
+    Tls,
+    /// Every pooled connection stayed busy for the pool timeout.
+    Busy,
+}
+
+impl Outage {
+    /// What happened and what to do, for the caller, `/readyz` and the log alike.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Unreachable => "the database in DATABASE_URL cannot be reached right now",
+            Self::Credentials => {
+                "the database refused the credentials in DATABASE_URL (its user name or password)"
+            }
+            Self::UnknownDatabase => {
+                "the database named in DATABASE_URL does not exist on that server"
+            }
+            Self::PermissionDenied => {
+                "the database user in DATABASE_URL lacks a privilege the server needs (the server log names it)"
+            }
+            Self::Tls => {
+                "the database's TLS certificate was not accepted (check sslmode and sslrootcert in DATABASE_URL)"
+            }
+            Self::Busy => "every database connection stayed busy for DATABASE_POOL_TIMEOUT_SECONDS",
+        }
+    }
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
 /// Why persistence failed, as far as the domain must tell. `detail` is safe to log.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("a user with this email already exists")]
     EmailTaken,
-    /// The database could not be reached in time; the operation did not happen.
-    #[error("database unavailable: {detail}")]
+    /// The database cannot serve now; the operation did not happen.
+    #[error("{outage} ({detail})")]
     Unavailable {
+        outage: Outage,
         detail: String,
         #[source]
         cause: Option<Cause>,
@@ -183,8 +231,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database cannot be reached ([`Outage::Unreachable`]).
     pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::outage(Outage::Unreachable, detail)
+    }
+
+    pub fn outage(outage: Outage, detail: impl Into<String>) -> Self {
         Self::Unavailable {
+            outage,
             detail: detail.into(),
             cause: None,
         }
@@ -338,7 +392,10 @@ mod tests {
     fn a_store_error_keeps_its_cause_and_shows_only_its_detail() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset: row value");
         let e = StoreError::unavailable("connection lost").caused_by(io);
-        assert_eq!(e.to_string(), "database unavailable: connection lost");
+        assert_eq!(
+            e.to_string(),
+            "the database in DATABASE_URL cannot be reached right now (connection lost)"
+        );
         let cause = std::error::Error::source(&e).expect("the cause is kept");
         let io = cause.downcast_ref::<std::io::Error>().expect("as it was");
         assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);

@@ -182,11 +182,36 @@ pub struct SignOutResult {
     pub signed_out: bool,
 }
 
+/// A token's `aud`: one audience or several (RFC 7519 §4.1.3). Typed, so its schema is
+/// one every client's validator takes (a bare `true` is not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// The audience of claims the domain checked: a string or an array of strings.
+    fn of(aud: serde_json::Value) -> Option<Self> {
+        match aud {
+            serde_json::Value::String(one) => Some(Self::One(one)),
+            serde_json::Value::Array(many) => Some(Self::Many(
+                many.into_iter()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// The claims of a verified token.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ClaimsView {
+    /// The audience: the URL (or URLs) the token is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<serde_json::Value>,
+    pub aud: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Expires at (seconds since the epoch).
@@ -210,7 +235,7 @@ impl From<AccessClaims> for ClaimsView {
             iat: c.iat,
             exp: c.exp,
             iss: c.iss,
-            aud: c.aud,
+            aud: c.aud.and_then(Audience::of),
             sid: c.sid,
         }
     }

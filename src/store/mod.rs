@@ -19,7 +19,7 @@ use crate::better_auth::{
 
 pub use naming::{Casing, Naming, SchemaSettings, TableNames};
 pub use postgres::{PgStore, PoolSettings};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, private as embedded_files};
 pub use url::{DatabaseUrl, PgUrl, SslMode, UrlError};
 
 /// The store behind the auth service.

@@ -18,8 +18,8 @@ use super::naming::{self, Casing, Naming, SchemaSettings, TableNames};
 use super::rows::{self, Columns, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 use super::{PgUrl, tls};
 use crate::better_auth::{
-    Ban, JwkLookup, JwkRow, Lockout, NewSession, NewUser, RateLimitBucket, Session, Standing,
-    StoreError, TwoFactorRow, User, UserWithPassword,
+    Ban, JwkLookup, JwkRow, Lockout, NewSession, NewUser, Outage, RateLimitBucket, Session,
+    Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
 const MIGRATIONS: &[Migration] = &migrate::migrations!("postgres");
@@ -996,7 +996,11 @@ fn io_failure(e: &tokio_postgres::Error) -> bool {
 
 fn pool_error(e: PoolError) -> StoreError {
     match e {
-        PoolError::Backend(e) => db_error(e),
+        // The pool's errors from the backend are failures to open a connection.
+        PoolError::Backend(e) => connect_error(e),
+        PoolError::Timeout(deadpool::managed::TimeoutType::Wait) => {
+            StoreError::outage(Outage::Busy, "pool timeout (waiting for a connection)")
+        }
         PoolError::Timeout(kind) => StoreError::unavailable(format!("pool timeout ({kind:?})")),
         PoolError::Closed => StoreError::unavailable("pool closed"),
         other => StoreError::other(format!("pool error: {other}")),
@@ -1016,17 +1020,62 @@ fn insert_error(e: tokio_postgres::Error) -> StoreError {
     db_error(e)
 }
 
+/// A connection could not be opened: always an outage, classified by SQLSTATE (the
+/// server's refusal) or by the TLS error among the causes. The server's message names
+/// the user or database, never the password.
+fn connect_error(e: tokio_postgres::Error) -> StoreError {
+    let outage = match e.as_db_error().map(|db| db.code().code()) {
+        Some(code) => outage_of(code).unwrap_or(Outage::Unreachable),
+        None if tls_failure(&e) => Outage::Tls,
+        None => Outage::Unreachable,
+    };
+    let detail = match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => error_chain(&e),
+    };
+    StoreError::outage(outage, detail).caused_by(e)
+}
+
+/// The outage a SQLSTATE means, if it is one.
+fn outage_of(code: &str) -> Option<Outage> {
+    match code {
+        // invalid_password; invalid_authorization_specification (no such role, pg_hba).
+        "28P01" | "28000" => Some(Outage::Credentials),
+        "3D000" => Some(Outage::UnknownDatabase),
+        "42501" => Some(Outage::PermissionDenied),
+        // 08: connection exception; 57P0x: shutdown / cannot connect now; 53300: too many connections.
+        c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
+            Some(Outage::Unreachable)
+        }
+        _ => None,
+    }
+}
+
+/// Whether rustls refused the handshake (an untrusted or mismatched certificate).
+fn tls_failure(e: &tokio_postgres::Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<rustls::Error>()
+            || c.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// Classifies an error without its DETAIL (which could quote row values).
 fn db_error(e: tokio_postgres::Error) -> StoreError {
     let classified = match e.as_db_error() {
         Some(db) => {
             let code = db.code().code();
             let text = format!("{code}: {}", db.message());
-            // 08: connection exception; 57P0x: shutdown / cannot connect now; 53300: too many connections.
-            if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
-                StoreError::unavailable(text)
-            } else {
-                StoreError::other(text)
+            match outage_of(code) {
+                Some(outage) => StoreError::outage(outage, text),
+                None => StoreError::other(text),
             }
         }
         // No server error: the connection failed or closed (I/O, TLS, timeout)...

@@ -17,6 +17,72 @@ use crate::better_auth::{
     StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
+/// File modes of the embedded store: the database and its `-wal`/`-shm` are the user's
+/// alone (0600), the folder made for them too (0700). SQLite gives the `-wal` and `-shm`
+/// files the database file's mode, so creating that file 0600 first covers them.
+pub mod private {
+    use std::path::Path;
+
+    /// Creates `dir` (and its missing parents) with mode 0700.
+    pub fn create_dir(dir: &Path) -> std::io::Result<()> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir)
+    }
+
+    /// Creates the database file 0600 when it is missing, and tightens it and its `-wal`
+    /// and `-shm` files when they are open to the group or others (logged).
+    pub fn prepare_files(db: &Path) -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        drop(options.open(db)?);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            tighten(Path::new(&name), 0o600)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the group's and others' access to `path` when it exists and has some.
+    #[cfg(unix)]
+    pub fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let was = meta.permissions().mode() & 0o777;
+        if was & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+            tracing::warn!(
+                path = %path.display(),
+                was = format!("{was:o}"),
+                now = format!("{mode:o}"),
+                "the embedded store was readable by other users: its mode is tightened"
+            );
+        }
+        Ok(())
+    }
+
+    /// On Windows a file in the user's profile is private to the user by its ACL.
+    #[cfg(not(unix))]
+    pub fn tighten(_path: &Path, _mode: u32) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 const MIGRATIONS: &[Migration] = &migrate::migrations!("sqlite");
 
 /// How long a writer waits for another process's write lock before giving up.
@@ -34,16 +100,20 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and its folder.
+    /// Opens (creating if needed) the database file and its folder, both private to the
+    /// user: the file holds password hashes and session tokens.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let path = path.to_path_buf();
         let opened = path.clone();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
             if let Some(dir) = opened.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
+                private::create_dir(dir).map_err(|e| {
                     StoreError::other(format!("cannot create {}: {e}", dir.display()))
                 })?;
             }
+            private::prepare_files(&opened).map_err(|e| {
+                StoreError::other(format!("cannot make {} private: {e}", opened.display()))
+            })?;
             let conn = Connection::open(&opened)
                 .map_err(|e| StoreError::other(format!("cannot open {}: {e}", opened.display())))?;
             conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;

@@ -34,6 +34,53 @@ async fn the_embedded_default_needs_no_configuration_and_keeps_its_secret() {
     second.stop().await;
 }
 
+/// The file's permission bits.
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The embedded store holds password hashes and session tokens: its file, `-wal` and
+/// `-shm` are 0600 and its folder 0700 from the first start, and a store left open to
+/// others (by an older version, a copy, a umask) is closed on the next start, logged.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_embedded_store_is_private_to_the_user_and_a_looser_one_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempdir();
+    let env = ServerEnv::new(home.path());
+    let dir = home.path().join("data/better-auth-mcp");
+    let db = dir.join("better-auth.db");
+    let files = ["better-auth.db", "better-auth.db-wal", "better-auth.db-shm"];
+    let server = Server::start(&env).await;
+    server.sign_up("private@example.com", "password123").await;
+    // While it serves, SQLite keeps its -wal and -shm files.
+    assert_eq!(mode_of(&dir), 0o700);
+    for file in files {
+        assert_eq!(mode_of(&dir.join(file)), 0o600, "{file}");
+    }
+    server.stop().await;
+
+    let open = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    open(&dir, 0o755);
+    open(&db, 0o644);
+    let server = Server::start(&env).await;
+    server
+        .ok("verify_token", json!({"token": "x".repeat(40)}))
+        .await;
+    assert_eq!(mode_of(&dir), 0o700);
+    for file in files {
+        assert_eq!(mode_of(&dir.join(file)), 0o600, "{file}");
+    }
+    let log = server.stop().await;
+    assert!(log.contains("its mode is tightened"), "{log}");
+}
+
 fn run_to_end(env: &ServerEnv, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
@@ -106,7 +153,7 @@ fn help_and_version_describe_the_server() {
     for default in [
         "[default: 900]",
         "[default: 30]",
-        "[default: argon2id]",
+        "[default: scrypt]",
         "[default: 604800]",
     ] {
         assert!(text.contains(default), "--help shows {default}");

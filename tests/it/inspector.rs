@@ -11,16 +11,21 @@ use crate::support::tempdir;
 
 const INSPECTOR: &str = "@modelcontextprotocol/inspector@2.12.0";
 
-fn inspector(db: &str, args: &[&str]) -> Value {
+/// The Inspector CLI run on the binary (embedded store `db`) with `args`.
+fn run_inspector(db: &str, args: &[&str]) -> std::process::Output {
     require(&[Need::Node]);
-    let out = Command::new("npx")
+    Command::new("npx")
         .args(["-y", INSPECTOR, "--cli", BIN])
         .args(["-e", &format!("DATABASE_URL=sqlite://{db}")])
         .args(["-e", &format!("BETTER_AUTH_SECRET={SECRET}")])
         .args(["-e", "RUST_LOG=warn"])
         .args(args)
         .output()
-        .expect("npx runs (install Node.js and npm)");
+        .expect("npx runs (install Node.js and npm)")
+}
+
+fn inspector(db: &str, args: &[&str]) -> Value {
+    let out = run_inspector(db, args);
     assert!(
         out.status.success(),
         "inspector {args:?} failed ({:?}): {}{}",
@@ -83,6 +88,26 @@ fn the_inspector_lists_the_tools_and_calls_sign_up_and_verify_token() {
         v["structuredContent"]["claims"]["email"],
         "inspector@example.com"
     );
+}
+
+/// `--strict` reports every schema portability problem and exits 6 on an error-severity
+/// one (a bare `true` schema was one): every input and output schema passes it.
+#[test]
+fn every_tool_schema_passes_the_inspectors_strict_portability_check() {
+    let home = tempdir();
+    let db = home.path().join("strict.db").display().to_string();
+    let out = run_inspector(&db, &["--method", "tools/list", "--strict"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "--strict failed ({:?}): {stderr}",
+        out.status
+    );
+    assert!(
+        stderr.lines().any(|l| l.starts_with("0 errors")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Error: tool"), "{stderr}");
 }
 
 /// `--format json` wraps the result as `{"result": ...}`.

@@ -234,7 +234,8 @@ async fn share_one_database_with_a_better_auth_app(uuid: bool) {
         "{migrated}"
     );
     let schema_before = db.sql(SCHEMA_QUERY);
-    let server = Server::start(&env.clone().with("PASSWORD_HASH", "scrypt")).await;
+    // No PASSWORD_HASH: the default is the format a stock Better Auth app verifies.
+    let server = Server::start(&env).await;
     assert_eq!(
         db.sql(SCHEMA_QUERY),
         schema_before,
@@ -290,7 +291,7 @@ async fn share_one_database_with_a_better_auth_app(uuid: bool) {
     );
     assert_eq!(r["claims"]["email"], "web@example.com");
 
-    // A user who signs up here (PASSWORD_HASH=scrypt) signs in on the web app, and the
+    // A user who signs up here, with no settings, signs in on the stock web app, and the
     // session made here is one the bearer plugin accepts.
     let up = server.sign_up("mcp@example.com", "mcp-password-1").await;
     let signed_in = app.run(
@@ -336,7 +337,7 @@ async fn a_better_auth_app_with_uuid_ids_and_this_server_share_one_database() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rehash_on_sign_in_moves_an_argon2_user_to_better_auths_scrypt() {
     let s = Setup::new(Backend::Sqlite);
-    let argon = Server::start(&s.env).await;
+    let argon = Server::start(&s.env.clone().with("PASSWORD_HASH", "argon2id")).await;
     argon.sign_up("rehash@example.com", "rehash-password").await;
     argon.stop().await;
     let hash = s.sql(r#"select "password" from "account""#);

@@ -86,6 +86,98 @@ async fn a_wrong_password_fails_to_start_without_echoing_it() {
     assert!(!stderr.contains("WrongPassw0rdXYZ"), "{stderr}");
 }
 
+/// What a newcomer gets wrong in DATABASE_URL: each is SERVICE_UNAVAILABLE with a text that
+/// names the cause (the model and the person cannot read the server log), never the
+/// password; the log says the same; and the next call tries again, so fixing the
+/// database (here: creating the missing one) needs no restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn database_refusals_are_service_unavailable_naming_the_cause_and_the_next_call_retries() {
+    use crate::support::pg::cluster;
+    let db = TestDb::create();
+    let home = tempdir();
+    let other_ca = home.path().join("other-ca.pem");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    std::fs::write(&other_ca, params.self_signed(&key).unwrap().pem()).unwrap();
+    // A role that may connect but not create the server's tables (PostgreSQL 15 gives
+    // PUBLIC no CREATE on schema public).
+    let weak = format!("weak_{}", db.name);
+    cluster().psql(
+        "postgres",
+        &format!("create role {weak} login password 'WeakPassw0rd-123'"),
+    );
+    let missing = format!("{}_later", db.name);
+    let url = |user: &str, password: &str, name: &str, tls: &str| {
+        format!(
+            "postgresql://{user}:{password}@localhost:{}/{name}?{tls}",
+            db.port
+        )
+    };
+    let cases = [
+        (
+            url(APP_USER, "WrongPassw0rdXYZ", &db.name, "sslmode=require"),
+            "the database refused the credentials in DATABASE_URL",
+        ),
+        (
+            url(
+                "nobody_here",
+                "WrongPassw0rdXYZ",
+                &db.name,
+                "sslmode=require",
+            ),
+            "the database refused the credentials in DATABASE_URL",
+        ),
+        (
+            url(APP_USER, APP_PASSWORD, &missing, "sslmode=require"),
+            "the database named in DATABASE_URL does not exist",
+        ),
+        (
+            url(&weak, "WeakPassw0rd-123", &db.name, "sslmode=require"),
+            "lacks a privilege the server needs",
+        ),
+        (
+            url(
+                APP_USER,
+                APP_PASSWORD,
+                &db.name,
+                &format!("sslmode=verify-full&sslrootcert={}", other_ca.display()),
+            ),
+            "TLS certificate was not accepted",
+        ),
+    ];
+    for (url, reason) in cases {
+        let env = ServerEnv::postgres(home.path(), &url)
+            .with("DATABASE_CONNECT_TIMEOUT_SECONDS", "5")
+            .with("DATABASE_POOL_TIMEOUT_SECONDS", "5");
+        let server = Server::start(&env).await;
+        let text = server
+            .err(
+                "sign_up",
+                json!({"email": "refused@example.com", "password": "password123"}),
+            )
+            .await;
+        assert_eq!(code_of(&text), "SERVICE_UNAVAILABLE", "{text}");
+        assert!(text.contains(reason), "{url}: {text}");
+        if url.contains(&missing) {
+            // Fixed while the server runs: the next call connects and migrates.
+            cluster().psql(
+                "postgres",
+                &format!("create database {missing} owner {APP_USER}"),
+            );
+            server.sign_up("later@example.com", "password123").await;
+        }
+        let log = server.stop().await;
+        assert!(log.contains(reason), "the log names it too: {log}");
+        for secret in ["WrongPassw0rdXYZ", APP_PASSWORD, "WeakPassw0rd-123"] {
+            assert!(
+                !text.contains(secret) && !log.contains(secret),
+                "{secret} leaked"
+            );
+        }
+    }
+}
+
 async fn run_migrate(env: &ServerEnv) -> std::process::Output {
     let mut cmd = env.command();
     cmd.arg("migrate");

@@ -65,7 +65,6 @@ async fn a_better_auth_app_on_drizzles_snake_case_plural_schema_and_this_server_
     let env = ServerEnv::postgres(home.path(), &db.neon_url())
         .with("BETTER_AUTH_SECRET", SECRET)
         .with("BETTER_AUTH_URL", BASE_URL)
-        .with("PASSWORD_HASH", "scrypt")
         .with("RATE_LIMIT_ENABLED", "false");
     let server = Server::start(&env).await;
     both_ways(&app, &server).await;
@@ -122,7 +121,6 @@ async fn tables_in_the_neon_auth_schema_work_through_pgbouncer_in_transaction_mo
         .with("BETTER_AUTH_SECRET", SECRET)
         .with("BETTER_AUTH_URL", BASE_URL)
         .with("DATABASE_SCHEMA", "neon_auth")
-        .with("PASSWORD_HASH", "scrypt")
         .with("RATE_LIMIT_ENABLED", "false");
     let server = Server::start(&env).await;
     both_ways(&app, &server).await;
