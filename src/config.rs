@@ -25,7 +25,13 @@ pub const DEFAULT_BASE_PATH: &str = "/api/auth";
 pub struct Settings {
     /// PostgreSQL URL (Neon's connection string as pasted) or sqlite://PATH. Unset: the
     /// embedded SQLite database in the user's data directory.
-    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: Option<String>,
     /// The secret of the Better Auth app (at least 32 bytes): keys access tokens and
     /// signed session cookies. Required with PostgreSQL; with SQLite one is generated.
@@ -34,20 +40,21 @@ pub struct Settings {
         long,
         env = "BETTER_AUTH_SECRET",
         value_name = "SECRET",
-        hide_env_values = true
+        hide_env_values = true,
+        global = true
     )]
     pub better_auth_secret: Option<String>,
     /// The Better Auth app's URL: issuer and audience of access tokens, required of the
     /// tokens verified.
-    #[arg(long, env = "BETTER_AUTH_URL", value_name = "URL")]
+    #[arg(long, env = "BETTER_AUTH_URL", value_name = "URL", global = true)]
     pub better_auth_url: Option<String>,
     /// A JWKS URL whose keys verify JWT-plugin tokens instead of the jwks table: Neon Auth's,
     /// or a Better Auth app's /api/auth/jwks. https (http only to localhost).
-    #[arg(long, env = "BETTER_AUTH_JWKS_URL", value_name = "URL")]
+    #[arg(long, env = "BETTER_AUTH_JWKS_URL", value_name = "URL", global = true)]
     pub jwks_url: Option<String>,
     /// Shortest time between two fetches of the JWKS URL, in seconds (1 to 3600).
     #[arg(long, env = "JWKS_REFETCH_INTERVAL_SECONDS", value_name = "SECONDS",
-          default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+          default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub jwks_refetch_interval_seconds: u64,
     /// Offer only these tools (comma-separated: sign_up, sign_in, verify_token, get_user,
     /// refresh_token, sign_out). Default (or empty): all six.
@@ -55,71 +62,72 @@ pub struct Settings {
         long,
         env = "BETTER_AUTH_MCP_TOOLS",
         value_name = "LIST",
-        value_delimiter = ','
+        value_delimiter = ',',
+        global = true
     )]
     pub tools: Option<Vec<String>>,
     /// Offer only verify_token and get_user: no account is created, no password handled.
     #[arg(long, env = "BETTER_AUTH_MCP_READ_ONLY", value_name = "BOOL", num_args = 0..=1,
           require_equals = true, default_value = "false", default_missing_value = "true",
-          value_parser = BoolishValueParser::new(), hide_possible_values = true)]
+          value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
     pub read_only: bool,
     /// Lifetime of access tokens, in seconds (1 to 31536000).
     #[arg(long, env = "TOKEN_TTL_SECONDS", value_name = "SECONDS", default_value_t = 900,
-          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000), global = true)]
     pub token_ttl_seconds: u64,
     /// Clock skew tolerated on exp, nbf and iat, in seconds (0 to 60).
     #[arg(long, env = "TOKEN_LEEWAY_SECONDS", value_name = "SECONDS",
           default_value_t = DEFAULT_LEEWAY_SECS,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_LEEWAY_SECS))]
+          value_parser = clap::value_parser!(u64).range(0..=MAX_LEEWAY_SECS), global = true)]
     pub token_leeway_seconds: u64,
     /// Shortest password sign_up accepts, in UTF-16 units as Better Auth counts (1 to 4096).
     #[arg(long, env = "PASSWORD_MIN_LENGTH", value_name = "N", default_value_t = 8,
-          value_parser = clap::value_parser!(u64).range(1..=4096))]
+          value_parser = clap::value_parser!(u64).range(1..=4096), global = true)]
     pub password_min_length: u64,
     /// Longest password accepted (1 to 4096, at least the minimum).
     #[arg(long, env = "PASSWORD_MAX_LENGTH", value_name = "N", default_value_t = 128,
-          value_parser = clap::value_parser!(u64).range(1..=4096))]
+          value_parser = clap::value_parser!(u64).range(1..=4096), global = true)]
     pub password_max_length: u64,
     /// Format of new password hashes: scrypt (Better Auth's own, which a stock Better Auth
     /// app verifies) or argon2id (for an app with a custom password.verify). Both are
     /// always verified.
     #[arg(long, env = "PASSWORD_HASH", value_name = "FORMAT", default_value = "scrypt",
-          value_parser = ["argon2id", "argon2", "scrypt"], ignore_case = true)]
+          value_parser = ["argon2id", "argon2", "scrypt"], ignore_case = true, global = true)]
     pub password_hash: String,
     /// After a sign_in with a hash in the other format, store one in PASSWORD_HASH's.
     #[arg(long, env = "REHASH_ON_SIGN_IN", value_name = "BOOL", num_args = 0..=1,
           require_equals = true, default_value = "false", default_missing_value = "true",
-          value_parser = BoolishValueParser::new(), hide_possible_values = true)]
+          value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
     pub rehash_on_sign_in: bool,
     /// Lifetime of a session, in seconds (60 to 315360000; Better Auth's expiresIn).
     #[arg(long, env = "SESSION_EXPIRES_IN_SECONDS", value_name = "SECONDS",
           default_value_t = 7 * 86_400,
-          value_parser = clap::value_parser!(u64).range(60..=315_360_000))]
+          value_parser = clap::value_parser!(u64).range(60..=315_360_000), global = true)]
     pub session_expires_in_seconds: u64,
     /// refresh_token extends a session at most this often, in seconds (0 to 315360000;
     /// Better Auth's updateAge).
     #[arg(long, env = "SESSION_UPDATE_AGE_SECONDS", value_name = "SECONDS",
           default_value_t = 86_400,
-          value_parser = clap::value_parser!(u64).range(0..=315_360_000))]
+          value_parser = clap::value_parser!(u64).range(0..=315_360_000), global = true)]
     pub session_update_age_seconds: u64,
     /// PostgreSQL connections at most (1 to 1024).
     #[arg(long, env = "DATABASE_POOL_SIZE", value_name = "N", default_value_t = 8,
-          value_parser = clap::value_parser!(u64).range(1..=1024))]
+          value_parser = clap::value_parser!(u64).range(1..=1024), global = true)]
     pub database_pool_size: u64,
     /// Time to connect to PostgreSQL, TLS and authentication included, in seconds (1 to 600).
     #[arg(long, env = "DATABASE_CONNECT_TIMEOUT_SECONDS", value_name = "SECONDS",
-          default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+          default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
     pub database_connect_timeout_seconds: u64,
     /// Time a call waits for a pooled connection before SERVICE_UNAVAILABLE, in seconds
     /// (1 to 600).
     #[arg(long, env = "DATABASE_POOL_TIMEOUT_SECONDS", value_name = "SECONDS",
-          default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+          default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
     pub database_pool_timeout_seconds: u64,
     /// Reads through per-connection prepared statements. Direct connections only: refused
     /// with Neon's -pooler host.
     #[arg(long, env = "DATABASE_PREPARED_STATEMENTS", value_name = "BOOL", num_args = 0..=1,
           require_equals = true, default_value = "false", default_missing_value = "true",
-          value_parser = BoolishValueParser::new(), hide_possible_values = true)]
+          value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
     pub database_prepared_statements: bool,
     /// The PostgreSQL schema of Better Auth's tables, e.g. neon_auth for Neon Auth. Every
     /// statement names it (no search_path).
@@ -127,50 +135,63 @@ pub struct Settings {
         long,
         env = "DATABASE_SCHEMA",
         value_name = "NAME",
-        default_value = "public"
+        default_value = "public",
+        global = true
     )]
     pub database_schema: String,
     /// Column names: camelCase (Better Auth's own migration, Prisma) or snake_case
     /// (Drizzle's schema generator). Default: as the user table has them.
-    #[arg(long, env = "DATABASE_SCHEMA_CASING", value_name = "CASING")]
+    #[arg(
+        long,
+        env = "DATABASE_SCHEMA_CASING",
+        value_name = "CASING",
+        global = true
+    )]
     pub database_schema_casing: Option<Casing>,
     /// Table names: singular (user) or plural (users, usePlural). Default: as the database
     /// has them.
-    #[arg(long, env = "DATABASE_SCHEMA_TABLES", value_name = "NAMES")]
+    #[arg(
+        long,
+        env = "DATABASE_SCHEMA_TABLES",
+        value_name = "NAMES",
+        global = true
+    )]
     pub database_schema_tables: Option<TableNames>,
     /// Password hashes computed at once (1 to 1024). Default: the number of cores.
     #[arg(long, env = "HASH_CONCURRENCY", value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=1024))]
+          value_parser = clap::value_parser!(u64).range(1..=1024), global = true)]
     pub hash_concurrency: Option<u64>,
     /// sign_up/sign_in calls running or waiting at once; past it they are refused with
     /// RATE_LIMITED (1 to 1048576). Default: 16 per core.
     #[arg(long, env = "HASH_QUEUE_LIMIT", value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576), global = true)]
     pub hash_queue_limit: Option<u64>,
     /// As Better Auth's emailAndPassword.requireEmailVerification: an unverified user's
     /// sign_in is refused (EMAIL_NOT_VERIFIED) and sign_up creates the user without a
     /// session or token.
     #[arg(long, env = "REQUIRE_EMAIL_VERIFICATION", value_name = "BOOL", num_args = 0..=1,
           require_equals = true, default_value = "false", default_missing_value = "true",
-          value_parser = BoolishValueParser::new(), hide_possible_values = true)]
+          value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
     pub require_email_verification: bool,
     /// Throttle sign_up and sign_in per email, across processes, in Better Auth's
     /// rateLimit table.
     #[arg(long, env = "RATE_LIMIT_ENABLED", value_name = "BOOL", num_args = 0..=1,
           require_equals = true, default_value = "true", default_missing_value = "true",
-          value_parser = BoolishValueParser::new(), hide_possible_values = true)]
+          value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
     pub rate_limit_enabled: bool,
     /// The throttle's window, in seconds (1 to 86400).
     #[arg(long, env = "RATE_LIMIT_WINDOW_SECONDS", value_name = "SECONDS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+          value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
     pub rate_limit_window_seconds: u64,
     /// Attempts per email and window (1 to 1073741824).
     #[arg(long, env = "RATE_LIMIT_MAX", value_name = "N", default_value_t = 3,
-          value_parser = clap::value_parser!(u64).range(1..=1_073_741_824))]
+          value_parser = clap::value_parser!(u64).range(1..=1_073_741_824), global = true)]
     pub rate_limit_max: u64,
     /// Serve MCP over Streamable HTTP at http://ADDR/mcp (e.g. 127.0.0.1:8080) instead of
-    /// stdio. The tools offered by default are then the read-only ones.
-    #[arg(long, env = "BETTER_AUTH_MCP_HTTP", value_name = "ADDR", global = true)]
+    /// stdio; a host name is resolved (localhost:8080). The tools offered by default are
+    /// then the read-only ones.
+    #[arg(long, env = "BETTER_AUTH_MCP_HTTP", value_name = "ADDR", global = true,
+          value_parser = listen_address)]
     pub http: Option<std::net::SocketAddr>,
     /// Host names (or host:port) HTTP requests may name (comma-separated). Default: the
     /// loopback names; a public host name must be listed.
@@ -245,24 +266,29 @@ pub struct Settings {
     pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
     /// Largest HTTP request body, in bytes (1024 to 67108864).
     #[arg(long, env = "HTTP_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = 1_048_576,
-          value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
+          value_parser = clap::value_parser!(u64).range(1024..=67_108_864), global = true)]
     pub http_max_body_bytes: u64,
     /// Time a client has to send its request headers, in seconds (1 to 300).
     #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", value_name = "SECONDS",
-          default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+          default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
     pub http_header_timeout_seconds: u64,
     /// Time a request may take to be answered, in seconds (1 to 600).
     #[arg(long, env = "HTTP_REQUEST_TIMEOUT_SECONDS", value_name = "SECONDS",
-          default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+          default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
     pub http_request_timeout_seconds: u64,
     /// HTTP requests handled at once; past it a request gets 503 at once (1 to 65536).
     #[arg(long, env = "HTTP_MAX_IN_FLIGHT", value_name = "N", default_value_t = 256,
-          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+          value_parser = clap::value_parser!(u64).range(1..=65_536), global = true)]
     pub http_max_in_flight: u64,
+    /// HTTP connections open at once, idle ones included; past it a new connection is
+    /// closed at once (1 to 1048576). Each holds a file descriptor.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", value_name = "N", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576), global = true)]
+    pub http_max_connections: u64,
     /// On SIGTERM, how long HTTP requests in flight may take before the server exits, in
     /// seconds (0 to 300).
     #[arg(long, env = "HTTP_DRAIN_SECONDS", value_name = "SECONDS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(0..=300))]
+          value_parser = clap::value_parser!(u64).range(0..=300), global = true)]
     pub http_drain_seconds: u64,
 }
 
@@ -316,6 +342,26 @@ pub enum ConfigError {
          Better Auth app that issues the tokens): {0}"
     )]
     AuthNeedsUrls(&'static str),
+}
+
+/// `ADDRESS:PORT` or `HOST:PORT` to listen on: a host name is resolved, its IPv4 address
+/// preferred (what `localhost` means to most clients).
+fn listen_address(value: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = value.parse() {
+        return Ok(addr);
+    }
+    let usage = "expected ADDRESS:PORT or HOST:PORT, e.g. 127.0.0.1:8080 or localhost:8080";
+    let resolved: Vec<_> = value
+        .to_socket_addrs()
+        .map_err(|e| format!("{usage} ({e})"))?
+        .collect();
+    resolved
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(resolved.first())
+        .copied()
+        .ok_or_else(|| format!("{usage} (the host has no address)"))
 }
 
 /// The embedded database when DATABASE_URL is unset: `<data dir>/better-auth-mcp/better-auth.db`.
@@ -437,6 +483,7 @@ impl Config {
                     header_timeout: Duration::from_secs(s.http_header_timeout_seconds),
                     request_timeout: Duration::from_secs(s.http_request_timeout_seconds),
                     max_in_flight: s.http_max_in_flight as usize,
+                    max_connections: s.http_max_connections as usize,
                     drain: Duration::from_secs(s.http_drain_seconds),
                     auth,
                     trusted_proxies: s.trusted_proxies.clone().unwrap_or_default(),
@@ -489,27 +536,148 @@ impl Config {
     }
 }
 
-/// Loads a dotenv file into the environment (values already set win). A malformed line
-/// is an error naming its number, never its text (it may hold a secret).
-pub fn load_env_file(path: &std::path::Path) -> Result<(), String> {
-    match dotenvy::from_path(path) {
-        Ok(()) => Ok(()),
-        Err(dotenvy::Error::LineParse(line, at)) => {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            let number = text
-                .find(&line)
-                .map(|i| text[..i].matches('\n').count() + 1);
-            Err(match number {
-                Some(n) => format!(
-                    "{}: line {n} is not KEY=VALUE (error at character {at})",
-                    path.display()
-                ),
-                None => format!("{}: a line is not KEY=VALUE", path.display()),
-            })
+/// Where the variables of env files came from: the file and line of each one set from a
+/// file. A variable not listed (but set) came from the process environment.
+#[derive(Debug, Default)]
+pub struct EnvOrigins(std::collections::HashMap<String, (PathBuf, usize)>);
+
+impl EnvOrigins {
+    /// Loads a dotenv file into the environment (values already set win), remembering
+    /// the line of each variable it sets. A malformed line is an error naming its number,
+    /// never its text (it may hold a secret). Call it before any thread starts.
+    pub fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let items = dotenvy::from_path_iter(path).map_err(|e| match e {
+            dotenvy::Error::Io(e) => format!("{}: {e}", path.display()),
+            _ => format!("{}: cannot be read", path.display()),
+        })?;
+        for item in items {
+            let (key, value) = match item {
+                Ok(pair) => pair,
+                Err(dotenvy::Error::LineParse(line, at)) => {
+                    return Err(match text.find(&line) {
+                        Some(i) => format!(
+                            "{}: line {} is not KEY=VALUE (error at character {at})",
+                            path.display(),
+                            text[..i].matches('\n').count() + 1
+                        ),
+                        None => format!("{}: a line is not KEY=VALUE", path.display()),
+                    });
+                }
+                Err(_) => return Err(format!("{}: cannot be read", path.display())),
+            };
+            if std::env::var_os(&key).is_some() {
+                continue;
+            }
+            // SAFETY: called from main before the runtime or any other thread starts, so
+            // nothing reads the environment concurrently.
+            unsafe { std::env::set_var(&key, &value) };
+            self.0
+                .insert(key.clone(), (path.to_path_buf(), line_of(&text, &key)));
         }
-        Err(dotenvy::Error::Io(e)) => Err(format!("{}: {e}", path.display())),
-        Err(_) => Err(format!("{}: cannot be read", path.display())),
+        Ok(())
     }
+
+    /// Where `var`'s value came from: `PATH:LINE`, or the environment.
+    pub fn origin(&self, var: &str) -> String {
+        match self.0.get(var) {
+            Some((path, line)) => format!("{}:{line}", path.display()),
+            None => "the environment".to_owned(),
+        }
+    }
+
+    /// `message` with the origin of each variable it names that came from a file, so a
+    /// bad value can be found ("BETTER_AUTH_MCP_HTTP is set in server.env:3").
+    pub fn annotate(&self, message: &str) -> String {
+        let mut named: Vec<&String> = self
+            .0
+            .keys()
+            .filter(|var| names_variable(message, var))
+            .collect();
+        named.sort();
+        let mut out = message.to_owned();
+        for var in named {
+            out.push_str(&format!(" ({var} is set in {})", self.origin(var)));
+        }
+        out
+    }
+
+    /// clap's refusal of a value, told in terms of the variable when the value came from
+    /// one (the user never passed the flag clap would name) and where it was set. None:
+    /// the refusal is of the command line itself and clap's own text says it best.
+    pub fn explain(
+        &self,
+        e: &clap::Error,
+        cmd: &clap::Command,
+        argv: &[std::ffi::OsString],
+    ) -> Option<String> {
+        use clap::error::{ContextKind, ContextValue};
+        let flag = match e.get(ContextKind::InvalidArg)? {
+            // "--name <VALUE>" or "--name[=<BOOL>]"
+            ContextValue::String(flag) => flag
+                .split(|c: char| c.is_whitespace() || c == '[' || c == '=')
+                .next()?
+                .to_owned(),
+            _ => return None,
+        };
+        let long = flag.strip_prefix("--")?;
+        let passed = argv
+            .iter()
+            .skip(1)
+            .filter_map(|a| a.to_str())
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+        if passed {
+            return None;
+        }
+        let arg = all_args(cmd).find(|a| a.get_long() == Some(long))?;
+        let var = arg.get_env()?.to_str()?.to_owned();
+        let value = match (
+            e.get(ContextKind::InvalidValue),
+            arg.is_hide_env_values_set(),
+        ) {
+            (Some(ContextValue::String(v)), false) => format!(" '{v}'"),
+            _ => String::new(),
+        };
+        let why = std::error::Error::source(e)
+            .map(|cause| format!(": {cause}"))
+            .or_else(|| match e.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(valid)) => {
+                    Some(format!(": expected one of {}", valid.join(", ")))
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        Some(format!(
+            "{var} (set in {}) has an invalid value{value}{why}",
+            self.origin(&var)
+        ))
+    }
+}
+
+/// Every argument of `cmd` and its subcommands.
+fn all_args(cmd: &clap::Command) -> impl Iterator<Item = &clap::Arg> {
+    cmd.get_arguments()
+        .chain(cmd.get_subcommands().flat_map(|s| s.get_arguments()))
+}
+
+/// Whether `message` names `var` as a word (not as part of a longer name).
+fn names_variable(message: &str, var: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    message
+        .match_indices(var)
+        .any(|(i, _)| !message[..i].ends_with(word) && !message[i + var.len()..].starts_with(word))
+}
+
+/// The line (from 1) where `key` is assigned in an env file's text.
+fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(0, |i| i + 1)
 }
 
 #[cfg(test)]
@@ -576,6 +744,20 @@ mod tests {
     }
 
     #[test]
+    fn http_listens_on_an_address_or_a_host_name() {
+        assert_eq!(
+            listen_address("127.0.0.1:8080").unwrap().to_string(),
+            "127.0.0.1:8080"
+        );
+        assert_eq!(listen_address("[::1]:9").unwrap().to_string(), "[::1]:9");
+        let named = listen_address("localhost:8080").unwrap();
+        assert!(named.ip().is_loopback() && named.port() == 8080, "{named}");
+        for bad in ["localhost", "8080", "localhost:port"] {
+            assert!(listen_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn every_boolean_takes_the_same_spellings() {
         for (spelling, value) in [
             ("true", true),
@@ -630,7 +812,7 @@ mod tests {
             "# comment\nBAM_ENV_FILE_TEST=1\nthis line has a s3cr3t-value in it\n",
         )
         .unwrap();
-        let err = load_env_file(&path).unwrap_err();
+        let err = EnvOrigins::default().load(&path).unwrap_err();
         assert!(err.contains("line 3"), "{err}");
         assert!(!err.contains("s3cr3t"), "{err}");
         let _ = std::fs::remove_dir_all(dir);

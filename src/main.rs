@@ -1,18 +1,18 @@
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use better_auth_mcp::config::{Config, Settings, load_env_file};
+use better_auth_mcp::config::{Config, EnvOrigins, Settings};
 use better_auth_mcp::mcp::ToolSelection;
 use better_auth_mcp::{startup, telemetry};
 
 /// An MCP server (stdio, or Streamable HTTP with --http) with the auth tools of a Better Auth deployment:
 /// sign_up, sign_in, verify_token, get_user, refresh_token and sign_out.
 ///
-/// Every setting is a flag or its environment variable; `.env` in the working directory
-/// and --env-file provide variables too (values already set win). With no DATABASE_URL
-/// it uses an embedded SQLite database.
+/// Every setting is a flag or its environment variable, before or after the subcommand;
+/// --env-file, or else `.env` in the working directory, provides variables too (values
+/// already set win). With no DATABASE_URL it uses an embedded SQLite database.
 #[derive(Parser)]
 #[command(
     version,
@@ -21,7 +21,8 @@ use better_auth_mcp::{startup, telemetry};
     after_help = "Booleans take true/yes/on/1 or false/no/off/0. Logs go to stderr; RUST_LOG                   filters them (default: info)."
 )]
 struct Cli {
-    /// Load environment variables from this dotenv file (values already set win).
+    /// Load environment variables from this dotenv file instead of ./.env (values already
+    /// set win).
     #[arg(long, value_name = "PATH", global = true)]
     env_file: Option<PathBuf>,
     #[command(flatten)]
@@ -38,14 +39,59 @@ enum Command {
     Migrate,
 }
 
+/// The settings `migrate` uses: the database's. Its help lists only these.
+const MIGRATE_USES: &[&str] = &[
+    "env_file",
+    "database_url",
+    "database_pool_size",
+    "database_connect_timeout_seconds",
+    "database_pool_timeout_seconds",
+    "database_prepared_statements",
+    "database_schema",
+    "database_schema_casing",
+    "database_schema_tables",
+];
+
+/// The command line: every setting global (before or after the subcommand), and each
+/// subcommand's help listing what it uses.
+fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    // Global arguments reach the subcommands when the command is built.
+    cmd.build();
+    cmd.mut_subcommand("migrate", |m| {
+        m.mut_args(|a| {
+            let used = MIGRATE_USES.contains(&a.get_id().as_str()) || a.get_id() == "help";
+            if used { a } else { a.hide(true) }
+        })
+    })
+}
+
 fn main() {
-    // The env files are read before the command line, so their values serve as its fallbacks.
-    let mut env_loaded = env_file_argument().map_or(Ok(()), |path| load_env_file(&path));
-    let dotenv = std::path::Path::new(".env");
-    if env_loaded.is_ok() && dotenv.exists() {
-        env_loaded = load_env_file(dotenv);
-    }
-    let cli = Cli::parse();
+    // The env file is read before the command line, so its values serve as its fallbacks:
+    // --env-file's, or else ./.env.
+    let mut origins = EnvOrigins::default();
+    let env_loaded = match env_file_argument() {
+        Some(path) => origins.load(&path),
+        None if std::path::Path::new(".env").exists() => origins.load(std::path::Path::new(".env")),
+        None => Ok(()),
+    };
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cmd = command();
+    let parsed = cmd
+        .clone()
+        .try_get_matches_from(&argv)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => match origins.explain(&e, &cmd, &argv) {
+            Some(text) => {
+                telemetry::init();
+                tracing::error!("{text}");
+                std::process::exit(2);
+            }
+            None => e.exit(),
+        },
+    };
     telemetry::init();
     if let Err(e) = env_loaded {
         tracing::error!("cannot load the env file {e}");
@@ -63,14 +109,14 @@ fn main() {
     let tools = match ToolSelection::new(named_tools, read_only) {
         Ok(tools) => tools,
         Err(e) => {
-            tracing::error!("{e}");
+            tracing::error!("{}", origins.annotate(&e.to_string()));
             std::process::exit(2);
         }
     };
     let config = match Config::from_settings(settings) {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!("configuration: {e}");
+            tracing::error!("configuration: {}", origins.annotate(&e.to_string()));
             std::process::exit(2);
         }
     };

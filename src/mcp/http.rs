@@ -41,6 +41,9 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Requests handled at once; past it a request gets 503 at once.
     pub max_in_flight: usize,
+    /// Connections open at once (idle keep-alive ones included); past it a new
+    /// connection is closed at once, so file descriptors cannot run out.
+    pub max_connections: usize,
     /// How long a shutdown waits for requests in flight.
     pub drain: Duration,
     /// Callers must bring a bearer token (None: anyone who reaches the server may call).

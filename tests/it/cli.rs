@@ -363,3 +363,120 @@ fn an_unknown_tool_or_a_writing_tool_under_read_only_refuses_to_start() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
 }
+
+/// Settings are accepted before or after the subcommand, `migrate --help` lists what
+/// migrate uses (the database's settings, not HTTP's), and `--http` takes a host name.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_go_before_or_after_the_subcommand_and_http_takes_a_host_name() {
+    let home = tempdir();
+    let env = ServerEnv::new(home.path());
+    let db = home.path().join("after.db");
+    let url = format!("sqlite://{}", db.display());
+    for args in [
+        vec!["migrate", "--database-url", &url],
+        vec!["--database-url", &url, "migrate"],
+    ] {
+        let out = run_to_end(&env, &args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    assert!(db.exists());
+
+    let help =
+        String::from_utf8_lossy(&run_to_end(&env, &["migrate", "--help"]).stdout).to_string();
+    assert!(help.contains("--database-url"), "{help}");
+    assert!(help.contains("--database-schema"), "{help}");
+    for unused in [
+        "--http",
+        "--tools",
+        "--token-ttl-seconds",
+        "--better-auth-secret",
+    ] {
+        assert!(
+            !help.contains(&format!("{unused} ")),
+            "migrate --help lists {unused}: {help}"
+        );
+    }
+    let serve_help =
+        String::from_utf8_lossy(&run_to_end(&env, &["serve", "--help"]).stdout).to_string();
+    for used in ["--http", "--tools", "--read-only", "--database-url"] {
+        assert!(serve_help.contains(used), "serve --help lacks {used}");
+    }
+
+    let port = crate::support::pg::free_port();
+    let mut child = env
+        .clone()
+        .with("DATABASE_URL", &url)
+        .with("BETTER_AUTH_SECRET", SECRET)
+        .command()
+        .args(["serve", "--http", &format!("localhost:{port}")])
+        .args(["--tools", "sign_up,verify_token"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await {
+            status = Some(r.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, Some(200), "serving on localhost:{port}");
+    let _ = child.kill().await;
+    let out = run_to_end(&env, &["serve", "--read-only", "--help"]);
+    assert!(out.status.success());
+}
+
+/// A bad value names its variable and where it was set (the environment, or the env
+/// file and line), not a flag the user never passed; with --env-file, `./.env` is not read.
+#[test]
+fn a_bad_setting_names_its_variable_and_where_it_came_from() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path());
+    std::fs::write(
+        home.path().join("server.env"),
+        "# the server's settings\nTOKEN_TTL_SECONDS=60\nHTTP_MAX_BODY_BYTES=12\n",
+    )
+    .unwrap();
+    let out = run_to_end(&env, &["--env-file", "server.env"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("HTTP_MAX_BODY_BYTES (set in server.env:3) has an invalid value '12'"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--http-max-body-bytes"), "{stderr}");
+    let out = run_to_end(&env.clone().with("RATE_LIMIT_ENABLED", "maybe"), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("RATE_LIMIT_ENABLED (set in the environment) has an invalid value"),
+        "{stderr}"
+    );
+    // A value checked against others names where it came from too.
+    std::fs::write(
+        home.path().join("http.env"),
+        "BETTER_AUTH_MCP_HTTP=0.0.0.0:0\n",
+    )
+    .unwrap();
+    let out = run_to_end(&env, &["--env-file", "http.env"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("BETTER_AUTH_MCP_HTTP is set in http.env:1"),
+        "{stderr}"
+    );
+
+    // ./.env is read without --env-file, and not with it.
+    std::fs::write(home.path().join(".env"), "HTTP_HEADER_TIMEOUT_SECONDS=0\n").unwrap();
+    let out = run_to_end(&env, &["migrate"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("(set in .env:1)"), "{stderr}");
+    std::fs::write(home.path().join("good.env"), "TOKEN_TTL_SECONDS=60\n").unwrap();
+    let out = run_to_end(&env, &["migrate", "--env-file", "good.env"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
