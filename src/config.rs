@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use crate::better_auth::{
     AuthSettings, DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, PasswordFormat, PasswordPolicy,
-    RateLimitPolicy, Resource, SessionPolicy,
+    RateLimitPolicy, Resource, Secrets, SessionPolicy,
 };
 use crate::mcp::http::HttpSettings;
 use crate::store::{Casing, DatabaseUrl, PoolSettings, SchemaSettings, TableNames, UrlError};
@@ -44,6 +44,17 @@ pub struct Settings {
         global = true
     )]
     pub better_auth_secret: Option<String>,
+    /// The Better Auth app's secrets after a rotation, as its BETTER_AUTH_SECRETS:
+    /// <version>:<secret>, comma-separated, the current first. BETTER_AUTH_SECRET is then
+    /// the secret of before, which reads what was encrypted before the rotation.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_SECRETS",
+        value_name = "LIST",
+        hide_env_values = true,
+        global = true
+    )]
+    pub better_auth_secrets: Option<String>,
     /// The Better Auth app's URL: issuer and audience of access tokens, required of the
     /// tokens verified.
     #[arg(long, env = "BETTER_AUTH_URL", value_name = "URL", global = true)]
@@ -297,6 +308,8 @@ pub struct Config {
     pub database: DatabaseUrl,
     /// BETTER_AUTH_SECRET; when unset with SQLite, one is generated beside the database.
     pub secret: Option<SecretString>,
+    /// BETTER_AUTH_SECRETS (with BETTER_AUTH_SECRET as the legacy secret), when set.
+    pub rotation: Option<Secrets>,
     /// BETTER_AUTH_URL: issuer and audience of access tokens.
     pub base_url: Option<String>,
     /// BETTER_AUTH_JWKS_URL, and the shortest time between two of its fetches.
@@ -322,6 +335,8 @@ pub struct Config {
 pub enum ConfigError {
     #[error(transparent)]
     DatabaseUrl(#[from] UrlError),
+    #[error(transparent)]
+    Secrets(#[from] crate::better_auth::SecretsError),
     #[error("PASSWORD_MIN_LENGTH ({min}) must not be above PASSWORD_MAX_LENGTH ({max})")]
     BadPasswordBounds { min: usize, max: usize },
     #[error(
@@ -392,7 +407,10 @@ impl Config {
     /// What the auth service is built with, keyed by `secret`.
     pub fn auth_settings(&self, secret: SecretString) -> AuthSettings {
         AuthSettings {
-            secret,
+            secrets: self
+                .rotation
+                .clone()
+                .unwrap_or_else(|| Secrets::single(secret)),
             issuer: self.base_url.clone(),
             token_ttl_secs: self.token_ttl_secs,
             token_leeway_secs: self.token_leeway_secs,
@@ -494,6 +512,13 @@ impl Config {
         Ok(Self {
             database,
             secret: given(&s.better_auth_secret).map(SecretString::from),
+            rotation: match given(&s.better_auth_secrets) {
+                Some(list) => Some(Secrets::rotated(
+                    &list,
+                    given(&s.better_auth_secret).map(SecretString::from),
+                )?),
+                None => None,
+            },
             base_url: given(&s.better_auth_url).map(|u| u.trim().trim_end_matches('/').to_owned()),
             jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
             jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),

@@ -82,6 +82,9 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
 }
 
 fn resolve_secret(config: &Config) -> Result<SecretString, StartupError> {
+    if let Some(rotated) = &config.rotation {
+        return Ok(rotated.current().clone());
+    }
     if let Some(secret) = &config.secret {
         return Ok(secret.clone());
     }

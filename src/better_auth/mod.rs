@@ -11,6 +11,7 @@ mod memory;
 mod password;
 mod ports;
 mod rate_limit;
+mod secrets;
 mod service;
 mod token;
 mod two_factor;
@@ -27,6 +28,7 @@ pub use ports::{
     RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 pub use rate_limit::{RateDecision, RateLimitPolicy, rate_limit_key};
+pub use secrets::{Secrets, SecretsError};
 pub use service::{
     Access, AuthService, AuthSettings, Authenticated, CredentialKind, Refreshed, SessionPolicy,
     UserName, VerifiedToken,

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use secrecy::SecretString;
 
 use super::credentials::{CredentialShape, JwksCache, session_token, shape_of};
 use super::two_factor::{self, BackupCodes, CipherError};
@@ -12,8 +11,8 @@ use super::{
     AccessClaims, AccessTokens, AuthError, AuthStore, Email, LOCKOUT, Lockout,
     MAX_FAILED_SECOND_FACTORS, NewSession, NewUser, Password, PasswordFormat, PasswordHasher,
     PasswordPolicy, RateDecision, RateLimitPolicy, Resource, SECOND_FACTOR_RATE_LIMIT,
-    SecondFactor, SecretError, Session, Standing, StoreError, TokenRejection, User, generate_id,
-    random_alphanumeric, rate_limit_key,
+    SecondFactor, SecretError, Secrets, Session, Standing, StoreError, TokenRejection, User,
+    generate_id, random_alphanumeric, rate_limit_key,
 };
 
 /// The most characters a display name may have.
@@ -39,7 +38,8 @@ impl UserName {
 
 /// What the service is configured with.
 pub struct AuthSettings {
-    pub secret: SecretString,
+    /// BETTER_AUTH_SECRET, or BETTER_AUTH_SECRETS after a rotation.
+    pub secrets: Secrets,
     /// BETTER_AUTH_URL: `iss` and `aud` of access tokens.
     pub issuer: Option<String>,
     pub token_ttl_secs: u64,
@@ -135,7 +135,7 @@ pub struct AuthService<S> {
     store: S,
     hasher: PasswordHasher,
     tokens: AccessTokens,
-    secret: SecretString,
+    secrets: Secrets,
     jwks: JwksCache,
     policy: PasswordPolicy,
     rate_limit: RateLimitPolicy,
@@ -165,12 +165,12 @@ impl<S: AuthStore> AuthService<S> {
                 settings.password_format,
             ),
             tokens: AccessTokens::new(
-                &settings.secret,
+                settings.secrets.current(),
                 settings.issuer,
                 settings.token_ttl_secs,
                 settings.token_leeway_secs,
             )?,
-            secret: settings.secret,
+            secrets: settings.secrets,
             jwks: JwksCache::default(),
             policy: settings.password_policy,
             rate_limit: settings.rate_limit,
@@ -438,13 +438,13 @@ impl<S: AuthStore> AuthService<S> {
         };
         let matched = match &second_factor {
             SecondFactor::Totp(code) => {
-                let secret = two_factor::decrypt(&self.secret, &row.secret)
+                let secret = two_factor::decrypt(&self.secrets, &row.secret)
                     .map_err(|e| unreadable("secret", e))?;
                 two_factor::totp_matches(&secret, code.trim(), now.timestamp())
                     .ok_or_else(|| unreadable("secret", CipherError::Malformed))?
             }
             SecondFactor::BackupCode(code) => {
-                let mut codes = BackupCodes::read(&self.secret, &row.backup_codes)
+                let mut codes = BackupCodes::read(&self.secrets, &row.backup_codes)
                     .map_err(|e| unreadable("backup codes", e))?;
                 // Stored only if no other sign-in used a code meanwhile: each code once.
                 codes.use_up(code.trim())
@@ -453,7 +453,7 @@ impl<S: AuthStore> AuthService<S> {
                         .replace_backup_codes(
                             &row.id,
                             &row.backup_codes,
-                            &codes.store(&self.secret),
+                            &codes.store(&self.secrets),
                         )
                         .await?
             }
@@ -641,7 +641,7 @@ impl<S: AuthStore> AuthService<S> {
     /// Ends a session: its row is deleted, so refresh_token and get_user with it (or with
     /// an access token issued for it) fail from now on.
     pub async fn sign_out(&self, session_credential: &str) -> Result<(), AuthError> {
-        let token = session_token(session_credential.trim(), &self.secret)
+        let token = session_token(session_credential.trim(), self.secrets.current())
             .map_err(AuthError::InvalidToken)?;
         if self.store.delete_session(&token).await? {
             tracing::info!("session signed out");
@@ -653,7 +653,8 @@ impl<S: AuthStore> AuthService<S> {
 
     /// The session a session credential names, if it exists and has not expired.
     async fn living_session(&self, credential: &str) -> Result<(Session, User), AuthError> {
-        let token = session_token(credential, &self.secret).map_err(AuthError::InvalidToken)?;
+        let token =
+            session_token(credential, self.secrets.current()).map_err(AuthError::InvalidToken)?;
         let (session, user) = self
             .store
             .find_session(&token)
@@ -900,7 +901,7 @@ mod tests {
     /// A `twoFactor` row as Better Auth's enable + verify-totp leave it: the TOTP secret
     /// and the backup codes encrypted under the secret.
     fn two_factor_row(totp_secret: &str, backup_codes: &[&str]) -> super::super::TwoFactorRow {
-        let secret: SecretString = SECRET.into();
+        let secret = Secrets::single(SECRET.into());
         super::super::TwoFactorRow {
             id: generate_id(),
             secret: two_factor::encrypt(&secret, totp_secret),
@@ -957,7 +958,7 @@ mod tests {
         );
         assert_eq!(auth.store.session_count(), sessions + 2);
         let left = auth.store.two_factor(&up.user.id).unwrap().backup_codes;
-        let mut left = BackupCodes::read(&SECRET.into(), &left).unwrap();
+        let mut left = BackupCodes::read(&Secrets::single(SECRET.into()), &left).unwrap();
         assert!(left.use_up("bbbbb-22222") && !left.use_up("aaaaa-11111"));
     }
 

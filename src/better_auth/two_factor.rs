@@ -1,6 +1,7 @@
 //! Better Auth's two-factor plugin, as far as a sign-in needs it: the second factor
 //! (a TOTP code or a backup code) checked against the user's `twoFactor` row, whose
-//! secret and backup codes Better Auth encrypts under BETTER_AUTH_SECRET.
+//! secret and backup codes Better Auth encrypts under BETTER_AUTH_SECRET (or, after a
+//! rotation, under the current version of BETTER_AUTH_SECRETS).
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::RateLimitPolicy;
+use super::{RateLimitPolicy, Secrets};
 
 /// A second factor given with a sign-in.
 #[derive(Clone)]
@@ -53,12 +54,20 @@ const TOTP_WINDOW: i64 = 1;
 pub enum CipherError {
     #[error("it is not the hex of a nonce and a ciphertext")]
     Malformed,
-    /// `$ba$<version>$...`: encrypted under one of Better Auth's versioned `secrets`.
+    /// `$ba$<version>$...` with one secret: the app rotated its secret.
     #[error(
-        "it was encrypted with a versioned secret (BETTER_AUTH_SECRETS), which this server does not read"
+        "it was encrypted under a versioned secret: set BETTER_AUTH_SECRETS as the Better Auth app has it"
     )]
     Versioned,
-    #[error("it does not decrypt under BETTER_AUTH_SECRET")]
+    /// `$ba$<version>$...` of a version BETTER_AUTH_SECRETS lacks (retired, or not yet here).
+    #[error("it was encrypted under secret version {0}, which BETTER_AUTH_SECRETS lacks")]
+    UnknownVersion(u32),
+    /// Bare hex after a rotation with no legacy secret to read it.
+    #[error(
+        "it was encrypted before the secret was rotated: set BETTER_AUTH_SECRET to the secret of before, as Better Auth's legacy secret"
+    )]
+    NoLegacySecret,
+    #[error("it does not decrypt under the secret it was written with")]
     WrongSecret,
 }
 
@@ -69,12 +78,41 @@ fn cipher(secret: &SecretString) -> XChaCha20Poly1305 {
 
 const NONCE_BYTES: usize = 24;
 
+/// Better Auth's envelope of a ciphertext written under a versioned secret.
+const ENVELOPE: &str = "$ba$";
+
+/// Better Auth's `symmetricDecrypt`: with one secret, the bare hex under it; after a
+/// rotation, `$ba$<version>$<hex>` under that version's secret and bare hex under the
+/// legacy one. A `$ba$` prefix with no readable version is taken as bare hex, as Better
+/// Auth does (and so fails).
+pub fn decrypt(secrets: &Secrets, stored: &str) -> Result<Zeroizing<String>, CipherError> {
+    let envelope = stored.strip_prefix(ENVELOPE).and_then(|rest| {
+        let (version, hex) = rest.split_once('$')?;
+        // JavaScript's parseInt: the leading digits.
+        let digits = version.trim_start();
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        Some((digits[..end].parse::<u32>().ok()?, hex))
+    });
+    match envelope {
+        Some(_) if !secrets.is_rotated() => Err(CipherError::Versioned),
+        Some((version, hex)) => {
+            let secret = secrets
+                .version(version)
+                .ok_or(CipherError::UnknownVersion(version))?;
+            decrypt_with(secret, hex)
+        }
+        None => decrypt_with(
+            secrets.for_bare_hex().ok_or(CipherError::NoLegacySecret)?,
+            stored,
+        ),
+    }
+}
+
 /// Better Auth's `symmetricDecrypt` with a string secret: XChaCha20-Poly1305 under
 /// SHA-256(secret), the hex of a 24-byte nonce followed by the ciphertext and its tag.
-pub fn decrypt(secret: &SecretString, stored: &str) -> Result<Zeroizing<String>, CipherError> {
-    if stored.starts_with("$ba$") {
-        return Err(CipherError::Versioned);
-    }
+fn decrypt_with(secret: &SecretString, stored: &str) -> Result<Zeroizing<String>, CipherError> {
     let bytes = hex::decode(stored).map_err(|_| CipherError::Malformed)?;
     if bytes.len() < NONCE_BYTES + 16 {
         return Err(CipherError::Malformed);
@@ -89,8 +127,18 @@ pub fn decrypt(secret: &SecretString, stored: &str) -> Result<Zeroizing<String>,
         .map_err(|_| CipherError::Malformed)
 }
 
+/// Better Auth's `symmetricEncrypt`: under the current secret, in the envelope of its
+/// version after a rotation.
+pub fn encrypt(secrets: &Secrets, plain: &str) -> String {
+    let hex = encrypt_with(secrets.current(), plain);
+    match secrets.current_version() {
+        Some(version) => format!("{ENVELOPE}{version}${hex}"),
+        None => hex,
+    }
+}
+
 /// Better Auth's `symmetricEncrypt` with a string secret, under a fresh random nonce.
-pub fn encrypt(secret: &SecretString, plain: &str) -> String {
+fn encrypt_with(secret: &SecretString, plain: &str) -> String {
     let mut nonce = [0u8; NONCE_BYTES];
     getrandom::fill(&mut nonce).expect("the operating system's random source failed");
     let sealed = cipher(secret)
@@ -171,7 +219,7 @@ pub struct BackupCodes {
 }
 
 impl BackupCodes {
-    pub fn read(secret: &SecretString, stored: &str) -> Result<Self, CipherError> {
+    pub fn read(secrets: &Secrets, stored: &str) -> Result<Self, CipherError> {
         let parse = |json: &str| {
             serde_json::from_str::<Vec<String>>(json)
                 .map(|codes| codes.into_iter().map(Zeroizing::new).collect())
@@ -182,7 +230,7 @@ impl BackupCodes {
                 encrypted: false,
             });
         }
-        let json = decrypt(secret, stored)?;
+        let json = decrypt(secrets, stored)?;
         let codes = parse(&json).map_err(|_| CipherError::Malformed)?;
         Ok(Self {
             codes,
@@ -201,12 +249,13 @@ impl BackupCodes {
         found.map(|i| self.codes.remove(i)).is_some()
     }
 
-    /// The codes left, stored as they were read (encrypted or not).
-    pub fn store(&self, secret: &SecretString) -> String {
+    /// The codes left, stored as they were read (encrypted or not): encrypted as Better
+    /// Auth encrypts now, under the current secret.
+    pub fn store(&self, secrets: &Secrets) -> String {
         let codes: Vec<&str> = self.codes.iter().map(|c| c.as_str()).collect();
         let json = Zeroizing::new(serde_json::to_string(&codes).expect("strings serialize"));
         if self.encrypted {
-            encrypt(secret, &json)
+            encrypt(secrets, &json)
         } else {
             json.to_string()
         }
@@ -217,8 +266,8 @@ impl BackupCodes {
 mod tests {
     use super::*;
 
-    fn secret() -> SecretString {
-        "unit-test-secret-0123456789abcdef-0123456789".into()
+    fn secret() -> Secrets {
+        Secrets::single("unit-test-secret-0123456789abcdef-0123456789".into())
     }
 
     #[test]
@@ -231,7 +280,7 @@ mod tests {
             "a fresh nonce each time"
         );
         assert_eq!(decrypt(&s, &sealed).unwrap().as_str(), "JBSWY3DPEHPK3PXP");
-        let other: SecretString = "another-secret-0123456789abcdef-0123456789".into();
+        let other = Secrets::single("another-secret-0123456789abcdef-0123456789".into());
         assert_eq!(decrypt(&other, &sealed), Err(CipherError::WrongSecret));
         let mut tampered = sealed.clone().into_bytes();
         let last = tampered.len() - 1;
@@ -241,6 +290,48 @@ mod tests {
         assert_eq!(decrypt(&s, "zz"), Err(CipherError::Malformed));
         assert_eq!(decrypt(&s, "abcd"), Err(CipherError::Malformed));
         assert_eq!(decrypt(&s, "$ba$1$abcd"), Err(CipherError::Versioned));
+    }
+
+    /// After a rotation (BETTER_AUTH_SECRETS "2:new,1:old", BETTER_AUTH_SECRET the one of
+    /// before): new ciphertexts are `$ba$2$...`, each version reads its own, the legacy
+    /// secret the bare hex, and nothing else reads what it did not write.
+    #[test]
+    fn after_a_rotation_each_version_reads_its_own_and_the_legacy_secret_bare_hex() {
+        const BEFORE: &str = "the-secret-before-the-rotation-0123456789";
+        let before = Secrets::single(BEFORE.into());
+        let rotated = Secrets::rotated(
+            "2:the-second-secret-0123456789abcdef,1:the-first-versioned-0123456789",
+            Some(BEFORE.into()),
+        )
+        .unwrap();
+        let bare = encrypt(&before, "old-totp-secret");
+        let sealed = encrypt(&rotated, "new-totp-secret");
+        assert!(sealed.starts_with("$ba$2$"), "{sealed}");
+        assert_eq!(
+            decrypt(&rotated, &bare).unwrap().as_str(),
+            "old-totp-secret"
+        );
+        assert_eq!(
+            decrypt(&rotated, &sealed).unwrap().as_str(),
+            "new-totp-secret"
+        );
+        let v1 = Secrets::rotated("1:the-first-versioned-0123456789", None).unwrap();
+        let by_v1 = encrypt(&v1, "v1-totp-secret");
+        assert!(by_v1.starts_with("$ba$1$"));
+        assert_eq!(
+            decrypt(&rotated, &by_v1).unwrap().as_str(),
+            "v1-totp-secret"
+        );
+        assert_eq!(decrypt(&v1, &sealed), Err(CipherError::UnknownVersion(2)));
+        assert_eq!(decrypt(&v1, &bare), Err(CipherError::NoLegacySecret));
+        assert_eq!(decrypt(&before, &sealed), Err(CipherError::Versioned));
+        // A leading zero is still version 2 (parseInt), a missing version is bare hex.
+        let zero = sealed.replacen("$ba$2$", "$ba$02$", 1);
+        assert_eq!(
+            decrypt(&rotated, &zero).unwrap().as_str(),
+            "new-totp-secret"
+        );
+        assert_eq!(decrypt(&rotated, "$ba$x$abcd"), Err(CipherError::Malformed));
     }
 
     /// RFC 6238's SHA-1 test vectors (8 digits there; their last 6 digits here, since

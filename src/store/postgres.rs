@@ -105,6 +105,8 @@ pub struct PgStore {
     uuid_ids: Arc<AtomicBool>,
     /// The admin plugin's `role` column exists on `user`.
     role_column: Arc<AtomicBool>,
+    /// `account` has Better Auth 1.7.0–1.7.2's `issuer` column (found at migration).
+    issuer_column: Arc<AtomicBool>,
     /// What the configuration says of the schema, and the names found at migration.
     schema: SchemaSettings,
     naming: Arc<RwLock<Naming>>,
@@ -147,6 +149,7 @@ impl PgStore {
             description: url.describe(),
             uuid_ids: Arc::default(),
             role_column: Arc::default(),
+            issuer_column: Arc::default(),
             schema: settings.schema.clone(),
             naming: Arc::default(),
             rendered: Arc::default(),
@@ -182,7 +185,17 @@ impl PgStore {
     fn finish(&self, sql: &str) -> String {
         let uuid = self.uuid_ids.load(Ordering::Relaxed);
         let role = self.role_column.load(Ordering::Relaxed);
+        // Better Auth 1.7.0–1.7.2 made `account.issuer` (NOT NULL) and wrote
+        // `local:credential` in it for an email and password account; later versions
+        // dropped it, but databases migrated then keep it.
+        let (issuer_column, issuer_value) = if self.issuer_column.load(Ordering::Relaxed) {
+            (r#", "issuer""#, ", 'local:credential'")
+        } else {
+            ("", "")
+        };
         rows::role_sql(sql, role)
+            .replace("{ISSUER_COLUMN}", issuer_column)
+            .replace("{ISSUER_VALUE}", issuer_value)
             .replace("{ID}", if uuid { "uuid" } else { "text" })
             .replace("{NEW_ID}", if uuid { "default" } else { "$1" })
     }
@@ -331,13 +344,16 @@ impl PgStore {
             tracing::info!("the schema uses UUID ids: the database makes them");
         }
         let role = columns.contains_key(&(user_table, "role".to_owned()));
+        let issuer = columns.contains_key(&(naming.table("account"), "issuer".to_owned()));
         tracing::info!(
             schema = %naming.schema,
             casing = ?naming.casing,
             tables = ?naming.table_names,
             role,
+            account_issuer = issuer,
             "database names"
         );
+        self.issuer_column.store(issuer, Ordering::Relaxed);
         self.uuid_ids.store(uuid, Ordering::Relaxed);
         self.role_column.store(role, Ordering::Relaxed);
         if let Ok(mut n) = self.naming.write() {
@@ -378,8 +394,8 @@ impl PgStore {
             .get(0);
         tx.execute_typed(
             &self.sql(
-                r#"insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
-                   values ({NEW_ID}, $2, 'credential', $2::{ID}, $3, $4, $5)"#,
+                r#"insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt"{ISSUER_COLUMN})
+                   values ({NEW_ID}, $2, 'credential', $2::{ID}, $3, $4, $5{ISSUER_VALUE})"#,
             ),
             &[
                 (&new.account_id, Type::TEXT),

@@ -4,7 +4,12 @@
 //   node app.mjs <command> '<json arguments>'
 //
 // Every command prints one JSON object on stdout. Arguments always include `url` (a
-// postgres URL), `ca` (the test CA's PEM path), `secret` and `baseURL`; `uuid: true`
+// postgres URL), `ca` (the test CA's PEM path), `secret` and `baseURL` (`secret` may be left
+// out when `secrets` is given); `secrets: [{version, value}, ...]` passes Better Auth's
+// `secrets` option (secret rotation), so the app runs "after rotation": the first entry is
+// current (it encrypts, as `$ba$<version>$<hex>`, and signs cookies and tokens), the others
+// only decrypt what their versions encrypted, and `secret`, if also given, is the legacy
+// secret that decrypts the bare hex written before rotation; `uuid: true`
 // selects Better Auth's `generateId: "uuid"`; `admin: true` adds the admin plugin;
 // `twoFactor: true` the two-factor plugin; `requireEmailVerification: true` sets
 // emailAndPassword's option of that name; `drizzle: true` uses Better Auth's Drizzle
@@ -40,6 +45,7 @@ const auth = betterAuth({
     ? drizzleAdapter(drizzle(pool, { schema: drizzleSchema }), { provider: "pg", usePlural: true, schema: drizzleSchema })
     : pool,
   secret: args.secret,
+  ...(args.secrets ? { secrets: args.secrets } : {}),
   baseURL: args.baseURL,
   emailAndPassword: { enabled: true, requireEmailVerification: !!args.requireEmailVerification },
   plugins: [
@@ -75,13 +81,14 @@ const cookieValue = (headers, name = "session_token") => {
   const m = setCookie.match(new RegExp(`better-auth\\.${name}=([^;]+)`));
   return m ? m[1] : null;
 };
-// The user's TOTP secret as the two-factor plugin stored it, decrypted with its own code.
+// The user's TOTP secret as the two-factor plugin stored it, decrypted with its own code
+// under the app's own secret configuration (`secret`, or `secrets` with `secret` as legacy).
 const totpSecretOf = async (email) => {
   const { rows } = await pool.query(
     `select t."secret" from "twoFactor" t join "user" u on u."id" = t."userId" where u."email" = $1`,
     [email],
   );
-  return symmetricDecrypt({ key: args.secret, data: rows[0].secret });
+  return symmetricDecrypt({ key: (await auth.$context).secretConfig, data: rows[0].secret });
 };
 
 async function run() {

@@ -593,7 +593,7 @@ async fn a_two_factor_user_signs_in_with_a_totp_or_backup_code_never_with_the_pa
     let up = server.sign_up("two@example.com", "password123").await;
     add_two_factor_plugin_schema(&s);
     // The row Better Auth's enable + verify-totp leave, encrypted under the shared secret.
-    let secret = secrecy::SecretString::from(SECRET);
+    let secret = better_auth_mcp::better_auth::Secrets::single(SECRET.into());
     let totp_secret = "Tw0-Fact0r-secret-of-32-chars-xy";
     s.sql(&format!(
         r#"insert into "twoFactor" ("id", "secret", "backupCodes", "userId", "verified", "failedVerificationCount")

@@ -8,7 +8,7 @@ use crate::support::backend::{Backend, Setup, on_both_backends};
 use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
 use crate::support::pg::TestDb;
 use crate::support::server::{Server, ServerEnv, code_of, text_of};
-use crate::support::tempdir;
+use crate::support::{merged, tempdir};
 
 fn vectors() -> Value {
     let path = concat!(
@@ -507,7 +507,7 @@ fn two_factor_vectors() -> Value {
 fn better_auth_two_factor_vectors_decrypt_and_give_the_same_codes_here() {
     use better_auth_mcp::better_auth::{BackupCodes, decrypt, totp, totp_matches};
     let v = two_factor_vectors();
-    let secret = secrecy::SecretString::from(str_of(&v["secret"]));
+    let secret = better_auth_mcp::better_auth::Secrets::single(str_of(&v["secret"]).into());
     let totp_secret = decrypt(&secret, str_of(&v["encryptedTotpSecret"])).unwrap();
     assert_eq!(totp_secret.as_str(), str_of(&v["totpSecret"]));
     for t in v["totp"].as_array().unwrap() {
@@ -606,6 +606,84 @@ async fn a_two_factor_user_needs_the_second_factor_here_as_in_better_auth_and_ba
         db.sql(r#"select "failedVerificationCount" from "twoFactor""#),
         "0"
     );
+    server.stop().await;
+}
+
+/// After the app rotated its secret (Better Auth's `secrets`; BETTER_AUTH_SECRETS here,
+/// BETTER_AUTH_SECRET staying the legacy secret): a two-factor user enrolled before the
+/// rotation (bare hex) and one enrolled after (`$ba$2$...`) both sign in here with the
+/// codes the app makes; a backup code used here stores the rest as Better Auth now would
+/// (under the current version) and the app still reads them; the app's new signed cookie
+/// (current secret) verifies here; and a server not told of the rotation says what to set.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_the_app_rotates_its_secret_two_factor_users_and_cookies_work_here() {
+    const V1: &str = "first-versioned-secret-0123456789abcdef-xyz";
+    const V2: &str = "second-versioned-secret-0123456789abcdef-xyz";
+    let Shared {
+        db,
+        app,
+        env,
+        _home,
+        ..
+    } = Shared::new(BetterAuthApp::with_two_factor, false);
+    let before = json!({"email": "before@example.com", "password": "web-password-1"});
+    let after = json!({"email": "after@example.com", "password": "web-password-2"});
+    app.run("sign-up", before.clone());
+    let before_codes = app.run("enable-two-factor", before.clone())["backupCodes"].clone();
+    let rotated = app.rotated(&[(2, V2), (1, V1)]);
+    rotated.run("sign-up", after.clone());
+    rotated.run("enable-two-factor", after.clone());
+    let stored = |email: &str, column: &str| {
+        db.sql(&format!(
+            r#"select t."{column}" from "twoFactor" t join "user" u on u."id" = t."userId" where u."email" = '{email}'"#
+        ))
+    };
+    assert!(!stored("before@example.com", "secret").starts_with("$ba$"));
+    assert!(stored("after@example.com", "secret").starts_with("$ba$2$"));
+
+    // Not told of the rotation: the versioned values cannot be read, and it says why.
+    let unaware = Server::start(&env.clone().with("RATE_LIMIT_ENABLED", "false")).await;
+    let code = rotated.run("totp", after.clone())["code"].clone();
+    let text = unaware
+        .err("sign_in", merged(&after, json!({"totpCode": code})))
+        .await;
+    assert_eq!(code_of(&text), "INTERNAL_ERROR", "{text}");
+    let log = unaware.stop().await;
+    assert!(log.contains("set BETTER_AUTH_SECRETS"), "{log}");
+
+    let server = Server::start(
+        &env.with("RATE_LIMIT_ENABLED", "false")
+            .with("BETTER_AUTH_SECRETS", &format!("2:{V2},1:{V1}")),
+    )
+    .await;
+    for creds in [&before, &after] {
+        let code = rotated.run("totp", creds.clone())["code"].clone();
+        let inn = server
+            .ok("sign_in", merged(creds, json!({"totpCode": code})))
+            .await;
+        let theirs = rotated.run("get-session", json!({"token": inn["sessionToken"]}));
+        assert_eq!(theirs["user"]["email"], creds["email"], "{theirs}");
+    }
+    server
+        .ok(
+            "sign_in",
+            merged(&before, json!({"backupCode": before_codes[0]})),
+        )
+        .await;
+    assert!(stored("before@example.com", "backupCodes").starts_with("$ba$2$"));
+    let there = rotated.run(
+        "sign-in-with-backup-code",
+        merged(&before, json!({"code": before_codes[1]})),
+    );
+    assert_eq!(there["ok"], true, "{there}");
+    // A cookie the app signs now (with the current secret) verifies here.
+    let web = rotated.run(
+        "sign-up",
+        json!({"email": "cookie@example.com", "password": "web-password-3"}),
+    );
+    let cookie = str_of(&web["cookie"]);
+    let got = server.ok("get_user", json!({"token": cookie})).await;
+    assert_eq!(got["user"]["email"], "cookie@example.com", "{got}");
     server.stop().await;
 }
 

@@ -171,3 +171,37 @@ async fn a_schema_the_server_cannot_map_stops_it_naming_the_missing_column() {
         .unwrap();
     assert!(stderr.contains(want), "{stderr}");
 }
+
+/// A database migrated by Better Auth 1.7.0–1.7.2 keeps `account.issuer` (NOT NULL, unique
+/// with `accountId`): sign_up writes what 1.7.0 wrote for an email and password account,
+/// `local:credential`, and that user signs in.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_migrated_by_better_auth_1_7_0_gets_account_issuer_on_sign_up() {
+    let db = TestDb::create();
+    let home = tempdir();
+    let env = ServerEnv::postgres(home.path(), &db.neon_url());
+    // Better Auth's schema, as the server makes it, with a user of before and 1.7.0's
+    // column (NOT NULL, no default) and index.
+    let before = Server::start(&env).await;
+    before.sign_up("before@example.com", "password123").await;
+    before.stop().await;
+    db.sql(
+        r#"alter table "account" add column "issuer" text not null default 'local:credential';
+           alter table "account" alter column "issuer" drop default;
+           create unique index "account_issuer_accountId_uidx" on "account" ("issuer", "accountId")"#,
+    );
+    let server = Server::start(&env).await;
+    let up = server.sign_up("issuer@example.com", "password123").await;
+    let issuer = db.sql(&format!(
+        r#"select "issuer" from "account" where "userId" = '{}'"#,
+        up["user"]["id"].as_str().unwrap()
+    ));
+    assert_eq!(issuer, "local:credential");
+    server
+        .ok(
+            "sign_in",
+            json!({"email": "issuer@example.com", "password": "password123"}),
+        )
+        .await;
+    server.stop().await;
+}

@@ -91,6 +91,17 @@ impl BetterAuthApp {
         self
     }
 
+    /// The same app after a secret rotation: Better Auth's `secrets` option (the first
+    /// entry current), its `secret` kept as the legacy secret.
+    pub fn rotated(&self, secrets: &[(u32, &str)]) -> Self {
+        let mut base = self.base.clone();
+        base["secrets"] = secrets
+            .iter()
+            .map(|(version, value)| json!({"version": version, "value": value}))
+            .collect();
+        Self { base }
+    }
+
     /// The same app with `emailAndPassword.requireEmailVerification`.
     pub fn requiring_email_verification(mut self) -> Self {
         self.base["requireEmailVerification"] = Value::Bool(true);
