@@ -206,7 +206,25 @@ async fn terminate_or_interrupt() {
     }
 }
 
-#[cfg(not(unix))]
+/// Ctrl-C, Ctrl-Break, or the console window closing (Windows' ways to stop a process).
+#[cfg(windows)]
+async fn terminate_or_interrupt() {
+    use tokio::signal::windows::{ctrl_break, ctrl_close};
+    match (ctrl_break(), ctrl_close()) {
+        (Ok(mut brk), Ok(mut close)) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = brk.recv() => {}
+                _ = close.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 async fn terminate_or_interrupt() {
     let _ = tokio::signal::ctrl_c().await;
 }

@@ -168,6 +168,8 @@ pub async fn serve_http(
 ) -> Result<(), StartupError> {
     // Each connection holds a file descriptor: the soft limit (often 1024) goes up to the
     // hard one, as Go's runtime does, so that a thousand idle agents do not exhaust it.
+    // (Windows has no such limit on sockets.)
+    #[cfg(unix)]
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open file limit"),
         Err(e) => tracing::warn!("could not raise the open file limit: {e}"),
@@ -186,6 +188,13 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
     let server = AuthServer::new(Arc::new(service), tools);
+    // Started by hand in a terminal, it would otherwise wait in silence.
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        tracing::info!(
+            "serving MCP on stdin and stdout: an MCP client starts this command (see README, \
+             Quick start, for a first call with the MCP Inspector); Ctrl-C stops it"
+        );
+    }
     match server.serve_with_ct(stdio::transport(), shutdown).await {
         Ok(running) => running
             .waiting()

@@ -639,22 +639,34 @@ impl<S: AuthStore> AuthService<S> {
     }
 
     /// Ends a session: its row is deleted, so refresh_token and get_user with it (or with
-    /// an access token issued for it) fail from now on.
+    /// an access token issued for it) fail from now on. A session already gone is signed
+    /// out too, as Better Auth's signOut answers success for it.
     pub async fn sign_out(&self, session_credential: &str) -> Result<(), AuthError> {
-        let token = session_token(session_credential.trim(), self.secrets.current())
-            .map_err(AuthError::InvalidToken)?;
+        let token = self.session_token_of(session_credential.trim())?;
         if self.store.delete_session(&token).await? {
             tracing::info!("session signed out");
-            Ok(())
         } else {
-            Err(AuthError::InvalidToken(TokenRejection::SessionNotFound))
+            tracing::debug!("sign_out of a session that is already gone");
         }
+        Ok(())
+    }
+
+    /// The session token a session credential (raw, or the signed cookie value) holds;
+    /// an access token there is a mistake worth naming.
+    fn session_token_of(&self, credential: &str) -> Result<String, AuthError> {
+        // (shape_of sorts an oversized credential as an access token, to refuse it as too
+        // large: here session_token does.)
+        let jwt = credential.len() <= 8 * 1024
+            && !matches!(shape_of(credential), CredentialShape::Session);
+        if jwt {
+            return Err(AuthError::NotASessionToken);
+        }
+        session_token(credential, self.secrets.current()).map_err(AuthError::InvalidToken)
     }
 
     /// The session a session credential names, if it exists and has not expired.
     async fn living_session(&self, credential: &str) -> Result<(Session, User), AuthError> {
-        let token =
-            session_token(credential, self.secrets.current()).map_err(AuthError::InvalidToken)?;
+        let token = self.session_token_of(credential)?;
         let (session, user) = self
             .store
             .find_session(&token)

@@ -38,9 +38,13 @@ pub const ALL_TOOLS: &[&str] = &[
 /// The tools of `--read-only`: they create nothing and take no password.
 pub const READ_ONLY_TOOLS: &[&str] = &["verify_token", "get_user"];
 
-/// Which tools a server offers (vendor MCP servers' `--tools` / `--read-only`).
+/// Which tools a server offers (vendor MCP servers' `--tools` / `--read-only`), and what
+/// would offer the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolSelection(Vec<&'static str>);
+pub struct ToolSelection {
+    tools: Vec<&'static str>,
+    read_only: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ToolSelectionError {
@@ -54,7 +58,10 @@ pub enum ToolSelectionError {
 
 impl Default for ToolSelection {
     fn default() -> Self {
-        Self(ALL_TOOLS.to_vec())
+        Self {
+            tools: ALL_TOOLS.to_vec(),
+            read_only: false,
+        }
     }
 }
 
@@ -67,7 +74,10 @@ impl ToolSelection {
             ALL_TOOLS
         };
         let Some(allow) = allow else {
-            return Ok(Self(base.to_vec()));
+            return Ok(Self {
+                tools: base.to_vec(),
+                read_only,
+            });
         };
         let mut chosen = Vec::new();
         for name in allow.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
@@ -84,11 +94,26 @@ impl ToolSelection {
         if chosen.is_empty() {
             return Err(ToolSelectionError::Empty);
         }
-        Ok(Self(chosen))
+        Ok(Self {
+            tools: chosen,
+            read_only,
+        })
     }
 
     pub fn contains(&self, tool: &str) -> bool {
-        self.0.contains(&tool)
+        self.tools.contains(&tool)
+    }
+
+    /// Why `tool` (one of ours) is not offered, and which setting would offer it.
+    pub fn not_offered(&self, tool: &str) -> String {
+        let how = if self.read_only && !READ_ONLY_TOOLS.contains(&tool) {
+            "this server offers only the read-only tools (--read-only or \
+             BETTER_AUTH_MCP_READ_ONLY; over HTTP, also when --tools is not given): start it \
+             without --read-only, or over HTTP with --tools naming it"
+        } else {
+            "start the server with it in --tools (BETTER_AUTH_MCP_TOOLS)"
+        };
+        format!("{tool} is not offered by this server: {how}")
     }
 }
 
@@ -96,6 +121,7 @@ impl ToolSelection {
 pub struct AuthServer<S: AuthStore> {
     auth: Arc<AuthService<S>>,
     tool_router: ToolRouter<Self>,
+    tools: ToolSelection,
 }
 
 impl<S: AuthStore> Clone for AuthServer<S> {
@@ -103,6 +129,7 @@ impl<S: AuthStore> Clone for AuthServer<S> {
         Self {
             auth: self.auth.clone(),
             tool_router: self.tool_router.clone(),
+            tools: self.tools.clone(),
         }
     }
 }
@@ -135,7 +162,11 @@ impl<S: AuthStore> AuthServer<S> {
         for name in ALL_TOOLS.iter().filter(|t| !tools.contains(t)) {
             tool_router.remove_route(name);
         }
-        Self { auth, tool_router }
+        Self {
+            auth,
+            tool_router,
+            tools: tools.clone(),
+        }
     }
 
     /// Create a new user account with an email and a password, and sign it in. Returns the
@@ -253,9 +284,10 @@ impl<S: AuthStore> AuthServer<S> {
     }
 
     /// Get a new access token for a session (the sessionToken from sign_in or sign_up, or
-    /// a Better Auth session token). Extends the session the way Better Auth does (at most
-    /// once a day). Fails with INVALID_TOKEN if the session was signed out or expired, and
-    /// with BANNED_USER if its user is banned.
+    /// a Better Auth session token; not the access token). Call it when an access token
+    /// has expired. Extends the session the way Better Auth does (at most once a day).
+    /// Fails with INVALID_TOKEN if the session was signed out or expired (then sign_in
+    /// again), and with BANNED_USER if its user is banned.
     #[tool(
         name = "refresh_token",
         title = "Refresh an access token",
@@ -278,9 +310,10 @@ impl<S: AuthStore> AuthServer<S> {
             .map_err(tool_error)
     }
 
-    /// End a session (sign out). Afterwards refresh_token with it, and get_user with any
-    /// access token issued for it, fail with INVALID_TOKEN. Fails with INVALID_TOKEN if the
-    /// session does not exist (already signed out).
+    /// End a session (sign out) with its sessionToken (not the access token). Afterwards
+    /// refresh_token with it, and get_user with any access token issued for it, fail with
+    /// INVALID_TOKEN. Signing out a session that already ended succeeds too, as in Better
+    /// Auth.
     #[tool(
         name = "sign_out",
         title = "Sign out",
@@ -324,6 +357,24 @@ fn strip_bearer(token: &str) -> &str {
 
 #[tool_handler(router = self.tool_router)]
 impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
+    /// rmcp's router, but a tool of ours that this server does not offer is refused with
+    /// the setting that would offer it (rather than as an unknown tool).
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        let name: &str = &request.name;
+        if ALL_TOOLS.contains(&name) && !self.tools.contains(name) {
+            return Err(rmcp::ErrorData::invalid_params(
+                self.tools.not_offered(name),
+                None,
+            ));
+        }
+        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(

@@ -136,12 +136,21 @@ pub struct AuthResult {
     pub session_token: Option<String>,
     /// When the session expires (RFC 3339).
     pub session_expires_at: Option<String>,
+    /// Why the token fields are null, when they are: the email awaits verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
+
+/// What sign_up says when it opened no session.
+const AWAITS_VERIFICATION: &str = "The deployment requires email verification: the user was \
+    created without a session, so token and sessionToken are null. The user signs in once \
+    the email is verified (the Better Auth app sends the verification email).";
 
 impl From<Authenticated> for AuthResult {
     fn from(a: Authenticated) -> Self {
         let access = a.access;
         Self {
+            message: access.is_none().then(|| AWAITS_VERIFICATION.to_owned()),
             user: a.user.into(),
             token_type: "Bearer".into(),
             expires_at: access.as_ref().map(|x| rfc3339(&x.expires_at)),

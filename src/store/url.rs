@@ -128,6 +128,15 @@ pub enum DatabaseUrl {
     Sqlite(PathBuf),
 }
 
+/// `sqlite:///C:/data/auth.db` names `C:/data/auth.db` on Windows (a URL's path starts
+/// with a slash; a drive letter path does not).
+fn windows_drive(path: &str) -> &str {
+    let b = path.as_bytes();
+    let drive =
+        cfg!(windows) && b.len() >= 3 && b[0] == b'/' && b[1].is_ascii_alphabetic() && b[2] == b':';
+    if drive { &path[1..] } else { path }
+}
+
 impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, UrlError> {
         let raw = raw.trim();
@@ -142,7 +151,7 @@ impl DatabaseUrl {
             if path.is_empty() {
                 return Err(UrlError::EmptySqlitePath);
             }
-            return Ok(Self::Sqlite(PathBuf::from(path.as_ref())));
+            return Ok(Self::Sqlite(PathBuf::from(windows_drive(&path))));
         }
         Err(UrlError::UnsupportedScheme)
     }

@@ -21,7 +21,84 @@ on_both_backends!(
     an_unexpected_database_error_is_internal_error_and_leaves_no_half_written_user,
     sign_in_is_throttled_per_email_across_server_processes,
     no_secret_reaches_stderr_even_at_trace_level,
+    errors_say_what_to_do_next,
 );
+
+/// An error text an agent can act on: an expired access token points to refresh_token, an
+/// ended session to sign_in, an access token given for a session token says so, a tool the
+/// server does not offer names the setting that would, and a sign_up without a session
+/// says why its tokens are null. sign_out of an ended session succeeds, as in Better Auth.
+async fn errors_say_what_to_do_next(backend: Backend) {
+    let s = Setup::new(backend);
+    let server = Server::start(&s.env).await;
+    let up = server.sign_up("next@example.com", "password123").await;
+    let expired = forge(
+        json!({"sub": up["user"]["id"], "email": "next@example.com", "iat": 1_000, "exp": 2_000}),
+        SECRET,
+    );
+    let text = server.err("get_user", json!({"token": expired})).await;
+    assert_eq!(code_of(&text), "INVALID_TOKEN");
+    assert!(
+        text.contains("expired") && text.contains("refresh_token"),
+        "{text}"
+    );
+    for tool in ["refresh_token", "sign_out"] {
+        let text = server.err(tool, json!({"sessionToken": up["token"]})).await;
+        assert_eq!(code_of(&text), "INVALID_TOKEN", "{text}");
+        assert!(
+            text.contains("This is an access token") && text.contains("sessionToken"),
+            "{text}"
+        );
+    }
+    let session = json!({"sessionToken": up["sessionToken"]});
+    for _ in 0..2 {
+        let out = server.ok("sign_out", session.clone()).await;
+        assert_eq!(out, json!({"signedOut": true}));
+    }
+    let text = server
+        .err("get_user", json!({"token": up["sessionToken"]}))
+        .await;
+    assert!(text.contains("sign_in again"), "{text}");
+    let text = server.err("refresh_token", session).await;
+    assert!(text.contains("sign_in again"), "{text}");
+    server.stop().await;
+
+    for (args, tool, says) in [
+        (vec!["--read-only"], "sign_in", "--read-only"),
+        (vec!["--tools", "verify_token"], "sign_up", "--tools"),
+    ] {
+        let mut env = s.env.clone();
+        env.args = args.iter().map(|a| a.to_string()).collect();
+        let gated = Server::start(&env).await;
+        let refused = gated
+            .client
+            .call_tool(
+                rmcp::model::CallToolRequestParams::new(tool).with_arguments(
+                    json!({"email": "next@example.com", "password": "password123"})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                ),
+            )
+            .await
+            .expect_err("a tool not offered cannot be called");
+        let said = refused.to_string();
+        assert!(
+            said.contains(&format!("{tool} is not offered")) && said.contains(says),
+            "{said}"
+        );
+        gated.stop().await;
+    }
+
+    let verifying = Server::start(&s.env.clone().with("REQUIRE_EMAIL_VERIFICATION", "true")).await;
+    let up = verifying
+        .sign_up("verify-me@example.com", "password123")
+        .await;
+    assert_eq!(up["token"], Value::Null);
+    let message = up["message"].as_str().unwrap_or_default();
+    assert!(message.contains("email verification"), "{up}");
+    verifying.stop().await;
+}
 
 async fn every_tool_works_from_sign_up_to_get_user(backend: Backend) {
     let s = Setup::new(backend);

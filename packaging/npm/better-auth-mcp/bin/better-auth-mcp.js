@@ -17,7 +17,8 @@ try {
 } catch {
   process.stderr.write(
     `better-auth-mcp: no prebuilt binary for ${platform} (the package ${pkg} is not installed).\n` +
-      `Binaries are published for: linux-x64. Elsewhere, install from source with\n` +
+      `Binaries are published for: linux-x64, linux-arm64, darwin-x64, darwin-arm64 and\n` +
+      `win32-x64. Elsewhere, install from source with\n` +
       `  cargo install better-auth-mcp\n` +
       `or, if npm skipped optional dependencies, reinstall without --omit=optional.\n`,
   );
