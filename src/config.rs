@@ -215,7 +215,9 @@ pub struct Settings {
     )]
     pub allowed_hosts: Option<Vec<String>>,
     /// Browser Origins allowed over HTTP (comma-separated, with scheme, e.g.
-    /// https://app.example.com); a request from any other Origin gets 403. Default: none.
+    /// https://app.example.com); a request from any other Origin gets 403. Default: none,
+    /// but on a loopback --http address the loopback Origins (http(s)://localhost,
+    /// 127.0.0.1, [::1], any port) are always allowed.
     #[arg(
         long,
         env = "BETTER_AUTH_MCP_ALLOWED_ORIGINS",

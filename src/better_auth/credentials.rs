@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, jwk::Jwk};
 use percent_encoding::percent_decode_str;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::token::{Resource, UnverifiedJwt, json_object_part, verify_signature};
+use super::token::{MAX_TOKEN_BYTES, Resource, UnverifiedJwt, json_object_part, verify_signature};
 use super::{
     AccessClaims, AccessTokens, AuthError, AuthStore, JwkLookup, JwksSource, TokenRejection,
 };
@@ -36,6 +36,10 @@ const OUR_HEADER: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.";
 
 /// Sorts a credential by its shape, reading at most the JWT header.
 pub fn shape_of(credential: &str) -> CredentialShape {
+    // Too large whatever its shape: the access-token path checks the size first.
+    if credential.len() > MAX_TOKEN_BYTES {
+        return CredentialShape::AccessToken;
+    }
     // The hot path (verify_token on every agent step): our own header needs no decoding.
     if credential.starts_with(OUR_HEADER) {
         return CredentialShape::AccessToken;

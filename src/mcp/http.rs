@@ -1,20 +1,21 @@
 //! MCP over Streamable HTTP: rmcp's `StreamableHttpService`, stateless (no protocol
 //! session, JSON answers), at `/mcp` in an axum router with `/healthz` and `/readyz`, served
 //! by hyper with the guard rails a public endpoint needs: allowed Host names and Origins,
-//! a body limit, header and request timeouts, a cap on requests in flight, and a graceful
-//! drain on shutdown. The tools are the same [`AuthServer`] as on stdio.
+//! a body limit, header and request timeouts, caps on requests in flight and on open
+//! connections, JSON-RPC errors for bodies rmcp cannot read, and a graceful drain on
+//! shutdown. The tools are the same [`AuthServer`] as on stdio.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
@@ -32,7 +33,8 @@ pub struct HttpSettings {
     pub addr: SocketAddr,
     /// Host names (or `host:port`) requests may name; loopback names by default.
     pub allowed_hosts: Vec<String>,
-    /// Browser Origins allowed; a request with any other `Origin` gets 403.
+    /// Browser Origins allowed (on a loopback address, and the
+    /// [`HttpSettings::loopback_origins`]); a request with any other `Origin` gets 403.
     pub allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
     /// How long a client may take to send its request headers.
@@ -106,6 +108,27 @@ impl HttpAuth {
     }
 }
 
+/// An OAuth refusal (RFC 6750, section 3): `status`, the `WWW-Authenticate` challenge
+/// (naming the metadata when the server is a resource server) and the same as JSON.
+fn oauth_refusal(
+    auth: Option<&HttpAuth>,
+    status: StatusCode,
+    error: &str,
+    description: &str,
+) -> Response {
+    let challenge = match auth {
+        Some(auth) => auth.challenge(error, description),
+        None => format!(r#"Bearer error="{error}", error_description="{description}""#),
+    };
+    let body = serde_json::json!({"error": error, "error_description": description});
+    (
+        status,
+        [(header::WWW_AUTHENTICATE, challenge)],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
 /// The caller, as its bearer token says (in the request's extensions for the tools).
@@ -171,6 +194,16 @@ impl HttpSettings {
             .flat_map(|h| [h.to_string(), format!("{h}:{port}")])
             .collect()
     }
+
+    /// The Origins of pages served from this machine, any port, http or https: allowed
+    /// besides `allowed_origins` when the server listens on a loopback address, where
+    /// only this machine's processes reach it anyway (a foreign page still gets 403).
+    pub fn loopback_origins() -> Vec<String> {
+        ["localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .flat_map(|h| ["http", "https"].map(|scheme| format!("{scheme}://{h}:*")))
+            .collect()
+    }
 }
 
 /// Whether the database answers, for `/readyz`.
@@ -193,18 +226,11 @@ async fn require_bearer<S: AuthStore>(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let refuse = |status: StatusCode, error: &str, description: &str| {
-        let challenge = gate.settings.challenge(error, description);
-        let body = serde_json::json!({"error": error, "error_description": description});
-        (
-            status,
-            [(axum::http::header::WWW_AUTHENTICATE, challenge)],
-            axum::Json(body),
-        )
-            .into_response()
+        oauth_refusal(Some(&gate.settings), status, error, description)
     };
     let token = request
         .headers()
-        .get(axum::http::header::AUTHORIZATION)
+        .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
@@ -253,6 +279,120 @@ async fn require_bearer<S: AuthStore>(
     next.run(request).await
 }
 
+/// Refuses a request with more than one `Authorization` header: 400 `invalid_request`
+/// (RFC 6750, section 3.1). Also without --require-auth: a gateway in front that
+/// authorizes callers may read another of the headers than whatever reads them after it,
+/// so a request that is ambiguous about its caller goes no further.
+async fn refuse_two_authorizations(
+    axum::extract::State(auth): axum::extract::State<Option<Arc<HttpAuth>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return oauth_refusal(
+            auth.as_deref(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "more than one Authorization header",
+        );
+    }
+    next.run(request).await
+}
+
+/// Answers, as JSON-RPC asks (400 with an error object), a POSTed JSON body that rmcp
+/// would refuse with 415 and its deserializer's text: one that is not JSON (-32700), a
+/// batch (-32600; Streamable HTTP has no batches since 2025-06-18), or JSON that is no
+/// JSON-RPC message (-32600). The test is rmcp's own message type; what passes it goes on
+/// to rmcp unchanged, which does every other check and all the dispatching.
+async fn refuse_unreadable_messages(
+    axum::extract::State(max_bytes): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() != axum::http::Method::POST || !is_json(request.headers()) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match read_body(body, max_bytes).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal,
+    };
+    if serde_json::from_slice::<rmcp::model::ClientJsonRpcMessage>(&bytes).is_err() {
+        let (code, message) = unreadable(&bytes);
+        // Not the deserializer's text: it can quote the body, arguments and all.
+        tracing::debug!(code, "an unreadable JSON-RPC message was refused");
+        let answer = serde_json::json!({"jsonrpc": "2.0", "id": readable_id(&bytes),
+            "error": {"code": code, "message": message}});
+        return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Whether the request says its body is JSON (else rmcp answers 415 itself, rightly).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The whole body, or the answer rmcp gives a body over its limit (413).
+async fn read_body(mut body: Body, max_bytes: usize) -> Result<Bytes, Response> {
+    let mut collected = Vec::new();
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame.map_err(|e| {
+            tracing::debug!("a request body could not be read: {e}");
+            (
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            )
+                .into_response()
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.len() > max_bytes - collected.len() {
+            let refusal = format!("Payload Too Large: request body exceeds {max_bytes} bytes");
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, refusal).into_response());
+        }
+        collected.extend_from_slice(&data);
+    }
+    Ok(Bytes::from(collected))
+}
+
+/// The JSON-RPC error code and message for a body that is not a JSON-RPC message: not
+/// JSON at all (the message's own error may be found first, as in `{"id":1} {"id":2}`), a
+/// batch, or any other JSON.
+fn unreadable(body: &[u8]) -> (i64, &'static str) {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+        (-32700, "Parse error: the body is not JSON")
+    } else if body.trim_ascii_start().starts_with(b"[") {
+        (-32600, "Invalid Request: batches are not supported")
+    } else {
+        (-32600, "Invalid Request: not a JSON-RPC 2.0 message")
+    }
+}
+
+/// The `id` of a JSON object that is not a valid message, if it has a valid one (JSON-RPC:
+/// null when it cannot be told).
+fn readable_id(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("id").cloned())
+        .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
+        .unwrap_or(serde_json::Value::Null)
+}
+
 /// Serves MCP at `http://addr/mcp` until `shutdown` is cancelled; then stops accepting,
 /// answers the requests in flight (for at most the drain time) and returns.
 pub async fn serve<S: AuthStore, R: Readiness>(
@@ -275,6 +415,10 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let auth_service = server.service().clone();
+    let mut allowed_origins = settings.allowed_origins.clone();
+    if listener.local_addr()?.ip().is_loopback() {
+        allowed_origins.extend(HttpSettings::loopback_origins());
+    }
     // rmcp's own token ends its streams: cancelled only once the drain is over.
     let mcp_stopped = CancellationToken::new();
     let config = StreamableHttpServerConfig::default()
@@ -282,7 +426,7 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
         .with_json_response(true)
         .with_sse_keep_alive(None)
         .with_allowed_hosts(settings.allowed_hosts.clone())
-        .with_allowed_origins(settings.allowed_origins.clone())
+        .with_allowed_origins(allowed_origins)
         .enforce_origin_validation()
         .with_max_request_body_bytes(settings.max_body_bytes)
         .with_cancellation_token(mcp_stopped.clone());
@@ -298,6 +442,10 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
         })
     });
     let guarded = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(
+            settings.auth.clone().map(Arc::new),
+            refuse_two_authorizations,
+        ))
         .option_layer(
             gate.clone()
                 .map(|gate| axum::middleware::from_fn_with_state(gate, require_bearer::<S>)),
@@ -308,6 +456,10 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            settings.max_body_bytes,
+            refuse_unreadable_messages,
         ))
         .service(mcp);
     let mut app = Router::new()
@@ -342,6 +494,12 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
 
     let trusted_proxies = Arc::new(settings.trusted_proxies.clone());
     let graceful = GracefulShutdown::new();
+    // One permit per open connection, held by its task until the connection ends.
+    let max_connections = settings
+        .max_connections
+        .min(tokio::sync::Semaphore::MAX_PERMITS);
+    let connections = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let mut refusals = Refusals::default();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -355,6 +513,11 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
             },
             () = shutdown.cancelled() => break,
         };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            drop(stream);
+            refusals.note(peer, max_connections);
+            continue;
+        };
         let trusted = trusted_proxies.clone();
         let app = ServiceBuilder::new()
             .map_request(
@@ -366,17 +529,19 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
             )
             .service(app.clone());
         let service = TowerToHyperService::new(app);
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
+        // HTTP/1 only, served at once: hyper's header timer then runs from the accept, so
+        // a connection that sends nothing is closed at the header timeout too (the version
+        // sniffing of hyper-util's auto builder would wait for a first byte forever).
+        let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_timeout);
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+            .header_read_timeout(settings.header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!("connection ended: {e}");
             }
+            drop(permit);
         });
     }
     drop(listener);
@@ -389,6 +554,36 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
     }
     mcp_stopped.cancel();
     Ok(())
+}
+
+/// Connections closed at once because HTTP_MAX_CONNECTIONS were open: the first is
+/// logged at warn, then one warning a minute at most (with the count), the rest at debug.
+#[derive(Default)]
+struct Refusals {
+    since_warning: u64,
+    last_warning: Option<Instant>,
+}
+
+impl Refusals {
+    const WARN_EVERY: Duration = Duration::from_secs(60);
+
+    fn note(&mut self, peer: SocketAddr, max_connections: usize) {
+        self.since_warning += 1;
+        if self
+            .last_warning
+            .is_some_and(|at| at.elapsed() < Self::WARN_EVERY)
+        {
+            tracing::debug!(%peer, "a connection was closed at once: too many are open");
+            return;
+        }
+        tracing::warn!(
+            max_connections,
+            closed = self.since_warning,
+            "HTTP_MAX_CONNECTIONS connections are open: new ones are closed at once"
+        );
+        self.since_warning = 0;
+        self.last_warning = Some(Instant::now());
+    }
 }
 
 /// What the load-shedding layer's refusal becomes: 503, at once.
@@ -433,6 +628,40 @@ mod tests {
         );
         headers.insert("x-forwarded-for", "garbage".parse().unwrap());
         assert_eq!(client_address(proxy, &headers, &[proxy]), proxy);
+    }
+
+    #[test]
+    fn a_body_rmcp_cannot_read_is_a_parse_error_or_an_invalid_request() {
+        let code_of = |body: &str| {
+            serde_json::from_str::<rmcp::model::ClientJsonRpcMessage>(body).expect_err(body);
+            (unreadable(body.as_bytes()).0, readable_id(body.as_bytes()))
+        };
+        let null = serde_json::Value::Null;
+        assert_eq!(code_of("{not json"), (-32700, null.clone()));
+        assert_eq!(code_of(""), (-32700, null.clone()));
+        assert_eq!(code_of(r#"{"id":1} {"id":2}"#), (-32700, null.clone()));
+        assert_eq!(
+            code_of(r#" [{"jsonrpc":"2.0","id":1,"method":"ping"}]"#),
+            (-32600, null.clone())
+        );
+        assert_eq!(code_of("5"), (-32600, null.clone()));
+        assert_eq!(code_of(r#"{"id":7,"hello":"world"}"#), (-32600, 7.into()));
+        assert_eq!(
+            code_of(r#"{"id":{"no":1},"hello":"world"}"#),
+            (-32600, null)
+        );
+        serde_json::from_str::<rmcp::model::ClientJsonRpcMessage>(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        )
+        .expect("a message goes on to rmcp");
+    }
+
+    #[test]
+    fn the_loopback_origins_are_the_three_loopback_names_on_any_port() {
+        let origins = HttpSettings::loopback_origins();
+        assert_eq!(origins.len(), 6);
+        assert!(origins.contains(&"http://localhost:*".to_owned()));
+        assert!(origins.contains(&"https://[::1]:*".to_owned()));
     }
 
     #[test]

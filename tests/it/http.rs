@@ -283,6 +283,299 @@ async fn a_foreign_host_or_origin_and_an_oversized_body_are_refused_and_the_serv
     assert_eq!(status, 200, "still serving: {body}");
 }
 
+/// The status of tools/list sent with `Origin: origin`.
+async fn status_from(server: &HttpServer, origin: &str) -> u16 {
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    server.post(list, &[("origin", origin)]).await.0
+}
+
+/// On a loopback address, pages of this machine (localhost, 127.0.0.1, [::1], any port,
+/// http or https) may call without --allowed-origins and foreign Origins still get 403;
+/// on any other address only the listed Origins may.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_loopback_address_loopback_origins_may_call_and_foreign_ones_get_403() {
+    let home = tempdir();
+    let server = HttpServer::start(&ServerEnv::sqlite(home.path())).await;
+    for origin in [
+        "http://localhost:5173",
+        "https://localhost",
+        "http://127.0.0.1:6274",
+        "https://[::1]:8443",
+    ] {
+        assert_eq!(status_from(&server, origin).await, 200, "{origin}");
+    }
+    for origin in [
+        "http://evil.example.com",
+        "http://localhost.evil.example.com:5173",
+        "http://127.0.0.2:5173",
+        "null",
+    ] {
+        assert_eq!(status_from(&server, origin).await, 403, "{origin}");
+    }
+    drop(server);
+
+    // Listening on every address: a loopback Origin is as foreign as any other.
+    let home = tempdir();
+    let port = free_port();
+    let command = ServerEnv::sqlite(home.path())
+        .with("BETTER_AUTH_MCP_HTTP", &format!("0.0.0.0:{port}"))
+        .with("BETTER_AUTH_MCP_ALLOW_UNAUTHENTICATED", "true")
+        .with("BETTER_AUTH_MCP_ALLOWED_ORIGINS", "https://app.example.com")
+        .command();
+    let server = HttpServer::spawn(command, home.path(), port).await;
+    assert_eq!(status_from(&server, "https://app.example.com").await, 200);
+    assert_eq!(status_from(&server, "http://localhost:5173").await, 403);
+}
+
+/// The official MCP conformance suite's `dns-rebinding-protection` scenario passes: a
+/// foreign Host and Origin get 4xx, the server's own loopback Host and Origin 2xx.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mcp_conformance_suites_dns_rebinding_protection_scenario_passes() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    crate::support::npm_installed(&dir, &["@modelcontextprotocol/conformance"]);
+    let home = tempdir();
+    let server = HttpServer::start(&ServerEnv::sqlite(home.path())).await;
+    let out = tokio::process::Command::new("node")
+        .arg("node_modules/@modelcontextprotocol/conformance/dist/index.js")
+        .args(["server", "--url", &server.url()])
+        .args(["--scenario", "dns-rebinding-protection"])
+        .current_dir(&dir)
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the scenario failed ({}): {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A request with two `Authorization` headers gets 400 `invalid_request` (RFC 6750,
+/// section 3.1), with --require-auth (even when both tokens are good) and without it.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_authorization_headers_get_400_invalid_request_with_or_without_require_auth() {
+    let twice = |server: &HttpServer, first: String, second: String| {
+        let request = mcp_post(&reqwest::Client::new(), server.url())
+            .header("authorization", format!("Bearer {first}"))
+            .header("authorization", format!("Bearer {second}"))
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+        async move {
+            let response = request.send().await.expect("the server answers");
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let status = response.status().as_u16();
+            let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+            (status, challenge, body)
+        }
+    };
+    let home = tempdir();
+    let server = HttpServer::start(&ServerEnv::sqlite(home.path())).await;
+    let (status, challenge, body) = twice(&server, "a".into(), "b".into()).await;
+    assert_eq!(status, 400);
+    assert!(
+        challenge.starts_with(r#"Bearer error="invalid_request""#),
+        "{challenge}"
+    );
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    drop(server);
+
+    let home = tempdir();
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}/mcp");
+    let issuer = "https://app.example.com";
+    let env = requiring_auth(ServerEnv::sqlite(home.path()), issuer, &public);
+    let server = HttpServer::start_on(&env, port).await;
+    let (a, b) = (issued_here("u1", issuer), issued_here("u2", issuer));
+    assert_eq!(server.list_as(Some(&a)).await.0, 200, "one header passes");
+    let (status, challenge, body) = twice(&server, a, b).await;
+    assert_eq!(status, 400);
+    assert!(
+        challenge.starts_with(r#"Bearer error="invalid_request""#)
+            && challenge.contains("resource_metadata="),
+        "{challenge}"
+    );
+    assert_eq!(body["error"], "invalid_request", "{body}");
+}
+
+/// Whether the server closes `stream` (end of stream or a reset) within `within`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            // A 408 or the like before the close.
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Connections that send nothing at all are closed once the header timeout passes, and
+/// the server serves on.
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_that_send_nothing_are_closed_at_the_header_timeout() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path()).with("HTTP_HEADER_TIMEOUT_SECONDS", "1");
+    let server = HttpServer::start(&env).await;
+    let mut silent = Vec::new();
+    for _ in 0..20 {
+        silent.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+                .await
+                .unwrap(),
+        );
+    }
+    let started = std::time::Instant::now();
+    for (i, stream) in silent.iter_mut().enumerate() {
+        assert!(
+            closed_within(stream, Duration::from_secs(6)).await,
+            "silent connection {i} still open after {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(server.tools_list().await.0, 200);
+}
+
+/// With HTTP_MAX_CONNECTIONS=5 and five idle keep-alive connections open, a sixth is closed
+/// at once; once the five are closed, new connections are served.
+#[tokio::test(flavor = "multi_thread")]
+async fn past_http_max_connections_a_new_connection_is_closed_at_once_until_others_close() {
+    use crate::bench_smoke::loadgen::keep_alive_call;
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path())
+        .with("BETTER_AUTH_URL", "http://localhost:3000")
+        .with("HTTP_MAX_CONNECTIONS", "5")
+        // No idle connection may be closed for its silence here.
+        .with("HTTP_HEADER_TIMEOUT_SECONDS", "120");
+    let server = HttpServer::start(&env).await;
+    // The /healthz probes' connections are closed by now, their slots free.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let token = issued_here("u1", "http://localhost:3000");
+    let mut idle = Vec::new();
+    for i in 0..5 {
+        idle.push(keep_alive_call(server.port, &token, i).await);
+    }
+    let mut sixth = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut sixth, Duration::from_secs(3)).await,
+        "a sixth connection was kept open"
+    );
+    drop(idle);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let answer = mcp_post(&reqwest::Client::new(), server.url())
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+            .send()
+            .await;
+        if answer.as_ref().is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not served after the idle connections closed: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A JSON-RPC batch, a body that is not JSON, and JSON that is no JSON-RPC message get
+/// 400 with a JSON-RPC error object (-32600, -32700), not 415 with a deserializer's text.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_or_a_body_that_is_not_json_gets_400_with_a_json_rpc_error() {
+    let home = tempdir();
+    let server = HttpServer::start(&ServerEnv::sqlite(home.path())).await;
+    for (body, code) in [
+        (
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#,
+            -32600,
+        ),
+        ("[]", -32600),
+        ("{not json", -32700),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"} trailing"#,
+            -32700,
+        ),
+        ("", -32700),
+        (r#"{"hello":"world"}"#, -32600),
+    ] {
+        let (status, text) = server.post(body, &[]).await;
+        assert_eq!(status, 400, "{body}: {text}");
+        let answer: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{body}: {e}: {text}"));
+        assert_eq!(answer["jsonrpc"], "2.0", "{body}: {answer}");
+        assert_eq!(answer["id"], Value::Null, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
+        assert!(answer["error"]["message"].is_string(), "{body}: {answer}");
+    }
+    assert_eq!(server.tools_list().await.0, 200, "a message still passes");
+}
+
+/// A credential over 8 KiB is `too_large` whatever its shape: as the HTTP bearer (401),
+/// and as the token of verify_token and get_user.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credential_over_8_kib_is_too_large_at_the_gate_and_in_verify_token_and_get_user() {
+    let home = tempdir();
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}/mcp");
+    let issuer = "https://app.example.com";
+    let env = requiring_auth(ServerEnv::sqlite(home.path()), issuer, &public);
+    let server = HttpServer::start_on(&env, port).await;
+    let metadata = format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp");
+    // No dots (a session token's shape), and three parts with an ES256 header.
+    let es256 = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsifQ";
+    let oversized = [
+        "a".repeat(100 * 1024),
+        format!("{es256}.{}.sig", "a".repeat(9 * 1024)),
+    ];
+    let bearer = issued_here("u1", issuer);
+    for big in &oversized {
+        let (status, challenge) = server.list_as(Some(big)).await;
+        assert_refused((status, challenge.clone()), &metadata, "oversized");
+        assert!(challenge.contains("too_large"), "{challenge}");
+        let verified = answer(
+            tool_call(
+                &reqwest::Client::new(),
+                server.url(),
+                "verify_token",
+                json!({"token": big}),
+            )
+            .bearer_auth(&bearer),
+        )
+        .await;
+        assert_eq!(
+            verified["result"]["structuredContent"],
+            json!({"valid": false, "reason": "too_large"}),
+            "{verified}"
+        );
+        let user = answer(
+            tool_call(
+                &reqwest::Client::new(),
+                server.url(),
+                "get_user",
+                json!({"token": big}),
+            )
+            .bearer_auth(&bearer),
+        )
+        .await;
+        let text = user["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(user["result"]["isError"], true, "{user}");
+        assert!(
+            text.starts_with("INVALID_TOKEN") && text.contains("too_large"),
+            "{text}"
+        );
+    }
+}
+
 /// A client that sends its headers a byte a second is cut off at the header timeout, and
 /// the server serves on.
 #[tokio::test(flavor = "multi_thread")]
