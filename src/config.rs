@@ -34,7 +34,8 @@ pub struct Settings {
     )]
     pub database_url: Option<String>,
     /// The secret of the Better Auth app (at least 32 bytes): keys access tokens and
-    /// signed session cookies. Required with PostgreSQL; with SQLite one is generated.
+    /// signed session cookies. Required with PostgreSQL unless BETTER_AUTH_SECRETS is set
+    /// (it is then the secret of before the rotation); with SQLite one is generated.
     /// Prefer the environment or an env file to this flag.
     #[arg(
         long,
@@ -571,8 +572,13 @@ pub struct EnvOrigins(std::collections::HashMap<String, (PathBuf, usize)>);
 impl EnvOrigins {
     /// Loads a dotenv file into the environment (values already set win), remembering
     /// the line of each variable it sets. A malformed line is an error naming its number,
-    /// never its text (it may hold a secret). Call it before any thread starts.
-    pub fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
+    /// never its text (it may hold a secret).
+    ///
+    /// # Safety
+    ///
+    /// It sets environment variables: no other thread may be running (call it first in
+    /// `main`).
+    pub unsafe fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let items = dotenvy::from_path_iter(path).map_err(|e| match e {
             dotenvy::Error::Io(e) => format!("{}: {e}", path.display()),
@@ -596,8 +602,7 @@ impl EnvOrigins {
             if std::env::var_os(&key).is_some() {
                 continue;
             }
-            // SAFETY: called from main before the runtime or any other thread starts, so
-            // nothing reads the environment concurrently.
+            // SAFETY: the caller runs no other thread (this function's contract).
             unsafe { std::env::set_var(&key, &value) };
             self.0
                 .insert(key.clone(), (path.to_path_buf(), line_of(&text, &key)));
@@ -658,11 +663,15 @@ impl EnvOrigins {
         }
         let arg = all_args(cmd).find(|a| a.get_long() == Some(long))?;
         let var = arg.get_env()?.to_str()?.to_owned();
-        let value = match (
-            e.get(ContextKind::InvalidValue),
-            arg.is_hide_env_values_set(),
-        ) {
-            (Some(ContextValue::String(v)), false) => format!(" '{v}'"),
+        // A secret's value is never shown, nor the parser's reason (it could quote it).
+        if arg.is_hide_env_values_set() {
+            return Some(format!(
+                "{var} (set in {}) has an invalid value",
+                self.origin(&var)
+            ));
+        }
+        let value = match e.get(ContextKind::InvalidValue) {
+            Some(ContextValue::String(v)) => format!(" '{v}'"),
             _ => String::new(),
         };
         let why = std::error::Error::source(e)
@@ -834,12 +843,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("bam-env-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("bad.env");
+        // The bad line comes before any variable: nothing is set in the test runner's
+        // (multi-threaded) environment.
         std::fs::write(
             &path,
-            "# comment\nBAM_ENV_FILE_TEST=1\nthis line has a s3cr3t-value in it\n",
+            "# comment\n\nthis line has a s3cr3t-value in it\nBAM_ENV_FILE_TEST=1\n",
         )
         .unwrap();
-        let err = EnvOrigins::default().load(&path).unwrap_err();
+        // SAFETY: the file's first variable line is malformed, so no variable is set.
+        let err = unsafe { EnvOrigins::default().load(&path) }.unwrap_err();
         assert!(err.contains("line 3"), "{err}");
         assert!(!err.contains("s3cr3t"), "{err}");
         let _ = std::fs::remove_dir_all(dir);

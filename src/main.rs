@@ -70,11 +70,12 @@ fn main() {
     // The env file is read before the command line, so its values serve as its fallbacks:
     // --env-file's, or else ./.env.
     let mut origins = EnvOrigins::default();
-    let env_loaded = match env_file_argument() {
-        Some(path) => origins.load(&path),
-        None if std::path::Path::new(".env").exists() => origins.load(std::path::Path::new(".env")),
-        None => Ok(()),
-    };
+    let env_file = env_file_argument().or_else(|| {
+        let dotenv = PathBuf::from(".env");
+        dotenv.exists().then_some(dotenv)
+    });
+    // SAFETY: nothing else runs yet (logging and the async runtime start after it).
+    let env_loaded = env_file.map_or(Ok(()), |path| unsafe { origins.load(&path) });
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cmd = command();
     let parsed = cmd

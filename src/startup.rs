@@ -61,15 +61,13 @@ pub async fn build_service(config: &Config) -> Result<AuthService<Store>, Startu
 
 /// Opens the store and applies the migrations it lacks.
 pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
-    // The default folder is this server's alone: one left open to others by an earlier
-    // version is closed (a folder the user named is theirs to set).
+    // The default store is this server's alone: one left open to others (by an earlier
+    // version, a copy, a umask) is closed. A database the user named keeps its modes.
     if let DatabaseUrl::Sqlite(db) = &config.database
         && *db == crate::config::default_sqlite_path()
-        && let Some(dir) = db.parent()
     {
-        crate::store::embedded_files::tighten(dir, 0o700).map_err(|e| {
-            StoreError::other(format!("cannot make {} private: {e}", dir.display()))
-        })?;
+        crate::store::embedded_files::tighten_store(db)
+            .map_err(|e| StoreError::other(format!("cannot make {} private: {e}", db.display())))?;
     }
     let store = Store::open(&config.database, &config.pool).await?;
     let applied = store.migrate().await?;
@@ -154,8 +152,17 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
 struct StoreReadiness(Store);
 
 impl crate::mcp::http::Readiness for StoreReadiness {
+    /// The reason a caller would be given, nothing more: /readyz answers anyone who
+    /// reaches the port, so the database server's own message (user, database and host
+    /// names) goes to the log only.
     async fn ready(&self) -> Result<(), String> {
-        self.0.check_ready().await.map_err(|e| e.to_string())
+        self.0.check_ready().await.map_err(|e| {
+            tracing::warn!("not ready: {e}");
+            match e {
+                StoreError::Unavailable { outage, .. } => outage.reason().to_owned(),
+                _ => "the database cannot be used (the server log says why)".to_owned(),
+            }
+        })
     }
 }
 

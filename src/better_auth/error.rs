@@ -37,27 +37,6 @@ impl TokenRejection {
     }
 }
 
-impl TokenRejection {
-    /// What the caller can do about it, appended to the error text.
-    pub fn next_step(self) -> &'static str {
-        match self {
-            Self::Expired => {
-                ": get a new access token with refresh_token and the sessionToken (sign_in again if the session ended)"
-            }
-            Self::SessionNotFound => ": the session was signed out or has ended; sign_in again",
-            Self::BadSignature => ": it was not signed with this deployment's secret or keys",
-            Self::WrongIssuer | Self::WrongAudience => {
-                ": it was issued for another deployment (BETTER_AUTH_URL)"
-            }
-            Self::TooLarge => ": it is longer than 8 KiB",
-            Self::Malformed => ": give the token exactly as sign_in or sign_up returned it",
-            Self::NotYetValid => ": check this machine's clock",
-            Self::JwksUnavailable => ": the JWKS URL cannot be read now; retry later",
-            Self::UnsupportedAlgorithm | Self::MissingClaim => "",
-        }
-    }
-}
-
 impl fmt::Display for TokenRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -95,12 +74,10 @@ pub enum AuthError {
     /// The TOTP or backup code given did not verify.
     #[error("Invalid two-factor code")]
     InvalidTwoFactorCode,
-    #[error("The token is not valid ({reason}){step}", reason = .0, step = .0.next_step())]
+    #[error("The token is not valid ({0})")]
     InvalidToken(TokenRejection),
-    /// An access token (a JWT) given to refresh_token or sign_out.
-    #[error(
-        "This is an access token (a JWT); refresh_token and sign_out take the sessionToken that sign_in or sign_up returned"
-    )]
+    /// An access token (a JWT) given where a session token is expected.
+    #[error("This is an access token (a JWT), not a session token")]
     NotASessionToken,
     #[error("The user of this token no longer exists")]
     UserNotFound,

@@ -140,13 +140,39 @@ fn invalid_arguments(e: ArgumentError) -> String {
     format!("INVALID_ARGUMENTS: {e}")
 }
 
-/// The one place where domain errors become tool errors.
+/// The one place where domain errors become tool errors: `CODE: message`, and for a
+/// credential the caller can replace, what to do next in terms of these tools.
 fn tool_error(e: AuthError) -> String {
     if let AuthError::Internal(detail) = &e {
         tracing::error!(%detail, "internal error");
     }
     tracing::debug!(code = e.code(), "tool call failed");
-    format!("{}: {e}", e.code())
+    format!("{}: {e}{}", e.code(), next_step(&e))
+}
+
+fn next_step(e: &AuthError) -> &'static str {
+    use crate::better_auth::TokenRejection as R;
+    match e {
+        AuthError::NotASessionToken => {
+            "; refresh_token and sign_out take the sessionToken that sign_in or sign_up returned"
+        }
+        AuthError::InvalidToken(reason) => match reason {
+            R::Expired => {
+                ": get a new access token with refresh_token and the sessionToken (sign_in again if the session ended)"
+            }
+            R::SessionNotFound => ": the session was signed out or has ended; sign_in again",
+            R::BadSignature => ": it was not signed with this deployment's secret or keys",
+            R::WrongIssuer | R::WrongAudience => {
+                ": it was issued for another deployment (BETTER_AUTH_URL)"
+            }
+            R::TooLarge => ": it is longer than 8 KiB",
+            R::Malformed => ": give the token exactly as sign_in or sign_up returned it",
+            R::NotYetValid => ": check this machine's clock",
+            R::JwksUnavailable => ": the JWKS URL cannot be read now; retry later",
+            R::UnsupportedAlgorithm | R::MissingClaim => "",
+        },
+        _ => "",
+    }
 }
 
 #[tool_router]

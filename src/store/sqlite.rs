@@ -35,9 +35,10 @@ pub mod private {
         builder.create(dir)
     }
 
-    /// Creates the database file 0600 when it is missing, and tightens it and its `-wal`
-    /// and `-shm` files when they are open to the group or others (logged).
-    pub fn prepare_files(db: &Path) -> std::io::Result<()> {
+    /// Creates the database file 0600 when it is missing (SQLite then gives its `-wal`
+    /// and `-shm` files the same mode). An existing file keeps its mode: a database the
+    /// user named may be shared on purpose (see [`tighten_store`] for the default one).
+    pub fn create_file(db: &Path) -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(false);
         #[cfg(unix)]
@@ -46,6 +47,16 @@ pub mod private {
             options.mode(0o600);
         }
         drop(options.open(db)?);
+        Ok(())
+    }
+
+    /// Tightens the embedded default store, its `-wal` and `-shm` files (0600) and its
+    /// folder (0700) where they are open to the group or others (logged): it is this
+    /// server's alone.
+    pub fn tighten_store(db: &Path) -> std::io::Result<()> {
+        if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tighten(dir, 0o700)?;
+        }
         for suffix in ["", "-wal", "-shm"] {
             let mut name = db.as_os_str().to_owned();
             name.push(suffix);
@@ -111,7 +122,7 @@ impl SqliteStore {
                     StoreError::other(format!("cannot create {}: {e}", dir.display()))
                 })?;
             }
-            private::prepare_files(&opened).map_err(|e| {
+            private::create_file(&opened).map_err(|e| {
                 StoreError::other(format!("cannot make {} private: {e}", opened.display()))
             })?;
             let conn = Connection::open(&opened)

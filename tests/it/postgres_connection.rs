@@ -176,6 +176,12 @@ async fn database_refusals_are_service_unavailable_naming_the_cause_and_the_next
             );
         }
     }
+    // The cluster is shared by the whole suite: leave nothing behind.
+    cluster().psql(
+        "postgres",
+        &format!("drop database if exists {missing} with (force)"),
+    );
+    cluster().psql("postgres", &format!("drop role {weak}"));
 }
 
 async fn run_migrate(env: &ServerEnv) -> std::process::Output {
