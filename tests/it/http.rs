@@ -741,31 +741,24 @@ async fn a_credential_over_8_kib_is_too_large_at_the_gate_and_in_verify_token_an
         let (status, challenge) = server.list_as(Some(big)).await;
         assert_refused((status, challenge.clone()), &metadata, "oversized");
         assert!(challenge.contains("too_large"), "{challenge}");
-        let verified = answer(
-            tool_call(
-                &reqwest::Client::new(),
-                server.url(),
-                "verify_token",
-                json!({"token": big}),
+        let call = |tool| {
+            answer(
+                tool_call(
+                    &reqwest::Client::new(),
+                    server.url(),
+                    tool,
+                    json!({"token": big}),
+                )
+                .bearer_auth(&bearer),
             )
-            .bearer_auth(&bearer),
-        )
-        .await;
+        };
+        let verified = call("verify_token").await;
         assert_eq!(
             verified["result"]["structuredContent"],
             json!({"valid": false, "reason": "too_large"}),
             "{verified}"
         );
-        let user = answer(
-            tool_call(
-                &reqwest::Client::new(),
-                server.url(),
-                "get_user",
-                json!({"token": big}),
-            )
-            .bearer_auth(&bearer),
-        )
-        .await;
+        let user = call("get_user").await;
         let text = user["result"]["content"][0]["text"]
             .as_str()
             .unwrap_or_default();

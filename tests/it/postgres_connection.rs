@@ -33,11 +33,7 @@ async fn verify_full_with_sslrootcert_works_as_libpq_means_it() {
 async fn verify_full_rejects_a_server_whose_certificate_the_root_does_not_sign() {
     let db = TestDb::create();
     let home = tempdir();
-    let other_ca = home.path().join("other-ca.pem");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    std::fs::write(&other_ca, params.self_signed(&key).unwrap().pem()).unwrap();
+    let other_ca = unrelated_ca(home.path());
     let url = format!(
         "postgresql://{APP_USER}:{APP_PASSWORD}@localhost:{}/{}?sslmode=verify-full&sslrootcert={}",
         db.port,
@@ -95,11 +91,7 @@ async fn database_refusals_are_service_unavailable_naming_the_cause_and_the_next
     use crate::support::pg::cluster;
     let db = TestDb::create();
     let home = tempdir();
-    let other_ca = home.path().join("other-ca.pem");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    std::fs::write(&other_ca, params.self_signed(&key).unwrap().pem()).unwrap();
+    let other_ca = unrelated_ca(home.path());
     // A role that may connect but not create the server's tables (PostgreSQL 15 gives
     // PUBLIC no CREATE on schema public).
     let weak = format!("weak_{}", db.name);
@@ -182,6 +174,16 @@ async fn database_refusals_are_service_unavailable_naming_the_cause_and_the_next
         &format!("drop database if exists {missing} with (force)"),
     );
     cluster().psql("postgres", &format!("drop role {weak}"));
+}
+
+/// A CA certificate (PEM file in `dir`) that signed nothing the test cluster serves.
+fn unrelated_ca(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("other-ca.pem");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    std::fs::write(&path, params.self_signed(&key).unwrap().pem()).unwrap();
+    path
 }
 
 async fn run_migrate(env: &ServerEnv) -> std::process::Output {
