@@ -18,7 +18,8 @@ use super::{
     AccessClaims, AccessTokens, AuthError, AuthStore, JwkLookup, JwksSource, TokenRejection,
 };
 
-/// The longest session credential accepted (a token is 32 characters; signed, about 80).
+/// The longest session credential there can be (a token is 32 characters; signed, about
+/// 80): a longer one names no session, and is not looked up.
 const MAX_SESSION_CREDENTIAL_BYTES: usize = 512;
 
 /// What a credential looks like before it is checked.
@@ -64,8 +65,12 @@ pub fn shape_of(credential: &str) -> CredentialShape {
 /// The session token inside a credential: the raw token, or the signed cookie value
 /// `token.base64(HMAC-SHA256(secret, token))`, URL-encoded or not, whose signature must hold.
 pub fn session_token(credential: &str, secret: &SecretString) -> Result<String, TokenRejection> {
-    if credential.len() > MAX_SESSION_CREDENTIAL_BYTES {
+    // The contract's too_large is over 8 KiB, whatever the shape.
+    if credential.len() > MAX_TOKEN_BYTES {
         return Err(TokenRejection::TooLarge);
+    }
+    if credential.len() > MAX_SESSION_CREDENTIAL_BYTES {
+        return Err(TokenRejection::SessionNotFound);
     }
     let decoded = percent_decode_str(credential)
         .decode_utf8()
@@ -505,6 +510,11 @@ mod tests {
         );
         assert_eq!(
             session_token(&"x".repeat(600), &secret).unwrap_err(),
+            TokenRejection::SessionNotFound,
+            "longer than any session token, within the contract's 8 KiB"
+        );
+        assert_eq!(
+            session_token(&"x".repeat(MAX_TOKEN_BYTES + 1), &secret).unwrap_err(),
             TokenRejection::TooLarge
         );
     }

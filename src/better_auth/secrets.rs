@@ -5,7 +5,7 @@
 //! legacy secret the bare hex written before the rotation (Better Auth's
 //! `context/secret-utils` and `crypto` modules).
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The secrets the service signs and decrypts with.
 #[derive(Clone)]
@@ -53,10 +53,7 @@ impl Secrets {
                 .trim()
                 .split_once(':')
                 .ok_or(SecretsError::Entry(position))?;
-            let version: u32 = version
-                .trim()
-                .parse()
-                .map_err(|_| SecretsError::Version(position))?;
+            let version = version_number(version).ok_or(SecretsError::Version(position))?;
             let value = value.trim();
             if value.is_empty() {
                 return Err(SecretsError::Empty(position));
@@ -67,6 +64,8 @@ impl Secrets {
             versions.push((version, SecretString::from(value.to_owned())));
         }
         let current = versions.first().ok_or(SecretsError::Entry(1))?.1.clone();
+        // Better Auth does not take its own development default as a legacy secret.
+        let legacy = legacy.filter(|s| s.expose_secret() != BETTER_AUTH_DEFAULT_SECRET);
         Ok(Self {
             current,
             versions,
@@ -107,6 +106,30 @@ impl Secrets {
     }
 }
 
+/// The secret Better Auth falls back to in development, never a legacy secret.
+const BETTER_AUTH_DEFAULT_SECRET: &str = "better-auth-secret-12345678901234567890";
+
+/// A secret version as Better Auth reads one, with JavaScript's `parseInt(text, 10)`:
+/// leading white space, an optional sign, then the leading digits ("2abc" is 2); None for
+/// no digits, a negative number (-0 is 0, as in JavaScript) or one past u32.
+pub fn version_number(text: &str) -> Option<u32> {
+    let text = text.trim_start();
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let value: u64 = digits[..end].parse().ok()?;
+    match (negative, value) {
+        (true, 0) => Some(0),
+        (true, _) => None,
+        (false, v) => u32::try_from(v).ok(),
+    }
+}
+
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Secrets")
@@ -122,7 +145,6 @@ impl std::fmt::Debug for Secrets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
 
     #[test]
     fn better_auth_secrets_is_read_as_better_auth_reads_it() {
@@ -137,12 +159,20 @@ mod tests {
         let single = Secrets::single("only".into());
         assert_eq!(single.for_bare_hex().unwrap().expose_secret(), "only");
         assert_eq!(single.current_version(), None);
+        // Versions as JavaScript's parseInt reads them.
+        let loose = Secrets::rotated("2abc:a, +3:b,-0:c", None).unwrap();
+        assert_eq!(loose.current_version(), Some(2));
+        assert!(loose.version(3).is_some() && loose.version(0).is_some());
+        // Better Auth's development default is no legacy secret.
+        let dev = Secrets::rotated("1:x", Some(BETTER_AUTH_DEFAULT_SECRET.into())).unwrap();
+        assert!(dev.for_bare_hex().is_none());
         for (bad, error) in [
             ("", SecretsError::Entry(1)),
             ("1:a,,2:b", SecretsError::Entry(2)),
             ("no-colon", SecretsError::Entry(1)),
             ("x:a", SecretsError::Version(1)),
             ("-1:a", SecretsError::Version(1)),
+            ("99999999999:a", SecretsError::Version(1)),
             ("1:  ", SecretsError::Empty(1)),
             ("1:a,1:b", SecretsError::Duplicate(1)),
         ] {

@@ -88,12 +88,7 @@ const ENVELOPE: &str = "$ba$";
 pub fn decrypt(secrets: &Secrets, stored: &str) -> Result<Zeroizing<String>, CipherError> {
     let envelope = stored.strip_prefix(ENVELOPE).and_then(|rest| {
         let (version, hex) = rest.split_once('$')?;
-        // JavaScript's parseInt: the leading digits.
-        let digits = version.trim_start();
-        let end = digits
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(digits.len());
-        Some((digits[..end].parse::<u32>().ok()?, hex))
+        Some((super::secrets::version_number(version)?, hex))
     });
     match envelope {
         Some(_) if !secrets.is_rotated() => Err(CipherError::Versioned),
