@@ -265,7 +265,8 @@ async fn a_flood_of_sign_ins_is_refused_at_once_past_the_cap_with_bounded_memory
         "past the cap calls are refused, not queued: {busy}"
     );
     assert!(denied >= 8, "calls within the cap are served: {denied}");
-    // Two hashes of 19 MiB at once (their memory reused), plus the server itself.
+    // Two hashes at once (32 MiB each for the default scrypt; their memory reused), plus
+    // the server itself.
     assert!(peak_kib < 128 * 1024, "peak RSS {peak_kib} KiB");
     raw.close();
     let _ = child.wait().await;
