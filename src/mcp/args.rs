@@ -110,12 +110,12 @@ pub fn check<T: DeserializeOwned + JsonSchema + 'static>(
         }
     }
     for (name, value) in &arguments {
-        if let Some(expected) = properties.get(name).and_then(|p| p.get("type"))
-            && !has_type(value, expected)
+        if let Some(expected) = properties.get(name).and_then(types_of)
+            && !has_type(value, &expected)
         {
             return Err(ArgumentError {
                 field: Some(name.clone()),
-                problem: format!("expected {}", describe(expected)).into(),
+                problem: format!("expected {}", describe(&expected)).into(),
             });
         }
     }
@@ -123,6 +123,22 @@ pub fn check<T: DeserializeOwned + JsonSchema + 'static>(
     // message is not shown, since it may quote the value.
     serde_json::from_value(Value::Object(arguments))
         .map_err(|_| whole("the arguments do not match the input schema"))
+}
+
+/// The JSON types a property allows: its `type`, or the types of its `anyOf` branches (a
+/// nullable field, see [`super::types::portable_nullables`]). None: not known here.
+fn types_of(property: &Value) -> Option<Value> {
+    if let Some(types) = property.get("type") {
+        return Some(types.clone());
+    }
+    let mut names = Vec::new();
+    for branch in property.get("anyOf")?.as_array()? {
+        match branch.get("type")? {
+            Value::Array(more) => names.extend(more.iter().cloned()),
+            one => names.push(one.clone()),
+        }
+    }
+    Some(Value::Array(names))
 }
 
 /// Whether `value` is of the JSON Schema `type` (a name or a list of names).

@@ -2,6 +2,52 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
+
+/// A nullable field's schema as every client's validator reads it: `{"type": ["string",
+/// "null"]}` (legal, but not portable: dialects with one `type`, as Gemini's function
+/// declarations, refuse it) becomes `{"anyOf": [{"type": "string"}, {"type": "null"}]}`,
+/// with what constrains the value in its branch. Applied to every tool's argument and
+/// result type (the Inspector's `--strict` check finds nothing left).
+pub fn portable_nullables(schema: &mut schemars::Schema) {
+    schemars::transform::transform_subschemas(&mut portable_nullables, schema);
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    let Some(serde_json::Value::Array(types)) = object.get("type") else {
+        return;
+    };
+    let null = serde_json::Value::from("null");
+    let others: Vec<serde_json::Value> = types.iter().filter(|t| **t != null).cloned().collect();
+    if others.len() != 1 || others.len() == types.len() {
+        return;
+    }
+    let mut branch = serde_json::Map::new();
+    branch.insert("type".into(), others[0].clone());
+    object.remove("type");
+    let keep = [
+        "description",
+        "title",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    ];
+    let moved: Vec<String> = object
+        .keys()
+        .filter(|k| !keep.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for key in moved {
+        if let Some(value) = object.remove(&key) {
+            branch.insert(key, value);
+        }
+    }
+    object.insert(
+        "anyOf".into(),
+        serde_json::json!([branch, {"type": "null"}]),
+    );
+}
 use serde::{Deserialize, Serialize};
 
 use super::args::ArgumentError;
@@ -15,6 +61,7 @@ fn rfc3339(t: &DateTime<Utc>) -> String {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = portable_nullables)]
 pub struct SignUpArgs {
     /// The new user's email address. It is trimmed and lowercased; at most 254 bytes.
     pub email: String,
@@ -27,6 +74,7 @@ pub struct SignUpArgs {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(transform = portable_nullables)]
 pub struct SignInArgs {
     /// The user's email address (case and surrounding spaces do not matter).
     pub email: String,
@@ -59,6 +107,7 @@ impl SignInArgs {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = portable_nullables)]
 pub struct TokenArgs {
     /// The credential to check: the access token from sign_up, sign_in or refresh_token; a
     /// Better Auth session token (raw, or the signed cookie value); or a token of Better
@@ -68,6 +117,7 @@ pub struct TokenArgs {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = portable_nullables)]
 pub struct GetUserArgs {
     /// The credential whose user to get, as verify_token takes it. Over HTTP with
     /// authorization on, leave it out to get the caller (the user of the bearer token).
@@ -77,6 +127,7 @@ pub struct GetUserArgs {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(transform = portable_nullables)]
 pub struct SessionArgs {
     /// The session token from sign_up or sign_in (or a Better Auth session token, raw or
     /// as the signed cookie value).
@@ -86,6 +137,7 @@ pub struct SessionArgs {
 /// A user as Better Auth shows one.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = portable_nullables)]
 pub struct UserView {
     /// The user's id (32 alphanumeric characters).
     pub id: String,
@@ -123,6 +175,7 @@ impl From<User> for UserView {
 /// email awaits verification (REQUIRE_EMAIL_VERIFICATION), as Better Auth answers.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = portable_nullables)]
 pub struct AuthResult {
     pub user: UserView,
     /// The access token: pass it to verify_token and get_user. Keep it private.
@@ -164,6 +217,7 @@ impl From<Authenticated> for AuthResult {
 /// The result of refresh_token.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = portable_nullables)]
 pub struct RefreshResult {
     /// A new access token for the same session.
     pub token: String,
@@ -186,6 +240,7 @@ impl From<Refreshed> for RefreshResult {
 /// The result of sign_out.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = portable_nullables)]
 pub struct SignOutResult {
     /// Always true: the session is gone.
     pub signed_out: bool,
@@ -217,6 +272,7 @@ impl Audience {
 
 /// The claims of a verified token.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = portable_nullables)]
 pub struct ClaimsView {
     /// The audience: the URL (or URLs) the token is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,6 +309,7 @@ impl From<AccessClaims> for ClaimsView {
 /// `{valid: true, kind, claims, expiresAt}` or `{valid: false, reason}`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = portable_nullables)]
 pub struct VerifyResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<ClaimsView>,
@@ -294,6 +351,7 @@ impl VerifyResult {
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = portable_nullables)]
 pub struct GetUserResult {
     pub user: UserView,
 }
