@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -511,30 +511,23 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// The whole body, or the answer rmcp gives a body over its limit (413).
-async fn read_body(mut body: Body, max_bytes: usize) -> Result<Bytes, Response> {
-    let mut collected = Vec::new();
-    while let Some(frame) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
-    {
-        let frame = frame.map_err(|e| {
-            tracing::debug!("a request body could not be read: {e}");
-            (
-                StatusCode::BAD_REQUEST,
-                "the request body could not be read",
-            )
-                .into_response()
-        })?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        if data.len() > max_bytes - collected.len() {
+/// The whole body (axum's limited read), or the answer rmcp gives a body over its limit
+/// (413).
+async fn read_body(body: Body, max_bytes: usize) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, max_bytes).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
+        if too_large {
             let refusal = format!("Payload Too Large: request body exceeds {max_bytes} bytes");
-            return Err((StatusCode::PAYLOAD_TOO_LARGE, refusal).into_response());
+            return (StatusCode::PAYLOAD_TOO_LARGE, refusal).into_response();
         }
-        collected.extend_from_slice(&data);
-    }
-    Ok(Bytes::from(collected))
+        tracing::debug!("a request body could not be read: {e}");
+        (
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read",
+        )
+            .into_response()
+    })
 }
 
 /// The JSON-RPC error code and message for a body that is not a JSON-RPC message: not
