@@ -112,7 +112,10 @@ fn load_or_create_secret(path: &Path) -> Result<SecretString, StartupError> {
     if !path.exists() {
         let secret = random_alphanumeric(64);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let mut file = open_private(&tmp).map_err(|e| fail(e.to_string()))?;
+        let mut file = crate::store::embedded_files::file_options()
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| fail(e.to_string()))?;
         file.write_all(secret.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| fail(e.to_string()))?;
@@ -135,17 +138,6 @@ fn load_or_create_secret(path: &Path) -> Result<SecretString, StartupError> {
     }
     tracing::info!(path = %path.display(), "using the secret kept beside the database");
     Ok(SecretString::from(secret.to_owned()))
-}
-
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 /// `/readyz`: the store answers, migrated.

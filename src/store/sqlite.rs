@@ -35,18 +35,23 @@ pub mod private {
         builder.create(dir)
     }
 
-    /// Creates the database file 0600 when it is missing (SQLite then gives its `-wal`
-    /// and `-shm` files the same mode). An existing file keeps its mode: a database the
-    /// user named may be shared on purpose (see [`tighten_store`] for the default one).
-    pub fn create_file(db: &Path) -> std::io::Result<()> {
+    /// Options that write a file the user alone may read when they create it (0600).
+    pub fn file_options() -> std::fs::OpenOptions {
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(false);
+        options.write(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        drop(options.open(db)?);
+        options
+    }
+
+    /// Creates the database file 0600 when it is missing (SQLite then gives its `-wal`
+    /// and `-shm` files the same mode). An existing file keeps its mode: a database the
+    /// user named may be shared on purpose (see [`tighten_store`] for the default one).
+    pub fn create_file(db: &Path) -> std::io::Result<()> {
+        drop(file_options().create(true).truncate(false).open(db)?);
         Ok(())
     }
 
