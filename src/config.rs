@@ -512,16 +512,14 @@ impl Config {
             }
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let secret = given(&s.better_auth_secret).map(SecretString::from);
         Ok(Self {
             database,
-            secret: given(&s.better_auth_secret).map(SecretString::from),
-            rotation: match given(&s.better_auth_secrets) {
-                Some(list) => Some(Secrets::rotated(
-                    &list,
-                    given(&s.better_auth_secret).map(SecretString::from),
-                )?),
-                None => None,
-            },
+            // After a rotation, BETTER_AUTH_SECRET is the legacy secret.
+            rotation: given(&s.better_auth_secrets)
+                .map(|list| Secrets::rotated(&list, secret.clone()))
+                .transpose()?,
+            secret,
             base_url: given(&s.better_auth_url).map(|u| u.trim().trim_end_matches('/').to_owned()),
             jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
             jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),
