@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
+use better_auth_mcp::better_auth::credentials::access_token::AccessTokens;
+use better_auth_mcp::better_auth::password::PasswordHasher;
 use better_auth_mcp::better_auth::{
-    AccessTokens, AuthService, PasswordFormat, PasswordHasher, PasswordPolicy,
+    AuthService, AuthSettings, PasswordFormat, PasswordPolicy, Secrets, SignUp,
 };
-use better_auth_mcp::config::Config;
 use better_auth_mcp::mcp::{AuthServer, ToolSelection};
 use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -92,10 +93,13 @@ fn tool_call(c: &mut Criterion) {
             DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("b.db").display())).unwrap();
         let store = Store::open(&url, &PoolSettings::default()).await.unwrap();
         store.migrate().await.unwrap();
-        let config = Config::from_args(["--hash-concurrency=2"]).unwrap();
-        let auth = AuthService::new(store, config.auth_settings(SECRET.into())).unwrap();
+        let settings = AuthSettings {
+            hash_concurrency: 2,
+            ..AuthSettings::default()
+        };
+        let auth = AuthService::new(store, Secrets::single(SECRET.into()), settings).unwrap();
         let up = auth
-            .sign_up("bench@example.com", "bench-password-1".into(), None)
+            .sign_up(SignUp::new("bench@example.com", "bench-password-1"))
             .await
             .unwrap();
         let (server_io, client_io) = tokio::io::duplex(1 << 16);

@@ -9,9 +9,9 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use secrecy::SecretString;
 
+use crate::better_auth::credentials::jwt::{DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS};
 use crate::better_auth::{
-    AuthSettings, DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, PasswordFormat, PasswordPolicy,
-    RateLimitPolicy, Resource, Secrets, SessionPolicy,
+    AuthSettings, PasswordFormat, PasswordPolicy, RateLimitPolicy, Resource, Secrets, SessionPolicy,
 };
 use crate::mcp::http::HttpSettings;
 use crate::store::{Casing, DatabaseUrl, PoolSettings, SchemaSettings, TableNames, UrlError};
@@ -306,32 +306,33 @@ pub struct Settings {
     pub http_drain_seconds: u64,
 }
 
-/// Every setting the server uses, checked.
+/// Every setting the server uses, checked, each layer's in its own type.
 pub struct Config {
-    pub database: DatabaseUrl,
-    /// BETTER_AUTH_SECRET; when unset with SQLite, one is generated beside the database.
-    pub secret: Option<SecretString>,
-    /// BETTER_AUTH_SECRETS (with BETTER_AUTH_SECRET as the legacy secret), when set.
-    pub rotation: Option<Secrets>,
-    /// BETTER_AUTH_URL: issuer and audience of access tokens.
-    pub base_url: Option<String>,
+    /// The database and its connections.
+    pub store: StoreConfig,
+    /// BETTER_AUTH_SECRET(S); when unset with SQLite, one is generated beside the database.
+    pub secrets: SecretConfig,
+    /// The auth domain's settings.
+    pub auth: AuthSettings,
     /// BETTER_AUTH_JWKS_URL, and the shortest time between two of its fetches.
     pub jwks_url: Option<String>,
     pub jwks_refetch_interval: Duration,
-    pub token_ttl_secs: u64,
-    pub token_leeway_secs: u64,
-    pub password_policy: PasswordPolicy,
-    /// PASSWORD_HASH: the format of new hashes.
-    pub password_format: PasswordFormat,
-    pub rehash_on_sign_in: bool,
-    pub sessions: SessionPolicy,
-    pub pool: PoolSettings,
-    pub hash_concurrency: usize,
-    pub hash_queue_limit: usize,
-    pub rate_limit: RateLimitPolicy,
-    pub require_email_verification: bool,
     /// Serve over Streamable HTTP instead of stdio.
     pub http: Option<HttpSettings>,
+}
+
+/// Which database, and how it is reached.
+pub struct StoreConfig {
+    pub database: DatabaseUrl,
+    pub pool: PoolSettings,
+}
+
+/// The deployment's secrets as configured.
+pub struct SecretConfig {
+    /// BETTER_AUTH_SECRET.
+    pub secret: Option<SecretString>,
+    /// BETTER_AUTH_SECRETS (with BETTER_AUTH_SECRET as the legacy secret), when set.
+    pub rotation: Option<Secrets>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -339,7 +340,7 @@ pub enum ConfigError {
     #[error(transparent)]
     DatabaseUrl(#[from] UrlError),
     #[error(transparent)]
-    Secrets(#[from] crate::better_auth::SecretsError),
+    Secrets(#[from] crate::better_auth::credentials::secret::SecretsError),
     #[error("PASSWORD_MIN_LENGTH ({min}) must not be above PASSWORD_MAX_LENGTH ({max})")]
     BadPasswordBounds { min: usize, max: usize },
     #[error(
@@ -405,27 +406,6 @@ impl Config {
         let argv = std::iter::once("better-auth-mcp").chain(args);
         let parsed = SettingsOnly::try_parse_from(argv).map_err(|e| e.to_string())?;
         Self::from_settings(&parsed.settings).map_err(|e| e.to_string())
-    }
-
-    /// What the auth service is built with, keyed by `secret`.
-    pub fn auth_settings(&self, secret: SecretString) -> AuthSettings {
-        AuthSettings {
-            secrets: self
-                .rotation
-                .clone()
-                .unwrap_or_else(|| Secrets::single(secret)),
-            issuer: self.base_url.clone(),
-            token_ttl_secs: self.token_ttl_secs,
-            token_leeway_secs: self.token_leeway_secs,
-            password_policy: self.password_policy,
-            password_format: self.password_format,
-            rehash_on_sign_in: self.rehash_on_sign_in,
-            sessions: self.sessions,
-            hash_concurrency: self.hash_concurrency,
-            hash_queue_limit: self.hash_queue_limit,
-            rate_limit: self.rate_limit,
-            require_email_verification: self.require_email_verification,
-        }
     }
 
     /// Checks what clap could not (settings that depend on each other) and types them.
@@ -514,50 +494,57 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let secret = given(&s.better_auth_secret).map(SecretString::from);
         Ok(Self {
-            database,
-            // After a rotation, BETTER_AUTH_SECRET is the legacy secret.
-            rotation: given(&s.better_auth_secrets)
-                .map(|list| Secrets::rotated(&list, secret.clone()))
-                .transpose()?,
-            secret,
-            base_url: given(&s.better_auth_url).map(|u| u.trim().trim_end_matches('/').to_owned()),
-            jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
-            jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),
-            token_ttl_secs: s.token_ttl_seconds,
-            token_leeway_secs: s.token_leeway_seconds,
-            password_policy: PasswordPolicy {
-                min_length: min,
-                max_length: max,
-            },
-            password_format: match s.password_hash.to_ascii_lowercase().as_str() {
-                "scrypt" => PasswordFormat::Scrypt,
-                _ => PasswordFormat::Argon2id,
-            },
-            rehash_on_sign_in: s.rehash_on_sign_in,
-            sessions: SessionPolicy {
-                expires_in: Duration::from_secs(s.session_expires_in_seconds),
-                update_age: Duration::from_secs(s.session_update_age_seconds),
-            },
-            pool: PoolSettings {
-                max_size: s.database_pool_size as usize,
-                connect_timeout: Duration::from_secs(s.database_connect_timeout_seconds),
-                wait_timeout: Duration::from_secs(s.database_pool_timeout_seconds),
-                prepared_statements: s.database_prepared_statements,
-                schema: SchemaSettings {
-                    schema: s.database_schema.trim().to_owned(),
-                    casing: s.database_schema_casing,
-                    table_names: s.database_schema_tables,
+            store: StoreConfig {
+                database,
+                pool: PoolSettings {
+                    max_size: s.database_pool_size as usize,
+                    connect_timeout: Duration::from_secs(s.database_connect_timeout_seconds),
+                    wait_timeout: Duration::from_secs(s.database_pool_timeout_seconds),
+                    prepared_statements: s.database_prepared_statements,
+                    schema: SchemaSettings {
+                        schema: s.database_schema.trim().to_owned(),
+                        casing: s.database_schema_casing,
+                        table_names: s.database_schema_tables,
+                    },
                 },
             },
-            hash_concurrency: s.hash_concurrency.map_or(cores, |n| n as usize),
-            hash_queue_limit: s.hash_queue_limit.map_or(cores * 16, |n| n as usize),
-            require_email_verification: s.require_email_verification,
-            http,
-            rate_limit: RateLimitPolicy {
-                enabled: s.rate_limit_enabled,
-                window: Duration::from_secs(s.rate_limit_window_seconds),
-                max: s.rate_limit_max as u32,
+            secrets: SecretConfig {
+                // After a rotation, BETTER_AUTH_SECRET is the legacy secret.
+                rotation: given(&s.better_auth_secrets)
+                    .map(|list| Secrets::rotated(&list, secret.clone()))
+                    .transpose()?,
+                secret,
             },
+            auth: AuthSettings {
+                issuer: given(&s.better_auth_url)
+                    .map(|u| u.trim().trim_end_matches('/').to_owned()),
+                token_ttl_secs: s.token_ttl_seconds,
+                token_leeway_secs: s.token_leeway_seconds,
+                password_policy: PasswordPolicy {
+                    min_length: min,
+                    max_length: max,
+                },
+                password_format: match s.password_hash.to_ascii_lowercase().as_str() {
+                    "scrypt" => PasswordFormat::Scrypt,
+                    _ => PasswordFormat::Argon2id,
+                },
+                rehash_on_sign_in: s.rehash_on_sign_in,
+                sessions: SessionPolicy {
+                    expires_in: Duration::from_secs(s.session_expires_in_seconds),
+                    update_age: Duration::from_secs(s.session_update_age_seconds),
+                },
+                hash_concurrency: s.hash_concurrency.map_or(cores, |n| n as usize),
+                hash_queue_limit: s.hash_queue_limit.map_or(cores * 16, |n| n as usize),
+                rate_limit: RateLimitPolicy {
+                    enabled: s.rate_limit_enabled,
+                    window: Duration::from_secs(s.rate_limit_window_seconds),
+                    max: s.rate_limit_max as u32,
+                },
+                require_email_verification: s.require_email_verification,
+            },
+            jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
+            jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),
+            http,
         })
     }
 }
@@ -736,16 +723,16 @@ mod tests {
     #[test]
     fn defaults_need_no_configuration() {
         let c = config(&[]).unwrap();
-        assert!(matches!(c.database, DatabaseUrl::Sqlite(_)));
-        assert!(c.secret.is_none());
-        assert_eq!(c.token_ttl_secs, 900);
-        assert_eq!(c.token_leeway_secs, DEFAULT_LEEWAY_SECS);
-        assert_eq!(c.password_policy, PasswordPolicy::default());
-        assert_eq!(c.password_format, PasswordFormat::Scrypt);
-        assert!(c.base_url.is_none());
-        assert_eq!(c.rate_limit, RateLimitPolicy::default());
-        assert_eq!(c.sessions, SessionPolicy::default());
-        assert!(!c.pool.prepared_statements);
+        assert!(matches!(c.store.database, DatabaseUrl::Sqlite(_)));
+        assert!(c.secrets.secret.is_none());
+        assert_eq!(c.auth.token_ttl_secs, 900);
+        assert_eq!(c.auth.token_leeway_secs, DEFAULT_LEEWAY_SECS);
+        assert_eq!(c.auth.password_policy, PasswordPolicy::default());
+        assert_eq!(c.auth.password_format, PasswordFormat::Scrypt);
+        assert!(c.auth.issuer.is_none());
+        assert_eq!(c.auth.rate_limit, RateLimitPolicy::default());
+        assert_eq!(c.auth.sessions, SessionPolicy::default());
+        assert!(!c.store.pool.prepared_statements);
     }
 
     #[test]
@@ -757,13 +744,13 @@ mod tests {
             "--password-hash=ARGON2ID",
         ])
         .unwrap();
-        assert_eq!(c.token_ttl_secs, 60);
-        assert_eq!(c.base_url.as_deref(), Some("https://app.example.com"));
-        assert_eq!(c.pool.max_size, 3);
-        assert_eq!(c.password_format, PasswordFormat::Argon2id);
+        assert_eq!(c.auth.token_ttl_secs, 60);
+        assert_eq!(c.auth.issuer.as_deref(), Some("https://app.example.com"));
+        assert_eq!(c.store.pool.max_size, 3);
+        assert_eq!(c.auth.password_format, PasswordFormat::Argon2id);
         let off = config(&["--rate-limit-enabled=false", "--rate-limit-max=100"]).unwrap();
-        assert!(!off.rate_limit.enabled);
-        assert_eq!(off.rate_limit.max, 100);
+        assert!(!off.auth.rate_limit.enabled);
+        assert_eq!(off.auth.rate_limit.max, 100);
         for bad in [
             "--rate-limit-enabled=maybe",
             "--token-ttl-seconds=soon",
@@ -828,9 +815,9 @@ mod tests {
     fn prepared_statements_are_off_by_default_and_refused_behind_neons_pooler() {
         let direct = "--database-url=postgresql://u:p@ep-cool-1234.us-east-2.aws.neon.tech/db?sslmode=require";
         let pooled = "--database-url=postgresql://u:p@ep-cool-1234-pooler.us-east-2.aws.neon.tech/db?sslmode=require";
-        assert!(!config(&[direct]).unwrap().pool.prepared_statements);
+        assert!(!config(&[direct]).unwrap().store.pool.prepared_statements);
         let on = config(&[direct, "--database-prepared-statements"]).unwrap();
-        assert!(on.pool.prepared_statements);
+        assert!(on.store.pool.prepared_statements);
         assert!(config(&[pooled]).is_ok());
         let err = refusal(&[pooled, "--database-prepared-statements=true"]);
         assert!(err.contains("pooler"), "{err}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::better_auth::JwksSource;
+use crate::better_auth::ports::JwksSource;
 
 /// The largest JWKS document read (a few keys are a few KiB).
 const MAX_DOCUMENT_BYTES: usize = 1 << 20;

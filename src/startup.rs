@@ -9,7 +9,8 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::better_auth::StoreError;
-use crate::better_auth::{AuthService, SecretError, random_alphanumeric};
+use crate::better_auth::credentials::secret::{SecretError, check_secret};
+use crate::better_auth::{AuthService, Secrets, random_alphanumeric};
 use crate::config::Config;
 use crate::mcp::{AuthServer, ToolSelection, stdio};
 use crate::store::{DatabaseUrl, Store};
@@ -34,15 +35,15 @@ pub enum StartupError {
 
 /// Resolves the secret, opens the store (migrated, or migrating) and builds the service.
 pub async fn build_service(config: &Config) -> Result<AuthService<Store>, StartupError> {
-    let secret = resolve_secret(config)?;
+    let secrets = resolve_secrets(config)?;
     // Refuse a bad secret before touching the database.
-    crate::better_auth::check_secret(&secret)?;
+    check_secret(secrets.current())?;
     // SQLite migrates before serving; PostgreSQL connects and migrates while the client's
     // handshake is answered (a TLS + SCRAM connection costs tens of milliseconds).
-    let store = match &config.database {
+    let store = match &config.store.database {
         DatabaseUrl::Sqlite(_) => open_store(config).await?,
         DatabaseUrl::Postgres(_) => {
-            let store = Store::open(&config.database, &config.pool).await?;
+            let store = Store::open(&config.store.database, &config.store.pool).await?;
             // A schema that cannot be mapped will not fix itself: refuse to run on it.
             store.migrate_in_background(|e| {
                 tracing::error!("database: {e}");
@@ -51,7 +52,7 @@ pub async fn build_service(config: &Config) -> Result<AuthService<Store>, Startu
             store
         }
     };
-    let mut service = AuthService::new(store, config.auth_settings(secret))?;
+    let mut service = AuthService::new(store, secrets, config.auth.clone())?;
     if let Some(url) = &config.jwks_url {
         let source = crate::jwks_url::HttpJwks::new(url)?;
         service = service.with_jwks_url(std::sync::Arc::new(source), config.jwks_refetch_interval);
@@ -63,13 +64,13 @@ pub async fn build_service(config: &Config) -> Result<AuthService<Store>, Startu
 pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
     // The default store is this server's alone: one left open to others (by an earlier
     // version, a copy, a umask) is closed. A database the user named keeps its modes.
-    if let DatabaseUrl::Sqlite(db) = &config.database
+    if let DatabaseUrl::Sqlite(db) = &config.store.database
         && *db == crate::config::default_sqlite_path()
     {
         crate::store::embedded_files::tighten_store(db)
             .map_err(|e| StoreError::other(format!("cannot make {} private: {e}", db.display())))?;
     }
-    let store = Store::open(&config.database, &config.pool).await?;
+    let store = Store::open(&config.store.database, &config.store.pool).await?;
     let applied = store.migrate().await?;
     if applied.is_empty() {
         tracing::info!(database = %store.describe(), "database schema is up to date");
@@ -79,17 +80,17 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
     Ok(store)
 }
 
-fn resolve_secret(config: &Config) -> Result<SecretString, StartupError> {
-    if let Some(rotated) = &config.rotation {
-        return Ok(rotated.current().clone());
+/// The secrets as configured; with SQLite and none set, the one kept beside the database.
+fn resolve_secrets(config: &Config) -> Result<Secrets, StartupError> {
+    if let Some(rotated) = &config.secrets.rotation {
+        return Ok(rotated.clone());
     }
-    if let Some(secret) = &config.secret {
-        return Ok(secret.clone());
-    }
-    match &config.database {
-        DatabaseUrl::Postgres(_) => Err(StartupError::SecretRequired),
-        DatabaseUrl::Sqlite(db) => load_or_create_secret(&secret_path_for(db)),
-    }
+    let secret = match (&config.secrets.secret, &config.store.database) {
+        (Some(secret), _) => secret.clone(),
+        (None, DatabaseUrl::Postgres(_)) => return Err(StartupError::SecretRequired),
+        (None, DatabaseUrl::Sqlite(db)) => load_or_create_secret(&secret_path_for(db))?,
+    };
+    Ok(Secrets::single(secret))
 }
 
 /// The generated secret lives beside the database: `<db file>.secret`.

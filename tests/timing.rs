@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use better_auth_mcp::better_auth::{AuthError, AuthService};
-use better_auth_mcp::config::Config;
+use better_auth_mcp::better_auth::{
+    AuthError, AuthService, AuthSettings, RateLimitPolicy, Secrets, SignIn, SignUp,
+};
 use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -14,13 +15,17 @@ async fn an_unknown_email_and_a_wrong_password_take_the_same_median_time() {
         DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
     let store = Store::open(&url, &PoolSettings::default()).await.unwrap();
     store.migrate().await.unwrap();
-    let config = Config::from_args(["--rate-limit-enabled=false", "--hash-concurrency=2"]).unwrap();
-    let auth = AuthService::new(
-        store,
-        config.auth_settings("timing-secret-0123456789abcdef0123456789".into()),
-    )
-    .unwrap();
-    auth.sign_up("timing@example.com", "the-right-password".into(), None)
+    let settings = AuthSettings {
+        rate_limit: RateLimitPolicy {
+            enabled: false,
+            ..RateLimitPolicy::default()
+        },
+        hash_concurrency: 2,
+        ..AuthSettings::default()
+    };
+    let secrets = Secrets::single("timing-secret-0123456789abcdef0123456789".into());
+    let auth = AuthService::new(store, secrets, settings).unwrap();
+    auth.sign_up(SignUp::new("timing@example.com", "the-right-password"))
         .await
         .unwrap();
 
@@ -32,7 +37,7 @@ async fn an_unknown_email_and_a_wrong_password_take_the_same_median_time() {
             ("nobody@example.com", &mut unknown),
         ] {
             let started = Instant::now();
-            let r = auth.sign_in(email, "a-wrong-password".into(), None).await;
+            let r = auth.sign_in(SignIn::new(email, "a-wrong-password")).await;
             times.push(started.elapsed());
             assert!(matches!(r, Err(AuthError::InvalidEmailOrPassword)), "{r:?}");
         }

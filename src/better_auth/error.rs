@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::ports::{Cause, Outage, StoreError};
+
 /// Why a token did not verify. The `as_str` names are the contract's `reason` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenRejection {
@@ -86,12 +88,22 @@ pub enum AuthError {
     /// Too many password hashes are running or waiting: refused at once, not queued.
     #[error("The server is busy checking passwords; retry after 1 second")]
     Busy,
-    /// The database cannot serve now: the text says why, in terms of what to fix.
-    #[error("Unavailable: {0}; nothing was changed. The next call tries again.")]
-    ServiceUnavailable(super::Outage),
-    /// The detail is for the log only; the caller sees a generic message.
+    /// The database cannot serve now: the text says why, in terms of what to fix; the
+    /// store's error (safe to log) is kept for the log.
+    #[error("Unavailable: {outage}; nothing was changed. The next call tries again.")]
+    ServiceUnavailable {
+        outage: Outage,
+        #[source]
+        cause: Box<StoreError>,
+    },
+    /// What failed is for the log only (`detail`, and its cause); the caller sees a
+    /// generic message.
     #[error("Internal error; see the server log")]
-    Internal(String),
+    Internal {
+        detail: String,
+        #[source]
+        cause: Option<Cause>,
+    },
 }
 
 impl AuthError {
@@ -111,23 +123,48 @@ impl AuthError {
             Self::InvalidToken(_) | Self::NotASessionToken => "INVALID_TOKEN",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::RateLimited { .. } | Self::Busy => "RATE_LIMITED",
-            Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
-            Self::Internal(_) => "INTERNAL_ERROR",
+            Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
+            Self::Internal { .. } => "INTERNAL_ERROR",
+        }
+    }
+
+    /// An internal failure: `detail` says what failed, `cause` why.
+    pub fn internal(detail: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        Self::Internal {
+            detail: detail.into(),
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// What the server log should say of this error beyond its code, if anything: the
+    /// store's own text of an outage, or what failed inside (with its cause's text, one
+    /// level: a database error's own causes can quote row values).
+    pub fn log_detail(&self) -> Option<String> {
+        match self {
+            Self::ServiceUnavailable { cause, .. } => Some(cause.to_string()),
+            Self::Internal { detail, cause } => Some(match cause {
+                Some(cause) => format!("{detail}: {cause}"),
+                None => detail.clone(),
+            }),
+            _ => None,
         }
     }
 }
 
-impl From<super::StoreError> for AuthError {
-    fn from(e: super::StoreError) -> Self {
-        use super::StoreError;
+/// A store error as the domain tells it; nothing is logged here (the one mapping to a
+/// caller's answer logs [`AuthError::log_detail`]).
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
         match e {
             StoreError::EmailTaken => Self::UserAlreadyExists,
-            StoreError::Unavailable { outage, detail, .. } => {
-                tracing::warn!(%detail, "database unavailable: {outage}");
-                Self::ServiceUnavailable(outage)
-            }
-            StoreError::Other { detail, .. } => Self::Internal(detail),
-            StoreError::Schema(detail) => Self::Internal(detail),
+            StoreError::Unavailable { outage, .. } => Self::ServiceUnavailable {
+                outage,
+                cause: Box::new(e),
+            },
+            e @ (StoreError::Other { .. } | StoreError::Schema(_)) => Self::Internal {
+                detail: "the database failed".into(),
+                cause: Some(Box::new(e)),
+            },
         }
     }
 }

@@ -1,43 +1,52 @@
-//! The auth domain: Better Auth's rules for users, passwords and access tokens.
-//! It knows nothing of MCP or SQL: it owns its types and the persistence it needs
-//! ([`AuthStore`]), which the `store` module implements.
+//! The auth domain: Better Auth's rules for users, passwords, sessions and tokens. It
+//! knows nothing of MCP, HTTP or SQL: it owns its types and the persistence it needs
+//! ([`AuthStore`], in [`ports`]), which the `store` module implements.
+//!
+//! - [`AuthService`] (service.rs) holds what the flows share; its [`settings`] have
+//!   Better Auth's defaults.
+//! - [`flows`]: one file per operation of the tool contract (sign-up, sign-in, second
+//!   factor, session, verify).
+//! - [`credentials`]: one file per kind of credential (access token, session token, JWKS
+//!   token), the JWT reading and claim rules they share, the deployment's secrets and the
+//!   two-factor plugin's codes.
+//! - [`password`], [`rate_limit`], [`model`] (email, name): the rules they name.
 
-mod credentials;
-mod email;
+pub mod credentials;
 mod error;
+pub mod flows;
 mod id;
 #[cfg(test)]
 mod memory;
-mod password;
-mod ports;
-mod rate_limit;
-mod secrets;
+pub mod model;
+pub mod password;
+pub mod ports;
+pub mod rate_limit;
 mod service;
-mod token;
-mod two_factor;
+pub mod settings;
 
-pub use credentials::{session_token, sign_session_token};
-pub use email::{Email, MAX_EMAIL_BYTES};
+pub use credentials::jwt::{AccessClaims, Resource};
+pub use credentials::secret::Secrets;
+pub use credentials::two_factor::SecondFactor;
+pub use credentials::{CredentialKind, VerifiedToken};
 pub use error::{AuthError, TokenRejection};
+pub use flows::session::Refreshed;
+pub use flows::sign_in::SignIn;
+pub use flows::sign_up::SignUp;
 pub use id::{generate_id, random_alphanumeric};
-pub use password::{
-    Admission, Password, PasswordCheck, PasswordFormat, PasswordHasher, PasswordPolicy,
-};
+pub use model::{Email, UserName};
+pub use password::{Password, PasswordFormat, PasswordPolicy};
+pub use ports::{AuthStore, Outage, Session, StoreError, User};
+pub use rate_limit::RateLimitPolicy;
+pub use service::{Access, AuthService, Authenticated};
+pub use settings::{AuthSettings, SessionPolicy};
+
+// The names the domain's own modules share, through `super::`.
+use credentials::two_factor::{LOCKOUT, MAX_FAILED_SECOND_FACTORS, SECOND_FACTOR_RATE_LIMIT};
+use password::{Admission, PasswordHasher};
+use ports::JwksSource;
+// TEMPORARY until the store imports from `ports`.
 pub use ports::{
-    AuthStore, Ban, JwkLookup, JwkRow, JwksSource, Lockout, NewSession, NewUser, Outage,
-    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
+    Ban, JwkLookup, JwkRow, Lockout, NewSession, NewUser, RateLimitBucket, Standing, TwoFactorRow,
+    UserWithPassword,
 };
-pub use rate_limit::{RateDecision, RateLimitPolicy, rate_limit_key};
-pub use secrets::{Secrets, SecretsError};
-pub use service::{
-    Access, AuthService, AuthSettings, Authenticated, CredentialKind, Refreshed, SessionPolicy,
-    UserName, VerifiedToken,
-};
-pub use token::{
-    AccessClaims, AccessTokens, DEFAULT_LEEWAY_SECS, IssuedToken, MAX_LEEWAY_SECS, MAX_TOKEN_BYTES,
-    MIN_SECRET_BYTES, Resource, SecretError, check_secret,
-};
-pub use two_factor::{
-    BackupCodes, CipherError, LOCKOUT, MAX_FAILED_SECOND_FACTORS, SECOND_FACTOR_RATE_LIMIT,
-    SecondFactor, decrypt, encrypt, totp, totp_matches,
-};
+use rate_limit::{RateDecision, rate_limit_key};

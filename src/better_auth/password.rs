@@ -163,7 +163,7 @@ impl PasswordHasher {
         self.run_blocking(move |memory| {
             let mut salt = [0u8; SALT_BYTES];
             getrandom::fill(&mut salt)
-                .map_err(|e| AuthError::Internal(format!("no randomness for a salt: {e}")))?;
+                .map_err(|e| AuthError::internal("no randomness for a salt", e.to_string()))?;
             match format {
                 PasswordFormat::Argon2id => {
                     let params = Params::default();
@@ -225,7 +225,7 @@ impl PasswordHasher {
             .permits
             .acquire()
             .await
-            .map_err(|_| AuthError::Internal("password hasher closed".into()))?;
+            .map_err(|e| AuthError::internal("password hasher closed", e))?;
         self.computed.fetch_add(1, Ordering::AcqRel);
         let pool = self.memory.clone();
         tokio::task::spawn_blocking(move || {
@@ -245,7 +245,7 @@ impl PasswordHasher {
             result
         })
         .await
-        .map_err(|e| AuthError::Internal(format!("password task failed: {e}")))
+        .map_err(|e| AuthError::internal("password task failed", e))
     }
 }
 
@@ -352,7 +352,7 @@ fn scrypt_key(password: &Password, salt_hex: &str) -> Result<[u8; SCRYPT_KEY_BYT
     use unicode_normalization::UnicodeNormalization;
     let normalized: String = password.0.expose_secret().nfkc().collect();
     let params = scrypt::Params::new(SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P)
-        .map_err(|e| AuthError::Internal(format!("scrypt parameters: {e}")))?;
+        .map_err(|e| AuthError::internal("scrypt parameters", e.to_string()))?;
     let mut key = [0u8; SCRYPT_KEY_BYTES];
     scrypt::scrypt(
         normalized.as_bytes(),
@@ -360,7 +360,7 @@ fn scrypt_key(password: &Password, salt_hex: &str) -> Result<[u8; SCRYPT_KEY_BYT
         &params,
         &mut key,
     )
-    .map_err(|e| AuthError::Internal(format!("scrypt failed: {e}")))?;
+    .map_err(|e| AuthError::internal("scrypt failed", e.to_string()))?;
     Ok(key)
 }
 
@@ -381,12 +381,12 @@ fn argon2_into(
     }
     Argon2::new(algorithm, version, params.clone())
         .hash_password_into_with_memory(password.bytes(), salt, out, &mut memory[..])
-        .map_err(|e| AuthError::Internal(format!("password hashing failed: {e}")))
+        .map_err(|e| AuthError::internal("password hashing failed", e.to_string()))
 }
 
 /// `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`, as the argon2 crate writes it.
 fn phc_string(params: &Params, salt: &[u8], out: &[u8]) -> Result<String, AuthError> {
-    let fail = |e: String| AuthError::Internal(format!("cannot encode the password hash: {e}"));
+    let fail = |e: String| AuthError::internal("cannot encode the password hash", e);
     let hash = PasswordHash {
         algorithm: argon2::ARGON2ID_IDENT,
         version: Some(Version::V0x13.into()),

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 
 use super::AuthServer;
+use super::context::CallContext;
 use crate::better_auth::{AuthError, AuthService, AuthStore, Resource};
 
 /// How the HTTP endpoint is guarded.
@@ -132,14 +133,6 @@ fn oauth_refusal(
 
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
-/// The caller, as its bearer token says (in the request's extensions for the tools).
-#[derive(Debug, Clone)]
-pub struct Caller(pub crate::better_auth::AccessClaims);
-
-/// The address of the client of an HTTP request (in its extensions for the tools).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddress(pub IpAddr);
-
 /// The client's address: the socket's peer, or, when the peer is a trusted proxy, the last
 /// address of `X-Forwarded-For` that is not a trusted proxy (the ones before it could be
 /// anything the client sent).
@@ -159,30 +152,6 @@ fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAd
         .rev()
         .find(|ip| !trusted.contains(ip))
         .unwrap_or(peer)
-}
-
-/// The client address of the HTTP request of this tool call, if it came over HTTP.
-pub fn client(context: &rmcp::service::RequestContext<rmcp::RoleServer>) -> Option<IpAddr> {
-    of_http_request::<ClientAddress>(context).map(|c| c.0)
-}
-
-/// The claims of an authorized HTTP caller, if this tool call came from one.
-pub fn caller(
-    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
-) -> Option<&crate::better_auth::AccessClaims> {
-    of_http_request::<Caller>(context).map(|c| &c.0)
-}
-
-/// What the HTTP layer put in the extensions of the request a tool call came in (rmcp
-/// hands the tools the request's parts); None on stdio.
-fn of_http_request<T: Send + Sync + 'static>(
-    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
-) -> Option<&T> {
-    context
-        .extensions
-        .get::<axum::http::request::Parts>()?
-        .extensions
-        .get::<T>()
 }
 
 impl HttpSettings {
@@ -415,6 +384,7 @@ async fn require_bearer<S: AuthStore>(
             );
         }
         Err(e) => {
+            super::log_failure(&e);
             tracing::warn!(code = e.code(), "a caller's token could not be checked");
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -436,7 +406,15 @@ async fn require_bearer<S: AuthStore>(
             );
         }
     }
-    request.extensions_mut().insert(Caller(claims));
+    match request.extensions_mut().get_mut::<CallContext>() {
+        Some(context) => context.caller = Some(claims),
+        None => {
+            request.extensions_mut().insert(CallContext {
+                caller: Some(claims),
+                ..CallContext::default()
+            });
+        }
+    }
     next.run(request).await
 }
 
@@ -685,7 +663,10 @@ pub async fn serve_on<S: AuthStore, R: Readiness>(
             .map_request(
                 move |mut request: axum::http::Request<hyper::body::Incoming>| {
                     let client = client_address(peer.ip(), request.headers(), &trusted);
-                    request.extensions_mut().insert(ClientAddress(client));
+                    request.extensions_mut().insert(CallContext {
+                        client: Some(client),
+                        ..CallContext::default()
+                    });
                     request
                 },
             )

@@ -2,6 +2,7 @@
 //! domain calls and every [`AuthError`] into a text-only `isError` result `CODE: message`.
 
 pub mod args;
+pub mod context;
 pub mod http;
 pub mod stdio;
 pub mod types;
@@ -12,8 +13,9 @@ use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{Json, tool, tool_handler, tool_router};
 
-use crate::better_auth::{AuthError, AuthService, AuthStore, VerifiedToken};
+use crate::better_auth::{AuthError, AuthService, AuthStore, SignIn, SignUp, VerifiedToken};
 use args::{Args, ArgumentError};
+use context::CallContext;
 use types::{
     AuthResult, GetUserArgs, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult,
     SignUpArgs, TokenArgs, UserView, VerifyResult,
@@ -143,11 +145,21 @@ fn invalid_arguments(e: ArgumentError) -> String {
 /// The one place where domain errors become tool errors: `CODE: message`, and for a
 /// credential the caller can replace, what to do next in terms of these tools.
 fn tool_error(e: AuthError) -> String {
-    if let AuthError::Internal(detail) = &e {
-        tracing::error!(%detail, "internal error");
-    }
+    log_failure(&e);
     tracing::debug!(code = e.code(), "tool call failed");
     format!("{}: {e}{}", e.code(), next_step(&e))
+}
+
+/// Logs what a failure's answer does not say: an outage's store error (warn), an internal
+/// failure's detail (error). Every answer made of an [`AuthError`] passes here, once.
+pub(crate) fn log_failure(e: &AuthError) {
+    match (e, e.log_detail()) {
+        (AuthError::ServiceUnavailable { outage, .. }, Some(detail)) => {
+            tracing::warn!(%detail, "database unavailable: {outage}")
+        }
+        (AuthError::Internal { .. }, Some(detail)) => tracing::error!(%detail, "internal error"),
+        _ => {}
+    }
 }
 
 fn next_step(e: &AuthError) -> &'static str {
@@ -217,9 +229,14 @@ impl<S: AuthStore> AuthServer<S> {
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<AuthResult>, String> {
         let args = args.map_err(invalid_arguments)?;
-        let from = http::client(&context);
+        let request = SignUp {
+            email: args.email,
+            password: args.password,
+            name: args.name,
+            from: CallContext::of(&context).client,
+        };
         self.auth
-            .sign_up_from(from, &args.email, args.password, args.name.as_deref())
+            .sign_up(request)
             .await
             .map(|a| Json(a.into()))
             .map_err(tool_error)
@@ -248,9 +265,14 @@ impl<S: AuthStore> AuthServer<S> {
     ) -> Result<Json<AuthResult>, String> {
         let mut args = args.map_err(invalid_arguments)?;
         let second_factor = args.second_factor().map_err(invalid_arguments)?;
-        let from = http::client(&context);
+        let request = SignIn {
+            email: args.email,
+            password: args.password,
+            second_factor,
+            from: CallContext::of(&context).client,
+        };
         self.auth
-            .sign_in_from(from, &args.email, args.password, second_factor)
+            .sign_in(request)
             .await
             .map(|a| Json(a.into()))
             .map_err(tool_error)
@@ -291,9 +313,9 @@ impl<S: AuthStore> AuthServer<S> {
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<GetUserResult>, String> {
         let args = args.map_err(invalid_arguments)?;
-        let user = match (&args.token, http::caller(&context)) {
+        let user = match (&args.token, CallContext::of(&context).caller) {
             (Some(token), _) => self.auth.get_user(strip_bearer(token)).await,
-            (None, Some(caller)) => self.auth.caller_user(caller).await,
+            (None, Some(caller)) => self.auth.caller_user(&caller).await,
             (None, None) => {
                 return Err(invalid_arguments(ArgumentError {
                     field: Some("token".into()),

@@ -664,7 +664,7 @@ fn add_two_factor_plugin_schema(s: &Setup) {
 async fn a_two_factor_user_signs_in_with_a_totp_or_backup_code_never_with_the_password_alone(
     backend: Backend,
 ) {
-    use better_auth_mcp::better_auth::{encrypt, totp};
+    use better_auth_mcp::better_auth::credentials::two_factor::{encrypt, totp};
     let s = Setup::new(backend);
     let server = Server::start(&s.env.clone().with("RATE_LIMIT_ENABLED", "false")).await;
     let up = server.sign_up("two@example.com", "password123").await;

@@ -508,7 +508,9 @@ fn two_factor_vectors() -> Value {
 /// TOTP secret and backup codes decrypt here, its TOTP codes are ours at the same times.
 #[test]
 fn better_auth_two_factor_vectors_decrypt_and_give_the_same_codes_here() {
-    use better_auth_mcp::better_auth::{BackupCodes, decrypt, totp, totp_matches};
+    use better_auth_mcp::better_auth::credentials::two_factor::{
+        BackupCodes, decrypt, totp, totp_matches,
+    };
     let v = two_factor_vectors();
     let secret = better_auth_mcp::better_auth::Secrets::single(str_of(&v["secret"]).into());
     let totp_secret = decrypt(&secret, str_of(&v["encryptedTotpSecret"])).unwrap();

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use better_auth_mcp::better_auth::{AuthError, AuthService, RateLimitPolicy};
-use better_auth_mcp::config::Config;
+use better_auth_mcp::better_auth::{
+    AuthError, AuthService, AuthSettings, RateLimitPolicy, Secrets, SignIn, SignUp,
+};
 use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 
 use crate::support::server::SECRET;
@@ -16,14 +17,13 @@ pub(crate) async fn service(
     let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("lib.db").display())).unwrap();
     let store = Store::open(&url, &PoolSettings::default()).await.unwrap();
     store.migrate().await.unwrap();
-    let config = Config::from_args([
-        "--better-auth-url=https://app.example.com",
-        "--hash-concurrency=2",
-    ])
-    .unwrap();
-    let mut settings = config.auth_settings(SECRET.into());
-    settings.rate_limit = rate_limit;
-    AuthService::new(store, settings).unwrap()
+    let settings = AuthSettings {
+        issuer: Some("https://app.example.com".into()),
+        hash_concurrency: 2,
+        rate_limit,
+        ..AuthSettings::default()
+    };
+    AuthService::new(store, Secrets::single(SECRET.into()), settings).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -31,11 +31,11 @@ async fn the_domain_signs_up_signs_in_and_verifies_without_mcp() {
     let dir = tempdir();
     let auth = service(dir.path(), RateLimitPolicy::default()).await;
     let up = auth
-        .sign_up("lib@example.com", "password123".into(), Some("Lib"))
+        .sign_up(SignUp::new("lib@example.com", "password123").with_name(Some("Lib")))
         .await
         .unwrap();
     let inn = auth
-        .sign_in("LIB@example.com", "password123".into(), None)
+        .sign_in(SignIn::new("LIB@example.com", "password123"))
         .await
         .unwrap();
     assert_eq!(inn.user, up.user);
@@ -53,20 +53,20 @@ async fn the_domain_signs_up_signs_in_and_verifies_without_mcp() {
 async fn a_throttled_attempt_computes_no_password_hash() {
     let dir = tempdir();
     let auth = service(dir.path(), RateLimitPolicy::default()).await;
-    auth.sign_up("hashes@example.com", "password123".into(), None)
+    auth.sign_up(SignUp::new("hashes@example.com", "password123"))
         .await
         .unwrap();
     assert_eq!(auth.password_hashes_computed(), 1);
     for _ in 0..3 {
         let e = auth
-            .sign_in("hashes@example.com", "wrong-password".into(), None)
+            .sign_in(SignIn::new("hashes@example.com", "wrong-password"))
             .await;
         assert!(matches!(e, Err(AuthError::InvalidEmailOrPassword)), "{e:?}");
     }
     assert_eq!(auth.password_hashes_computed(), 4);
     for _ in 0..5 {
         match auth
-            .sign_in("hashes@example.com", "password123".into(), None)
+            .sign_in(SignIn::new("hashes@example.com", "password123"))
             .await
         {
             Err(AuthError::RateLimited { retry_after_secs }) => {
@@ -87,26 +87,26 @@ async fn the_throttle_lets_the_user_back_in_after_one_window() {
         max: 1,
     };
     let auth = service(dir.path(), policy).await;
-    auth.sign_up("back@example.com", "password123".into(), None)
+    auth.sign_up(SignUp::new("back@example.com", "password123"))
         .await
         .unwrap();
-    auth.sign_in("back@example.com", "password123".into(), None)
+    auth.sign_in(SignIn::new("back@example.com", "password123"))
         .await
         .unwrap();
     assert!(matches!(
-        auth.sign_in("back@example.com", "password123".into(), None)
+        auth.sign_in(SignIn::new("back@example.com", "password123"))
             .await,
         Err(AuthError::RateLimited { .. })
     ));
     // Attempts while throttled do not extend the wait.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(
-        auth.sign_in("back@example.com", "password123".into(), None)
+        auth.sign_in(SignIn::new("back@example.com", "password123"))
             .await
             .is_err()
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    auth.sign_in("back@example.com", "password123".into(), None)
+    auth.sign_in(SignIn::new("back@example.com", "password123"))
         .await
         .unwrap();
 }

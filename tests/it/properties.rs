@@ -1,9 +1,9 @@
 //! Property tests over everything that parses untrusted input: emails, passwords, names,
 //! tool arguments, access tokens and stdio lines. Bounded: a fixed number of cases each.
 
-use better_auth_mcp::better_auth::{
-    AccessTokens, Email, MAX_EMAIL_BYTES, Password, PasswordPolicy, TokenRejection, UserName,
-};
+use better_auth_mcp::better_auth::credentials::access_token::AccessTokens;
+use better_auth_mcp::better_auth::model::MAX_EMAIL_BYTES;
+use better_auth_mcp::better_auth::{Email, Password, PasswordPolicy, TokenRejection, UserName};
 use better_auth_mcp::mcp::args::check;
 use better_auth_mcp::mcp::types::{SessionArgs, SignInArgs, SignUpArgs, TokenArgs};
 use proptest::prelude::*;

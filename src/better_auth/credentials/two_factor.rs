@@ -12,7 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::{RateLimitPolicy, Secrets};
+use super::super::RateLimitPolicy;
+use super::secret::Secrets;
 
 /// A second factor given with a sign-in.
 #[derive(Clone)]
@@ -88,7 +89,7 @@ const ENVELOPE: &str = "$ba$";
 pub fn decrypt(secrets: &Secrets, stored: &str) -> Result<Zeroizing<String>, CipherError> {
     let envelope = stored.strip_prefix(ENVELOPE).and_then(|rest| {
         let (version, hex) = rest.split_once('$')?;
-        Some((super::secrets::version_number(version)?, hex))
+        Some((super::secret::version_number(version)?, hex))
     });
     match envelope {
         Some(_) if !secrets.is_rotated() => Err(CipherError::Versioned),

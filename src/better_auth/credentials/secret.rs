@@ -3,9 +3,42 @@
 //! with `BETTER_AUTH_SECRET` kept as the legacy secret. The current secret signs cookies
 //! and tokens; every version decrypts what it encrypted (`$ba$<version>$<hex>`), and the
 //! legacy secret the bare hex written before the rotation (Better Auth's
-//! `context/secret-utils` and `crypto` modules).
+//! `context/secret-utils` and `crypto` modules). A secret too short to key HS256, or one
+//! that documentation shows, is refused ([`check_secret`]).
 
 use secrecy::{ExposeSecret, SecretString};
+
+/// The fewest bytes BETTER_AUTH_SECRET may have: RFC 7518 §3.2 wants a 256-bit HS256 key.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Secrets that appear in documentation, so anyone could forge tokens with them.
+const PLACEHOLDER_SECRETS: &[&str] = &[
+    "better-auth-secret-12345678901234567890",
+    "replace-me-with-at-least-32-random-bytes-openssl-rand-base64-32",
+];
+/// Why a secret was refused at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "BETTER_AUTH_SECRET has {0} bytes; it needs at least {MIN_SECRET_BYTES} (generate one with `openssl rand -base64 32`)"
+    )]
+    TooShort(usize),
+    #[error(
+        "BETTER_AUTH_SECRET is a well-known placeholder; anyone could forge tokens with it (generate one with `openssl rand -base64 32`)"
+    )]
+    Placeholder,
+}
+
+/// Refuses a secret that is too short to key HS256 or that anyone could know.
+pub fn check_secret(secret: &SecretString) -> Result<(), SecretError> {
+    let secret = secret.expose_secret();
+    if PLACEHOLDER_SECRETS.contains(&secret) {
+        return Err(SecretError::Placeholder);
+    }
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(SecretError::TooShort(secret.len()));
+    }
+    Ok(())
+}
 
 /// The secrets the service signs and decrypts with.
 #[derive(Clone)]

@@ -1,99 +1,18 @@
-//! Access tokens: HS256 JWTs keyed with the UTF-8 bytes of BETTER_AUTH_SECRET.
-//! Verification allows HS256 only and names each way a token can fail.
+//! Access tokens issued here: HS256 JWTs keyed with the UTF-8 bytes of the current
+//! BETTER_AUTH_SECRET. Verification allows HS256 only and names each way a token can fail.
 
-use chrono::{DateTime, TimeZone, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
-use super::{AuthError, TokenRejection};
-
-/// Tokens longer than this are refused before any parsing.
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// The fewest bytes BETTER_AUTH_SECRET may have: RFC 7518 §3.2 wants a 256-bit HS256 key.
-pub const MIN_SECRET_BYTES: usize = 32;
-/// Secrets that appear in documentation, so anyone could forge tokens with them.
-const PLACEHOLDER_SECRETS: &[&str] = &[
-    "better-auth-secret-12345678901234567890",
-    "replace-me-with-at-least-32-random-bytes-openssl-rand-base64-32",
-];
-
-/// Clock skew tolerated on exp, nbf and iat, by default and at most (RFC 7519 §4.1.4:
-/// "no more than a few minutes"; we keep it under one).
-pub const DEFAULT_LEEWAY_SECS: u64 = 30;
-pub const MAX_LEEWAY_SECS: u64 = 60;
-
-/// The claims of an access token issued here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub sub: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    pub iat: i64,
-    pub exp: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<serde_json::Value>,
-    /// The Better Auth session the token was issued for (refresh_token, sign_out).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// OAuth scopes granted (space-separated), in tokens of Better Auth's OAuth provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-}
-
-impl AccessClaims {
-    pub fn expires_at(&self) -> DateTime<Utc> {
-        Utc.timestamp_opt(self.exp, 0)
-            .single()
-            .unwrap_or(DateTime::<Utc>::MAX_UTC)
-    }
-}
+use super::super::{AuthError, TokenRejection};
+use super::jwt::{AccessClaims, ClaimRules, MAX_TOKEN_BYTES, UnverifiedJwt, verify_signature};
+use super::secret::{SecretError, check_secret};
 
 /// A signed token and when it expires.
 pub struct IssuedToken {
     pub token: String,
     pub expires_at: DateTime<Utc>,
-}
-
-/// Why a secret was refused at start-up.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    #[error(
-        "BETTER_AUTH_SECRET has {0} bytes; it needs at least {MIN_SECRET_BYTES} (generate one with `openssl rand -base64 32`)"
-    )]
-    TooShort(usize),
-    #[error(
-        "BETTER_AUTH_SECRET is a well-known placeholder; anyone could forge tokens with it (generate one with `openssl rand -base64 32`)"
-    )]
-    Placeholder,
-}
-
-/// Refuses a secret that is too short to key HS256 or that anyone could know.
-pub fn check_secret(secret: &SecretString) -> Result<(), SecretError> {
-    let secret = secret.expose_secret();
-    if PLACEHOLDER_SECRETS.contains(&secret) {
-        return Err(SecretError::Placeholder);
-    }
-    if secret.len() < MIN_SECRET_BYTES {
-        return Err(SecretError::TooShort(secret.len()));
-    }
-    Ok(())
-}
-
-/// A protected resource Better Auth JWTs are issued for (RFC 8707): this server over
-/// authorized HTTP.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resource {
-    /// Its public URL, e.g. `https://mcp.example.com/mcp`: the `aud` a token must name.
-    pub url: String,
-    /// The authorization server that issues tokens for it: the issuer of the Better Auth
-    /// app's OAuth provider (BETTER_AUTH_URL and the app's basePath, `/api/auth`). A
-    /// token's `iss` may be this or BETTER_AUTH_URL (the JWT plugin's issuer).
-    pub issuer: String,
 }
 
 /// How many verified tokens are remembered, and the longest one remembered.
@@ -104,9 +23,8 @@ const RECENT_TOKEN_MAX_BYTES: usize = 2048;
 pub struct AccessTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
-    issuer: Option<String>,
+    rules: ClaimRules,
     ttl_secs: i64,
-    leeway_secs: i64,
     /// Tokens that verified, with their claims. An agent verifies the same token on every
     /// step; what the signature and claim checks decide about a token string never
     /// changes (the key and rules are fixed for the life of the process), so for a
@@ -117,24 +35,27 @@ pub struct AccessTokens {
 impl AccessTokens {
     /// `issuer` (BETTER_AUTH_URL) becomes both `iss` and `aud` of issued tokens and is
     /// required of verified ones.
-    /// `leeway_secs` is capped at [`MAX_LEEWAY_SECS`].
+    /// `leeway_secs` is capped at [`super::jwt::MAX_LEEWAY_SECS`].
     pub fn new(
         secret: &SecretString,
         issuer: Option<String>,
         ttl_secs: u64,
         leeway_secs: u64,
     ) -> Result<Self, SecretError> {
-        let leeway_secs = leeway_secs.min(MAX_LEEWAY_SECS);
         check_secret(secret)?;
         let bytes = secret.expose_secret().as_bytes();
         Ok(Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
-            issuer,
+            rules: ClaimRules::new(issuer, leeway_secs),
             ttl_secs: ttl_secs.min(i64::MAX as u64) as i64,
-            leeway_secs: leeway_secs as i64,
             recent: Default::default(),
         })
+    }
+
+    /// The claim rules these tokens obey, which the JWT plugin's tokens obey too.
+    pub fn rules(&self) -> &ClaimRules {
+        &self.rules
     }
 
     /// A token for `user_id`, tied to the session `sid` when there is one.
@@ -145,6 +66,7 @@ impl AccessTokens {
         sid: Option<&str>,
     ) -> Result<IssuedToken, AuthError> {
         let now = Utc::now().timestamp();
+        let issuer = self.rules.issuer().map(str::to_owned);
         let claims = AccessClaims {
             sid: sid.map(str::to_owned),
             sub: user_id.to_owned(),
@@ -152,12 +74,12 @@ impl AccessTokens {
             iat: now,
             exp: now.saturating_add(self.ttl_secs),
             nbf: None,
-            iss: self.issuer.clone(),
-            aud: self.issuer.clone().map(serde_json::Value::String),
+            aud: issuer.clone().map(serde_json::Value::String),
+            iss: issuer,
             scope: None,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| AuthError::Internal(format!("token signing failed: {e}")))?;
+            .map_err(|e| AuthError::internal("token signing failed", e))?;
         Ok(IssuedToken {
             token,
             expires_at: claims.expires_at(),
@@ -172,7 +94,7 @@ impl AccessTokens {
             return Err(TokenRejection::TooLarge);
         }
         if let Some(claims) = self.remembered(token) {
-            self.check_clock(&claims)?;
+            self.rules.check_clock(&claims)?;
             return Ok(claims);
         }
         let jwt = UnverifiedJwt::read(token)?;
@@ -180,7 +102,7 @@ impl AccessTokens {
             return Err(TokenRejection::UnsupportedAlgorithm);
         }
         verify_signature(token, &self.decoding, Algorithm::HS256)?;
-        let claims = self.check_claims(jwt.claims)?;
+        let claims = self.rules.check(jwt.claims, None)?;
         self.remember(token, &claims);
         Ok(claims)
     }
@@ -198,202 +120,18 @@ impl AccessTokens {
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() >= RECENT_TOKENS {
             let now = Utc::now().timestamp();
-            recent.retain(|_, c| c.exp >= now - self.leeway_secs);
+            recent.retain(|_, c| c.exp >= now - self.rules.leeway_secs());
             if recent.len() >= RECENT_TOKENS {
                 recent.clear();
             }
         }
         recent.insert(token.into(), claims.clone());
     }
-
-    /// The checks that depend on the time: expired, then not yet valid (nbf or iat ahead).
-    fn check_clock(&self, claims: &AccessClaims) -> Result<(), TokenRejection> {
-        let now = Utc::now().timestamp();
-        if claims.exp < now.saturating_sub(self.leeway_secs) {
-            return Err(TokenRejection::Expired);
-        }
-        let ahead = now.saturating_add(self.leeway_secs);
-        if claims.nbf.is_some_and(|nbf| nbf > ahead) || claims.iat > ahead {
-            return Err(TokenRejection::NotYetValid);
-        }
-        Ok(())
-    }
-
-    /// The claim checks of a token whose signature held, in the contract's order:
-    /// missing_claim, expired, not_yet_valid, wrong_issuer, wrong_audience (`aud` must
-    /// name BETTER_AUTH_URL).
-    pub(super) fn check_claims(&self, c: ClaimSet) -> Result<AccessClaims, TokenRejection> {
-        self.check_claims_for(c, None)
-    }
-
-    /// [`Self::check_claims`] for a token presented to `resource` when given: `aud` must
-    /// name the resource's URL (RFC 8707) instead of BETTER_AUTH_URL, and `iss` may be the
-    /// resource's authorization server as well as BETTER_AUTH_URL.
-    pub(super) fn check_claims_for(
-        &self,
-        c: ClaimSet,
-        resource: Option<&Resource>,
-    ) -> Result<AccessClaims, TokenRejection> {
-        let (Some(sub), Some(exp), Some(iat)) = (c.sub, c.exp, c.iat) else {
-            return Err(TokenRejection::MissingClaim);
-        };
-        if sub.is_empty() {
-            return Err(TokenRejection::MissingClaim);
-        }
-        let claims = AccessClaims {
-            sub,
-            email: c.email,
-            iat,
-            exp,
-            nbf: c.nbf,
-            iss: c.iss,
-            aud: c.aud,
-            sid: c.sid,
-            scope: c.scope,
-        };
-        self.check_clock(&claims)?;
-        if let Some(issuer) = &self.issuer {
-            let accepted = |iss: &str| iss == issuer || resource.is_some_and(|r| r.issuer == iss);
-            if !claims.iss.as_deref().is_some_and(accepted) {
-                return Err(TokenRejection::WrongIssuer);
-            }
-        }
-        if let Some(audience) = resource.map(|r| &*r.url).or(self.issuer.as_deref()) {
-            let names_us = match &claims.aud {
-                Some(serde_json::Value::String(aud)) => aud == audience,
-                Some(serde_json::Value::Array(auds)) => auds.iter().any(|a| a == audience),
-                _ => false,
-            };
-            if !names_us {
-                return Err(TokenRejection::WrongAudience);
-            }
-        }
-        Ok(claims)
-    }
-}
-
-/// A JWT read but not trusted yet: its header's `alg` and `kid`, and its claims, each
-/// of the type it must have. Reading it finds too_large and malformed; nothing else.
-pub(super) struct UnverifiedJwt {
-    pub alg: String,
-    pub kid: Option<String>,
-    pub claims: ClaimSet,
-}
-
-/// The registered claims this server reads, typed but not checked.
-#[derive(Debug, Default)]
-pub(super) struct ClaimSet {
-    sub: Option<String>,
-    email: Option<String>,
-    iat: Option<i64>,
-    exp: Option<i64>,
-    nbf: Option<i64>,
-    iss: Option<String>,
-    aud: Option<serde_json::Value>,
-    sid: Option<String>,
-    scope: Option<String>,
-}
-
-impl UnverifiedJwt {
-    pub fn read(token: &str) -> Result<Self, TokenRejection> {
-        use base64::Engine as _;
-        use serde_json::{Map, Value};
-        let malformed = TokenRejection::Malformed;
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenRejection::TooLarge);
-        }
-        let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed);
-        };
-        let header = json_object_part(header).ok_or(malformed)?;
-        let claims = json_object_part(payload).ok_or(malformed)?;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| malformed)?;
-        // RFC 7515 §4.1.11: a critical extension we do not implement makes the token invalid.
-        if header.contains_key("crit") {
-            return Err(malformed);
-        }
-        let string = |map: &Map<String, Value>, name: &str| match map.get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(malformed),
-        };
-        // A NumericDate: any JSON number, seconds since the epoch (fractions dropped).
-        let date = |name: &str| match claims.get(name) {
-            None => Ok(None),
-            Some(Value::Number(n)) => Ok(n
-                .as_i64()
-                .or_else(|| n.as_u64().map(|_| i64::MAX))
-                .or_else(|| n.as_f64().map(|f| f.floor() as i64))),
-            Some(_) => Err(malformed),
-        };
-        let aud = match claims.get("aud") {
-            None => None,
-            Some(aud @ Value::String(_)) => Some(aud.clone()),
-            Some(Value::Array(auds)) if auds.iter().all(Value::is_string) => {
-                Some(Value::Array(auds.clone()))
-            }
-            Some(_) => return Err(malformed),
-        };
-        Ok(Self {
-            alg: string(&header, "alg")?.ok_or(malformed)?,
-            kid: string(&header, "kid")?,
-            claims: ClaimSet {
-                sub: string(&claims, "sub")?,
-                email: string(&claims, "email")?,
-                iat: date("iat")?,
-                exp: date("exp")?,
-                nbf: date("nbf")?,
-                iss: string(&claims, "iss")?,
-                aud,
-                sid: string(&claims, "sid")?,
-                scope: string(&claims, "scope")?,
-            },
-        })
-    }
-}
-
-/// A JWT part (base64url without padding) holding a JSON object.
-pub(super) fn json_object_part(part: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .ok()?;
-    match serde_json::from_slice(&bytes) {
-        Ok(serde_json::Value::Object(map)) => Some(map),
-        _ => None,
-    }
-}
-
-/// Checks the signature (and that the header names `alg`) with jsonwebtoken; the claims
-/// are checked by [`AccessTokens::check_claims`], in the contract's order.
-pub(super) fn verify_signature(
-    token: &str,
-    key: &DecodingKey,
-    alg: Algorithm,
-) -> Result<(), TokenRejection> {
-    let mut signature_only = Validation::new(alg);
-    signature_only.required_spec_claims.clear();
-    signature_only.validate_exp = false;
-    signature_only.validate_nbf = false;
-    signature_only.validate_aud = false;
-    jsonwebtoken::decode::<serde::de::IgnoredAny>(token, key, &signature_only)
-        .map(|_| ())
-        .map_err(|e| match e.kind() {
-            ErrorKind::InvalidSignature => TokenRejection::BadSignature,
-            ErrorKind::InvalidAlgorithm
-            | ErrorKind::InvalidAlgorithmName
-            | ErrorKind::UnsupportedAlgorithm => TokenRejection::UnsupportedAlgorithm,
-            _ => TokenRejection::Malformed,
-        })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::jwt::{DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, Resource};
     use super::*;
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -647,7 +385,7 @@ mod tests {
     fn the_leeway_is_configurable_and_capped() {
         let strict = AccessTokens::new(&SECRET.into(), None, 900, 0).unwrap();
         let lax = AccessTokens::new(&SECRET.into(), None, 900, 3600).unwrap();
-        assert_eq!(lax.leeway_secs, MAX_LEEWAY_SECS as i64);
+        assert_eq!(lax.rules().leeway_secs(), MAX_LEEWAY_SECS as i64);
         let just_expired = sign(
             serde_json::json!({"sub":"u","iat":now()-100,"exp":now()-5}),
             Algorithm::HS256,
@@ -814,34 +552,39 @@ mod tests {
             "https://app.example.com/api/auth",
         ] {
             assert!(
-                t.check_claims_for(claims(iss, mcp), Some(&resource))
-                    .is_ok(),
+                t.rules().check(claims(iss, mcp), Some(&resource)).is_ok(),
                 "{iss}"
             );
         }
         assert_eq!(
-            t.check_claims_for(
-                claims("https://evil.example.com/api/auth", mcp),
-                Some(&resource)
-            )
-            .unwrap_err(),
+            t.rules()
+                .check(
+                    claims("https://evil.example.com/api/auth", mcp),
+                    Some(&resource)
+                )
+                .unwrap_err(),
             TokenRejection::WrongIssuer
         );
         assert_eq!(
-            t.check_claims_for(
-                claims("https://app.example.com", "https://other.example.com"),
-                Some(&resource)
-            )
-            .unwrap_err(),
+            t.rules()
+                .check(
+                    claims("https://app.example.com", "https://other.example.com"),
+                    Some(&resource)
+                )
+                .unwrap_err(),
             TokenRejection::WrongAudience
         );
         // Without a resource only BETTER_AUTH_URL issues, for itself.
         assert_eq!(
-            t.check_claims(claims(
-                "https://app.example.com/api/auth",
-                "https://app.example.com"
-            ))
-            .unwrap_err(),
+            t.rules()
+                .check(
+                    claims(
+                        "https://app.example.com/api/auth",
+                        "https://app.example.com"
+                    ),
+                    None
+                )
+                .unwrap_err(),
             TokenRejection::WrongIssuer
         );
     }

@@ -1,4 +1,5 @@
-//! Email addresses as Better Auth accepts them (zod's `z.email()` rule), trimmed and lowercased.
+//! The values of a user as Better Auth accepts them: email addresses (zod's `z.email()`
+//! rule, trimmed and lowercased) and display names.
 
 use super::AuthError;
 
@@ -20,6 +21,31 @@ impl Email {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// The most characters a display name may have.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// A display name: at most 256 characters, no control characters. Empty is allowed,
+/// as in Better Auth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl UserName {
+    pub fn parse(raw: Option<&str>) -> Result<Self, AuthError> {
+        let name = raw.unwrap_or("").trim();
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(AuthError::InvalidName("longer than 256 characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(AuthError::InvalidName("contains control characters"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 
@@ -115,5 +141,24 @@ mod tests {
         let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(60).repeat(4));
         assert!(long.len() > MAX_EMAIL_BYTES);
         assert!(matches!(Email::parse(&long), Err(AuthError::InvalidEmail)));
+    }
+
+    #[test]
+    fn names_are_bounded_and_free_of_control_characters() {
+        assert_eq!(UserName::parse(None).unwrap().0, "");
+        assert_eq!(UserName::parse(Some("  Ada  ")).unwrap().0, "Ada");
+        assert!(UserName::parse(Some(&"é".repeat(256))).is_ok());
+        assert!(matches!(
+            UserName::parse(Some(&"x".repeat(257))),
+            Err(AuthError::InvalidName(_))
+        ));
+        assert!(matches!(
+            UserName::parse(Some("Ada\u{0}")),
+            Err(AuthError::InvalidName(_))
+        ));
+        assert!(matches!(
+            UserName::parse(Some("Ada\nLovelace")),
+            Err(AuthError::InvalidName(_))
+        ));
     }
 }

@@ -1,108 +1,15 @@
-//! The other credentials of a Better Auth deployment: its session tokens (raw, or the
-//! signed cookie value `token.signature`) and its JWT plugin's tokens (EdDSA, ES256, RS256
-//! with keys in the `jwks` table, or at a JWKS URL such as Neon Auth's).
+//! The JWT plugin's tokens (EdDSA, ES256, RS256, PS256), verified with the public keys of
+//! its `jwks` table, or of a JWKS URL such as Neon Auth's, and the claim rules every
+//! token here obeys.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::hmac;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::{Algorithm, DecodingKey, jwk::Jwk};
-use percent_encoding::percent_decode_str;
-use secrecy::{ExposeSecret, SecretString};
 
-use super::token::{MAX_TOKEN_BYTES, Resource, UnverifiedJwt, json_object_part, verify_signature};
-use super::{
-    AccessClaims, AccessTokens, AuthError, AuthStore, JwkLookup, JwksSource, TokenRejection,
-};
-
-/// The longest session credential there can be (a token is 32 characters; signed, about
-/// 80): a longer one names no session, and is not looked up.
-const MAX_SESSION_CREDENTIAL_BYTES: usize = 512;
-
-/// What a credential looks like before it is checked.
-pub enum CredentialShape {
-    /// `header.payload.signature` with HS256 (or no readable alg): our access token.
-    AccessToken,
-    /// A JWT with an asymmetric alg: Better Auth's JWT plugin.
-    BetterAuthJwt(Algorithm),
-    /// Anything else: a Better Auth session token, raw or signed.
-    Session,
-}
-
-/// The header of every access token issued here, `{"typ":"JWT","alg":"HS256"}`, encoded.
-const OUR_HEADER: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.";
-
-/// Sorts a credential by its shape, reading at most the JWT header.
-pub fn shape_of(credential: &str) -> CredentialShape {
-    // Too large whatever its shape: the access-token path checks the size first.
-    if credential.len() > MAX_TOKEN_BYTES {
-        return CredentialShape::AccessToken;
-    }
-    // The hot path (verify_token on every agent step): our own header needs no decoding.
-    if credential.starts_with(OUR_HEADER) {
-        return CredentialShape::AccessToken;
-    }
-    if credential.bytes().filter(|&b| b == b'.').count() != 2 {
-        return CredentialShape::Session;
-    }
-    let alg = credential
-        .split('.')
-        .next()
-        .and_then(json_object_part)
-        .and_then(|h| h.get("alg").and_then(|a| a.as_str().map(str::to_owned)));
-    match alg.as_deref() {
-        Some("EdDSA") => CredentialShape::BetterAuthJwt(Algorithm::EdDSA),
-        Some("ES256") => CredentialShape::BetterAuthJwt(Algorithm::ES256),
-        Some("RS256") => CredentialShape::BetterAuthJwt(Algorithm::RS256),
-        Some("PS256") => CredentialShape::BetterAuthJwt(Algorithm::PS256),
-        _ => CredentialShape::AccessToken,
-    }
-}
-
-/// The session token inside a credential: the raw token, or the signed cookie value
-/// `token.base64(HMAC-SHA256(secret, token))`, URL-encoded or not, whose signature must hold.
-pub fn session_token(credential: &str, secret: &SecretString) -> Result<String, TokenRejection> {
-    // The contract's too_large is over 8 KiB, whatever the shape.
-    if credential.len() > MAX_TOKEN_BYTES {
-        return Err(TokenRejection::TooLarge);
-    }
-    if credential.len() > MAX_SESSION_CREDENTIAL_BYTES {
-        return Err(TokenRejection::SessionNotFound);
-    }
-    let decoded = percent_decode_str(credential)
-        .decode_utf8()
-        .map_err(|_| TokenRejection::Malformed)?;
-    let (token, signature) = match decoded.split_once('.') {
-        Some((token, signature)) => (token, Some(signature)),
-        None => (decoded.as_ref(), None),
-    };
-    let valid_token = !token.is_empty()
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid_token {
-        return Err(TokenRejection::Malformed);
-    }
-    if let Some(signature) = signature {
-        let signature = STANDARD
-            .decode(signature)
-            .map_err(|_| TokenRejection::Malformed)?;
-        let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes());
-        hmac::verify(&key, token.as_bytes(), &signature)
-            .map_err(|_| TokenRejection::BadSignature)?;
-    }
-    Ok(token.to_owned())
-}
-
-/// The signed cookie value Better Auth would set for `token` (for tests and tooling).
-pub fn sign_session_token(token: &str, secret: &SecretString) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes());
-    let tag = hmac::sign(&key, token.as_bytes());
-    format!("{token}.{}", STANDARD.encode(tag.as_ref()))
-}
+use super::super::{AuthError, AuthStore, JwkLookup, JwksSource, TokenRejection};
+use super::jwt::{AccessClaims, ClaimRules, Resource, UnverifiedJwt, verify_signature};
 
 /// How long a key read from `jwks` (or a JWKS URL) is trusted before it is read again, so
 /// a key that Better Auth rotated out (deleted) stops verifying within this time.
@@ -147,24 +54,14 @@ impl JwksCache {
         }
     }
 
-    /// Verifies a JWT-plugin token: the key its `kid` names, its alg, then our claim rules.
-    /// A token that does not verify is `AuthError::InvalidToken`; a database that cannot
-    /// be read is `ServiceUnavailable`.
+    /// Verifies a JWT-plugin token: the key its `kid` names, its alg, then the claim rules
+    /// (for a token presented to `resource` when given, RFC 8707). A token that does not
+    /// verify is `AuthError::InvalidToken`; a database that cannot be read is
+    /// `ServiceUnavailable`.
     pub async fn verify(
         &self,
         store: &impl AuthStore,
-        rules: &AccessTokens,
-        token: &str,
-        alg: Algorithm,
-    ) -> Result<AccessClaims, AuthError> {
-        self.verify_for(store, rules, token, alg, None).await
-    }
-
-    /// [`Self::verify`] of a token presented to `resource` when given (RFC 8707).
-    pub async fn verify_for(
-        &self,
-        store: &impl AuthStore,
-        rules: &AccessTokens,
+        rules: &ClaimRules,
         token: &str,
         alg: Algorithm,
         resource: Option<&Resource>,
@@ -179,9 +76,7 @@ impl JwksCache {
             return Err(invalid(TokenRejection::BadSignature));
         }
         verify_signature(token, &key, alg).map_err(invalid)?;
-        rules
-            .check_claims_for(jwt.claims, resource)
-            .map_err(invalid)
+        rules.check(jwt.claims, resource).map_err(invalid)
     }
 
     fn cached(&self, kid: &str, max_age: Duration) -> Option<(DecodingKey, Option<String>)> {
@@ -336,6 +231,7 @@ fn alg_name(alg: Algorithm) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use crate::better_auth::memory::MemoryStore;
@@ -403,13 +299,11 @@ mod tests {
         *url.document.lock().unwrap() = document(&[&a]);
         let interval = Duration::from_millis(300);
         let cache = JwksCache::from_url(url.clone(), interval);
-        let secret = SecretString::from("a-secret-of-at-least-32-bytes-for-tests!");
-        let rules =
-            AccessTokens::new(&secret, Some("http://localhost:3000".into()), 900, 0).unwrap();
+        let rules = ClaimRules::new(Some("http://localhost:3000".into()), 0);
         let store = MemoryStore::default();
         let verify = async |key: &TestKey| {
             cache
-                .verify(&store, &rules, &key.token(), Algorithm::EdDSA)
+                .verify(&store, &rules, &key.token(), Algorithm::EdDSA, None)
                 .await
                 .map(|c| c.sub)
                 .map_err(|e| match e {
@@ -447,75 +341,19 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_kid_in_the_jwks_table_is_remembered_not_read_per_call() {
         let cache = JwksCache::default();
-        let secret = SecretString::from("a-secret-of-at-least-32-bytes-for-tests!");
-        let rules = AccessTokens::new(&secret, None, 900, 0).unwrap();
+        let rules = ClaimRules::new(None, 0);
         let store = MemoryStore::default();
         store.add_jwks_table();
         let token = TestKey::new("made-up").token();
         for _ in 0..3 {
-            let r = cache.verify(&store, &rules, &token, Algorithm::EdDSA).await;
+            let r = cache
+                .verify(&store, &rules, &token, Algorithm::EdDSA, None)
+                .await;
             assert!(matches!(
                 r,
                 Err(AuthError::InvalidToken(TokenRejection::BadSignature))
             ));
         }
         assert_eq!(store.jwk_reads(), 1, "one read, then remembered");
-    }
-
-    #[test]
-    fn our_header_is_what_jsonwebtoken_writes() {
-        let header = serde_json::to_vec(&jsonwebtoken::Header::new(Algorithm::HS256)).unwrap();
-        assert_eq!(format!("{}.", URL_SAFE_NO_PAD.encode(header)), OUR_HEADER);
-    }
-
-    #[test]
-    fn credentials_are_sorted_by_shape() {
-        let hs = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.sig";
-        assert!(matches!(shape_of(hs), CredentialShape::AccessToken));
-        let ed = format!(
-            "{}.e30.sig",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","kid":"k"}"#)
-        );
-        assert!(matches!(
-            shape_of(&ed),
-            CredentialShape::BetterAuthJwt(Algorithm::EdDSA)
-        ));
-        assert!(matches!(
-            shape_of("aP8dZCLrnzonw3e5ju5rlRhq14rJXmVA"),
-            CredentialShape::Session
-        ));
-        assert!(matches!(shape_of("tok.sig"), CredentialShape::Session));
-    }
-
-    #[test]
-    fn signed_cookie_values_are_checked_and_unwrapped() {
-        let secret = SecretString::from("a-secret-of-at-least-32-bytes-for-tests!");
-        let token = "aP8dZCLrnzonw3e5ju5rlRhq14rJXmVA";
-        let signed = sign_session_token(token, &secret);
-        assert_eq!(session_token(&signed, &secret).unwrap(), token);
-        let encoded = signed
-            .replace('/', "%2F")
-            .replace('+', "%2B")
-            .replace('=', "%3D");
-        assert_eq!(session_token(&encoded, &secret).unwrap(), token);
-        assert_eq!(session_token(token, &secret).unwrap(), token);
-        let other = SecretString::from("another-secret-of-at-least-32-bytes!!!!!");
-        assert_eq!(
-            session_token(&sign_session_token(token, &other), &secret).unwrap_err(),
-            TokenRejection::BadSignature
-        );
-        assert_eq!(
-            session_token("bad token!", &secret).unwrap_err(),
-            TokenRejection::Malformed
-        );
-        assert_eq!(
-            session_token(&"x".repeat(600), &secret).unwrap_err(),
-            TokenRejection::SessionNotFound,
-            "longer than any session token, within the contract's 8 KiB"
-        );
-        assert_eq!(
-            session_token(&"x".repeat(MAX_TOKEN_BYTES + 1), &secret).unwrap_err(),
-            TokenRejection::TooLarge
-        );
     }
 }

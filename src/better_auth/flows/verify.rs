@@ -1,0 +1,142 @@
+//! Who a credential names: verify_token (any credential of the deployment, sorted by its
+//! shape into its kind), get_user, and the authorization of an HTTP caller's bearer token
+//! for this server as a protected resource.
+
+use chrono::Utc;
+
+use super::super::credentials::jwt::{AccessClaims, Resource};
+use super::super::credentials::{CredentialKind, CredentialShape, VerifiedToken, shape_of};
+use super::super::{AuthError, AuthService, AuthStore, Session, TokenRejection, User};
+
+impl<S: AuthStore> AuthService<S> {
+    /// Verifies an access token issued here, without touching the database.
+    pub fn verify_access_token(&self, token: &str) -> Result<VerifiedToken, TokenRejection> {
+        let claims = self.tokens.verify(token.trim())?;
+        Ok(VerifiedToken {
+            kind: CredentialKind::AccessToken,
+            expires_at: claims.expires_at(),
+            claims,
+        })
+    }
+
+    /// Verifies any credential of the deployment: an access token (stateless), a Better
+    /// Auth session token (raw or signed; looked up), or a JWT-plugin token (key from
+    /// `jwks`). A credential that does not verify is `AuthError::InvalidToken`.
+    pub async fn verify(&self, credential: &str) -> Result<VerifiedToken, AuthError> {
+        let credential = credential.trim();
+        match shape_of(credential) {
+            CredentialShape::AccessToken => self
+                .verify_access_token(credential)
+                .map_err(AuthError::InvalidToken),
+            CredentialShape::BetterAuthJwt(alg) => {
+                let claims = self
+                    .jwks
+                    .verify(&self.store, self.tokens.rules(), credential, alg, None)
+                    .await?;
+                Ok(VerifiedToken {
+                    kind: CredentialKind::BetterAuthJwt,
+                    expires_at: claims.expires_at(),
+                    claims,
+                })
+            }
+            CredentialShape::Session => {
+                let (session, user) = self.living_session(credential).await?;
+                Ok(VerifiedToken {
+                    kind: CredentialKind::BetterAuthSession,
+                    expires_at: session.expires_at,
+                    claims: session_claims(&session, &user),
+                })
+            }
+        }
+    }
+
+    /// Who an HTTP caller is, from its bearer token: an access token issued here (HS256,
+    /// checked statelessly), or a Better Auth JWT (JWT plugin or OAuth provider; key from
+    /// `jwks` or the JWKS URL) whose `aud` names `resource`, this server's public URL
+    /// (RFC 8707), and whose `iss` is BETTER_AUTH_URL or the resource's authorization
+    /// server. Session tokens are not bearer tokens here: they are the web app's
+    /// long-lived cookies.
+    pub async fn authorize(
+        &self,
+        bearer: &str,
+        resource: &Resource,
+    ) -> Result<AccessClaims, AuthError> {
+        let bearer = bearer.trim();
+        match shape_of(bearer) {
+            CredentialShape::AccessToken => self
+                .verify_access_token(bearer)
+                .map(|v| v.claims)
+                .map_err(AuthError::InvalidToken),
+            CredentialShape::BetterAuthJwt(alg) => {
+                self.jwks
+                    .verify(
+                        &self.store,
+                        self.tokens.rules(),
+                        bearer,
+                        alg,
+                        Some(resource),
+                    )
+                    .await
+            }
+            CredentialShape::Session => Err(AuthError::InvalidToken(TokenRejection::Malformed)),
+        }
+    }
+
+    /// The user an authorized HTTP caller's token names ([`Self::authorize`]): for a token
+    /// that names a session (`sid`), only while that session lives, as get_user has it.
+    pub async fn caller_user(&self, claims: &AccessClaims) -> Result<User, AuthError> {
+        match claims.sid.as_deref() {
+            Some(sid) => {
+                let (user, session) = self
+                    .store
+                    .find_user_with_session(&claims.sub, sid)
+                    .await?
+                    .ok_or(AuthError::UserNotFound)?;
+                match session {
+                    Some(s) if s.expires_at > Utc::now() => Ok(user),
+                    _ => Err(AuthError::InvalidToken(TokenRejection::SessionNotFound)),
+                }
+            }
+            None => self
+                .store
+                .find_user_by_id(&claims.sub)
+                .await?
+                .ok_or(AuthError::UserNotFound),
+        }
+    }
+
+    /// The user behind any credential. An access token of a session that was signed out
+    /// (or expired) no longer gets its user.
+    pub async fn get_user(&self, credential: &str) -> Result<User, AuthError> {
+        let credential = credential.trim();
+        if let CredentialShape::Session = shape_of(credential) {
+            let user = self.living_session(credential).await?.1;
+            self.may_have_a_session(&user).await?;
+            return Ok(user);
+        }
+        let verified = self.verify(credential).await?;
+        match verified.kind {
+            CredentialKind::AccessToken => self.caller_user(&verified.claims).await,
+            _ => self
+                .store
+                .find_user_by_id(&verified.claims.sub)
+                .await?
+                .ok_or(AuthError::UserNotFound),
+        }
+    }
+}
+
+/// Claims describing a Better Auth session, shaped like an access token's.
+fn session_claims(session: &Session, user: &User) -> AccessClaims {
+    AccessClaims {
+        sub: user.id.clone(),
+        email: Some(user.email.clone()),
+        iat: session.created_at.timestamp(),
+        exp: session.expires_at.timestamp(),
+        nbf: None,
+        iss: None,
+        aud: None,
+        sid: Some(session.id.clone()),
+        scope: None,
+    }
+}
