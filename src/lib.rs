@@ -1,6 +1,9 @@
-//! better-auth-mcp: the auth tools of a Better Auth deployment as an MCP server over stdio.
+//! better-auth-mcp: the auth tools of a Better Auth deployment as an MCP server, over stdio
+//! or Streamable HTTP.
 //!
-//! Layers, one direction: [`mcp`] (tools) → [`better_auth`] (domain) → [`store`] (SQL).
+//! One direction of dependency: [`mcp`] (tools, transports) → [`better_auth`] (the domain,
+//! owning its types and the ports it needs) ← [`store`] (PostgreSQL, SQLite), wired by
+//! [`startup`] from the [`config`].
 
 pub mod better_auth;
 pub mod config;

@@ -99,15 +99,11 @@ fn main() {
         std::process::exit(2);
     }
     let settings = &cli.settings;
-    // An empty BETTER_AUTH_MCP_TOOLS is unset, as every empty setting is (an MCP Bundle
-    // passes its optional fields as empty strings). Over HTTP the default tool set is the
-    // read-only one: the password tools only when --tools names them.
-    let named_tools = settings
-        .tools
-        .as_deref()
-        .filter(|names| names.iter().any(|n| !n.trim().is_empty()));
-    let read_only = settings.read_only || (settings.http.is_some() && named_tools.is_none());
-    let tools = match ToolSelection::new(named_tools, read_only) {
+    let tools = match ToolSelection::offered(
+        settings.tools.as_deref(),
+        settings.read_only,
+        settings.http.is_some(),
+    ) {
         Ok(tools) => tools,
         Err(e) => {
             tracing::error!("{}", origins.annotate(&e.to_string()));
