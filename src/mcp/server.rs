@@ -1,0 +1,270 @@
+//! The MCP server: the tools over rmcp's router, each turning its arguments into one
+//! domain call; their failures are answered by [`super::answers`].
+
+use std::sync::Arc;
+
+use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{Json, tool, tool_handler, tool_router};
+
+use super::answers::{invalid_arguments, strip_bearer, tool_error, verify_answer};
+use super::args::{Args, ArgumentError};
+use super::context::CallContext;
+use super::selection::{ALL_TOOLS, ToolSelection};
+use super::types::{
+    AuthResult, GetUserArgs, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult,
+    SignUpArgs, TokenArgs, UserView, VerifyResult,
+};
+use crate::better_auth::{AuthService, AuthStore, SignIn, SignUp};
+
+const INSTRUCTIONS: &str = "Auth tools of a Better Auth deployment. sign_up creates an account \
+and sign_in checks a password; both return a short-lived access token and a session token. \
+verify_token checks a credential without side effects and, for access tokens, without any \
+database read, so it is cheap enough to call on every step; get_user returns the account \
+behind a credential. refresh_token trades the session token for a new access token; sign_out \
+ends the session. Errors come as text 'CODE: message'.";
+
+/// The MCP server: the tools over an [`AuthService`] on any [`AuthStore`].
+pub struct AuthServer<S: AuthStore> {
+    auth: Arc<AuthService<S>>,
+    tool_router: ToolRouter<Self>,
+    tools: ToolSelection,
+}
+
+impl<S: AuthStore> Clone for AuthServer<S> {
+    fn clone(&self) -> Self {
+        Self {
+            auth: self.auth.clone(),
+            tool_router: self.tool_router.clone(),
+            tools: self.tools.clone(),
+        }
+    }
+}
+
+#[tool_router]
+impl<S: AuthStore> AuthServer<S> {
+    /// The auth service behind the tools.
+    pub fn service(&self) -> &Arc<AuthService<S>> {
+        &self.auth
+    }
+
+    /// A server offering the selected tools; the others are not listed and cannot be called.
+    pub fn new(auth: Arc<AuthService<S>>, tools: &ToolSelection) -> Self {
+        let mut tool_router = Self::tool_router();
+        for name in ALL_TOOLS.iter().filter(|t| !tools.contains(t)) {
+            tool_router.remove_route(name);
+        }
+        Self {
+            auth,
+            tool_router,
+            tools: tools.clone(),
+        }
+    }
+
+    /// Create a new user account with an email and a password, and sign it in. Returns the
+    /// user and an access token (a JWT, valid for 15 minutes by default). Fails with
+    /// USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL if the email is taken, INVALID_EMAIL,
+    /// PASSWORD_TOO_SHORT / PASSWORD_TOO_LONG or INVALID_NAME for bad input. When the
+    /// deployment requires email verification, the user is created with no session and the
+    /// token fields are null until the email is verified.
+    #[tool(
+        name = "sign_up",
+        title = "Sign up",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn sign_up(
+        &self,
+        Parameters(Args(args)): Parameters<Args<SignUpArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<AuthResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        let request = SignUp {
+            email: args.email,
+            password: args.password,
+            name: args.name,
+            from: CallContext::of(&context).client,
+        };
+        self.auth
+            .sign_up(request)
+            .await
+            .map(|a| Json(a.into()))
+            .map_err(tool_error)
+    }
+
+    /// Sign in with an email and a password. Returns the user and a new access token (a JWT,
+    /// valid for 15 minutes by default). A wrong password and an unknown email both fail
+    /// with INVALID_EMAIL_OR_PASSWORD; a user banned by the app's admin gets BANNED_USER, and
+    /// an unverified user EMAIL_NOT_VERIFIED when the deployment requires verification. A
+    /// user with two-factor authentication on gets TWO_FACTOR_REQUIRED unless totpCode (or a
+    /// backupCode) is given with the password; a wrong one gets INVALID_TWO_FACTOR_CODE.
+    #[tool(
+        name = "sign_in",
+        title = "Sign in",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn sign_in(
+        &self,
+        Parameters(Args(args)): Parameters<Args<SignInArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<AuthResult>, String> {
+        let mut args = args.map_err(invalid_arguments)?;
+        let second_factor = args.second_factor().map_err(invalid_arguments)?;
+        let request = SignIn {
+            email: args.email,
+            password: args.password,
+            second_factor,
+            from: CallContext::of(&context).client,
+        };
+        self.auth
+            .sign_in(request)
+            .await
+            .map(|a| Json(a.into()))
+            .map_err(tool_error)
+    }
+
+    /// Check a credential. Access tokens (from sign_in, sign_up, refresh_token) are checked
+    /// statelessly: signature, algorithm, expiry, issuer and audience, with no database
+    /// read, so this is cheap enough to call before every step; a signed-out session's
+    /// access token stays valid here until it expires (get_user refuses it). Better Auth
+    /// session tokens and JWT-plugin tokens are looked up. Answers {valid: true, kind,
+    /// claims, expiresAt} or {valid: false, reason}; an invalid token is a normal answer,
+    /// not an error.
+    #[tool(
+        name = "verify_token",
+        title = "Verify a token",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn verify_token(
+        &self,
+        Parameters(Args(args)): Parameters<Args<TokenArgs>>,
+    ) -> Result<Json<VerifyResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        verify_answer(self.auth.verify(strip_bearer(&args.token)).await)
+    }
+
+    /// Get the user behind a credential (an access token, a Better Auth session token or
+    /// a JWT-plugin token). Fails with INVALID_TOKEN (the text names why; also for an
+    /// access token whose session was signed out), USER_NOT_FOUND if the account no
+    /// longer exists, or BANNED_USER for a banned user's session token.
+    #[tool(
+        name = "get_user",
+        title = "Get the user of a token",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_user(
+        &self,
+        Parameters(Args(args)): Parameters<Args<GetUserArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<GetUserResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        let user = match (&args.token, CallContext::of(&context).caller) {
+            (Some(token), _) => self.auth.get_user(strip_bearer(token)).await,
+            (None, Some(caller)) => self.auth.caller_user(&caller).await,
+            (None, None) => {
+                return Err(invalid_arguments(ArgumentError {
+                    field: Some("token".into()),
+                    problem: "missing".into(),
+                }));
+            }
+        };
+        user.map(|u| {
+            Json(GetUserResult {
+                user: UserView::from(u),
+            })
+        })
+        .map_err(tool_error)
+    }
+
+    /// Get a new access token for a session (the sessionToken from sign_in or sign_up, or
+    /// a Better Auth session token; not the access token). Call it when an access token
+    /// has expired. Extends the session the way Better Auth does (at most once a day).
+    /// Fails with INVALID_TOKEN if the session was signed out or expired (then sign_in
+    /// again), and with BANNED_USER if its user is banned.
+    #[tool(
+        name = "refresh_token",
+        title = "Refresh an access token",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn refresh_token(
+        &self,
+        Parameters(Args(args)): Parameters<Args<SessionArgs>>,
+    ) -> Result<Json<RefreshResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        self.auth
+            .refresh_token(strip_bearer(&args.session_token))
+            .await
+            .map(|r| Json(r.into()))
+            .map_err(tool_error)
+    }
+
+    /// End a session (sign out) with its sessionToken (not the access token). Afterwards
+    /// refresh_token with it, and get_user with any access token issued for it, fail with
+    /// INVALID_TOKEN. Signing out a session that already ended succeeds too, as in Better
+    /// Auth.
+    #[tool(
+        name = "sign_out",
+        title = "Sign out",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn sign_out(
+        &self,
+        Parameters(Args(args)): Parameters<Args<SessionArgs>>,
+    ) -> Result<Json<SignOutResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        self.auth
+            .sign_out(strip_bearer(&args.session_token))
+            .await
+            .map(|()| Json(SignOutResult { signed_out: true }))
+            .map_err(tool_error)
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
+    /// rmcp's router, but a tool of ours that this server does not offer is refused with
+    /// the setting that would offer it (rather than as an unknown tool).
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        let name: &str = &request.name;
+        if ALL_TOOLS.contains(&name) && !self.tools.contains(name) {
+            return Err(rmcp::ErrorData::invalid_params(
+                self.tools.not_offered(name),
+                None,
+            ));
+        }
+        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("better-auth-mcp", env!("CARGO_PKG_VERSION"))
+                    .with_title("Better Auth MCP"),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+}
