@@ -10,6 +10,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use super::credentials::access_token::AccessTokens;
 use super::credentials::jwks::JwksCache;
+use super::credentials::jwt::ClaimRules;
 use super::credentials::secret::{SecretError, Secrets};
 use super::{
     AuthError, AuthSettings, AuthStore, NewSession, PasswordHasher, RateDecision, RateLimitPolicy,
@@ -38,6 +39,9 @@ pub struct AuthService<S> {
     pub(super) store: S,
     pub(super) hasher: PasswordHasher,
     pub(super) tokens: AccessTokens,
+    /// The claim rules of every JWT accepted here: the access tokens issued here and the
+    /// JWT plugin's tokens alike.
+    pub(super) rules: ClaimRules,
     pub(super) secrets: Secrets,
     pub(super) jwks: JwksCache,
     pub(super) settings: AuthSettings,
@@ -46,6 +50,7 @@ pub struct AuthService<S> {
 impl<S: AuthStore> AuthService<S> {
     /// The service on `store`, signing with the current of `secrets`.
     pub fn new(store: S, secrets: Secrets, settings: AuthSettings) -> Result<Self, SecretError> {
+        let rules = ClaimRules::new(settings.issuer.clone(), settings.token_leeway_secs);
         Ok(Self {
             store,
             hasher: PasswordHasher::new(
@@ -53,12 +58,12 @@ impl<S: AuthStore> AuthService<S> {
                 settings.hash_queue_limit,
                 settings.password_format,
             ),
-            tokens: AccessTokens::new(
+            tokens: AccessTokens::with_rules(
                 secrets.current(),
-                settings.issuer.clone(),
+                rules.clone(),
                 settings.token_ttl_secs,
-                settings.token_leeway_secs,
             )?,
+            rules,
             secrets,
             jwks: JwksCache::default(),
             settings,

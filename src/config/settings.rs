@@ -3,7 +3,7 @@
 //! one with its default and range, and true/false have the same spellings everywhere
 //! (true/yes/on/1, false/no/off/0).
 
-use clap::builder::BoolishValueParser;
+use clap::builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser as _};
 
 use crate::better_auth::credentials::jwt::{DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS};
 use crate::store::{Casing, TableNames};
@@ -145,6 +145,8 @@ pub struct Settings {
         long,
         env = "DATABASE_SCHEMA_CASING",
         value_name = "CASING",
+        value_parser = PossibleValuesParser::new(["camelCase", "snake_case"])
+            .map(|v| if v == "camelCase" { Casing::Camel } else { Casing::Snake }),
         global = true
     )]
     pub database_schema_casing: Option<Casing>,
@@ -154,6 +156,8 @@ pub struct Settings {
         long,
         env = "DATABASE_SCHEMA_TABLES",
         value_name = "NAMES",
+        value_parser = PossibleValuesParser::new(["singular", "plural"])
+            .map(|v| if v == "singular" { TableNames::Singular } else { TableNames::Plural }),
         global = true
     )]
     pub database_schema_tables: Option<TableNames>,

@@ -22,18 +22,16 @@ const MODELS: &[&str] = &[
 const BOOKKEEPING: &str = "better_auth_mcp_migrations";
 
 /// Column casing of a schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Casing {
     /// `emailVerified`: Better Auth's own migration, Prisma.
-    #[value(name = "camelCase")]
     Camel,
     /// `email_verified`: Drizzle's schema generator.
-    #[value(name = "snake_case")]
     Snake,
 }
 
 /// Table names of a schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableNames {
     /// `user`, `session`: Better Auth's default.
     Singular,

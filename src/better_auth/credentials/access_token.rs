@@ -42,12 +42,22 @@ impl AccessTokens {
         ttl_secs: u64,
         leeway_secs: u64,
     ) -> Result<Self, SecretError> {
+        Self::with_rules(secret, ClaimRules::new(issuer, leeway_secs), ttl_secs)
+    }
+
+    /// Tokens keyed with `secret` that obey `rules` (issued with its issuer as `iss` and
+    /// `aud`), valid for `ttl_secs`.
+    pub fn with_rules(
+        secret: &SecretString,
+        rules: ClaimRules,
+        ttl_secs: u64,
+    ) -> Result<Self, SecretError> {
         check_secret(secret)?;
         let bytes = secret.expose_secret().as_bytes();
         Ok(Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
-            rules: ClaimRules::new(issuer, leeway_secs),
+            rules,
             ttl_secs: ttl_secs.min(i64::MAX as u64) as i64,
             recent: Default::default(),
         })

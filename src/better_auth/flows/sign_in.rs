@@ -12,8 +12,7 @@ use super::super::{
 /// Better Auth's path for sign-ins; part of the rate-limit bucket key.
 const SIGN_IN_PATH: &str = "/sign-in/email";
 
-/// A sign-in as a client asks for it.
-#[derive(Debug)]
+/// A sign-in as a client asks for it. (No `Debug`: it holds the password and the code.)
 pub struct SignIn {
     pub email: String,
     pub password: String,

@@ -12,8 +12,7 @@ use super::super::{
 /// Better Auth's path for sign-ups; part of the rate-limit bucket key.
 const SIGN_UP_PATH: &str = "/sign-up/email";
 
-/// A sign-up as a client asks for it.
-#[derive(Debug, Clone)]
+/// A sign-up as a client asks for it. (No `Debug`: it holds the password.)
 pub struct SignUp {
     pub email: String,
     pub password: String,

@@ -31,7 +31,7 @@ impl<S: AuthStore> AuthService<S> {
             CredentialShape::BetterAuthJwt(alg) => {
                 let claims = self
                     .jwks
-                    .verify(&self.store, self.tokens.rules(), credential, alg, None)
+                    .verify(&self.store, &self.rules, credential, alg, None)
                     .await?;
                 Ok(VerifiedToken {
                     kind: CredentialKind::BetterAuthJwt,
@@ -69,13 +69,7 @@ impl<S: AuthStore> AuthService<S> {
                 .map_err(AuthError::InvalidToken),
             CredentialShape::BetterAuthJwt(alg) => {
                 self.jwks
-                    .verify(
-                        &self.store,
-                        self.tokens.rules(),
-                        bearer,
-                        alg,
-                        Some(resource),
-                    )
+                    .verify(&self.store, &self.rules, bearer, alg, Some(resource))
                     .await
             }
             CredentialShape::Session => Err(AuthError::InvalidToken(TokenRejection::Malformed)),
