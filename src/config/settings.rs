@@ -3,7 +3,9 @@
 //! one with its default and range, and true/false have the same spellings everywhere
 //! (true/yes/on/1, false/no/off/0).
 
-use clap::builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser as _};
+use clap::builder::{
+    BoolishValueParser, PossibleValue, PossibleValuesParser, TypedValueParser as _,
+};
 
 use crate::better_auth::credentials::jwt::{DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS};
 use crate::store::{Casing, TableNames};
@@ -145,8 +147,11 @@ pub struct Settings {
         long,
         env = "DATABASE_SCHEMA_CASING",
         value_name = "CASING",
-        value_parser = PossibleValuesParser::new(["camelCase", "snake_case"])
-            .map(|v| if v == "camelCase" { Casing::Camel } else { Casing::Snake }),
+        value_parser = PossibleValuesParser::new([
+            PossibleValue::new("camelCase").help("`emailVerified`: Better Auth's own migration, Prisma"),
+            PossibleValue::new("snake_case").help("`email_verified`: Drizzle's schema generator"),
+        ])
+        .map(|v| if v == "camelCase" { Casing::Camel } else { Casing::Snake }),
         global = true
     )]
     pub database_schema_casing: Option<Casing>,
@@ -156,8 +161,11 @@ pub struct Settings {
         long,
         env = "DATABASE_SCHEMA_TABLES",
         value_name = "NAMES",
-        value_parser = PossibleValuesParser::new(["singular", "plural"])
-            .map(|v| if v == "singular" { TableNames::Singular } else { TableNames::Plural }),
+        value_parser = PossibleValuesParser::new([
+            PossibleValue::new("singular").help("`user`, `session`: Better Auth's default"),
+            PossibleValue::new("plural").help("`users`, `sessions`: `usePlural: true`"),
+        ])
+        .map(|v| if v == "singular" { TableNames::Singular } else { TableNames::Plural }),
         global = true
     )]
     pub database_schema_tables: Option<TableNames>,
