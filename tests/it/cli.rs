@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::support::http::HttpServer;
 use crate::support::server::{BIN, SECRET, Server, ServerEnv, TOOL_NAMES, exit_within};
-use crate::support::tempdir;
+use crate::support::{free_port, tempdir};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_embedded_default_needs_no_configuration_and_keeps_its_secret() {
@@ -403,29 +404,17 @@ async fn settings_go_before_or_after_the_subcommand_and_http_takes_a_host_name()
         assert!(serve_help.contains(used), "serve --help lacks {used}");
     }
 
-    let port = crate::support::pg::free_port();
-    let mut child = env
+    let port = free_port();
+    let mut command = env
         .clone()
         .with("DATABASE_URL", &url)
         .with("BETTER_AUTH_SECRET", SECRET)
-        .command()
+        .command();
+    command
         .args(["serve", "--http", &format!("localhost:{port}")])
-        .args(["--tools", "sign_up,verify_token"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut status = None;
-    for _ in 0..200 {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await {
-            status = Some(r.status().as_u16());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, Some(200), "serving on localhost:{port}");
-    let _ = child.kill().await;
+        .args(["--tools", "sign_up,verify_token"]);
+    // Returns once /healthz answers 200 on 127.0.0.1:PORT: serving on localhost:PORT.
+    HttpServer::spawn(command, home.path(), port).await;
 }
 
 /// A bad value names its variable and where it was set (the environment, or the env

@@ -1,11 +1,19 @@
 pub mod backend;
 pub mod better_auth_app;
+pub mod domain;
+pub mod http;
+pub mod jwks;
+pub mod loadgen;
 pub mod pg;
 pub mod proxy;
 pub mod python;
 pub mod rpc;
 pub mod server;
 pub mod system;
+pub mod tokens;
+
+pub use loadgen::haproxy;
+pub use loadgen::os::free_port;
 
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
