@@ -1,12 +1,12 @@
 //! The binary as a user meets it: zero-configuration start, refusals, help, and stopping.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::support::http::HttpServer;
-use crate::support::server::{BIN, SECRET, Server, ServerEnv, TOOL_NAMES, exit_within};
+use crate::support::server::{SECRET, Server, ServerEnv, TOOL_NAMES, exit_within};
 use crate::support::{free_port, tempdir};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -82,14 +82,10 @@ async fn the_embedded_store_is_private_to_the_user_and_a_looser_one_is_tightened
     assert!(log.contains("its mode is tightened"), "{log}");
 }
 
+/// The server as `env` starts it, with `args`, run to its end (no runtime needed).
 fn run_to_end(env: &ServerEnv, args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(&env.vars)
-        .current_dir(&env.home)
-        .args(args)
-        .stdin(Stdio::null());
+    let mut cmd = env.command();
+    let cmd = cmd.as_std_mut().args(args).stdin(Stdio::null());
     cmd.output().expect("binary runs")
 }
 

@@ -10,7 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::haproxy::HaProxy;
 use crate::support::http::{
-    HttpServer, answer, closed_at, closed_within, idle_connection, mcp_post, tool_call,
+    HttpServer, answer, challenge_of, closed_at, closed_within, idle_connection, mcp_post,
+    tool_call,
 };
 use crate::support::server::{ServerEnv, TOOL_NAMES, exit_within};
 use crate::support::tokens::issued_here;
@@ -358,11 +359,7 @@ async fn two_authorization_headers_get_400_invalid_request_with_or_without_requi
             .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
         async move {
             let response = request.send().await.expect("the server answers");
-            let challenge = response
-                .headers()
-                .get("www-authenticate")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default();
+            let challenge = challenge_of(&response);
             let status = response.status().as_u16();
             let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
             (status, challenge, body)

@@ -93,12 +93,7 @@ impl HttpServer {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.expect("the server answers");
-        let challenge = response
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (response.status().as_u16(), challenge)
+        (response.status().as_u16(), challenge_of(&response))
     }
 
     /// The Protected Resource Metadata document at `path`.
@@ -111,6 +106,15 @@ impl HttpServer {
             .unwrap();
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
     }
+}
+
+/// The `WWW-Authenticate` header of `response` (empty when it has none).
+pub fn challenge_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
 }
 
 /// A tools/call of `name` with `args` (id 1), POSTed to /mcp (more headers may follow).
