@@ -170,7 +170,7 @@ async fn run_http(
 }
 
 /// Serves [`null::NullServer`] on stdin/stdout until EOF (`loadgen null-server`).
-pub fn null_server() {
+fn null_server() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -187,7 +187,7 @@ pub fn null_server() {
 
 /// Serves [`null::NullServer`] over Streamable HTTP at http://127.0.0.1:PORT/mcp
 /// (`loadgen null-http-server PORT`).
-pub fn null_http_server(port: u16) {
+fn null_http_server(port: u16) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
