@@ -1,11 +1,9 @@
-//! The load generator (examples/loadgen.rs) in its short smoke mode, against the built
-//! binary on both backends: every scenario runs and every answer is checked. No timing
-//! is asserted here; the numbers are in BENCHMARKS.md.
+//! The load generator (examples/loadgen/, mounted in support/loadgen.rs) in its short
+//! smoke mode, against the built binary on both backends: every scenario runs and every
+//! answer is checked. No timing is asserted here; the numbers are in BENCHMARKS.md.
 
-#[path = "../../examples/loadgen.rs"]
-#[allow(dead_code)]
-pub(crate) mod loadgen;
-
+use crate::support::loadgen::stats::Sizes;
+use crate::support::loadgen::{http, null, stdio};
 use crate::support::pg::TestDb;
 use crate::support::server::BIN;
 use crate::support::tempdir;
@@ -20,10 +18,10 @@ async fn the_load_generator_runs_every_scenario_with_right_answers_on_both_backe
         } else {
             "embedded"
         };
-        let figures = loadgen::measure_server(
+        let figures = stdio::measure_server(
             label,
-            loadgen::server_command(BIN.into(), dir.path().into(), url, Vec::new()),
-            loadgen::Sizes::SMOKE,
+            stdio::server_command(BIN.into(), dir.path().into(), url, Vec::new()),
+            Sizes::SMOKE,
             None,
         )
         .await;
@@ -39,21 +37,20 @@ async fn the_load_generator_runs_its_http_scenarios_with_right_answers() {
     crate::support::system::require(&[crate::support::system::Need::HaProxy]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let null_url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(loadgen::serve_null_http(listener));
+    tokio::spawn(null::serve_null_http(listener));
     let dir = tempdir();
-    let command = loadgen::http_server_command(BIN.into(), dir.path().into(), None, Vec::new());
-    let figures = loadgen::measure_http(&command, &null_url, loadgen::Sizes::SMOKE).await;
+    let command = http::http_server_command(BIN.into(), dir.path().into(), None, Vec::new());
+    let figures = http::measure_http(&command, &null_url, Sizes::SMOKE).await;
     assert_eq!(figures.len(), 15, "every figure is measured");
 
     let db = TestDb::create();
     let dir = tempdir();
-    let command = loadgen::http_server_command(
+    let command = http::http_server_command(
         BIN.into(),
         dir.path().into(),
         Some(db.neon_url()),
         Vec::new(),
     );
-    let figures =
-        loadgen::measure_haproxy(|port| command(port, false), loadgen::Sizes::SMOKE).await;
+    let figures = http::measure_haproxy(|port| command(port, false), Sizes::SMOKE).await;
     assert_eq!(figures.len(), 1);
 }

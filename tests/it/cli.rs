@@ -1,12 +1,13 @@
 //! The binary as a user meets it: zero-configuration start, refusals, help, and stopping.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::server::{BIN, SECRET, Server, ServerEnv, TOOL_NAMES, exit_within};
-use crate::support::tempdir;
+use crate::support::http::HttpServer;
+use crate::support::server::{SECRET, Server, ServerEnv, TOOL_NAMES, exit_within};
+use crate::support::{free_port, tempdir};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_embedded_default_needs_no_configuration_and_keeps_its_secret() {
@@ -81,14 +82,10 @@ async fn the_embedded_store_is_private_to_the_user_and_a_looser_one_is_tightened
     assert!(log.contains("its mode is tightened"), "{log}");
 }
 
+/// The server as `env` starts it, with `args`, run to its end (no runtime needed).
 fn run_to_end(env: &ServerEnv, args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(&env.vars)
-        .current_dir(&env.home)
-        .args(args)
-        .stdin(Stdio::null());
+    let mut cmd = env.command();
+    let cmd = cmd.as_std_mut().args(args).stdin(Stdio::null());
     cmd.output().expect("binary runs")
 }
 
@@ -403,29 +400,17 @@ async fn settings_go_before_or_after_the_subcommand_and_http_takes_a_host_name()
         assert!(serve_help.contains(used), "serve --help lacks {used}");
     }
 
-    let port = crate::support::pg::free_port();
-    let mut child = env
+    let port = free_port();
+    let mut command = env
         .clone()
         .with("DATABASE_URL", &url)
         .with("BETTER_AUTH_SECRET", SECRET)
-        .command()
+        .command();
+    command
         .args(["serve", "--http", &format!("localhost:{port}")])
-        .args(["--tools", "sign_up,verify_token"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut status = None;
-    for _ in 0..200 {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await {
-            status = Some(r.status().as_u16());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, Some(200), "serving on localhost:{port}");
-    let _ = child.kill().await;
+        .args(["--tools", "sign_up,verify_token"]);
+    // Returns once /healthz answers 200 on 127.0.0.1:PORT: serving on localhost:PORT.
+    HttpServer::spawn(command, home.path(), port).await;
 }
 
 /// A bad value names its variable and where it was set (the environment, or the env

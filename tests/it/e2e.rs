@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::support::backend::{Backend, Setup, on_both_backends};
 use crate::support::server::{SECRET, Server, TOOL_NAMES, code_of};
+use crate::support::tokens::forge;
 
 on_both_backends!(
     every_tool_works_from_sign_up_to_get_user,
@@ -525,16 +526,6 @@ async fn no_secret_reaches_stderr_even_at_trace_level(backend: Backend) {
 
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-/// An HS256 token with any claims, signed with `secret`.
-pub fn forge(claims: Value, secret: &str) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
 }
 
 /// Better Auth's admin plugin columns on `user`, added as its migration adds them.

@@ -8,110 +8,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::bench_smoke::loadgen::HaProxy;
-use crate::support::pg::free_port;
+use crate::support::haproxy::HaProxy;
+use crate::support::http::{
+    HttpServer, answer, challenge_of, closed_at, closed_within, idle_connection, mcp_post,
+    tool_call,
+};
 use crate::support::server::{ServerEnv, TOOL_NAMES, exit_within};
-use crate::support::tempdir;
-
-/// The server serving HTTP on a free loopback port, once /healthz answers.
-struct HttpServer {
-    child: tokio::process::Child,
-    base: String,
-    port: u16,
-}
-
-impl HttpServer {
-    async fn start(env: &ServerEnv) -> Self {
-        Self::start_on(env, free_port()).await
-    }
-
-    async fn start_on(env: &ServerEnv, port: u16) -> Self {
-        let command = env
-            .clone()
-            .with("BETTER_AUTH_MCP_HTTP", &format!("127.0.0.1:{port}"))
-            .command();
-        Self::spawn(command, &env.home, port).await
-    }
-
-    /// Spawns `command` (a server serving HTTP on `port`, its home `home`).
-    async fn spawn(
-        mut command: tokio::process::Command,
-        home: &std::path::Path,
-        port: u16,
-    ) -> Self {
-        // Its log goes to a file: a pipe nobody reads would fill and stop the server.
-        let log_path = home.join(format!("server-{port}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("server spawns");
-        let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
-                && r.status() == 200
-            {
-                return Self { child, base, port };
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                let err = std::fs::read_to_string(&log_path).unwrap_or_default();
-                panic!("the server exited ({status}): {err}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the server did not answer /healthz");
-    }
-
-    fn url(&self) -> String {
-        format!("{}/mcp", self.base)
-    }
-
-    /// A raw JSON-RPC POST to /mcp as a client of 2025-06-18 sends it after initialize.
-    async fn post(&self, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
-        let mut request = mcp_post(&reqwest::Client::new(), self.url()).body(body.to_owned());
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send().await.expect("the server answers");
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap_or_default())
-    }
-
-    async fn tools_list(&self) -> (u16, String) {
-        self.post(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#, &[])
-            .await
-    }
-
-    /// tools/list with `bearer` (or none): the status and the `WWW-Authenticate` header.
-    async fn list_as(&self, bearer: Option<&str>) -> (u16, String) {
-        let mut request = mcp_post(&reqwest::Client::new(), self.url())
-            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
-        if let Some(token) = bearer {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("the server answers");
-        let challenge = response
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (response.status().as_u16(), challenge)
-    }
-
-    /// The Protected Resource Metadata document at `path`.
-    async fn metadata(&self, path: &str) -> Value {
-        let text = reqwest::get(format!("{}{path}", self.base))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    }
-}
+use crate::support::tokens::issued_here;
+use crate::support::{free_port, tempdir};
 
 /// Asserts a 401 with the invalid_token challenge naming the metadata URL.
 fn assert_refused(answer: (u16, String), metadata: &str, why: &str) {
@@ -125,49 +29,6 @@ fn assert_refused(answer: (u16, String), metadata: &str, why: &str) {
         challenge.contains(&format!(r#"resource_metadata="{metadata}""#)),
         "{why}: {challenge}"
     );
-}
-
-/// A POST to /mcp as a client of 2025-06-18 sends it after initialize.
-fn mcp_post(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
-    client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-}
-
-/// A tools/call of `name` with `args`, POSTed to /mcp (more headers may follow).
-fn tool_call(
-    client: &reqwest::Client,
-    url: impl reqwest::IntoUrl,
-    name: &str,
-    args: Value,
-) -> reqwest::RequestBuilder {
-    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-        "params":{"name": name, "arguments": args}});
-    mcp_post(client, url).body(body.to_string())
-}
-
-/// The JSON-RPC answer to a request that must get one.
-async fn answer(request: reqwest::RequestBuilder) -> Value {
-    let text = request
-        .send()
-        .await
-        .expect("the server answers")
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-/// An access token as sign_in issues it (HS256 under the test secret) for `sub`, with
-/// `issuer` (BETTER_AUTH_URL) as iss and aud, valid for ten minutes.
-fn issued_here(sub: &str, issuer: &str) -> String {
-    let now = chrono::Utc::now().timestamp();
-    crate::e2e::forge(
-        json!({"sub": sub, "iat": now, "exp": now + 600, "iss": issuer, "aud": issuer}),
-        crate::support::server::SECRET,
-    )
 }
 
 /// `env` requiring a bearer token for `public` (this server's URL), BETTER_AUTH_URL
@@ -498,11 +359,7 @@ async fn two_authorization_headers_get_400_invalid_request_with_or_without_requi
             .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
         async move {
             let response = request.send().await.expect("the server answers");
-            let challenge = response
-                .headers()
-                .get("www-authenticate")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default();
+            let challenge = challenge_of(&response);
             let status = response.status().as_u16();
             let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
             (status, challenge, body)
@@ -537,29 +394,6 @@ async fn two_authorization_headers_get_400_invalid_request_with_or_without_requi
     assert_eq!(body["error"], "invalid_request", "{body}");
 }
 
-/// When the server closes `stream` (end of stream or a reset), if within `within`: the
-/// moment it was seen closed, never before the close itself.
-async fn closed_at(
-    stream: &mut tokio::net::TcpStream,
-    within: Duration,
-) -> Option<std::time::Instant> {
-    let mut buf = [0u8; 1024];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_) => return None,
-            Ok(Ok(0) | Err(_)) => return Some(std::time::Instant::now()),
-            // A 408 or the like before the close.
-            Ok(Ok(_)) => continue,
-        }
-    }
-}
-
-/// Whether the server closes `stream` (end of stream or a reset) within `within`.
-async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
-    closed_at(stream, within).await.is_some()
-}
-
 /// Connections that send nothing at all are closed once the header timeout (1 s) passes,
 /// not before (0.8 s) and not long after, and the server serves on.
 #[tokio::test(flavor = "multi_thread")]
@@ -588,28 +422,6 @@ async fn connections_that_send_nothing_are_closed_at_the_header_timeout() {
         );
     }
     assert_eq!(server.tools_list().await.0, 200);
-}
-
-/// A connection that got `GET /healthz` answered and is left open (keep-alive), or None
-/// when the server closed it instead.
-async fn idle_connection(port: u16) -> Option<tokio::net::TcpStream> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    let request = format!("GET /healthz HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    // The answer's body is `ok`.
-    while !got.ends_with(b"\r\n\r\nok") {
-        let read = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf));
-        let n = read.await.ok()?.ok()?;
-        if n == 0 {
-            return None;
-        }
-        got.extend_from_slice(&buf[..n]);
-    }
-    got.starts_with(b"HTTP/1.1 200").then_some(stream)
 }
 
 /// With HTTP_MAX_CONNECTIONS=5 and five idle keep-alive connections open, a sixth is closed
@@ -882,7 +694,7 @@ async fn http_on_a_public_address_needs_allow_unauthenticated() {
 /// its paths.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_require_auth_only_tokens_for_this_resource_reach_the_tools() {
-    use crate::jwks_url::{ISSUER, Key, jwks_server, keys};
+    use crate::support::jwks::{ISSUER, Key, jwks_server, keys};
     let (key, stranger) = (Key::new("key-a"), Key::new("key-x"));
     let jwks = jwks_server(std::sync::Arc::new(std::sync::Mutex::new(keys(&[&key])))).await;
     let home = tempdir();
@@ -1066,7 +878,7 @@ async fn a_better_auth_oauth_providers_token_for_this_resource_is_accepted_and_o
 /// which made a call, and still serves a new one.
 #[tokio::test(flavor = "multi_thread")]
 async fn hundreds_of_idle_keep_alive_connections_fit_under_a_low_soft_open_file_limit() {
-    use crate::bench_smoke::loadgen::keep_alive_call;
+    use crate::support::http::keep_alive_call;
     let home = tempdir();
     let port = free_port();
     let env = ServerEnv::sqlite(home.path())
@@ -1140,7 +952,7 @@ async fn readyz_is_503_while_the_database_cannot_be_reached_and_healthz_is_200()
 /// access token issued here (while its session lives) or of a Better Auth JWT.
 #[tokio::test(flavor = "multi_thread")]
 async fn over_authorized_http_get_user_without_a_token_is_the_caller() {
-    use crate::jwks_url::{ISSUER, Key, jwks_server, keys};
+    use crate::support::jwks::{ISSUER, Key, jwks_server, keys};
     let key = Key::new("key-a");
     let jwks = jwks_server(std::sync::Arc::new(std::sync::Mutex::new(keys(&[&key])))).await;
     let home = tempdir();

@@ -2,29 +2,10 @@
 
 use std::time::Duration;
 
-use better_auth_mcp::better_auth::{
-    AuthError, AuthService, AuthSettings, RateLimitPolicy, Secrets, SignIn, SignUp,
-};
-use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
+use better_auth_mcp::better_auth::{AuthError, RateLimitPolicy, SignIn, SignUp};
 
-use crate::support::server::SECRET;
+use crate::support::domain::service;
 use crate::support::tempdir;
-
-pub(crate) async fn service(
-    dir: &std::path::Path,
-    rate_limit: RateLimitPolicy,
-) -> AuthService<Store> {
-    let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("lib.db").display())).unwrap();
-    let store = Store::open(&url, &PoolSettings::default()).await.unwrap();
-    store.migrate().await.unwrap();
-    let settings = AuthSettings {
-        issuer: Some("https://app.example.com".into()),
-        hash_concurrency: 2,
-        rate_limit,
-        ..AuthSettings::default()
-    };
-    AuthService::new(store, Secrets::single(SECRET.into()), settings).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_domain_signs_up_signs_in_and_verifies_without_mcp() {

@@ -1,5 +1,8 @@
-//! Integration tests: the real binary over stdio against a real PostgreSQL (TLS + SCRAM)
-//! and SQLite, the stores on both backends, and the MCP Inspector's view.
+//! Integration tests: the real binary over stdio and Streamable HTTP against a real
+//! PostgreSQL (TLS + SCRAM) and SQLite, beside a real Better Auth app; the stores on both
+//! backends; the official MCP clients' view; the load generator's smoke runs. Every helper
+//! is in support/ (which mounts the load generator's shared modules); no test file
+//! imports from another.
 
 mod support;
 

@@ -165,7 +165,7 @@ async fn after_any_bytes_the_next_line_is_served_and_every_line_out_is_json_rpc(
     use rmcp::ServiceExt;
 
     let dir = tempdir();
-    let auth = crate::library::service(dir.path(), RateLimitPolicy::default()).await;
+    let auth = crate::support::domain::service(dir.path(), RateLimitPolicy::default()).await;
     let server = AuthServer::new(std::sync::Arc::new(auth), &ToolSelection::default());
     let (ours, theirs) = tokio::io::duplex(1 << 20);
     let (server_read, server_write) = tokio::io::split(theirs);

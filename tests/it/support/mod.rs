@@ -1,11 +1,25 @@
+//! Every helper of the integration tests, one copy each: the machine's needs, PostgreSQL
+//! and PgBouncer, the server over stdio and over HTTP, the raw JSON-RPC client, the
+//! backends macro, the Better Auth app, the SDK clients, tokens and the JWKS server, and
+//! the load generator's modules (HAProxy, the keep-alive client) shared with
+//! examples/loadgen/.
+
 pub mod backend;
 pub mod better_auth_app;
+pub mod domain;
+pub mod http;
+pub mod jwks;
+pub mod loadgen;
 pub mod pg;
 pub mod proxy;
 pub mod python;
 pub mod rpc;
 pub mod server;
 pub mod system;
+pub mod tokens;
+
+pub use loadgen::haproxy;
+pub use loadgen::os::free_port;
 
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()

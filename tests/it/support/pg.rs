@@ -3,13 +3,13 @@
 //! way Neon is. As root (CI), the cluster runs as `nobody` since initdb refuses root.
 //! A watchdog stops it and removes its files when the test process exits.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::free_port;
 use super::system::{Need, pgbouncer_path, postgres_bin_dir, require};
 
 const ADMIN_PASSWORD: &str = "admin-Pw-4a8c1f";
@@ -328,13 +328,6 @@ fn append(path: &Path, text: &str) -> Result<(), String> {
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Stops `pid` (and removes `remove`) once this test process is gone.

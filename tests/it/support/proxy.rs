@@ -16,7 +16,7 @@ pub struct Proxy {
 impl Proxy {
     pub async fn start(target: u16) -> Self {
         let mut p = Self {
-            port: super::pg::free_port(),
+            port: super::free_port(),
             target,
             tasks: Arc::default(),
             listener: None,

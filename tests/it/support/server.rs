@@ -204,12 +204,7 @@ pub fn code_of(text: &str) -> &str {
 /// The peak resident memory of a running child (VmHWM), in KiB.
 pub fn peak_rss_kib(child: &tokio::process::Child) -> u64 {
     let pid = child.id().expect("the child runs");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
+    super::loadgen::os::memory_kib(pid, "VmHWM").expect("VmHWM in /proc/PID/status")
 }
 
 /// The tool contract's six tools, sorted by name as tools/list gives them.
