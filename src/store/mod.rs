@@ -19,7 +19,7 @@ use crate::better_auth::{
 
 pub use naming::{Casing, Naming, SchemaSettings, TableNames};
 pub use postgres::{PgStore, PoolSettings};
-pub use sqlite::{SqliteStore, private as embedded_files};
+pub use sqlite::{SqliteStore, files as embedded_files};
 pub use url::{DatabaseUrl, PgUrl, SslMode, UrlError};
 
 /// The store behind the auth service.
@@ -86,109 +86,47 @@ impl Store {
     }
 }
 
+/// The port's methods that only pass their arguments on, each on whichever backend this
+/// is: a new port method is one line here.
+macro_rules! delegate {
+    ($(async fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        $(async fn $name(&self $(, $arg: $ty)*) -> $ret {
+            on_backend!(self, s => s.$name($($arg),*).await)
+        })*
+    };
+}
+
 /// Each call goes to the backend's own implementation.
 impl AuthStore for Store {
-    async fn create_user_with_password(
-        &self,
-        new: &NewUser,
-        session: Option<&NewSession>,
-    ) -> Result<(User, Option<Session>), StoreError> {
-        on_backend!(self, s => s.create_user_with_password(new, session).await)
+    delegate! {
+        async fn create_user_with_password(&self, new: &NewUser, session: Option<&NewSession>)
+            -> Result<(User, Option<Session>), StoreError>;
+        async fn create_session(&self, user_id: &str, session: &NewSession)
+            -> Result<Session, StoreError>;
+        async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError>;
+        async fn find_user_with_session(&self, user_id: &str, session_id: &str)
+            -> Result<Option<(User, Option<Session>)>, StoreError>;
+        async fn extend_session(&self, session_id: &str, expires_at: DateTime<Utc>,
+            now: DateTime<Utc>) -> Result<(), StoreError>;
+        async fn delete_session(&self, token: &str) -> Result<bool, StoreError>;
+        async fn update_password(&self, user_id: &str, password_hash: &str, now: DateTime<Utc>)
+            -> Result<(), StoreError>;
+        async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError>;
+        async fn find_user_by_email(&self, email: &str)
+            -> Result<Option<UserWithPassword>, StoreError>;
+        async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
+        async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError>;
+        async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+        async fn find_two_factor(&self, user_id: &str) -> Result<Option<TwoFactorRow>, StoreError>;
+        async fn record_second_factor_failure(&self, two_factor_id: &str, max_failed: i64,
+            lock_until: DateTime<Utc>) -> Result<(), StoreError>;
+        async fn reset_second_factor_failures(&self, two_factor_id: &str) -> Result<(), StoreError>;
+        async fn replace_backup_codes(&self, two_factor_id: &str, old: &str, new: &str)
+            -> Result<bool, StoreError>;
     }
 
     fn as_stored(&self, user: User) -> User {
         on_backend!(self, s => s.as_stored(user))
-    }
-
-    async fn create_session(
-        &self,
-        user_id: &str,
-        session: &NewSession,
-    ) -> Result<Session, StoreError> {
-        on_backend!(self, s => s.create_session(user_id, session).await)
-    }
-
-    async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
-        on_backend!(self, s => s.find_session(token).await)
-    }
-
-    async fn find_user_with_session(
-        &self,
-        user_id: &str,
-        session_id: &str,
-    ) -> Result<Option<(User, Option<Session>)>, StoreError> {
-        on_backend!(self, s => s.find_user_with_session(user_id, session_id).await)
-    }
-
-    async fn extend_session(
-        &self,
-        session_id: &str,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        on_backend!(self, s => s.extend_session(session_id, expires_at, now).await)
-    }
-
-    async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
-        on_backend!(self, s => s.delete_session(token).await)
-    }
-
-    async fn update_password(
-        &self,
-        user_id: &str,
-        password_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        on_backend!(self, s => s.update_password(user_id, password_hash, now).await)
-    }
-
-    async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError> {
-        on_backend!(self, s => s.find_jwk(kid).await)
-    }
-
-    async fn find_user_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<UserWithPassword>, StoreError> {
-        on_backend!(self, s => s.find_user_by_email(email).await)
-    }
-
-    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        on_backend!(self, s => s.find_user_by_id(id).await)
-    }
-
-    async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError> {
-        on_backend!(self, s => s.find_standing(user_id).await)
-    }
-
-    async fn find_two_factor(&self, user_id: &str) -> Result<Option<TwoFactorRow>, StoreError> {
-        on_backend!(self, s => s.find_two_factor(user_id).await)
-    }
-
-    async fn record_second_factor_failure(
-        &self,
-        two_factor_id: &str,
-        max_failed: i64,
-        lock_until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        on_backend!(self, s => s.record_second_factor_failure(two_factor_id, max_failed, lock_until).await)
-    }
-
-    async fn reset_second_factor_failures(&self, two_factor_id: &str) -> Result<(), StoreError> {
-        on_backend!(self, s => s.reset_second_factor_failures(two_factor_id).await)
-    }
-
-    async fn replace_backup_codes(
-        &self,
-        two_factor_id: &str,
-        old: &str,
-        new: &str,
-    ) -> Result<bool, StoreError> {
-        on_backend!(self, s => s.replace_backup_codes(two_factor_id, old, new).await)
-    }
-
-    async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        on_backend!(self, s => s.lift_ban(user_id, now).await)
     }
 
     async fn update_rate_limit<T: Send + 'static>(
