@@ -17,7 +17,7 @@ use crate::better_auth::{
     TwoFactorRow, User, UserWithPassword,
 };
 
-pub use naming::{Casing, Naming, SchemaSettings, TableNames};
+pub use naming::{Casing, SchemaSettings, TableNames};
 pub use postgres::{PgStore, PoolSettings};
 pub use sqlite::{SqliteStore, files as embedded_files};
 pub use url::{DatabaseUrl, PgUrl, SslMode, UrlError};

@@ -119,7 +119,7 @@ impl PgStore {
     }
 
     /// The names found at migration.
-    pub fn naming(&self) -> Naming {
+    fn naming(&self) -> Naming {
         self.naming.read().map(|n| n.clone()).unwrap_or_default()
     }
 

@@ -54,7 +54,7 @@ pub fn tighten_store(db: &Path) -> std::io::Result<()> {
 
 /// Removes the group's and others' access to `path` when it exists and has some.
 #[cfg(unix)]
-pub fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
+fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
@@ -76,6 +76,6 @@ pub fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
 
 /// On Windows a file in the user's profile is private to the user by its ACL.
 #[cfg(not(unix))]
-pub fn tighten(_path: &Path, _mode: u32) -> std::io::Result<()> {
+fn tighten(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
