@@ -57,7 +57,8 @@ macro_rules! migrations {
                 version: 1,
                 name: "better_auth_core",
                 sql: include_str!(concat!(
-                    "../../migrations/",
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/migrations/",
                     $dialect,
                     "/0001_better_auth_core.sql"
                 )),
@@ -66,7 +67,8 @@ macro_rules! migrations {
                 version: 2,
                 name: "rate_limit",
                 sql: include_str!(concat!(
-                    "../../migrations/",
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/migrations/",
                     $dialect,
                     "/0002_rate_limit.sql"
                 )),

@@ -17,9 +17,9 @@ use crate::better_auth::{
     TwoFactorRow, User, UserWithPassword,
 };
 
-pub use naming::{Casing, Naming, SchemaSettings, TableNames};
+pub use naming::{Casing, SchemaSettings, TableNames};
 pub use postgres::{PgStore, PoolSettings};
-pub use sqlite::{SqliteStore, private as embedded_files};
+pub use sqlite::{SqliteStore, files as embedded_files};
 pub use url::{DatabaseUrl, PgUrl, SslMode, UrlError};
 
 /// The store behind the auth service.
@@ -86,117 +86,71 @@ impl Store {
     }
 }
 
+/// The port's methods that only pass their arguments on, once for all three impls: each
+/// with the function (of the same name in both backends' table files) that does it.
+/// `$then` is [`by_table`] for a backend, [`by_backend`] for [`Store`]; generic parameters
+/// go in brackets. A new port method is a line here and a body in each backend.
+macro_rules! port_methods {
+    ($then:ident) => {
+        $then! {
+            users::create_with_password => fn create_user_with_password[](new: &NewUser,
+                session: Option<&NewSession>) -> (User, Option<Session>);
+            sessions::create => fn create_session[](user_id: &str, session: &NewSession) -> Session;
+            sessions::find => fn find_session[](token: &str) -> Option<(Session, User)>;
+            sessions::find_with_user => fn find_user_with_session[](user_id: &str, session_id: &str)
+                -> Option<(User, Option<Session>)>;
+            sessions::extend => fn extend_session[](session_id: &str, expires_at: DateTime<Utc>,
+                now: DateTime<Utc>) -> ();
+            sessions::delete => fn delete_session[](token: &str) -> bool;
+            users::update_password => fn update_password[](user_id: &str, password_hash: &str,
+                now: DateTime<Utc>) -> ();
+            jwks::find => fn find_jwk[](kid: &str) -> JwkLookup;
+            users::find_by_email => fn find_user_by_email[](email: &str)
+                -> Option<UserWithPassword>;
+            users::find_by_id => fn find_user_by_id[](id: &str) -> Option<User>;
+            users::find_standing => fn find_standing[](user_id: &str) -> Standing;
+            users::lift_ban => fn lift_ban[](user_id: &str, now: DateTime<Utc>) -> ();
+            two_factor::find => fn find_two_factor[](user_id: &str) -> Option<TwoFactorRow>;
+            two_factor::record_failure => fn record_second_factor_failure[](two_factor_id: &str,
+                max_failed: i64, lock_until: DateTime<Utc>) -> ();
+            two_factor::reset_failures => fn reset_second_factor_failures[](two_factor_id: &str)
+                -> ();
+            two_factor::replace_backup_codes => fn replace_backup_codes[](two_factor_id: &str,
+                old: &str, new: &str) -> bool;
+            rate_limits::update => fn update_rate_limit[T: Send + 'static](key: &str, new_id: &str,
+                rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T)
+                    + Send + 'static) -> T;
+        }
+    };
+}
+use port_methods;
+
+/// A backend's port methods, each calling its table file's function.
+macro_rules! by_table {
+    ($($file:ident::$body:ident => fn $name:ident[$($generics:tt)*]($($arg:ident: $ty:ty),*)
+        -> $ok:ty;)*) => {
+        $(async fn $name<$($generics)*>(&self, $($arg: $ty),*) -> Result<$ok, StoreError> {
+            $file::$body(self, $($arg),*).await
+        })*
+    };
+}
+use by_table;
+
+/// [`Store`]'s port methods, each on whichever backend this is.
+macro_rules! by_backend {
+    ($($file:ident::$body:ident => fn $name:ident[$($generics:tt)*]($($arg:ident: $ty:ty),*)
+        -> $ok:ty;)*) => {
+        $(async fn $name<$($generics)*>(&self, $($arg: $ty),*) -> Result<$ok, StoreError> {
+            on_backend!(self, s => s.$name($($arg),*).await)
+        })*
+    };
+}
+
 /// Each call goes to the backend's own implementation.
 impl AuthStore for Store {
-    async fn create_user_with_password(
-        &self,
-        new: &NewUser,
-        session: Option<&NewSession>,
-    ) -> Result<(User, Option<Session>), StoreError> {
-        on_backend!(self, s => s.create_user_with_password(new, session).await)
-    }
+    port_methods!(by_backend);
 
     fn as_stored(&self, user: User) -> User {
         on_backend!(self, s => s.as_stored(user))
-    }
-
-    async fn create_session(
-        &self,
-        user_id: &str,
-        session: &NewSession,
-    ) -> Result<Session, StoreError> {
-        on_backend!(self, s => s.create_session(user_id, session).await)
-    }
-
-    async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
-        on_backend!(self, s => s.find_session(token).await)
-    }
-
-    async fn find_user_with_session(
-        &self,
-        user_id: &str,
-        session_id: &str,
-    ) -> Result<Option<(User, Option<Session>)>, StoreError> {
-        on_backend!(self, s => s.find_user_with_session(user_id, session_id).await)
-    }
-
-    async fn extend_session(
-        &self,
-        session_id: &str,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        on_backend!(self, s => s.extend_session(session_id, expires_at, now).await)
-    }
-
-    async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
-        on_backend!(self, s => s.delete_session(token).await)
-    }
-
-    async fn update_password(
-        &self,
-        user_id: &str,
-        password_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        on_backend!(self, s => s.update_password(user_id, password_hash, now).await)
-    }
-
-    async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError> {
-        on_backend!(self, s => s.find_jwk(kid).await)
-    }
-
-    async fn find_user_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<UserWithPassword>, StoreError> {
-        on_backend!(self, s => s.find_user_by_email(email).await)
-    }
-
-    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        on_backend!(self, s => s.find_user_by_id(id).await)
-    }
-
-    async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError> {
-        on_backend!(self, s => s.find_standing(user_id).await)
-    }
-
-    async fn find_two_factor(&self, user_id: &str) -> Result<Option<TwoFactorRow>, StoreError> {
-        on_backend!(self, s => s.find_two_factor(user_id).await)
-    }
-
-    async fn record_second_factor_failure(
-        &self,
-        two_factor_id: &str,
-        max_failed: i64,
-        lock_until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        on_backend!(self, s => s.record_second_factor_failure(two_factor_id, max_failed, lock_until).await)
-    }
-
-    async fn reset_second_factor_failures(&self, two_factor_id: &str) -> Result<(), StoreError> {
-        on_backend!(self, s => s.reset_second_factor_failures(two_factor_id).await)
-    }
-
-    async fn replace_backup_codes(
-        &self,
-        two_factor_id: &str,
-        old: &str,
-        new: &str,
-    ) -> Result<bool, StoreError> {
-        on_backend!(self, s => s.replace_backup_codes(two_factor_id, old, new).await)
-    }
-
-    async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        on_backend!(self, s => s.lift_ban(user_id, now).await)
-    }
-
-    async fn update_rate_limit<T: Send + 'static>(
-        &self,
-        key: &str,
-        new_id: &str,
-        rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T) + Send + 'static,
-    ) -> Result<T, StoreError> {
-        on_backend!(self, s => s.update_rate_limit(key, new_id, rule).await)
     }
 }

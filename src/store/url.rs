@@ -94,7 +94,6 @@ impl PgUrl {
         })
     }
 
-    /// `host:port/dbname (sslmode)` for logs: no user, no password.
     /// Whether the URL names Neon's pooler (a `-pooler` host: PgBouncer in transaction
     /// mode).
     pub fn is_neon_pooler(&self) -> bool {
@@ -105,6 +104,7 @@ impl PgUrl {
             .any(|h| matches!(h, Host::Tcp(name) if name.split('.').next().is_some_and(|first| first.ends_with("-pooler"))))
     }
 
+    /// `host:port/dbname (sslmode)` for logs: no user, no password.
     pub fn describe(&self) -> String {
         use tokio_postgres::config::Host;
         let host = match self.config.get_hosts().first() {
@@ -154,10 +154,6 @@ impl DatabaseUrl {
             return Ok(Self::Sqlite(PathBuf::from(windows_drive(&path))));
         }
         Err(UrlError::UnsupportedScheme)
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Self::Postgres(_))
     }
 }
 

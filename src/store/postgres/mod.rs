@@ -1,0 +1,300 @@
+//! PostgreSQL (Neon) through deadpool-postgres, pooler-safe: every statement goes through
+//! the unnamed-statement path (`*_typed`), so PgBouncer in transaction mode never sees a
+//! named prepared statement, and no session state is set.
+//!
+//! This file holds the store, its statements in the deployment's names, and the port's
+//! implementation; each table's SQL is in its own file, the pool and error
+//! classification in theirs.
+
+mod errors;
+mod jwks;
+mod pool;
+mod rate_limits;
+mod schema;
+mod sessions;
+mod two_factor;
+mod users;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::ClientWrapper;
+use tokio_postgres::types::{ToSql, Type};
+
+use self::errors::{connection_lost, db_error};
+use self::pool::{Pool, PooledClient};
+use super::naming::{Naming, SchemaSettings};
+use super::rows::{self, Columns};
+use super::{PgUrl, by_table, port_methods};
+use crate::better_auth::{
+    AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
+    TwoFactorRow, User, UserWithPassword,
+};
+
+pub use self::pool::PoolSettings;
+
+/// A statement's parameters, each with the type the server is told it has.
+type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    description: String,
+    /// The deployment uses `generateId: "uuid"`: `id` columns are uuid, made by the database.
+    uuid_ids: Arc<AtomicBool>,
+    /// The admin plugin's `role` column exists on `user`.
+    role_column: Arc<AtomicBool>,
+    /// `account` has Better Auth 1.7.0–1.7.2's `issuer` column (found at migration).
+    issuer_column: Arc<AtomicBool>,
+    /// What the configuration says of the schema, and the names found at migration.
+    schema: SchemaSettings,
+    naming: Arc<RwLock<Naming>>,
+    /// Statements rendered in the deployment's names and id type, by template.
+    rendered: Arc<RwLock<HashMap<String, Arc<str>>>>,
+    /// Set once the migrations have run: every call waits for it, so a server can answer
+    /// `initialize` while its first connection is still being made.
+    ready: Arc<tokio::sync::OnceCell<()>>,
+    prepared_statements: bool,
+}
+
+impl PgStore {
+    /// Builds the pool; connections are opened on first use.
+    pub fn connect(url: &PgUrl, settings: &PoolSettings) -> Result<Self, StoreError> {
+        Ok(Self {
+            pool: pool::build(url, settings)?,
+            description: url.describe(),
+            uuid_ids: Arc::default(),
+            role_column: Arc::default(),
+            issuer_column: Arc::default(),
+            schema: settings.schema.clone(),
+            naming: Arc::default(),
+            rendered: Arc::default(),
+            ready: Arc::default(),
+            prepared_statements: settings.prepared_statements,
+        })
+    }
+
+    /// SQL for this deployment: Better Auth's names rendered in the schema's ([`Naming`]),
+    /// `{ID}` the id column type to cast parameters to, `{NEW_ID}` the value of a new
+    /// row's id (`$1`, or the database's default), `{USER_ROLE}` the `role` column (or
+    /// null) and `{ROLE_COLUMN}`/`{ROLE_VALUE}` its part of a user insert. Only once the
+    /// migrations have run (they find all that): [`Self::read_opt`] and [`Self::execute`]
+    /// take templates and call it after [`Self::client`]. Rendered once per template.
+    fn sql(&self, template: &str) -> Arc<str> {
+        if let Some(sql) = self
+            .rendered
+            .read()
+            .ok()
+            .and_then(|r| r.get(template).cloned())
+        {
+            return sql;
+        }
+        let naming = self.naming();
+        let sql: Arc<str> = self.finish(&naming.render(template)).into();
+        if let Ok(mut rendered) = self.rendered.write() {
+            rendered.insert(template.to_owned(), sql.clone());
+        }
+        sql
+    }
+
+    /// Fills the placeholders of SQL already in the deployment's names.
+    fn finish(&self, sql: &str) -> String {
+        let uuid = self.uuid_ids.load(Ordering::Relaxed);
+        let role = self.role_column.load(Ordering::Relaxed);
+        // Better Auth 1.7.0–1.7.2 made `account.issuer` (NOT NULL) and wrote
+        // `local:credential` in it for an email and password account; later versions
+        // dropped it, but databases migrated then keep it.
+        let (issuer_column, issuer_value) = if self.issuer_column.load(Ordering::Relaxed) {
+            (r#", "issuer""#, ", 'local:credential'")
+        } else {
+            ("", "")
+        };
+        rows::role_sql(sql, role)
+            .replace("{ISSUER_COLUMN}", issuer_column)
+            .replace("{ISSUER_VALUE}", issuer_value)
+            .replace("{ID}", if uuid { "uuid" } else { "text" })
+            .replace("{NEW_ID}", if uuid { "default" } else { "$1" })
+    }
+
+    /// The names found at migration.
+    fn naming(&self) -> Naming {
+        self.naming.read().map(|n| n.clone()).unwrap_or_default()
+    }
+
+    /// With UUID ids, a value that is no UUID names no row (and must not reach a cast).
+    /// Waits for the migrations, which find the id type.
+    async fn possible_id(&self, id: &str) -> Result<bool, StoreError> {
+        self.ensure_ready().await?;
+        Ok(!self.uuid_ids.load(Ordering::Relaxed) || looks_like_uuid(id))
+    }
+
+    /// Whether the deployment has the table of `model` (a plugin's, which may be missing).
+    async fn has_table(&self, model: &str) -> Result<bool, StoreError> {
+        let template = format!(r#"select to_regclass('"{model}"')::text"#);
+        let row = self.read_opt(&template, &[]).await?;
+        Ok(row.and_then(|r| r.get::<_, Option<String>>(0)).is_some())
+    }
+
+    pub fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    /// A pooled connection, once the migrations have run (every data call comes here).
+    async fn client(&self) -> Result<PooledClient, StoreError> {
+        self.ensure_ready().await?;
+        pool::get(&self.pool).await
+    }
+
+    /// A write of one statement; returns the rows it changed. Not repeated on a lost
+    /// connection: whether it happened would be unknown.
+    async fn execute(&self, template: &str, params: &Params<'_>) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute_typed(&self.sql(template), params)
+            .await
+            .map_err(db_error)
+    }
+
+    /// A read of at most one row. A connection lost under it (Neon dropping it, a
+    /// restart) is replaced once and the read repeated: reads can be, safely.
+    async fn read_opt(
+        &self,
+        template: &str,
+        params: &Params<'_>,
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let mut retried = false;
+        loop {
+            let client = self.client().await?;
+            let sql = self.sql(template);
+            let read = if self.prepared_statements {
+                prepared_read_opt(&client, &sql, params).await
+            } else {
+                client.query_typed_opt(&sql, params).await
+            };
+            match read {
+                Ok(row) => return Ok(row),
+                Err(e) if !retried && connection_lost(&e) => {
+                    tracing::debug!("a connection was lost under a read; retrying on a fresh one");
+                    retried = true;
+                }
+                Err(e) => return Err(db_error(e)),
+            }
+        }
+    }
+
+    /// Runs the migrations once (the first caller does; the others wait for it). A failure
+    /// is returned to every waiting call and tried again by the next one.
+    pub async fn ensure_ready(&self) -> Result<(), StoreError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let applied = self.run_migrations().await?;
+                if applied.is_empty() {
+                    tracing::info!(database = %self.description, "database schema is up to date");
+                } else {
+                    tracing::info!(database = %self.description, ?applied, "database migrated");
+                }
+                Ok::<(), StoreError>(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The database answers a query, once migrated.
+    pub async fn check_ready(&self) -> Result<(), StoreError> {
+        self.read_opt("select 1", &[]).await.map(|_| ())
+    }
+
+    pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
+        let applied = self.run_migrations().await?;
+        let _ = self.ready.set(());
+        Ok(applied)
+    }
+
+    /// Migrates, and keeps what the migration found of the schema for every statement.
+    async fn run_migrations(&self) -> Result<Vec<&'static str>, StoreError> {
+        let mut client = pool::get(&self.pool).await?;
+        let (applied, found) = schema::migrate(&mut client, &self.schema).await?;
+        self.issuer_column
+            .store(found.issuer_column, Ordering::Relaxed);
+        self.uuid_ids.store(found.uuid_ids, Ordering::Relaxed);
+        self.role_column.store(found.role_column, Ordering::Relaxed);
+        if let Ok(mut n) = self.naming.write() {
+            *n = found.naming;
+        }
+        if let Ok(mut rendered) = self.rendered.write() {
+            rendered.clear();
+        }
+        Ok(applied)
+    }
+}
+
+/// Each operation's SQL is in the file of its table.
+impl AuthStore for PgStore {
+    port_methods!(by_table);
+
+    fn as_stored(&self, user: User) -> User {
+        users::as_stored(self, user)
+    }
+}
+
+/// `query_typed_opt` through the connection's cache of prepared statements.
+async fn prepared_read_opt(
+    client: &ClientWrapper,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
+    let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+    let statement = client.prepare_typed_cached(sql, &types).await?;
+    let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+    client.query_opt(&statement, &values).await
+}
+
+fn looks_like_uuid(id: &str) -> bool {
+    id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// A timestamp as `to_jsonb` writes it: with an offset (timestamptz) or without (timestamp,
+/// taken as UTC).
+fn json_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+impl Columns for tokio_postgres::Row {
+    type Error = tokio_postgres::Error;
+
+    fn text(&self, i: usize) -> Result<String, Self::Error> {
+        self.try_get(i)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error> {
+        self.try_get(i)
+    }
+
+    fn flag(&self, i: usize) -> Result<bool, Self::Error> {
+        self.try_get(i)
+    }
+
+    /// `timestamptz` (Better Auth's own migration), or `timestamp` (Drizzle's generator),
+    /// whose values are UTC as Better Auth on a UTC server writes them.
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, Self::Error> {
+        if self.columns().get(i).map(|c| c.type_()) == Some(&Type::TIMESTAMP) {
+            return self
+                .try_get::<_, chrono::NaiveDateTime>(i)
+                .map(|t| t.and_utc());
+        }
+        self.try_get(i)
+    }
+}

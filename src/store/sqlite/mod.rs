@@ -1,0 +1,194 @@
+//! The embedded default: one SQLite file (WAL, so several server processes can share it),
+//! in Better Auth's schema with SQLite's types (booleans 0/1, dates as ISO-8601 text).
+//!
+//! This file holds the store, its one connection, the migration and the port's
+//! implementation; each table's SQL is in its own file.
+
+mod errors;
+pub mod files;
+mod jwks;
+mod rate_limits;
+mod sessions;
+mod two_factor;
+mod users;
+mod values;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use self::errors::sql_error;
+use super::migrate::{self, Migration, MigrationTx};
+use super::{by_table, port_methods, rows};
+use crate::better_auth::{
+    AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
+    TwoFactorRow, User, UserWithPassword,
+};
+
+const MIGRATIONS: &[Migration] = &migrate::migrations!("sqlite");
+
+/// How long a writer waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    /// One blocking task at a time uses the connection; the others wait here, as futures,
+    /// not as parked blocking-pool threads (each of which would cost memory).
+    turn: Arc<tokio::sync::Semaphore>,
+    path: PathBuf,
+    /// The admin plugin's `role` column exists on `user` (found at migration).
+    role_column: Arc<AtomicBool>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and its folder, both private to the
+    /// user: the file holds password hashes and session tokens.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let path = path.to_path_buf();
+        let opened = path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            if let Some(dir) = opened.parent().filter(|d| !d.as_os_str().is_empty()) {
+                files::create_dir(dir).map_err(|e| {
+                    StoreError::other(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            files::create_file(&opened).map_err(|e| {
+                StoreError::other(format!("cannot make {} private: {e}", opened.display()))
+            })?;
+            let conn = Connection::open(&opened)
+                .map_err(|e| StoreError::other(format!("cannot open {}: {e}", opened.display())))?;
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(sql_error)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(sql_error)?;
+            conn.pragma_update(None, "foreign_keys", "ON")
+                .map_err(sql_error)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::other(format!("sqlite open task failed: {e}")))??;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            turn: Arc::new(tokio::sync::Semaphore::new(1)),
+            path,
+            role_column: Arc::default(),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        format!("sqlite {}", self.path.display())
+    }
+
+    /// SQL with the `role` column's placeholders filled ([`rows::role_sql`]).
+    fn sql(&self, template: &str) -> String {
+        rows::role_sql(template, self.role_column.load(Ordering::Relaxed))
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        let _turn = self
+            .turn
+            .acquire()
+            .await
+            .map_err(|_| StoreError::other("sqlite store closed"))?;
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::other("sqlite connection poisoned"))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::other(format!("sqlite task failed: {e}")))?
+    }
+
+    /// A write of one (cached) statement; returns the rows it changed.
+    async fn execute(&self, sql: &'static str, params: Vec<Value>) -> Result<usize, StoreError> {
+        self.with_conn(move |conn| {
+            conn.prepare_cached(sql)
+                .map_err(sql_error)?
+                .execute(rusqlite::params_from_iter(params))
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    /// The database file answers a query.
+    pub async fn check_ready(&self) -> Result<(), StoreError> {
+        self.with_conn(|conn| {
+            conn.query_row("select 1", [], |_| Ok(()))
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
+        self.with_conn(|conn| {
+            // IMMEDIATE takes the write lock first: concurrent starters wait, then see the work done.
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_error)?;
+            let done = migrate::run_now(migrate::run(&mut SqliteMigration(&tx), MIGRATIONS))?;
+            let role = tx
+                .prepare(r#"select 1 from pragma_table_info('user') where name = 'role'"#)
+                .and_then(|mut s| s.exists([]))
+                .map_err(sql_error)?;
+            tx.commit().map_err(sql_error)?;
+            Ok((done, role))
+        })
+        .await
+        .map(|(done, role)| {
+            self.role_column.store(role, Ordering::Relaxed);
+            done
+        })
+    }
+}
+
+/// Each operation's SQL is in the file of its table.
+impl AuthStore for SqliteStore {
+    port_methods!(by_table);
+
+    fn as_stored(&self, user: User) -> User {
+        users::as_stored(self, user)
+    }
+}
+
+/// The runner's steps on an SQLite transaction (synchronous: see [`migrate::run_now`]).
+struct SqliteMigration<'a>(&'a rusqlite::Transaction<'a>);
+
+impl MigrationTx for SqliteMigration<'_> {
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.0.execute_batch(sql).map_err(sql_error)
+    }
+
+    async fn applied_versions(&mut self) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self
+            .0
+            .prepare(r#"select "version" from "better_auth_mcp_migrations""#)
+            .map_err(sql_error)?;
+        stmt.query_map([], |r| r.get(0))
+            .map_err(sql_error)?
+            .collect::<Result<_, _>>()
+            .map_err(sql_error)
+    }
+
+    async fn record(&mut self, m: &Migration) -> Result<(), StoreError> {
+        self.0
+            .execute(
+                r#"insert into "better_auth_mcp_migrations" ("version", "name") values (?1, ?2)"#,
+                params![m.version, m.name],
+            )
+            .map(|_| ())
+            .map_err(sql_error)
+    }
+}
