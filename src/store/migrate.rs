@@ -3,7 +3,7 @@
 //! the steps ([`MigrationTx`]) inside its own locked transaction; the SQL of the
 //! migrations themselves lives in `migrations/<dialect>/`.
 
-use crate::better_auth::StoreError;
+use crate::better_auth::ports::StoreError;
 
 /// The table that records applied migrations (the types read the same in both dialects).
 const BOOKKEEPING: &str = r#"create table if not exists "better_auth_mcp_migrations" ("version" bigint not null primary key,

@@ -12,7 +12,7 @@ mod url;
 
 use chrono::{DateTime, Utc};
 
-use crate::better_auth::{
+use crate::better_auth::ports::{
     AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
     TwoFactorRow, User, UserWithPassword,
 };

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::better_auth::{Session, User};
+use crate::better_auth::ports::{Session, User};
 
 /// The `user` columns in [`user`]'s order (`u` is the table's alias). Ids are read as text,
 /// whether the schema has text or UUID ids. `{USER_ROLE}` is the admin plugin's `role`

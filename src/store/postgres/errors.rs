@@ -6,7 +6,7 @@ use std::error::Error;
 
 use tokio_postgres::error::SqlState;
 
-use crate::better_auth::{Outage, StoreError};
+use crate::better_auth::ports::{Outage, StoreError};
 
 /// Classifies an error without its DETAIL (which could quote row values).
 pub(super) fn db_error(e: tokio_postgres::Error) -> StoreError {

@@ -3,7 +3,7 @@
 use tokio_postgres::types::Type;
 
 use super::PgStore;
-use crate::better_auth::{JwkLookup, JwkRow, StoreError};
+use crate::better_auth::ports::{JwkLookup, JwkRow, StoreError};
 
 pub(super) async fn find(store: &PgStore, kid: &str) -> Result<JwkLookup, StoreError> {
     // No JWT plugin in this deployment: no table, no key.

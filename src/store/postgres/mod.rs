@@ -28,7 +28,7 @@ use self::pool::{Pool, PooledClient};
 use super::PgUrl;
 use super::naming::{Naming, SchemaSettings};
 use super::rows::{self, Columns};
-use crate::better_auth::{
+use crate::better_auth::ports::{
     AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
     TwoFactorRow, User, UserWithPassword,
 };

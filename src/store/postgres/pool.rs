@@ -7,7 +7,7 @@ use deadpool::managed::{Metrics, RecycleError, RecycleResult};
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, RecyclingMethod, Runtime};
 
 use super::errors::{causes, error_chain, outage_of};
-use crate::better_auth::{Outage, StoreError};
+use crate::better_auth::ports::{Outage, StoreError};
 use crate::store::naming::SchemaSettings;
 use crate::store::{PgUrl, tls};
 

@@ -4,7 +4,7 @@ use tokio_postgres::types::Type;
 
 use super::PgStore;
 use super::errors::db_error;
-use crate::better_auth::{RateLimitBucket, StoreError};
+use crate::better_auth::ports::{RateLimitBucket, StoreError};
 
 pub(super) async fn update<T>(
     store: &PgStore,

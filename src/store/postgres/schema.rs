@@ -9,7 +9,7 @@ use tokio_postgres::types::Type;
 
 use super::errors::db_error;
 use super::pool::PooledClient;
-use crate::better_auth::StoreError;
+use crate::better_auth::ports::StoreError;
 use crate::store::migrate::{self, Migration, MigrationTx};
 use crate::store::naming::{self, Casing, Naming, SchemaSettings, TableNames};
 

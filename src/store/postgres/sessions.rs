@@ -6,7 +6,7 @@ use tokio_postgres::types::Type;
 
 use super::PgStore;
 use super::errors::db_error;
-use crate::better_auth::{NewSession, Session, StoreError, User};
+use crate::better_auth::ports::{NewSession, Session, StoreError, User};
 use crate::store::rows::{self, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 
 /// Inserts a session row (in a transaction or not) and returns it as stored.

@@ -6,7 +6,7 @@ use tokio_postgres::types::Type;
 
 use super::errors::db_error;
 use super::{PgStore, json_timestamp};
-use crate::better_auth::{Lockout, StoreError, TwoFactorRow};
+use crate::better_auth::ports::{Lockout, StoreError, TwoFactorRow};
 
 pub(super) async fn find(
     store: &PgStore,

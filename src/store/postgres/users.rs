@@ -8,7 +8,7 @@ use tokio_postgres::types::Type;
 
 use super::errors::{db_error, insert_error};
 use super::{PgStore, json_timestamp, sessions};
-use crate::better_auth::{
+use crate::better_auth::ports::{
     Ban, NewSession, NewUser, Session, Standing, StoreError, User, UserWithPassword,
 };
 use crate::store::rows::{self, USER_COLUMNS, USER_WIDTH};

@@ -4,7 +4,7 @@
 use rusqlite::ErrorCode;
 use rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE;
 
-use crate::better_auth::StoreError;
+use crate::better_auth::ports::StoreError;
 
 /// The user insert's error: a UNIQUE constraint is the email's, the user table's only
 /// one (the id, its primary key, fails with SQLITE_CONSTRAINT_PRIMARYKEY instead).

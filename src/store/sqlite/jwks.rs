@@ -4,7 +4,7 @@ use rusqlite::OptionalExtension;
 
 use super::SqliteStore;
 use super::errors::sql_error;
-use crate::better_auth::{JwkLookup, JwkRow, StoreError};
+use crate::better_auth::ports::{JwkLookup, JwkRow, StoreError};
 
 pub(super) async fn find(store: &SqliteStore, kid: &str) -> Result<JwkLookup, StoreError> {
     let kid = kid.to_owned();

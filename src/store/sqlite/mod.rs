@@ -25,7 +25,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use self::errors::sql_error;
 use super::migrate::{self, Migration, MigrationTx};
 use super::rows;
-use crate::better_auth::{
+use crate::better_auth::ports::{
     AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
     TwoFactorRow, User, UserWithPassword,
 };

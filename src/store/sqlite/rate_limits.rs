@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::SqliteStore;
 use super::errors::sql_error;
-use crate::better_auth::{RateLimitBucket, StoreError};
+use crate::better_auth::ports::{RateLimitBucket, StoreError};
 
 pub(super) async fn update<T: Send + 'static>(
     store: &SqliteStore,

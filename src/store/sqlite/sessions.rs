@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::SqliteStore;
 use super::errors::sql_error;
 use super::values::iso;
-use crate::better_auth::{NewSession, Session, StoreError, User};
+use crate::better_auth::ports::{NewSession, Session, StoreError, User};
 use crate::store::rows::{self, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 
 /// Inserts a session row (in a transaction or not) and returns it as stored.

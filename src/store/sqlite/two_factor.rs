@@ -8,7 +8,7 @@ use rusqlite::types::ValueRef;
 use super::SqliteStore;
 use super::errors::sql_error;
 use super::values::{bool_at, iso, optional_date_at};
-use crate::better_auth::{Lockout, StoreError, TwoFactorRow};
+use crate::better_auth::ports::{Lockout, StoreError, TwoFactorRow};
 
 pub(super) async fn find(
     store: &SqliteStore,

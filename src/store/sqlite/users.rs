@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use super::errors::{sql_error, user_insert_error};
 use super::values::{bool_at, iso, optional_date_at};
 use super::{SqliteStore, sessions};
-use crate::better_auth::{
+use crate::better_auth::ports::{
     Ban, NewSession, NewUser, Session, Standing, StoreError, User, UserWithPassword,
 };
 use crate::store::rows::{self, USER_COLUMNS, USER_WIDTH};
