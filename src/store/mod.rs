@@ -86,11 +86,61 @@ impl Store {
     }
 }
 
-/// The port's methods that only pass their arguments on, each on whichever backend this
-/// is: a new port method is one line here.
-macro_rules! delegate {
-    ($(async fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
-        $(async fn $name(&self $(, $arg: $ty)*) -> $ret {
+/// The port's methods that only pass their arguments on, once for all three impls: each
+/// with the function (of the same name in both backends' table files) that does it.
+/// `$then` is [`by_table`] for a backend, [`by_backend`] for [`Store`]; generic parameters
+/// go in brackets. A new port method is a line here and a body in each backend.
+macro_rules! port_methods {
+    ($then:ident) => {
+        $then! {
+            users::create_with_password => fn create_user_with_password[](new: &NewUser,
+                session: Option<&NewSession>) -> (User, Option<Session>);
+            sessions::create => fn create_session[](user_id: &str, session: &NewSession) -> Session;
+            sessions::find => fn find_session[](token: &str) -> Option<(Session, User)>;
+            sessions::find_with_user => fn find_user_with_session[](user_id: &str, session_id: &str)
+                -> Option<(User, Option<Session>)>;
+            sessions::extend => fn extend_session[](session_id: &str, expires_at: DateTime<Utc>,
+                now: DateTime<Utc>) -> ();
+            sessions::delete => fn delete_session[](token: &str) -> bool;
+            users::update_password => fn update_password[](user_id: &str, password_hash: &str,
+                now: DateTime<Utc>) -> ();
+            jwks::find => fn find_jwk[](kid: &str) -> JwkLookup;
+            users::find_by_email => fn find_user_by_email[](email: &str)
+                -> Option<UserWithPassword>;
+            users::find_by_id => fn find_user_by_id[](id: &str) -> Option<User>;
+            users::find_standing => fn find_standing[](user_id: &str) -> Standing;
+            users::lift_ban => fn lift_ban[](user_id: &str, now: DateTime<Utc>) -> ();
+            two_factor::find => fn find_two_factor[](user_id: &str) -> Option<TwoFactorRow>;
+            two_factor::record_failure => fn record_second_factor_failure[](two_factor_id: &str,
+                max_failed: i64, lock_until: DateTime<Utc>) -> ();
+            two_factor::reset_failures => fn reset_second_factor_failures[](two_factor_id: &str)
+                -> ();
+            two_factor::replace_backup_codes => fn replace_backup_codes[](two_factor_id: &str,
+                old: &str, new: &str) -> bool;
+            rate_limits::update => fn update_rate_limit[T: Send + 'static](key: &str, new_id: &str,
+                rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T)
+                    + Send + 'static) -> T;
+        }
+    };
+}
+use port_methods;
+
+/// A backend's port methods, each calling its table file's function.
+macro_rules! by_table {
+    ($($file:ident::$body:ident => fn $name:ident[$($generics:tt)*]($($arg:ident: $ty:ty),*)
+        -> $ok:ty;)*) => {
+        $(async fn $name<$($generics)*>(&self, $($arg: $ty),*) -> Result<$ok, StoreError> {
+            $file::$body(self, $($arg),*).await
+        })*
+    };
+}
+use by_table;
+
+/// [`Store`]'s port methods, each on whichever backend this is.
+macro_rules! by_backend {
+    ($($file:ident::$body:ident => fn $name:ident[$($generics:tt)*]($($arg:ident: $ty:ty),*)
+        -> $ok:ty;)*) => {
+        $(async fn $name<$($generics)*>(&self, $($arg: $ty),*) -> Result<$ok, StoreError> {
             on_backend!(self, s => s.$name($($arg),*).await)
         })*
     };
@@ -98,43 +148,9 @@ macro_rules! delegate {
 
 /// Each call goes to the backend's own implementation.
 impl AuthStore for Store {
-    delegate! {
-        async fn create_user_with_password(&self, new: &NewUser, session: Option<&NewSession>)
-            -> Result<(User, Option<Session>), StoreError>;
-        async fn create_session(&self, user_id: &str, session: &NewSession)
-            -> Result<Session, StoreError>;
-        async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError>;
-        async fn find_user_with_session(&self, user_id: &str, session_id: &str)
-            -> Result<Option<(User, Option<Session>)>, StoreError>;
-        async fn extend_session(&self, session_id: &str, expires_at: DateTime<Utc>,
-            now: DateTime<Utc>) -> Result<(), StoreError>;
-        async fn delete_session(&self, token: &str) -> Result<bool, StoreError>;
-        async fn update_password(&self, user_id: &str, password_hash: &str, now: DateTime<Utc>)
-            -> Result<(), StoreError>;
-        async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError>;
-        async fn find_user_by_email(&self, email: &str)
-            -> Result<Option<UserWithPassword>, StoreError>;
-        async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
-        async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError>;
-        async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
-        async fn find_two_factor(&self, user_id: &str) -> Result<Option<TwoFactorRow>, StoreError>;
-        async fn record_second_factor_failure(&self, two_factor_id: &str, max_failed: i64,
-            lock_until: DateTime<Utc>) -> Result<(), StoreError>;
-        async fn reset_second_factor_failures(&self, two_factor_id: &str) -> Result<(), StoreError>;
-        async fn replace_backup_codes(&self, two_factor_id: &str, old: &str, new: &str)
-            -> Result<bool, StoreError>;
-    }
+    port_methods!(by_backend);
 
     fn as_stored(&self, user: User) -> User {
         on_backend!(self, s => s.as_stored(user))
-    }
-
-    async fn update_rate_limit<T: Send + 'static>(
-        &self,
-        key: &str,
-        new_id: &str,
-        rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T) + Send + 'static,
-    ) -> Result<T, StoreError> {
-        on_backend!(self, s => s.update_rate_limit(key, new_id, rule).await)
     }
 }

@@ -25,9 +25,9 @@ use tokio_postgres::types::{ToSql, Type};
 
 use self::errors::{connection_lost, db_error};
 use self::pool::{Pool, PooledClient};
-use super::PgUrl;
 use super::naming::{Naming, SchemaSettings};
 use super::rows::{self, Columns};
+use super::{PgUrl, by_table, port_methods};
 use crate::better_auth::ports::{
     AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
     TwoFactorRow, User, UserWithPassword,
@@ -232,116 +232,10 @@ impl PgStore {
 
 /// Each operation's SQL is in the file of its table.
 impl AuthStore for PgStore {
-    async fn create_user_with_password(
-        &self,
-        new: &NewUser,
-        session: Option<&NewSession>,
-    ) -> Result<(User, Option<Session>), StoreError> {
-        users::create_with_password(self, new, session).await
-    }
+    port_methods!(by_table);
 
     fn as_stored(&self, user: User) -> User {
         users::as_stored(self, user)
-    }
-
-    async fn create_session(
-        &self,
-        user_id: &str,
-        session: &NewSession,
-    ) -> Result<Session, StoreError> {
-        sessions::create(self, user_id, session).await
-    }
-
-    async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
-        sessions::find(self, token).await
-    }
-
-    async fn find_user_with_session(
-        &self,
-        user_id: &str,
-        session_id: &str,
-    ) -> Result<Option<(User, Option<Session>)>, StoreError> {
-        sessions::find_with_user(self, user_id, session_id).await
-    }
-
-    async fn extend_session(
-        &self,
-        session_id: &str,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sessions::extend(self, session_id, expires_at, now).await
-    }
-
-    async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
-        sessions::delete(self, token).await
-    }
-
-    async fn update_password(
-        &self,
-        user_id: &str,
-        password_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        users::update_password(self, user_id, password_hash, now).await
-    }
-
-    async fn find_jwk(&self, kid: &str) -> Result<JwkLookup, StoreError> {
-        jwks::find(self, kid).await
-    }
-
-    async fn find_user_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<UserWithPassword>, StoreError> {
-        users::find_by_email(self, email).await
-    }
-
-    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        users::find_by_id(self, id).await
-    }
-
-    async fn find_standing(&self, user_id: &str) -> Result<Standing, StoreError> {
-        users::find_standing(self, user_id).await
-    }
-
-    async fn lift_ban(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        users::lift_ban(self, user_id, now).await
-    }
-
-    async fn find_two_factor(&self, user_id: &str) -> Result<Option<TwoFactorRow>, StoreError> {
-        two_factor::find(self, user_id).await
-    }
-
-    async fn record_second_factor_failure(
-        &self,
-        two_factor_id: &str,
-        max_failed: i64,
-        lock_until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        two_factor::record_failure(self, two_factor_id, max_failed, lock_until).await
-    }
-
-    async fn reset_second_factor_failures(&self, two_factor_id: &str) -> Result<(), StoreError> {
-        two_factor::reset_failures(self, two_factor_id).await
-    }
-
-    async fn replace_backup_codes(
-        &self,
-        two_factor_id: &str,
-        old: &str,
-        new: &str,
-    ) -> Result<bool, StoreError> {
-        two_factor::replace_backup_codes(self, two_factor_id, old, new).await
-    }
-
-    async fn update_rate_limit<T: Send + 'static>(
-        &self,
-        key: &str,
-        new_id: &str,
-        rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T) + Send + 'static,
-    ) -> Result<T, StoreError> {
-        rate_limits::update(self, key, new_id, rule).await
     }
 }
 
