@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use super::{
+use super::ports::{
     AuthStore, Ban, JwkLookup, Lockout, NewSession, NewUser, RateLimitBucket, Session, Standing,
     StoreError, TwoFactorRow, User, UserWithPassword,
 };

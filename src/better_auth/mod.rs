@@ -43,10 +43,5 @@ pub use settings::{AuthSettings, SessionPolicy};
 // The names the domain's own modules share, through `super::`.
 use credentials::two_factor::{LOCKOUT, MAX_FAILED_SECOND_FACTORS, SECOND_FACTOR_RATE_LIMIT};
 use password::{Admission, PasswordHasher};
-use ports::JwksSource;
-// TEMPORARY until the store imports from `ports`.
-pub use ports::{
-    Ban, JwkLookup, JwkRow, Lockout, NewSession, NewUser, RateLimitBucket, Standing, TwoFactorRow,
-    UserWithPassword,
-};
+use ports::{JwkLookup, JwksSource, Lockout, NewSession, NewUser, RateLimitBucket, Standing};
 use rate_limit::{RateDecision, rate_limit_key};

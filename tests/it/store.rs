@@ -1,7 +1,9 @@
 //! The store's contract, one suite run on PostgreSQL (TLS + SCRAM), on PostgreSQL with
 //! prepared statements (DATABASE_PREPARED_STATEMENTS), and on SQLite.
 
-use better_auth_mcp::better_auth::{AuthStore, JwkLookup, NewSession, NewUser, StoreError, User};
+use better_auth_mcp::better_auth::ports::{
+    AuthStore, JwkLookup, NewSession, NewUser, StoreError, User,
+};
 use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 use chrono::{SubsecRound, Utc};
 

@@ -12,6 +12,7 @@ pub mod verify;
 mod tests {
     use super::super::credentials::two_factor::{self, BackupCodes};
     use super::super::memory::MemoryStore;
+    use super::super::ports::TwoFactorRow;
     use super::super::*;
     use super::sign_in::SignIn;
     use super::sign_up::SignUp;
