@@ -141,7 +141,10 @@ impl AuthError {
     /// level: a database error's own causes can quote row values).
     pub fn log_detail(&self) -> Option<String> {
         match self {
-            Self::ServiceUnavailable { cause, .. } => Some(cause.to_string()),
+            Self::ServiceUnavailable { cause, .. } => Some(match cause.as_ref() {
+                StoreError::Unavailable { detail, .. } => detail.clone(),
+                other => other.to_string(),
+            }),
             Self::Internal { detail, cause } => Some(match cause {
                 Some(cause) => format!("{detail}: {cause}"),
                 None => detail.clone(),

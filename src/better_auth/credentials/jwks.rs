@@ -1,6 +1,6 @@
 //! The JWT plugin's tokens (EdDSA, ES256, RS256, PS256), verified with the public keys of
-//! its `jwks` table, or of a JWKS URL such as Neon Auth's, and the claim rules every
-//! token here obeys.
+//! its `jwks` table, or of a JWKS URL such as Neon Auth's; their claims are checked with
+//! the [`ClaimRules`] every JWT here obeys (jwt.rs).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

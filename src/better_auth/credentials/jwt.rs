@@ -16,6 +16,8 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const DEFAULT_LEEWAY_SECS: u64 = 30;
 pub const MAX_LEEWAY_SECS: u64 = 60;
 
+/// The claims of a verified credential: an access token issued here, a JWT-plugin token,
+/// or a Better Auth session described in the same terms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub sub: String,

@@ -24,7 +24,7 @@ pub enum CredentialKind {
     AccessToken,
     /// A Better Auth session token, raw or as the signed cookie value.
     BetterAuthSession,
-    /// A token of Better Auth's JWT plugin, checked against the `jwks` table.
+    /// A token of Better Auth's JWT plugin, checked against the `jwks` table or JWKS URL.
     BetterAuthJwt,
 }
 

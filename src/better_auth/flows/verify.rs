@@ -21,7 +21,8 @@ impl<S: AuthStore> AuthService<S> {
 
     /// Verifies any credential of the deployment: an access token (stateless), a Better
     /// Auth session token (raw or signed; looked up), or a JWT-plugin token (key from
-    /// `jwks`). A credential that does not verify is `AuthError::InvalidToken`.
+    /// `jwks` or the JWKS URL). A credential that does not verify is
+    /// `AuthError::InvalidToken`.
     pub async fn verify(&self, credential: &str) -> Result<VerifiedToken, AuthError> {
         let credential = credential.trim();
         match shape_of(credential) {
