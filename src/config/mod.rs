@@ -187,7 +187,8 @@ impl Config {
                 })
             }
         };
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // What the settings leave unset (the hash limits) is the domain's default.
+        let defaults = AuthSettings::default();
         let secret = given(&s.better_auth_secret).map(SecretString::from);
         Ok(Self {
             store: StoreConfig {
@@ -229,8 +230,12 @@ impl Config {
                     expires_in: Duration::from_secs(s.session_expires_in_seconds),
                     update_age: Duration::from_secs(s.session_update_age_seconds),
                 },
-                hash_concurrency: s.hash_concurrency.map_or(cores, |n| n as usize),
-                hash_queue_limit: s.hash_queue_limit.map_or(cores * 16, |n| n as usize),
+                hash_concurrency: s
+                    .hash_concurrency
+                    .map_or(defaults.hash_concurrency, |n| n as usize),
+                hash_queue_limit: s
+                    .hash_queue_limit
+                    .map_or(defaults.hash_queue_limit, |n| n as usize),
                 rate_limit: RateLimitPolicy {
                     enabled: s.rate_limit_enabled,
                     window: Duration::from_secs(s.rate_limit_window_seconds),
