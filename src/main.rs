@@ -100,6 +100,7 @@ fn main() {
     }
     let settings = &cli.settings;
     let tools = match ToolSelection::offered(
+        settings.toolsets.as_deref(),
         settings.tools.as_deref(),
         settings.read_only,
         settings.http.is_some(),

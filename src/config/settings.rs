@@ -58,8 +58,18 @@ pub struct Settings {
     #[arg(long, env = "JWKS_REFETCH_INTERVAL_SECONDS", value_name = "SECONDS",
           default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub jwks_refetch_interval_seconds: u64,
-    /// Offer only these tools (comma-separated: sign_up, sign_in, verify_token, get_user,
-    /// refresh_token, sign_out). Default (or empty): all six.
+    /// The toolsets to offer (comma-separated: auth, api_keys, organizations). Default (or
+    /// empty): auth.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_MCP_TOOLSETS",
+        value_name = "LIST",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub toolsets: Option<Vec<String>>,
+    /// Offer only these tools of the toolsets (comma-separated, e.g. sign_in,verify_token).
+    /// Default (or empty): all of them.
     #[arg(
         long,
         env = "BETTER_AUTH_MCP_TOOLS",
@@ -68,7 +78,8 @@ pub struct Settings {
         global = true
     )]
     pub tools: Option<Vec<String>>,
-    /// Offer only verify_token and get_user: no account is created, no password handled.
+    /// Offer only the read-only tools (of auth: verify_token and get_user): no account or
+    /// key is created, no password handled.
     #[arg(long, env = "BETTER_AUTH_MCP_READ_ONLY", value_name = "BOOL", num_args = 0..=1,
           require_equals = true, default_value = "false", default_missing_value = "true",
           value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]

@@ -13,5 +13,5 @@ pub mod stdio;
 pub mod types;
 
 pub(crate) use answers::log_failure;
-pub use selection::{ALL_TOOLS, READ_ONLY_TOOLS, ToolSelection, ToolSelectionError};
+pub use selection::{ALL_TOOLS, TOOLSETS, ToolSelection, ToolSelectionError, Toolset};
 pub use server::AuthServer;

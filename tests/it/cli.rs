@@ -350,7 +350,7 @@ async fn a_tools_allowlist_offers_just_those_tools() {
 }
 
 #[test]
-fn an_unknown_tool_or_a_writing_tool_under_read_only_refuses_to_start() {
+fn an_unknown_toolset_or_tool_or_a_writing_tool_under_read_only_refuses_to_start() {
     let home = tempdir();
     let env = ServerEnv::sqlite(home.path());
     let out = run_to_end(&env, &["--tools", "sign_in,drop_database"]);
@@ -359,6 +359,17 @@ fn an_unknown_tool_or_a_writing_tool_under_read_only_refuses_to_start() {
     let out = run_to_end(&env, &["--read-only", "--tools", "sign_up"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
+    let out = run_to_end(&env, &["--toolsets", "auth,everything"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("everything"));
+    // A tool of a toolset not chosen: the error names the toolset that has it.
+    let out = run_to_end(&env, &["--tools", "verify_token,create_api_key"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("api_keys") && err.contains("--toolsets"),
+        "{err}"
+    );
 }
 
 /// Settings are accepted before or after the subcommand, `migrate --help` lists what

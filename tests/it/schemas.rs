@@ -120,10 +120,15 @@ async fn tables_in_the_neon_auth_schema_work_through_pgbouncer_in_transaction_mo
     let env = ServerEnv::postgres(home.path(), &db.pooled_url())
         .with("BETTER_AUTH_SECRET", SECRET)
         .with("BETTER_AUTH_URL", BASE_URL)
-        .with("DATABASE_SCHEMA", "neon_auth")
-        .with("RATE_LIMIT_ENABLED", "false");
+        .with("DATABASE_SCHEMA", "neon_auth");
     let server = Server::start(&env).await;
     both_ways(&app, &server).await;
+    // The rate limit's buckets are Better Auth's `rateLimit` table in that schema too.
+    assert_ne!(
+        db.sql(r#"select count(*) from neon_auth."rateLimit""#),
+        "0",
+        "sign_in and sign_up counted in neon_auth.rateLimit"
+    );
     assert_eq!(
         db.sql("select count(*) from pg_tables where schemaname = 'public'"),
         "0",

@@ -16,15 +16,19 @@ pub(super) async fn update<T>(
     let tx = client.transaction().await.map_err(db_error)?;
     // A (0, 0) row stands for "no bucket yet": it lets the next line lock the row.
     tx.execute_typed(
-        r#"insert into "rateLimit" ("id", "key", "count", "lastRequest") values ($1, $2, 0, 0)
+        &store.sql(
+            r#"insert into "rateLimit" ("id", "key", "count", "lastRequest") values ($1, $2, 0, 0)
            on conflict ("key") do nothing"#,
+        ),
         &[(&new_id, Type::TEXT), (&key, Type::TEXT)],
     )
     .await
     .map_err(db_error)?;
     let row = tx
         .query_typed_one(
-            r#"select "count"::int8, "lastRequest"::int8 from "rateLimit" where "key" = $1 for update"#,
+            &store.sql(
+                r#"select "count"::int8, "lastRequest"::int8 from "rateLimit" where "key" = $1 for update"#,
+            ),
             &[(&key, Type::TEXT)],
         )
         .await
@@ -39,7 +43,9 @@ pub(super) async fn update<T>(
     let (next, decision) = rule(previous);
     if let Some(b) = next {
         tx.execute_typed(
-            r#"update "rateLimit" set "count" = $2::int8, "lastRequest" = $3 where "key" = $1"#,
+            &store.sql(
+                r#"update "rateLimit" set "count" = $2::int8, "lastRequest" = $3 where "key" = $1"#,
+            ),
             &[
                 (&key, Type::TEXT),
                 (&b.count, Type::INT8),
