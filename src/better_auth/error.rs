@@ -19,6 +19,16 @@ pub enum TokenRejection {
     SessionNotFound,
     /// The configured JWKS URL could not be read, and no key it served is known.
     JwksUnavailable,
+    /// An API key the `apikey` table does not have (the plugin's INVALID_API_KEY).
+    InvalidApiKey,
+    /// The plugin's KEY_DISABLED.
+    KeyDisabled,
+    /// The plugin's KEY_EXPIRED (the key is deleted, as the plugin does).
+    KeyExpired,
+    /// The plugin's USAGE_EXCEEDED: no use left.
+    UsageExceeded,
+    /// The plugin's RATE_LIMITED: the key's own rate limit.
+    KeyRateLimited,
 }
 
 impl TokenRejection {
@@ -35,6 +45,11 @@ impl TokenRejection {
             Self::TooLarge => "too_large",
             Self::SessionNotFound => "session_not_found",
             Self::JwksUnavailable => "jwks_unavailable",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::KeyDisabled => "key_disabled",
+            Self::KeyExpired => "key_expired",
+            Self::UsageExceeded => "usage_exceeded",
+            Self::KeyRateLimited => "rate_limited",
         }
     }
 }
@@ -88,6 +103,18 @@ pub enum AuthError {
     /// Too many password hashes are running or waiting: refused at once, not queued.
     #[error("The server is busy checking passwords; retry after 1 second")]
     Busy,
+    /// A toolset's Better Auth plugin has no tables in the database.
+    #[error("{0} tables not found: add the plugin to the Better Auth app and run its migration")]
+    PluginNotEnabled(&'static str),
+    /// An API key that is not the caller's, or none (the plugin's INVALID_API_KEY).
+    #[error("Invalid API key.")]
+    InvalidApiKey,
+    /// A tool argument Better Auth's plugin refuses: its code and message.
+    #[error("{message}")]
+    Refused {
+        code: &'static str,
+        message: &'static str,
+    },
     /// The database cannot serve now: the text says why, in terms of what to fix; the
     /// store's error (safe to log) is kept for the log.
     #[error("Unavailable: {outage}; nothing was changed. The next call tries again.")]
@@ -123,6 +150,9 @@ impl AuthError {
             Self::InvalidToken(_) | Self::NotASessionToken => "INVALID_TOKEN",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::RateLimited { .. } | Self::Busy => "RATE_LIMITED",
+            Self::PluginNotEnabled(_) => "PLUGIN_NOT_ENABLED",
+            Self::InvalidApiKey => "INVALID_API_KEY",
+            Self::Refused { code, .. } => code,
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Internal { .. } => "INTERNAL_ERROR",
         }
@@ -164,6 +194,7 @@ impl From<StoreError> for AuthError {
                 outage,
                 cause: Box::new(e),
             },
+            StoreError::PluginNotEnabled(plugin) => Self::PluginNotEnabled(plugin),
             e @ (StoreError::Other { .. } | StoreError::Schema(_)) => Self::Internal {
                 detail: "the database failed".into(),
                 cause: Some(Box::new(e)),

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::ports::{
-    AuthStore, Ban, JwkLookup, Lockout, NewSession, NewUser, RateLimitBucket, Session, Standing,
-    StoreError, TwoFactorRow, User, UserWithPassword,
+    ApiKeyRow, ApiKeyUsage, AuthStore, Ban, JwkLookup, Lockout, Membership, NewApiKey, NewSession,
+    NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
 #[derive(Default)]
@@ -30,6 +30,8 @@ struct Rows {
     /// Whether there is a (keyless) `jwks` table, and how often it was read.
     jwks_table: bool,
     jwk_reads: usize,
+    /// `apikey` rows with their stored key.
+    api_keys: Vec<(String, ApiKeyRow)>,
 }
 
 impl MemoryStore {
@@ -267,6 +269,89 @@ impl AuthStore for MemoryStore {
     async fn lift_ban(&self, user_id: &str, _now: DateTime<Utc>) -> Result<(), StoreError> {
         self.rows().bans.remove(user_id);
         Ok(())
+    }
+
+    async fn find_api_key(&self, stored_key: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        let rows = self.rows();
+        Ok(rows
+            .api_keys
+            .iter()
+            .find(|(k, _)| k == stored_key)
+            .map(|(_, r)| r.clone()))
+    }
+
+    async fn find_api_key_by_id(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        let rows = self.rows();
+        Ok(rows
+            .api_keys
+            .iter()
+            .find(|(_, r)| r.id == id)
+            .map(|(_, r)| r.clone()))
+    }
+
+    async fn swap_api_key_usage(
+        &self,
+        id: &str,
+        seen: &ApiKeyUsage,
+        next: &ApiKeyUsage,
+        updated_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        let mut rows = self.rows();
+        let Some((_, row)) = rows
+            .api_keys
+            .iter_mut()
+            .find(|(_, r)| r.id == id && r.usage == *seen)
+        else {
+            return Ok(false);
+        };
+        row.usage = next.clone();
+        if let Some(t) = updated_at {
+            row.updated_at = t;
+        }
+        Ok(true)
+    }
+
+    async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
+        let mut rows = self.rows();
+        let before = rows.api_keys.len();
+        rows.api_keys.retain(|(_, r)| r.id != id);
+        Ok(rows.api_keys.len() < before)
+    }
+
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<String, StoreError> {
+        self.rows()
+            .api_keys
+            .push((key.stored_key.clone(), key.row.clone()));
+        Ok(key.row.id.clone())
+    }
+
+    async fn list_api_keys(&self, reference_id: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let rows = self.rows();
+        Ok(rows
+            .api_keys
+            .iter()
+            .rev()
+            .filter(|(_, r)| r.reference_id == reference_id)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    async fn find_memberships(&self, _user_id: &str) -> Result<Vec<Membership>, StoreError> {
+        Err(StoreError::PluginNotEnabled("organization"))
+    }
+
+    async fn find_organization_roles(
+        &self,
+        _organization_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Err(StoreError::PluginNotEnabled("organization"))
+    }
+
+    async fn find_active_organization(
+        &self,
+        _session_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Err(StoreError::PluginNotEnabled("organization"))
     }
 
     async fn update_rate_limit<T: Send + 'static>(

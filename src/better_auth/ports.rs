@@ -154,6 +154,64 @@ pub struct RateLimitBucket {
     pub last_request_ms: i64,
 }
 
+/// The api-key plugin's counters of a key, which each use moves (its `remaining`,
+/// `lastRefillAt`, `requestCount`, `lastRequest`): compared and replaced as one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiKeyUsage {
+    /// Uses left; None: unlimited.
+    pub remaining: Option<i64>,
+    pub last_refill_at: Option<DateTime<Utc>>,
+    pub request_count: Option<i64>,
+    pub last_request: Option<DateTime<Utc>>,
+}
+
+/// A row of the api-key plugin's `apikey` table, without its `key` (the hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub config_id: String,
+    pub name: Option<String>,
+    /// The key's first characters, in clear.
+    pub start: Option<String>,
+    /// The user (or organization) the key belongs to.
+    pub reference_id: String,
+    pub prefix: Option<String>,
+    /// Milliseconds.
+    pub refill_interval: Option<i64>,
+    pub refill_amount: Option<i64>,
+    /// None counts as enabled, as the plugin has it.
+    pub enabled: Option<bool>,
+    pub rate_limit_enabled: Option<bool>,
+    /// Milliseconds.
+    pub rate_limit_time_window: Option<i64>,
+    pub rate_limit_max: Option<i64>,
+    pub usage: ApiKeyUsage,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// JSON text, as the plugin stores it.
+    pub permissions: Option<String>,
+    /// JSON text, as the plugin stores it (`"null"` when none was given).
+    pub metadata: Option<String>,
+}
+
+/// A key to store: its row and the value of its `key` column (the hash, or the key itself
+/// where the app disabled hashing).
+pub struct NewApiKey {
+    pub row: ApiKeyRow,
+    pub stored_key: String,
+}
+
+/// A member row of the organization plugin, with its organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub organization_id: String,
+    pub name: String,
+    pub slug: String,
+    /// The member's `role` column: roles, comma-separated.
+    pub role: String,
+}
+
 /// What a store error came from: the driver's error, kept for programs (never shown:
 /// a database error's DETAIL can quote row values).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -222,6 +280,9 @@ pub enum StoreError {
     /// will not help.
     #[error("the database schema cannot be used: {0}")]
     Schema(String),
+    /// A Better Auth plugin's tables are not in the database (the plugin's name).
+    #[error("{0} tables not found")]
+    PluginNotEnabled(&'static str),
     #[error("database error: {detail}")]
     Other {
         detail: String,
@@ -372,6 +433,64 @@ pub trait AuthStore: Send + Sync + 'static {
         old: &str,
         new: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The `apikey` row whose `key` column holds `stored_key`.
+    fn find_api_key(
+        &self,
+        stored_key: &str,
+    ) -> impl Future<Output = Result<Option<ApiKeyRow>, StoreError>> + Send;
+
+    /// The `apikey` row of this id.
+    fn find_api_key_by_id(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ApiKeyRow>, StoreError>> + Send;
+
+    /// Replaces the key's counters with `next` (and `updatedAt`, when given) if they are
+    /// still `seen`: one compare-and-swap, so concurrent users of one key, here and in the
+    /// app, spend one budget. False if they were not (or the key is gone).
+    fn swap_api_key_usage(
+        &self,
+        id: &str,
+        seen: &ApiKeyUsage,
+        next: &ApiKeyUsage,
+        updated_at: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes the key; false if there was none.
+    fn delete_api_key(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores a new key; returns its id as stored (the database's, with UUID ids).
+    fn create_api_key(
+        &self,
+        key: &NewApiKey,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+
+    /// The keys of a user (or organization), newest first, at most 100 (the plugin's
+    /// adapter reads no more).
+    fn list_api_keys(
+        &self,
+        reference_id: &str,
+    ) -> impl Future<Output = Result<Vec<ApiKeyRow>, StoreError>> + Send;
+
+    /// The user's memberships, with their organizations.
+    fn find_memberships(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<Membership>, StoreError>> + Send;
+
+    /// The `organizationRole` rows of an organization (dynamic access control): role name
+    /// and its `permission` JSON text. Empty when the table does not exist.
+    fn find_organization_roles(
+        &self,
+        organization_id: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
+
+    /// The session's `activeOrganizationId`, when the column exists.
+    fn find_active_organization(
+        &self,
+        session_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     /// Reads the `rateLimit` bucket of `key`, lets `rule` decide, and stores what it
     /// returns, in one transaction holding the row: concurrent processes see each other.

@@ -49,31 +49,22 @@ pub(super) fn run_now<F: std::future::Future>(future: F) -> F::Output {
     }
 }
 
-/// The embedded migrations of one dialect, from `migrations/<dialect>/`, in order.
+/// The embedded migrations of one dialect, from `migrations/<dialect>/<file>`, in order.
 macro_rules! migrations {
-    ($dialect:literal) => {
-        [
+    ($dialect:literal, [$($version:literal => $name:literal in $file:literal),* $(,)?]) => {
+        [$(
             Migration {
-                version: 1,
-                name: "better_auth_core",
+                version: $version,
+                name: $name,
                 sql: include_str!(concat!(
                     env!("CARGO_MANIFEST_DIR"),
                     "/migrations/",
                     $dialect,
-                    "/0001_better_auth_core.sql"
+                    "/",
+                    $file
                 )),
             },
-            Migration {
-                version: 2,
-                name: "rate_limit",
-                sql: include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/migrations/",
-                    $dialect,
-                    "/0002_rate_limit.sql"
-                )),
-            },
-        ]
+        )*]
     };
 }
 pub(super) use migrations;

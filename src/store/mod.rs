@@ -13,8 +13,8 @@ mod url;
 use chrono::{DateTime, Utc};
 
 use crate::better_auth::ports::{
-    AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
-    TwoFactorRow, User, UserWithPassword,
+    ApiKeyRow, ApiKeyUsage, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
+    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
 pub use naming::{Casing, SchemaSettings, TableNames};
@@ -117,6 +117,18 @@ macro_rules! port_methods {
                 -> ();
             two_factor::replace_backup_codes => fn replace_backup_codes[](two_factor_id: &str,
                 old: &str, new: &str) -> bool;
+            api_keys::find => fn find_api_key[](stored_key: &str) -> Option<ApiKeyRow>;
+            api_keys::find_by_id => fn find_api_key_by_id[](id: &str) -> Option<ApiKeyRow>;
+            api_keys::swap_usage => fn swap_api_key_usage[](id: &str, seen: &ApiKeyUsage,
+                next: &ApiKeyUsage, updated_at: Option<DateTime<Utc>>) -> bool;
+            api_keys::delete => fn delete_api_key[](id: &str) -> bool;
+            api_keys::create => fn create_api_key[](key: &NewApiKey) -> String;
+            api_keys::list => fn list_api_keys[](reference_id: &str) -> Vec<ApiKeyRow>;
+            organizations::memberships => fn find_memberships[](user_id: &str) -> Vec<Membership>;
+            organizations::roles => fn find_organization_roles[](organization_id: &str)
+                -> Vec<(String, String)>;
+            organizations::active => fn find_active_organization[](session_id: &str)
+                -> Option<String>;
             rate_limits::update => fn update_rate_limit[T: Send + 'static](key: &str, new_id: &str,
                 rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T)
                     + Send + 'static) -> T;

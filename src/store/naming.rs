@@ -18,6 +18,10 @@ const MODELS: &[&str] = &[
     "rateLimit",
     "twoFactor",
     "jwks",
+    "apikey",
+    "organization",
+    "member",
+    "organizationRole",
 ];
 const BOOKKEEPING: &str = "better_auth_mcp_migrations";
 

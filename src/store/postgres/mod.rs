@@ -6,8 +6,10 @@
 //! implementation; each table's SQL is in its own file, the pool and error
 //! classification in theirs.
 
+mod api_keys;
 mod errors;
 mod jwks;
+mod organizations;
 mod pool;
 mod rate_limits;
 mod schema;
@@ -29,8 +31,8 @@ use super::naming::{Naming, SchemaSettings};
 use super::rows::{self, Columns};
 use super::{PgUrl, by_table, port_methods};
 use crate::better_auth::ports::{
-    AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
-    TwoFactorRow, User, UserWithPassword,
+    ApiKeyRow, ApiKeyUsage, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
+    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
 pub use self::pool::PoolSettings;
@@ -57,6 +59,17 @@ pub struct PgStore {
     /// `initialize` while its first connection is still being made.
     ready: Arc<tokio::sync::OnceCell<()>>,
     prepared_statements: bool,
+    /// Which plugins' tables were found (once found, never looked for again).
+    plugins: Arc<PluginTables>,
+}
+
+/// Plugin tables found in the deployment. A table not found is looked for again on the
+/// next call that needs it: an app may migrate while this server runs.
+#[derive(Default)]
+struct PluginTables {
+    api_key: AtomicBool,
+    organization: AtomicBool,
+    organization_role: AtomicBool,
 }
 
 impl PgStore {
@@ -73,6 +86,7 @@ impl PgStore {
             rendered: Arc::default(),
             ready: Arc::default(),
             prepared_statements: settings.prepared_statements,
+            plugins: Arc::default(),
         })
     }
 
@@ -135,6 +149,18 @@ impl PgStore {
         let template = format!(r#"select to_regclass('"{model}"')::text"#);
         let row = self.read_opt(&template, &[]).await?;
         Ok(row.and_then(|r| r.get::<_, Option<String>>(0)).is_some())
+    }
+
+    /// Whether the plugin table of `model` exists, remembered in `found` once it does.
+    async fn has_plugin_table(&self, found: &AtomicBool, model: &str) -> Result<bool, StoreError> {
+        if found.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let exists = self.has_table(model).await?;
+        if exists {
+            found.store(true, Ordering::Relaxed);
+        }
+        Ok(exists)
     }
 
     pub fn describe(&self) -> String {

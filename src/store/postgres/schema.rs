@@ -13,7 +13,10 @@ use crate::better_auth::ports::StoreError;
 use crate::store::migrate::{self, Migration, MigrationTx};
 use crate::store::naming::{self, Casing, Naming, SchemaSettings, TableNames};
 
-const MIGRATIONS: &[Migration] = &migrate::migrations!("postgres");
+const MIGRATIONS: &[Migration] = &migrate::migrations!("postgres", [
+    1 => "better_auth_core" in "0001_better_auth_core.sql",
+    2 => "rate_limit" in "0002_rate_limit.sql",
+]);
 
 /// Serialises migrations across server processes; a transaction-scoped lock, so it also
 /// works through a transaction pooler.

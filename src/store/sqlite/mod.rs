@@ -4,9 +4,11 @@
 //! This file holds the store, its one connection, the migration and the port's
 //! implementation; each table's SQL is in its own file.
 
+mod api_keys;
 mod errors;
 pub mod files;
 mod jwks;
+mod organizations;
 mod rate_limits;
 mod sessions;
 mod two_factor;
@@ -26,11 +28,15 @@ use self::errors::sql_error;
 use super::migrate::{self, Migration, MigrationTx};
 use super::{by_table, port_methods, rows};
 use crate::better_auth::ports::{
-    AuthStore, JwkLookup, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
-    TwoFactorRow, User, UserWithPassword,
+    ApiKeyRow, ApiKeyUsage, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
+    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
-const MIGRATIONS: &[Migration] = &migrate::migrations!("sqlite");
+const MIGRATIONS: &[Migration] = &migrate::migrations!("sqlite", [
+    1 => "better_auth_core" in "0001_better_auth_core.sql",
+    2 => "rate_limit" in "0002_rate_limit.sql",
+    3 => "api_key" in "0003_api_key.sql",
+]);
 
 /// How long a writer waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
