@@ -28,6 +28,7 @@ pub struct AuthSettings {
     /// Better Auth's `emailAndPassword.requireEmailVerification`: an unverified user gets
     /// no session (sign_up creates the user only).
     pub require_email_verification: bool,
+    pub api_keys: ApiKeyPolicy,
 }
 
 impl Default for AuthSettings {
@@ -45,6 +46,7 @@ impl Default for AuthSettings {
             rate_limit: RateLimitPolicy::default(),
             sessions: SessionPolicy::default(),
             require_email_verification: false,
+            api_keys: ApiKeyPolicy::default(),
         }
     }
 }
@@ -61,6 +63,28 @@ impl Default for SessionPolicy {
         Self {
             expires_in: Duration::from_secs(7 * 86_400),
             update_age: Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// How the app's api-key plugin is configured, as far as this server must know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyPolicy {
+    /// Keys are stored hashed (the plugin's default); false where the app set
+    /// `disableKeyHashing`.
+    pub hashing: bool,
+    /// The app's `permissions.defaultPermissions`, as JSON text, given to new keys.
+    pub default_permissions: Option<String>,
+    /// The app's `enableMetadata`: new keys may carry metadata (off by default, as there).
+    pub metadata: bool,
+}
+
+impl Default for ApiKeyPolicy {
+    fn default() -> Self {
+        Self {
+            hashing: true,
+            default_permissions: None,
+            metadata: false,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::better_auth::settings::ApiKeyPolicy;
 use crate::better_auth::{
     AuthSettings, PasswordFormat, PasswordPolicy, RateLimitPolicy, Resource, Secrets, SessionPolicy,
 };
@@ -77,6 +78,28 @@ pub enum ConfigError {
          Better Auth app that issues the tokens): {0}"
     )]
     AuthNeedsUrls(&'static str),
+    #[error(
+        "API_KEY_DEFAULT_PERMISSIONS must be a JSON object of resources to lists of actions, \
+         e.g. {{\"files\":[\"read\"]}}"
+    )]
+    BadApiKeyPermissions,
+}
+
+/// API_KEY_DEFAULT_PERMISSIONS: a JSON object of resource → list of actions, kept as the
+/// JSON text the plugin stores.
+fn api_key_default_permissions(s: &Settings) -> Result<Option<String>, ConfigError> {
+    let Some(text) = s
+        .api_key_default_permissions
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let parsed: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_str(text.trim()).map_err(|_| ConfigError::BadApiKeyPermissions)?;
+    serde_json::to_string(&parsed)
+        .map(Some)
+        .map_err(|_| ConfigError::BadApiKeyPermissions)
 }
 
 /// The embedded database when DATABASE_URL is unset: `<data dir>/better-auth-mcp/better-auth.db`.
@@ -242,6 +265,11 @@ impl Config {
                     max: s.rate_limit_max as u32,
                 },
                 require_email_verification: s.require_email_verification,
+                api_keys: ApiKeyPolicy {
+                    hashing: !s.api_key_disable_hashing,
+                    default_permissions: api_key_default_permissions(s)?,
+                    metadata: s.api_key_enable_metadata,
+                },
             },
             jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
             jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),

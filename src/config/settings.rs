@@ -196,6 +196,26 @@ pub struct Settings {
           require_equals = true, default_value = "false", default_missing_value = "true",
           value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
     pub require_email_verification: bool,
+    /// As the app's api-key plugin's `disableKeyHashing`: keys are stored in clear in
+    /// `apikey.key` (the plugin's default, false, stores their SHA-256).
+    #[arg(long, env = "API_KEY_DISABLE_HASHING", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
+    pub api_key_disable_hashing: bool,
+    /// Permissions new API keys get (JSON, e.g. {"files":["read"]}), as the app's
+    /// api-key plugin's `permissions.defaultPermissions`. Default: none.
+    #[arg(
+        long,
+        env = "API_KEY_DEFAULT_PERMISSIONS",
+        value_name = "JSON",
+        global = true
+    )]
+    pub api_key_default_permissions: Option<String>,
+    /// As the app's api-key plugin's `enableMetadata`: create_api_key accepts metadata.
+    #[arg(long, env = "API_KEY_ENABLE_METADATA", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
+    pub api_key_enable_metadata: bool,
     /// Throttle sign_up and sign_in per email, across processes, in Better Auth's
     /// rateLimit table.
     #[arg(long, env = "RATE_LIMIT_ENABLED", value_name = "BOOL", num_args = 0..=1,

@@ -1,9 +1,10 @@
 //! The MCP face of the server: the tools ([`server`]) over rmcp, their arguments and
-//! results ([`args`], [`types`]), how their failures are answered (answers.rs), which are
+//! results ([`args`], [`types`], and per toolset: [`api_keys`]), how their failures are answered (answers.rs), which are
 //! offered (selection.rs), what a call knows of its caller ([`context`]), and the
 //! transports ([`stdio`], [`http`]), which reach the tools only through rmcp's router.
 
 mod answers;
+pub mod api_keys;
 pub mod args;
 pub mod context;
 pub mod http;

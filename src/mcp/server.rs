@@ -8,6 +8,10 @@ use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{Json, tool, tool_handler, tool_router};
 
 use super::answers::{invalid_arguments, strip_bearer, tool_error, verify_answer};
+use super::api_keys::{
+    ApiKeyView, CreateApiKeyArgs, CreatedApiKeyResult, ListApiKeysResult, RevokeApiKeyArgs,
+    RevokeApiKeyResult,
+};
 use super::args::{Args, ArgumentError};
 use super::context::CallContext;
 use super::selection::{ALL_TOOLS, ToolSelection};
@@ -136,7 +140,8 @@ impl<S: AuthStore> AuthServer<S> {
     /// statelessly: signature, algorithm, expiry, issuer and audience, with no database
     /// read, so this is cheap enough to call before every step; a signed-out session's
     /// access token stays valid here until it expires (get_user refuses it). Better Auth
-    /// session tokens and JWT-plugin tokens are looked up. Answers {valid: true, kind,
+    /// session tokens and JWT-plugin tokens are looked up; a Better Auth API key is
+    /// checked as the app checks it, and each check counts as one use of the key. Answers {valid: true, kind,
     /// claims, expiresAt} or {valid: false, reason}; an invalid token is a normal answer,
     /// not an error.
     #[tool(
@@ -235,6 +240,88 @@ impl<S: AuthStore> AuthServer<S> {
             .sign_out(strip_bearer(&args.session_token))
             .await
             .map(|()| Json(SignOutResult { signed_out: true }))
+            .map_err(tool_error)
+    }
+
+    /// Create a Better Auth API key for the user of a session (its sessionToken), for an
+    /// agent or a job to use instead of a password: verify_token, get_user and this
+    /// server over HTTP accept it (as a bearer token or in x-api-key), and so does the
+    /// app. The key is shown once, in this answer; it is stored hashed. New keys follow the
+    /// app's api-key plugin defaults: 10 requests a day, no expiry unless expiresIn (1 to
+    /// 365 days, in seconds). Fails with PLUGIN_NOT_ENABLED when the app has no api-key
+    /// plugin, INVALID_TOKEN for a session that ended.
+    #[tool(
+        name = "create_api_key",
+        title = "Create an API key",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn create_api_key(
+        &self,
+        Parameters(Args(args)): Parameters<Args<CreateApiKeyArgs>>,
+    ) -> Result<Json<CreatedApiKeyResult>, String> {
+        let (session_token, request) = args.map_err(invalid_arguments)?.into_request();
+        self.auth
+            .create_api_key(strip_bearer(&session_token), request)
+            .await
+            .map(|created| {
+                Json(CreatedApiKeyResult {
+                    key: created.key,
+                    api_key: created.row.into(),
+                })
+            })
+            .map_err(tool_error)
+    }
+
+    /// List the API keys of the user of a session (its sessionToken): their ids, names,
+    /// first characters, limits and use counts; never a key itself.
+    #[tool(
+        name = "list_api_keys",
+        title = "List API keys",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_api_keys(
+        &self,
+        Parameters(Args(args)): Parameters<Args<SessionArgs>>,
+    ) -> Result<Json<ListApiKeysResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        self.auth
+            .list_api_keys(strip_bearer(&args.session_token))
+            .await
+            .map(|keys| {
+                Json(ListApiKeysResult {
+                    api_keys: keys.into_iter().map(ApiKeyView::from).collect(),
+                })
+            })
+            .map_err(tool_error)
+    }
+
+    /// Revoke (delete) an API key of the user of a session, by its keyId (from
+    /// create_api_key or list_api_keys). It stops working at once, here and in the app.
+    /// A key of another user, or none, fails with INVALID_API_KEY.
+    #[tool(
+        name = "revoke_api_key",
+        title = "Revoke an API key",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn revoke_api_key(
+        &self,
+        Parameters(Args(args)): Parameters<Args<RevokeApiKeyArgs>>,
+    ) -> Result<Json<RevokeApiKeyResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        self.auth
+            .revoke_api_key(strip_bearer(&args.session_token), &args.key_id)
+            .await
+            .map(|()| Json(RevokeApiKeyResult { revoked: true }))
             .map_err(tool_error)
     }
 }

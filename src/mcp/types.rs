@@ -279,16 +279,30 @@ pub struct ClaimsView {
     pub aud: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Expires at (seconds since the epoch).
-    pub exp: i64,
-    /// Issued at (seconds since the epoch).
-    pub iat: i64,
+    /// Expires at (seconds since the epoch); not for an API key (see expiresAt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at (seconds since the epoch); not for an API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// An API key's id (for revoke_api_key).
+    #[serde(default, rename = "keyId", skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// An API key's name (null when it has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Option<String>>,
+    /// An API key's permissions ({"resource": ["action", ...]}), null when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<serde_json::Value>,
+    /// An API key's metadata, null when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
     /// The Better Auth session id, when the credential belongs to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
-    /// The user id.
+    /// The user id (for an API key: its referenceId, the user or organization it belongs to).
     pub sub: String,
 }
 
@@ -297,11 +311,38 @@ impl From<AccessClaims> for ClaimsView {
         Self {
             sub: c.sub,
             email: c.email,
-            iat: c.iat,
-            exp: c.exp,
+            iat: Some(c.iat),
+            exp: Some(c.exp),
             iss: c.iss,
             aud: c.aud.and_then(Audience::of),
             sid: c.sid,
+            key_id: None,
+            name: None,
+            permissions: None,
+            metadata: None,
+        }
+    }
+}
+
+impl ClaimsView {
+    /// The claims of a verified credential: an API key's are `{sub, keyId, name,
+    /// permissions, metadata}`.
+    fn of(v: VerifiedToken) -> Self {
+        match v.api_key {
+            Some(key) => Self {
+                sub: v.claims.sub,
+                email: None,
+                iat: None,
+                exp: None,
+                iss: None,
+                aud: None,
+                sid: None,
+                key_id: Some(key.key_id),
+                name: Some(key.name),
+                permissions: Some(key.permissions),
+                metadata: Some(key.metadata),
+            },
+            None => v.claims.into(),
         }
     }
 }
@@ -313,16 +354,18 @@ impl From<AccessClaims> for ClaimsView {
 pub struct VerifyResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<ClaimsView>,
-    /// When the token expires (RFC 3339).
+    /// When the credential expires (RFC 3339); null for an API key that never expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Option<String>>,
     /// What was verified: "access_token" (issued here), "better_auth_session" (a Better
-    /// Auth session token) or "better_auth_jwt" (a token of Better Auth's JWT plugin).
+    /// Auth session token), "better_auth_jwt" (a token of Better Auth's JWT plugin) or
+    /// "better_auth_api_key" (a key of its api-key plugin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// Why the token is not valid: malformed, bad_signature, expired, not_yet_valid,
     /// wrong_issuer, wrong_audience, unsupported_algorithm, missing_claim, too_large,
-    /// session_not_found, jwks_unavailable (the JWKS URL cannot be read now).
+    /// session_not_found, jwks_unavailable (the JWKS URL cannot be read now); for an API
+    /// key: invalid_api_key, key_disabled, key_expired, usage_exceeded, rate_limited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub valid: bool,
@@ -333,8 +376,8 @@ impl VerifyResult {
         Self {
             valid: true,
             kind: Some(v.kind.as_str().into()),
-            expires_at: Some(rfc3339(&v.expires_at)),
-            claims: Some(v.claims.into()),
+            expires_at: Some(v.expires_at.as_ref().map(rfc3339)),
+            claims: Some(ClaimsView::of(v)),
             reason: None,
         }
     }

@@ -17,7 +17,8 @@
 // columns, plural tables, `timestamp` without time zone; see drizzle-schema.mjs), with the
 // admin plugin; `searchPath: "<schema>"` keeps the tables in that PostgreSQL schema;
 // `oauthResources: [url, ...]` adds the OAuth provider plugin (@better-auth/oauth-provider)
-// serving those resources (RFC 8707), its access tokens living `accessTokenExpiresIn` s.
+// serving those resources (RFC 8707), its access tokens living `accessTokenExpiresIn` s;
+// `apiKey: true` adds the api-key plugin (@better-auth/api-key), with `apiKeyOptions`.
 import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
 import { admin, bearer, jwt, twoFactor } from "better-auth/plugins";
@@ -26,6 +27,7 @@ import { symmetricDecrypt, verifyPassword } from "better-auth/crypto";
 import { createOTP } from "@better-auth/utils/otp";
 import { drizzleAdapter } from "better-auth/adapters/drizzle";
 import { oauthProvider } from "@better-auth/oauth-provider";
+import { apiKey } from "@better-auth/api-key";
 import { createHash, randomBytes } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
@@ -54,6 +56,7 @@ const auth = betterAuth({
     ...(args.drizzle ? [admin()] : [jwt()]),
     ...(args.admin ? [admin()] : []),
     ...(args.twoFactor ? [twoFactor()] : []),
+    ...(args.apiKey ? [apiKey(args.apiKeyOptions ?? {})] : []),
     ...(args.oauthResources
       ? [
           oauthProvider({
@@ -238,6 +241,32 @@ async function run() {
       ).json();
       const claims = JSON.parse(Buffer.from(tokens.access_token.split(".")[1], "base64url"));
       return { accessToken: tokens.access_token, claims, issuer: metadata.issuer };
+    }
+    case "create-api-key": {
+      // As server code creates a key: for `userId`, with any server-only field.
+      return { apiKey: await auth.api.createApiKey({ body: args.body }) };
+    }
+    case "create-api-key-signed-in": {
+      // As a signed-in user creates one over the app's own route.
+      const { response } = await auth.api.signInEmail({
+        body: { email: args.email, password: args.password },
+        returnHeaders: true,
+      });
+      try {
+        return { ok: true, apiKey: await auth.api.createApiKey({ body: args.body ?? {}, headers: bearerHeaders(response.token) }) };
+      } catch (e) {
+        return { ok: false, code: e?.body?.code ?? String(e) };
+      }
+    }
+    case "verify-api-key": {
+      // The plugin's own verification: one use of the key. `times` uses it that many times
+      // at once and answers every result.
+      const once = () => auth.api.verifyApiKey({ body: { key: args.key } });
+      const results = await Promise.all(Array.from({ length: args.times ?? 1 }, once));
+      return args.times ? { results } : results[0];
+    }
+    case "update-api-key": {
+      return { apiKey: await auth.api.updateApiKey({ body: args.body }) };
     }
     case "verify-password": {
       return { ok: await verifyPassword({ hash: args.hash, password: args.password }) };

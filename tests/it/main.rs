@@ -6,6 +6,7 @@
 
 mod support;
 
+mod api_keys;
 mod bench_smoke;
 mod cli;
 mod e2e;

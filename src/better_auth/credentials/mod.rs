@@ -6,6 +6,7 @@
 //! credential is sorted into its kind.
 
 pub mod access_token;
+pub mod api_key;
 pub mod jwks;
 pub mod jwt;
 pub mod secret;
@@ -26,6 +27,8 @@ pub enum CredentialKind {
     BetterAuthSession,
     /// A token of Better Auth's JWT plugin, checked against the `jwks` table or JWKS URL.
     BetterAuthJwt,
+    /// A key of Better Auth's api-key plugin (`apikey` table).
+    BetterAuthApiKey,
 }
 
 impl CredentialKind {
@@ -34,6 +37,7 @@ impl CredentialKind {
             Self::AccessToken => "access_token",
             Self::BetterAuthSession => "better_auth_session",
             Self::BetterAuthJwt => "better_auth_jwt",
+            Self::BetterAuthApiKey => "better_auth_api_key",
         }
     }
 }
@@ -42,8 +46,23 @@ impl CredentialKind {
 #[derive(Debug)]
 pub struct VerifiedToken {
     pub kind: CredentialKind,
+    /// Who it names (`sub`), shaped as an access token's claims; for an API key, `sub` is
+    /// its `referenceId`, `iat` its creation and `exp` its expiry (or none: `i64::MAX`).
     pub claims: AccessClaims,
-    pub expires_at: DateTime<Utc>,
+    /// None: it does not expire (an API key without `expiresAt`).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// What an API key says of itself, for a key.
+    pub api_key: Option<ApiKeyClaims>,
+}
+
+/// The claims of an API key: the key's id and name, and its `permissions` and `metadata`
+/// (JSON, as the plugin stores them; null when none or not JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyClaims {
+    pub key_id: String,
+    pub name: Option<String>,
+    pub permissions: serde_json::Value,
+    pub metadata: serde_json::Value,
 }
 
 /// What a credential looks like before it is checked.
@@ -52,6 +71,8 @@ pub enum CredentialShape {
     AccessToken,
     /// A JWT with an asymmetric alg: Better Auth's JWT plugin.
     BetterAuthJwt(Algorithm),
+    /// No dot and at least 64 characters: a key of Better Auth's api-key plugin.
+    ApiKey,
     /// Anything else: a Better Auth session token, raw or signed.
     Session,
 }
@@ -70,6 +91,9 @@ pub fn shape_of(credential: &str) -> CredentialShape {
         return CredentialShape::AccessToken;
     }
     if credential.bytes().filter(|&b| b == b'.').count() != 2 {
+        if api_key::looks_like_api_key(credential) {
+            return CredentialShape::ApiKey;
+        }
         return CredentialShape::Session;
     }
     let alg = credential
@@ -115,5 +139,9 @@ mod tests {
             CredentialShape::Session
         ));
         assert!(matches!(shape_of("tok.sig"), CredentialShape::Session));
+        assert!(matches!(
+            shape_of(&api_key::generate_key(None)),
+            CredentialShape::ApiKey
+        ));
     }
 }

@@ -2,6 +2,7 @@
 //! [`second_factor`]), the life of a [`session`] (refresh, sign-out, who may have one),
 //! and [`verify`] (verify_token, get_user, and the HTTP caller's authorization).
 
+pub mod api_keys;
 pub mod second_factor;
 pub mod session;
 pub mod sign_in;

@@ -107,7 +107,10 @@ impl<S: AuthStore> AuthService<S> {
         // (shape_of sorts an oversized credential as an access token, to refuse it as too
         // large: here session_token does.)
         let jwt = credential.len() <= MAX_TOKEN_BYTES
-            && !matches!(shape_of(credential), CredentialShape::Session);
+            && matches!(
+                shape_of(credential),
+                CredentialShape::AccessToken | CredentialShape::BetterAuthJwt(_)
+            );
         if jwt {
             return Err(AuthError::NotASessionToken);
         }

@@ -14,15 +14,16 @@ impl<S: AuthStore> AuthService<S> {
         let claims = self.tokens.verify(token.trim())?;
         Ok(VerifiedToken {
             kind: CredentialKind::AccessToken,
-            expires_at: claims.expires_at(),
+            expires_at: Some(claims.expires_at()),
             claims,
+            api_key: None,
         })
     }
 
     /// Verifies any credential of the deployment: an access token (stateless), a Better
-    /// Auth session token (raw or signed; looked up), or a JWT-plugin token (key from
-    /// `jwks` or the JWKS URL). A credential that does not verify is
-    /// `AuthError::InvalidToken`.
+    /// Auth session token (raw or signed; looked up), a JWT-plugin token (key from `jwks`
+    /// or the JWKS URL), or an API key (one use of it, as the plugin counts uses). A
+    /// credential that does not verify is `AuthError::InvalidToken`.
     pub async fn verify(&self, credential: &str) -> Result<VerifiedToken, AuthError> {
         let credential = credential.trim();
         match shape_of(credential) {
@@ -36,27 +37,37 @@ impl<S: AuthStore> AuthService<S> {
                     .await?;
                 Ok(VerifiedToken {
                     kind: CredentialKind::BetterAuthJwt,
-                    expires_at: claims.expires_at(),
+                    expires_at: Some(claims.expires_at()),
                     claims,
+                    api_key: None,
                 })
             }
-            CredentialShape::Session => {
-                let (session, user) = self.living_session(credential).await?;
-                Ok(VerifiedToken {
-                    kind: CredentialKind::BetterAuthSession,
-                    expires_at: session.expires_at,
-                    claims: session_claims(&session, &user),
-                })
-            }
+            CredentialShape::ApiKey => match self.verify_api_key(credential).await {
+                // No api-key plugin here: the credential can only be a session token.
+                Err(AuthError::PluginNotEnabled(_)) => self.verify_session(credential).await,
+                verified => verified,
+            },
+            CredentialShape::Session => self.verify_session(credential).await,
         }
+    }
+
+    /// A Better Auth session token (raw or signed) as a credential.
+    async fn verify_session(&self, credential: &str) -> Result<VerifiedToken, AuthError> {
+        let (session, user) = self.living_session(credential).await?;
+        Ok(VerifiedToken {
+            kind: CredentialKind::BetterAuthSession,
+            expires_at: Some(session.expires_at),
+            claims: session_claims(&session, &user),
+            api_key: None,
+        })
     }
 
     /// Who an HTTP caller is, from its bearer token: an access token issued here (HS256,
     /// checked statelessly), or a Better Auth JWT (JWT plugin or OAuth provider; key from
     /// `jwks` or the JWKS URL) whose `aud` names `resource`, this server's public URL
     /// (RFC 8707), and whose `iss` is BETTER_AUTH_URL or the resource's authorization
-    /// server. Session tokens are not bearer tokens here: they are the web app's
-    /// long-lived cookies.
+    /// server; or a Better Auth API key (one use of it). Session tokens are not bearer
+    /// tokens here: they are the web app's long-lived cookies.
     pub async fn authorize(
         &self,
         bearer: &str,
@@ -73,6 +84,12 @@ impl<S: AuthStore> AuthService<S> {
                     .verify(&self.store, &self.rules, bearer, alg, Some(resource))
                     .await
             }
+            CredentialShape::ApiKey => match self.verify_api_key(bearer).await {
+                Err(AuthError::PluginNotEnabled(_)) => {
+                    Err(AuthError::InvalidToken(TokenRejection::Malformed))
+                }
+                verified => verified.map(|v| v.claims),
+            },
             CredentialShape::Session => Err(AuthError::InvalidToken(TokenRejection::Malformed)),
         }
     }

@@ -88,14 +88,17 @@ fn oauth_refusal(
 
 pub(super) const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
+/// The api-key plugin's default header for a key (`apiKeyHeaders`).
+const API_KEY_HEADER: &str = "x-api-key";
+
 /// What the bearer-token check needs.
 pub(super) struct Gate<S: AuthStore> {
     pub(super) auth: Arc<AuthService<S>>,
     pub(super) settings: HttpAuth,
 }
 
-/// Lets a request through to the tools only with a bearer token that verifies for this
-/// resource (401 with a `WWW-Authenticate` challenge naming the metadata otherwise) and
+/// Lets a request through to the tools only with a bearer token (or a Better Auth API key
+/// in `x-api-key`) that verifies for this resource (401 with a `WWW-Authenticate` challenge naming the metadata otherwise) and
 /// grants the required scope (else 403).
 pub(super) async fn require_bearer<S: AuthStore>(
     axum::extract::State(gate): axum::extract::State<Arc<Gate<S>>>,
@@ -112,6 +115,13 @@ pub(super) async fn require_bearer<S: AuthStore>(
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then_some(token)
+        })
+        // A Better Auth API key in the api-key plugin's default header.
+        .or_else(|| {
+            request
+                .headers()
+                .get(API_KEY_HEADER)
+                .and_then(|v| v.to_str().ok())
         });
     let Some(token) = token else {
         return refuse(

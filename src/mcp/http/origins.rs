@@ -168,6 +168,7 @@ pub(super) fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
             HeaderName::from_static("mcp-protocol-version"),
             HeaderName::from_static("mcp-session-id"),
             HeaderName::from_static("last-event-id"),
+            HeaderName::from_static("x-api-key"),
         ])
         .expose_headers([
             header::WWW_AUTHENTICATE,

@@ -23,6 +23,7 @@ fn ensure_installed() {
             &[
                 "better-auth",
                 "@better-auth/oauth-provider",
+                "@better-auth/api-key",
                 "drizzle-orm",
                 "pg",
             ],
@@ -59,6 +60,14 @@ impl BetterAuthApp {
     /// The same app with Better Auth's admin plugin (roles and bans).
     pub fn with_admin(mut self) -> Self {
         self.base["admin"] = Value::Bool(true);
+        self
+    }
+
+    /// The same app with the api-key plugin (`@better-auth/api-key`), configured with
+    /// `options` (its `apiKey({...})` options; `{}` for its defaults).
+    pub fn with_api_keys(mut self, options: Value) -> Self {
+        self.base["apiKey"] = Value::Bool(true);
+        self.base["apiKeyOptions"] = options;
         self
     }
 

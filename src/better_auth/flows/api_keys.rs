@@ -1,0 +1,261 @@
+//! Better Auth's API keys: a use of a key (what verify_token, get_user and the HTTP gate
+//! do with one, the plugin's `verifyApiKey`), and a user's keys over their session
+//! (create, list, revoke, as the plugin's routes do).
+
+use chrono::Duration;
+
+use super::super::credentials::api_key::{
+    self, Claim, DEFAULT_RATE_LIMIT_MAX, DEFAULT_RATE_LIMIT_WINDOW_MS, MAX_EXPIRES_IN_DAYS,
+    MAX_NAME_LENGTH, MAX_PREFIX_LENGTH, MIN_EXPIRES_IN_DAYS, START_LENGTH,
+};
+use super::super::credentials::jwt::AccessClaims;
+use super::super::credentials::{ApiKeyClaims, CredentialKind, VerifiedToken};
+use super::super::ports::{ApiKeyRow, ApiKeyUsage, NewApiKey};
+use super::super::service::now_ms;
+use super::super::{AuthError, AuthService, AuthStore, TokenRejection, generate_id};
+
+/// How often a use of a key reads it again after losing the compare-and-swap to another
+/// use (here or in the app): each loss is another use that went through, so with N users
+/// of one key at once a use loses at most N - 1 times.
+const MAX_SWAPS: usize = 256;
+
+/// A new key as create_api_key asks for it (the plugin's create body, as a client may
+/// send it: no server-only fields).
+#[derive(Debug, Default)]
+pub struct CreateApiKey {
+    pub name: Option<String>,
+    /// Seconds.
+    pub expires_in: Option<f64>,
+    pub prefix: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// A key just created: the key itself (shown once, never stored) and its row.
+pub struct CreatedApiKey {
+    pub key: String,
+    pub row: ApiKeyRow,
+}
+
+fn refused(code: &'static str, message: &'static str) -> AuthError {
+    AuthError::Refused { code, message }
+}
+
+impl<S: AuthStore> AuthService<S> {
+    /// One use of an API key, as the plugin's `verifyApiKey` makes it: its checks in its
+    /// order and its writes, the counters replaced by one compare-and-swap (read again
+    /// and decided again when another use got there first), so this server's processes
+    /// and the app spend one budget. Returns the row after the use.
+    pub(crate) async fn use_api_key(&self, key: &str) -> Result<ApiKeyRow, AuthError> {
+        let stored = api_key::stored_key(key, self.settings.api_keys.hashing);
+        for _ in 0..MAX_SWAPS {
+            let row = self
+                .store
+                .find_api_key(&stored)
+                .await?
+                .ok_or(AuthError::InvalidToken(TokenRejection::InvalidApiKey))?;
+            match api_key::claim(&row, now_ms()) {
+                Claim::Refuse(reason) => return Err(AuthError::InvalidToken(reason)),
+                Claim::Delete(reason) => {
+                    self.store.delete_api_key(&row.id).await?;
+                    tracing::info!(key_id = %row.id, %reason, "an API key was deleted");
+                    return Err(AuthError::InvalidToken(reason));
+                }
+                Claim::Write {
+                    next,
+                    updated_at,
+                    outcome,
+                } => {
+                    let swapped = self
+                        .store
+                        .swap_api_key_usage(&row.id, &row.usage, &next, updated_at)
+                        .await?;
+                    if swapped {
+                        outcome.map_err(AuthError::InvalidToken)?;
+                        return Ok(ApiKeyRow {
+                            usage: next,
+                            updated_at: updated_at.unwrap_or(row.updated_at),
+                            ..row
+                        });
+                    }
+                }
+            }
+        }
+        Err(AuthError::Internal {
+            detail: "an API key's counters kept changing under its use".into(),
+            cause: None,
+        })
+    }
+
+    /// An API key verified as a credential (one use of it).
+    pub(super) async fn verify_api_key(&self, key: &str) -> Result<VerifiedToken, AuthError> {
+        let row = self.use_api_key(key).await?;
+        Ok(verified_key(row))
+    }
+
+    /// Creates a key for the user of a session, as the plugin's create route does for a
+    /// signed-in user: its checks in its order, its defaults (no prefix, 64 letters, a
+    /// rate limit of 10 requests a day, no expiry), the key stored hashed.
+    pub async fn create_api_key(
+        &self,
+        session_credential: &str,
+        request: CreateApiKey,
+    ) -> Result<CreatedApiKey, AuthError> {
+        // The plugin's body validation comes first.
+        if request.prefix.as_deref().is_some_and(|p| {
+            !p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }) {
+            return Err(refused(
+                "INVALID_ARGUMENTS",
+                "prefix: Invalid prefix format, must be alphanumeric and contain only underscores and hyphens.",
+            ));
+        }
+        if request.expires_in.is_some_and(|s| s.is_nan() || s < 1.0) {
+            return Err(refused(
+                "INVALID_ARGUMENTS",
+                "expiresIn: at least 1 (seconds)",
+            ));
+        }
+        let (_, user) = self.living_session(session_credential.trim()).await?;
+        let policy = &self.settings.api_keys;
+        let metadata = match request.metadata {
+            None | Some(serde_json::Value::Null) => None,
+            Some(_) if !policy.metadata => {
+                return Err(refused("METADATA_DISABLED", "Metadata is disabled."));
+            }
+            Some(m) if !m.is_object() && !m.is_array() => {
+                return Err(refused(
+                    "INVALID_METADATA_TYPE",
+                    "metadata must be an object or undefined",
+                ));
+            }
+            Some(m) => Some(m),
+        };
+        let expires_in = request.expires_in;
+        if let Some(secs) = expires_in {
+            let days = secs / 86_400.0;
+            if days < MIN_EXPIRES_IN_DAYS {
+                return Err(refused(
+                    "EXPIRES_IN_IS_TOO_SMALL",
+                    "The expiresIn is smaller than the predefined minimum value.",
+                ));
+            }
+            if days > MAX_EXPIRES_IN_DAYS {
+                return Err(refused(
+                    "EXPIRES_IN_IS_TOO_LARGE",
+                    "The expiresIn is larger than the predefined maximum value.",
+                ));
+            }
+        }
+        let prefix = request.prefix.filter(|p| !p.is_empty());
+        if prefix.as_ref().is_some_and(|p| p.len() > MAX_PREFIX_LENGTH) {
+            return Err(refused(
+                "INVALID_PREFIX_LENGTH",
+                "The prefix length is either too large or too small.",
+            ));
+        }
+        let name = request.name.filter(|n| !n.is_empty());
+        if name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_NAME_LENGTH)
+        {
+            return Err(refused(
+                "INVALID_NAME_LENGTH",
+                "The name length is either too large or too small.",
+            ));
+        }
+        let key = api_key::generate_key(prefix.as_deref());
+        let now = now_ms();
+        let mut row = ApiKeyRow {
+            id: generate_id(),
+            config_id: "default".into(),
+            name,
+            start: Some(key.chars().take(START_LENGTH).collect()),
+            reference_id: user.id,
+            prefix,
+            refill_interval: None,
+            refill_amount: None,
+            enabled: Some(true),
+            rate_limit_enabled: Some(true),
+            rate_limit_time_window: Some(DEFAULT_RATE_LIMIT_WINDOW_MS),
+            rate_limit_max: Some(DEFAULT_RATE_LIMIT_MAX),
+            usage: ApiKeyUsage {
+                remaining: None,
+                last_refill_at: None,
+                request_count: Some(0),
+                last_request: None,
+            },
+            expires_at: expires_in.map(|s| now + Duration::milliseconds((s * 1000.0) as i64)),
+            created_at: now,
+            updated_at: now,
+            permissions: policy.default_permissions.clone(),
+            metadata: Some(metadata.as_ref().map_or("null".into(), |m| m.to_string())),
+        };
+        let new = NewApiKey {
+            stored_key: api_key::stored_key(&key, policy.hashing),
+            row: row.clone(),
+        };
+        row.id = self.store.create_api_key(&new).await?;
+        tracing::info!(key_id = %row.id, user_id = %row.reference_id, "an API key was created");
+        Ok(CreatedApiKey { key, row })
+    }
+
+    /// The keys of the user of a session (never a key or its hash).
+    pub async fn list_api_keys(
+        &self,
+        session_credential: &str,
+    ) -> Result<Vec<ApiKeyRow>, AuthError> {
+        let (_, user) = self.living_session(session_credential.trim()).await?;
+        Ok(self.store.list_api_keys(&user.id).await?)
+    }
+
+    /// Deletes a key of the user of a session; another user's key (or none) is
+    /// INVALID_API_KEY.
+    pub async fn revoke_api_key(
+        &self,
+        session_credential: &str,
+        key_id: &str,
+    ) -> Result<(), AuthError> {
+        let (_, user) = self.living_session(session_credential.trim()).await?;
+        match self.store.find_api_key_by_id(key_id).await? {
+            Some(row) if row.reference_id == user.id => {
+                self.store.delete_api_key(&row.id).await?;
+                tracing::info!(key_id = %row.id, user_id = %user.id, "an API key was revoked");
+                Ok(())
+            }
+            _ => Err(AuthError::InvalidApiKey),
+        }
+    }
+}
+
+/// JSON text as the plugin stored it; null when none or not JSON.
+fn json_of(text: &Option<String>) -> serde_json::Value {
+    text.as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// A key that verified, as a credential: whom it names and what it says of itself.
+fn verified_key(row: ApiKeyRow) -> VerifiedToken {
+    VerifiedToken {
+        kind: CredentialKind::BetterAuthApiKey,
+        claims: AccessClaims {
+            sub: row.reference_id.clone(),
+            email: None,
+            iat: row.created_at.timestamp(),
+            exp: row.expires_at.map_or(i64::MAX, |t| t.timestamp()),
+            nbf: None,
+            iss: None,
+            aud: None,
+            sid: None,
+            scope: None,
+        },
+        expires_at: row.expires_at,
+        api_key: Some(ApiKeyClaims {
+            permissions: json_of(&row.permissions),
+            metadata: json_of(&row.metadata),
+            key_id: row.id,
+            name: row.name,
+        }),
+    }
+}

@@ -1,0 +1,325 @@
+//! Better Auth API keys (@better-auth/api-key 1.7.5) shared with a real Better Auth app on
+//! one PostgreSQL (TLS, SCRAM, and through PgBouncer): keys made on either side verify on
+//! both, uses on both sides spend one budget, refusals are the plugin's on both sides; the
+//! api_keys toolset on the embedded store; keys as HTTP credentials.
+
+use serde_json::{Value, json};
+
+use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
+use crate::support::http::{HttpServer, challenge_of, tool_call};
+use crate::support::pg::TestDb;
+use crate::support::server::{Server, ServerEnv, code_of};
+use crate::support::tempdir;
+
+const SECRET: &str = "api-key-interop-secret-0123456789abcdef";
+
+fn with_api_keys(env: ServerEnv) -> ServerEnv {
+    env.with("BETTER_AUTH_SECRET", SECRET)
+        .with("BETTER_AUTH_URL", BASE_URL)
+        .with("BETTER_AUTH_MCP_TOOLSETS", "auth,api_keys")
+}
+
+/// A database with the app's schema and the api-key plugin's table, a user signed up on
+/// the app, and the app.
+fn app_with_user(db: &TestDb, email: &str) -> (BetterAuthApp, String) {
+    let app = BetterAuthApp::new(db, SECRET, false).with_api_keys(json!({}));
+    app.run("migrate", json!({}));
+    let up = app.run(
+        "sign-up",
+        json!({"email": email, "password": "web-password-1", "name": "Web"}),
+    );
+    let user_id = up["user"]["id"].as_str().unwrap().to_owned();
+    (app, user_id)
+}
+
+/// A key the app's server code creates for `user_id` with `fields` (any server-only one).
+fn app_key(app: &BetterAuthApp, user_id: &str, fields: Value) -> Value {
+    let mut body = json!({"userId": user_id});
+    body.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    app.run("create-api-key", json!({"body": body}))["apiKey"].clone()
+}
+
+/// The app's own verification of a key: `(valid, error code)`.
+fn app_verify(app: &BetterAuthApp, key: &str) -> (bool, Value) {
+    let r = app.run("verify-api-key", json!({"key": key}));
+    (r["valid"] == true, r["error"]["code"].clone())
+}
+
+async fn verify(server: &Server, key: &str) -> Value {
+    server.ok("verify_token", json!({"token": key})).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_made_on_either_side_verify_on_both_and_refusals_are_the_plugins_on_both() {
+    let db = TestDb::create();
+    let (app, user_id) = app_with_user(&db, "keys@example.com");
+    let home = tempdir();
+    let env =
+        with_api_keys(ServerEnv::postgres(home.path(), &db.neon_url())).with("RUST_LOG", "trace");
+    let server = Server::start(&env).await;
+    let mut secrets = Vec::new();
+
+    // A key the app made verifies here; uses on both sides spend one `remaining`.
+    let theirs = app_key(&app, &user_id, json!({"name": "ci", "remaining": 5}));
+    let key = theirs["key"].as_str().unwrap().to_owned();
+    secrets.push(key.clone());
+    let ours = verify(&server, &key).await;
+    assert_eq!(ours["valid"], true, "{ours}");
+    assert_eq!(ours["kind"], "better_auth_api_key");
+    assert_eq!(ours["claims"]["sub"], user_id.as_str());
+    assert_eq!(ours["claims"]["keyId"], theirs["id"]);
+    assert_eq!(ours["claims"]["name"], "ci");
+    assert_eq!(ours["expiresAt"], Value::Null, "the key never expires");
+    let got = server.ok("get_user", json!({"token": key})).await;
+    assert_eq!(got["user"]["email"], "keys@example.com");
+    let seen = app.run("verify-api-key", json!({"key": key}));
+    assert_eq!(seen["valid"], true, "{seen}");
+    assert_eq!(
+        seen["key"]["remaining"], 2,
+        "5 - 2 uses here - 1 there: {seen}"
+    );
+    assert_eq!(seen["key"]["requestCount"], 3, "{seen}");
+
+    // A key made here verifies in the app, and its uses add up.
+    let up = server
+        .sign_up("agent@example.com", "agent-password-1")
+        .await;
+    let created = server
+        .ok(
+            "create_api_key",
+            json!({"sessionToken": up["sessionToken"], "name": "agent", "prefix": "ba_"}),
+        )
+        .await;
+    let mine = created["key"].as_str().unwrap().to_owned();
+    secrets.push(mine.clone());
+    assert!(mine.starts_with("ba_") && mine.len() == 67, "{created}");
+    let row = &created["apiKey"];
+    assert_eq!(row["start"], &mine[..6]);
+    assert_eq!(row["rateLimitMax"], 10, "the plugin's default: {row}");
+    assert_eq!(row["rateLimitTimeWindow"], 86_400_000);
+    assert_eq!(row["remaining"], Value::Null);
+    assert!(row.get("key").is_none(), "no key or hash in the row: {row}");
+    let stored = db.sql(&format!(
+        r#"select "key" from "apikey" where "id" = '{}'"#,
+        row["id"].as_str().unwrap()
+    ));
+    assert_eq!(stored.len(), 43, "stored as base64url(SHA-256)");
+    assert_ne!(stored, mine);
+    secrets.push(stored);
+    let (valid, _) = app_verify(&app, &mine);
+    assert!(valid, "the app accepts a key made here");
+    assert_eq!(verify(&server, &mine).await["valid"], true);
+    assert_eq!(
+        db.sql(&format!(
+            r#"select "requestCount" from "apikey" where "id" = '{}'"#,
+            row["id"].as_str().unwrap()
+        )),
+        "2",
+        "one use on each side, one count"
+    );
+    let listed = server
+        .ok("list_api_keys", json!({"sessionToken": up["sessionToken"]}))
+        .await;
+    assert_eq!(listed["apiKeys"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["apiKeys"][0]["requestCount"], 2);
+
+    // Disabled: KEY_DISABLED on both sides.
+    let off = app_key(&app, &user_id, json!({}));
+    let off_key = off["key"].as_str().unwrap().to_owned();
+    secrets.push(off_key.clone());
+    app.run(
+        "update-api-key",
+        json!({"body": {"keyId": off["id"], "userId": user_id, "enabled": false}}),
+    );
+    assert_eq!(verify(&server, &off_key).await["reason"], "key_disabled");
+    assert_eq!(app_verify(&app, &off_key).1, "KEY_DISABLED");
+
+    // Expired: KEY_EXPIRED on both sides, and the key is deleted.
+    for side in ["app", "here"] {
+        let k = app_key(&app, &user_id, json!({"expiresIn": 86_400}));
+        let k_key = k["key"].as_str().unwrap().to_owned();
+        secrets.push(k_key.clone());
+        db.sql(&format!(
+            r#"update "apikey" set "expiresAt" = now() - interval '1 second' where "id" = '{}'"#,
+            k["id"].as_str().unwrap()
+        ));
+        if side == "app" {
+            assert_eq!(app_verify(&app, &k_key).1, "KEY_EXPIRED");
+        } else {
+            assert_eq!(verify(&server, &k_key).await["reason"], "key_expired");
+        }
+        assert_eq!(
+            db.sql(&format!(
+                r#"select count(*) from "apikey" where "id" = '{}'"#,
+                k["id"].as_str().unwrap()
+            )),
+            "0",
+            "{side} deleted the expired key"
+        );
+    }
+
+    // Used up: the last use goes through, then USAGE_EXCEEDED on both sides.
+    for side in ["app", "here"] {
+        let k = app_key(&app, &user_id, json!({"remaining": 1}));
+        let k_key = k["key"].as_str().unwrap().to_owned();
+        secrets.push(k_key.clone());
+        assert_eq!(verify(&server, &k_key).await["valid"], true);
+        if side == "app" {
+            assert_eq!(app_verify(&app, &k_key).1, "USAGE_EXCEEDED");
+        } else {
+            assert_eq!(verify(&server, &k_key).await["reason"], "usage_exceeded");
+        }
+    }
+
+    // The key's own rate limit: two uses a day, one here and one there, then RATE_LIMITED.
+    let k = app_key(&app, &user_id, json!({"rateLimitMax": 2}));
+    let k_key = k["key"].as_str().unwrap().to_owned();
+    secrets.push(k_key.clone());
+    assert_eq!(verify(&server, &k_key).await["valid"], true);
+    assert!(app_verify(&app, &k_key).0);
+    assert_eq!(verify(&server, &k_key).await["reason"], "rate_limited");
+    assert_eq!(app_verify(&app, &k_key).1, "RATE_LIMITED");
+
+    // Revoked here: gone for the app too; another user's key cannot be revoked.
+    let other = server
+        .err(
+            "revoke_api_key",
+            json!({"sessionToken": up["sessionToken"], "keyId": theirs["id"]}),
+        )
+        .await;
+    assert_eq!(code_of(&other), "INVALID_API_KEY", "{other}");
+    let revoked = server
+        .ok(
+            "revoke_api_key",
+            json!({"sessionToken": up["sessionToken"], "keyId": row["id"]}),
+        )
+        .await;
+    assert_eq!(revoked["revoked"], true);
+    assert_eq!(app_verify(&app, &mine).1, "INVALID_API_KEY");
+    assert_eq!(verify(&server, &mine).await["reason"], "invalid_api_key");
+    let bad = server.err("get_user", json!({"token": mine})).await;
+    assert_eq!(code_of(&bad), "INVALID_TOKEN");
+    assert!(!bad.contains(&mine[3..]), "no key in an error text: {bad}");
+
+    let log = server.stop().await;
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "traced");
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a key or hash in the log");
+    }
+}
+
+/// 32 uses at once of a key with 10 uses left, from two server processes (one straight to
+/// PostgreSQL, one through PgBouncer in transaction mode): exactly 10 go through.
+#[tokio::test(flavor = "multi_thread")]
+async fn thirty_two_uses_at_once_of_a_ten_use_key_from_two_processes_get_exactly_ten() {
+    let db = TestDb::create();
+    let (app, user_id) = app_with_user(&db, "budget@example.com");
+    let k = app_key(
+        &app,
+        &user_id,
+        json!({"remaining": 10, "rateLimitEnabled": false}),
+    );
+    let key = k["key"].as_str().unwrap().to_owned();
+    let home = tempdir();
+    let direct = Server::start(&with_api_keys(ServerEnv::postgres(
+        home.path(),
+        &db.neon_url(),
+    )))
+    .await;
+    let pooled = Server::start(&with_api_keys(ServerEnv::postgres(
+        home.path(),
+        &db.pooled_url(),
+    )))
+    .await;
+    // Both are ready (migrated) before the uses start.
+    for s in [&direct, &pooled] {
+        assert_eq!(verify(s, "not-a-key").await["valid"], false);
+    }
+    let uses = (0..32).map(|i| {
+        let server = if i % 2 == 0 { &direct } else { &pooled };
+        verify(server, &key)
+    });
+    let answers = futures::future::join_all(uses).await;
+    let valid = answers.iter().filter(|a| a["valid"] == true).count();
+    let reasons: Vec<&Value> = answers.iter().map(|a| &a["reason"]).collect();
+    assert_eq!(valid, 10, "refusals: {reasons:?}");
+    for a in answers.iter().filter(|a| a["valid"] != true) {
+        assert!(
+            a["reason"] == "usage_exceeded" || a["reason"] == "invalid_api_key",
+            "{a}"
+        );
+    }
+    // Used up, the plugin deletes it at the next use: none is left.
+    assert_eq!(
+        db.sql(&format!(
+            r#"select coalesce(max("remaining")::text, 'deleted') from "apikey" where "id" = '{}'"#,
+            k["id"].as_str().unwrap()
+        )),
+        "deleted"
+    );
+    direct.stop().await;
+    pooled.stop().await;
+}
+
+/// On the embedded store with no configuration but the toolset: a key made by
+/// create_api_key is a bearer credential over HTTP (in Authorization and in x-api-key);
+/// get_user without a token answers the key's user; a bad key gets 401 with the challenge.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_http_an_api_key_authorizes_in_either_header_and_a_bad_one_gets_401() {
+    let home = tempdir();
+    let env = ServerEnv::sqlite(home.path()).with("BETTER_AUTH_MCP_TOOLSETS", "auth,api_keys");
+    let stdio = Server::start(&env).await;
+    let up = stdio.sign_up("http-key@example.com", "password123").await;
+    let created = stdio
+        .ok(
+            "create_api_key",
+            json!({"sessionToken": up["sessionToken"]}),
+        )
+        .await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    stdio.stop().await;
+
+    let public = "https://mcp.example.com/mcp";
+    let env = env
+        .with("BETTER_AUTH_URL", "https://app.example.com")
+        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
+        .with("BETTER_AUTH_MCP_PUBLIC_URL", public);
+    let server = HttpServer::start(&env).await;
+    let client = reqwest::Client::new();
+    for (header, value) in [
+        ("authorization", format!("Bearer {key}")),
+        ("x-api-key", key.clone()),
+    ] {
+        let response = tool_call(&client, server.url(), "get_user", json!({}))
+            .header(header, &value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{header}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("http-key@example.com"), "{header}: {body}");
+    }
+    let bad = format!("{}x", &key[..key.len() - 1]);
+    let response = tool_call(&client, server.url(), "get_user", json!({}))
+        .header("x-api-key", &bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = challenge_of(&response);
+    assert!(
+        challenge.contains("invalid_api_key") && challenge.contains("resource_metadata="),
+        "{challenge}"
+    );
+    let mut server = server;
+    let _ = server.child.kill().await;
+    let log = std::fs::read_to_string(home.path().join(format!("server-{}.log", server.port)))
+        .unwrap_or_default();
+    assert!(log.contains("refused"), "{log}");
+    assert!(
+        !log.contains(&key) && !log.contains(&bad),
+        "no key in the log"
+    );
+}
