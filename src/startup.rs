@@ -159,6 +159,33 @@ impl crate::mcp::http::Readiness for StoreReadiness {
     }
 }
 
+/// Says once, in the log, which offered toolsets lack their Better Auth plugin's tables
+/// (their tools answer PLUGIN_NOT_ENABLED), once the database answers.
+fn report_missing_plugins(server: &AuthServer<Store>, tools: &ToolSelection) {
+    let sets: Vec<(&'static str, &'static str)> = tools
+        .toolsets()
+        .filter_map(|set| set.plugin.map(|plugin| (set.name, plugin)))
+        .collect();
+    if sets.is_empty() {
+        return;
+    }
+    let service = server.service().clone();
+    tokio::spawn(async move {
+        for (toolset, plugin) in sets {
+            match service.has_plugin_tables(plugin).await {
+                Ok(true) => tracing::debug!(toolset, plugin, "plugin tables found"),
+                Ok(false) => tracing::warn!(
+                    toolset,
+                    "the {plugin} plugin's tables are not in the database: the tools of \
+                     {toolset} answer PLUGIN_NOT_ENABLED until the app adds the plugin and \
+                     migrates"
+                ),
+                Err(e) => tracing::debug!(toolset, code = e.code(), "plugin tables not checked"),
+            }
+        }
+    });
+}
+
 /// Serves MCP over Streamable HTTP until `shutdown` is cancelled (a signal), then drains.
 pub async fn serve_http(
     service: AuthService<Store>,
@@ -176,6 +203,7 @@ pub async fn serve_http(
     }
     let readiness = Arc::new(StoreReadiness(service.store().clone()));
     let server = AuthServer::new(Arc::new(service), tools);
+    report_missing_plugins(&server, tools);
     crate::mcp::http::serve(server, readiness, settings.clone(), shutdown)
         .await
         .map_err(|e| StartupError::Transport(format!("HTTP on {}: {e}", settings.addr)))
@@ -188,6 +216,7 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
     let server = AuthServer::new(Arc::new(service), tools);
+    report_missing_plugins(&server, tools);
     // Started by hand in a terminal, it would otherwise wait in silence.
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         tracing::info!(

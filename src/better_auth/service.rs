@@ -176,3 +176,20 @@ impl<S: AuthStore> AuthService<S> {
 pub(super) fn now_ms() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
 }
+
+impl<S: AuthStore> AuthService<S> {
+    /// Whether the tables of a Better Auth plugin whose tools this server offers
+    /// ("api-key", "organization") are in the database; asked once at start, to say so.
+    pub async fn has_plugin_tables(&self, plugin: &str) -> Result<bool, AuthError> {
+        let probe = match plugin {
+            "api-key" => self.store.find_api_key("").await.map(drop),
+            "organization" => self.store.find_memberships("").await.map(drop),
+            _ => Ok(()),
+        };
+        match probe {
+            Ok(()) => Ok(true),
+            Err(super::StoreError::PluginNotEnabled(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

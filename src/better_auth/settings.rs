@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::credentials::api_key::{DEFAULT_RATE_LIMIT_MAX, DEFAULT_RATE_LIMIT_WINDOW_MS};
 use super::credentials::jwt::DEFAULT_LEEWAY_SECS;
 use super::{PasswordFormat, PasswordPolicy, RateLimitPolicy};
 
@@ -77,6 +78,12 @@ pub struct ApiKeyPolicy {
     pub default_permissions: Option<String>,
     /// The app's `enableMetadata`: new keys may carry metadata (off by default, as there).
     pub metadata: bool,
+    /// The app's `rateLimit` option: `enabled` (false: no key is rate-limited, and new keys
+    /// are made without a limit), and what new keys get: `maxRequests` per `timeWindow`
+    /// (milliseconds).
+    pub rate_limit_enabled: bool,
+    pub rate_limit_max: i64,
+    pub rate_limit_window_ms: i64,
 }
 
 impl Default for ApiKeyPolicy {
@@ -85,6 +92,9 @@ impl Default for ApiKeyPolicy {
             hashing: true,
             default_permissions: None,
             metadata: false,
+            rate_limit_enabled: true,
+            rate_limit_max: DEFAULT_RATE_LIMIT_MAX,
+            rate_limit_window_ms: DEFAULT_RATE_LIMIT_WINDOW_MS,
         }
     }
 }

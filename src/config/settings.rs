@@ -216,6 +216,21 @@ pub struct Settings {
           require_equals = true, default_value = "false", default_missing_value = "true",
           value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
     pub api_key_enable_metadata: bool,
+    /// As the app's api-key plugin's `rateLimit.enabled`: false, no key is rate-limited
+    /// (and new keys are made without a limit).
+    #[arg(long, env = "API_KEY_RATE_LIMIT_ENABLED", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_value = "true", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
+    pub api_key_rate_limit_enabled: bool,
+    /// As the plugin's `rateLimit.maxRequests`: requests a new key may make per window.
+    #[arg(long, env = "API_KEY_RATE_LIMIT_MAX", value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=2_147_483_647), global = true)]
+    pub api_key_rate_limit_max: u32,
+    /// As the plugin's `rateLimit.timeWindow`, in milliseconds: a new key's window.
+    #[arg(long, env = "API_KEY_RATE_LIMIT_TIME_WINDOW_MS", value_name = "MS",
+          default_value_t = 86_400_000,
+          value_parser = clap::value_parser!(u32).range(1..=2_147_483_647), global = true)]
+    pub api_key_rate_limit_time_window_ms: u32,
     /// Throttle sign_up and sign_in per email, across processes, in Better Auth's
     /// rateLimit table.
     #[arg(long, env = "RATE_LIMIT_ENABLED", value_name = "BOOL", num_args = 0..=1,

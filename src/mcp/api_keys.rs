@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::types::portable_nullables;
+use super::types::{Permissions, portable_nullables};
 use crate::better_auth::flows::api_keys::CreateApiKey;
 use crate::better_auth::ports::ApiKeyRow;
 
@@ -31,7 +31,7 @@ pub struct CreateApiKeyArgs {
     pub prefix: Option<String>,
     /// Metadata to keep with the key (a JSON object), where the app enabled metadata.
     #[serde(default)]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl CreateApiKeyArgs {
@@ -43,7 +43,7 @@ impl CreateApiKeyArgs {
                 name: self.name,
                 expires_in: self.expires_in,
                 prefix: self.prefix,
-                metadata: self.metadata,
+                metadata: self.metadata.map(serde_json::Value::Object),
             },
         )
     }
@@ -87,15 +87,14 @@ pub struct ApiKeyView {
     pub expires_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-    pub permissions: Option<serde_json::Value>,
-    pub metadata: Option<serde_json::Value>,
+    pub permissions: Option<Permissions>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
     pub id: String,
 }
 
-fn json_of(text: &Option<String>) -> Option<serde_json::Value> {
-    text.as_deref()
-        .and_then(|t| serde_json::from_str(t).ok())
-        .filter(|v: &serde_json::Value| !v.is_null())
+/// JSON text as the plugin stored it, if it is of that shape (`"null"` is none).
+fn json_of<T: serde::de::DeserializeOwned>(text: &Option<String>) -> Option<T> {
+    text.as_deref().and_then(|t| serde_json::from_str(t).ok())
 }
 
 impl From<ApiKeyRow> for ApiKeyView {

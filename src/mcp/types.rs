@@ -270,6 +270,9 @@ impl Audience {
     }
 }
 
+/// Permissions as Better Auth writes them: resource → actions.
+pub type Permissions = std::collections::BTreeMap<String, Vec<String>>;
+
 /// The claims of a verified token.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = portable_nullables)]
@@ -295,10 +298,10 @@ pub struct ClaimsView {
     pub name: Option<Option<String>>,
     /// An API key's permissions ({"resource": ["action", ...]}), null when it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<serde_json::Value>,
-    /// An API key's metadata, null when it has none.
+    pub permissions: Option<Option<Permissions>>,
+    /// An API key's metadata (an object), null when it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Option<serde_json::Map<String, serde_json::Value>>>,
     /// The Better Auth session id, when the credential belongs to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
@@ -339,8 +342,8 @@ impl ClaimsView {
                 sid: None,
                 key_id: Some(key.key_id),
                 name: Some(key.name),
-                permissions: Some(key.permissions),
-                metadata: Some(key.metadata),
+                permissions: Some(serde_json::from_value(key.permissions).ok()),
+                metadata: Some(serde_json::from_value(key.metadata).ok()),
             },
             None => v.claims.into(),
         }

@@ -301,7 +301,14 @@ async fn over_http_an_api_key_authorizes_in_either_header_and_a_bad_one_gets_401
         let body = response.text().await.unwrap();
         assert!(body.contains("http-key@example.com"), "{header}: {body}");
     }
-    let bad = format!("{}x", &key[..key.len() - 1]);
+    // The same key with its last letter's case flipped.
+    let last = key.chars().last().unwrap();
+    let flipped = if last.is_ascii_lowercase() {
+        last.to_ascii_uppercase()
+    } else {
+        last.to_ascii_lowercase()
+    };
+    let bad = format!("{}{flipped}", &key[..key.len() - 1]);
     let response = tool_call(&client, server.url(), "get_user", json!({}))
         .header("x-api-key", &bad)
         .send()

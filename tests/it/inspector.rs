@@ -97,7 +97,17 @@ fn the_inspector_lists_the_tools_and_calls_sign_up_and_verify_token() {
 fn every_tool_schema_passes_the_inspectors_strict_portability_check() {
     let home = tempdir();
     let db = home.path().join("strict.db").display().to_string();
-    let out = run_inspector(&db, &["--method", "tools/list", "--strict"]);
+    // Every toolset's tools.
+    let out = run_inspector(
+        &db,
+        &[
+            "-e",
+            "BETTER_AUTH_MCP_TOOLSETS=auth,api_keys,organizations",
+            "--method",
+            "tools/list",
+            "--strict",
+        ],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
@@ -110,6 +120,7 @@ fn every_tool_schema_passes_the_inspectors_strict_portability_check() {
     );
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(listed.contains("\"anyOf\""), "nullable fields: {listed}");
+    assert!(listed.contains("\"create_api_key\""), "{listed}");
 }
 
 /// `--format json` wraps the result as `{"result": ...}`.

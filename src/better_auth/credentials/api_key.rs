@@ -82,8 +82,9 @@ pub enum Claim {
 
 /// The plugin's decision for one use of `row` at `now` (milliseconds precision, as the
 /// app's `Date`), in its order: enabled, expiry, exhausted, refill or decrement of
-/// `remaining`, the key's own rate limit, `updatedAt`.
-pub fn claim(row: &ApiKeyRow, now: DateTime<Utc>) -> Claim {
+/// `remaining`, the key's own rate limit (none when the app's `rateLimit.enabled` is
+/// false: `rate_limits`), `updatedAt`.
+pub fn claim(row: &ApiKeyRow, now: DateTime<Utc>, rate_limits: bool) -> Claim {
     if row.enabled == Some(false) {
         return Claim::Refuse(TokenRejection::KeyDisabled);
     }
@@ -115,7 +116,7 @@ pub fn claim(row: &ApiKeyRow, now: DateTime<Utc>) -> Claim {
     }
     // consumeRateLimit, as evaluateRateLimit decides.
     match (row.rate_limit_time_window, row.rate_limit_max) {
-        _ if row.rate_limit_enabled == Some(false) => next.last_request = Some(now),
+        _ if !rate_limits || row.rate_limit_enabled == Some(false) => next.last_request = Some(now),
         (Some(window), Some(max)) => match usage.last_request {
             Some(last) if (now - last).num_milliseconds() <= window => {
                 if usage.request_count.unwrap_or(0) >= max {
@@ -212,7 +213,7 @@ mod tests {
     fn a_use_counts_in_the_keys_window_and_the_window_moves_with_the_last_use() {
         let now = now_ms();
         let mut key = row(now);
-        let first = written(claim(&key, now));
+        let first = written(claim(&key, now, true));
         assert_eq!(first.request_count, Some(1));
         assert_eq!(first.last_request, Some(now));
         key.usage = ApiKeyUsage {
@@ -221,13 +222,13 @@ mod tests {
             ..first.clone()
         };
         assert_eq!(
-            claim(&key, now),
+            claim(&key, now, true),
             Claim::Refuse(TokenRejection::KeyRateLimited)
         );
         key.usage.last_request = Some(now - Duration::hours(25));
-        assert_eq!(written(claim(&key, now)).request_count, Some(1));
+        assert_eq!(written(claim(&key, now, true)).request_count, Some(1));
         key.rate_limit_enabled = Some(false);
-        let unlimited = written(claim(&key, now));
+        let unlimited = written(claim(&key, now, true));
         assert_eq!(unlimited.request_count, Some(10));
         assert_eq!(unlimited.last_request, Some(now));
     }
@@ -237,22 +238,22 @@ mod tests {
         let now = now_ms();
         let mut key = row(now);
         key.usage.remaining = Some(2);
-        assert_eq!(written(claim(&key, now)).remaining, Some(1));
+        assert_eq!(written(claim(&key, now, true)).remaining, Some(1));
         key.usage.remaining = Some(0);
         assert_eq!(
-            claim(&key, now),
+            claim(&key, now, true),
             Claim::Delete(TokenRejection::UsageExceeded)
         );
         key.refill_amount = Some(5);
         key.refill_interval = Some(60_000);
         key.usage.last_refill_at = Some(now - Duration::seconds(30));
         assert_eq!(
-            claim(&key, now),
+            claim(&key, now, true),
             Claim::Refuse(TokenRejection::UsageExceeded),
             "no refill due: refused, kept"
         );
         key.usage.last_refill_at = Some(now - Duration::seconds(61));
-        let refilled = written(claim(&key, now));
+        let refilled = written(claim(&key, now, true));
         assert_eq!(refilled.remaining, Some(4), "refilled to 5, one spent");
         assert_eq!(refilled.last_refill_at, Some(now));
         // Rate-limited: the use of `remaining` is still written, nothing else.
@@ -261,7 +262,7 @@ mod tests {
         key.usage.request_count = Some(10);
         key.usage.last_request = Some(now - Duration::minutes(1));
         assert_eq!(
-            claim(&key, now),
+            claim(&key, now, true),
             Claim::Write {
                 next: ApiKeyUsage {
                     remaining: Some(2),
@@ -278,8 +279,14 @@ mod tests {
         let now = now_ms();
         let mut key = row(now);
         key.expires_at = Some(now - Duration::seconds(1));
-        assert_eq!(claim(&key, now), Claim::Delete(TokenRejection::KeyExpired));
+        assert_eq!(
+            claim(&key, now, true),
+            Claim::Delete(TokenRejection::KeyExpired)
+        );
         key.enabled = Some(false);
-        assert_eq!(claim(&key, now), Claim::Refuse(TokenRejection::KeyDisabled));
+        assert_eq!(
+            claim(&key, now, true),
+            Claim::Refuse(TokenRejection::KeyDisabled)
+        );
     }
 }

@@ -5,8 +5,8 @@
 use chrono::Duration;
 
 use super::super::credentials::api_key::{
-    self, Claim, DEFAULT_RATE_LIMIT_MAX, DEFAULT_RATE_LIMIT_WINDOW_MS, MAX_EXPIRES_IN_DAYS,
-    MAX_NAME_LENGTH, MAX_PREFIX_LENGTH, MIN_EXPIRES_IN_DAYS, START_LENGTH,
+    self, Claim, MAX_EXPIRES_IN_DAYS, MAX_NAME_LENGTH, MAX_PREFIX_LENGTH, MIN_EXPIRES_IN_DAYS,
+    START_LENGTH,
 };
 use super::super::credentials::jwt::AccessClaims;
 use super::super::credentials::{ApiKeyClaims, CredentialKind, VerifiedToken};
@@ -53,7 +53,7 @@ impl<S: AuthStore> AuthService<S> {
                 .find_api_key(&stored)
                 .await?
                 .ok_or(AuthError::InvalidToken(TokenRejection::InvalidApiKey))?;
-            match api_key::claim(&row, now_ms()) {
+            match api_key::claim(&row, now_ms(), self.settings.api_keys.rate_limit_enabled) {
                 Claim::Refuse(reason) => return Err(AuthError::InvalidToken(reason)),
                 Claim::Delete(reason) => {
                     self.store.delete_api_key(&row.id).await?;
@@ -93,8 +93,8 @@ impl<S: AuthStore> AuthService<S> {
     }
 
     /// Creates a key for the user of a session, as the plugin's create route does for a
-    /// signed-in user: its checks in its order, its defaults (no prefix, 64 letters, a
-    /// rate limit of 10 requests a day, no expiry), the key stored hashed.
+    /// signed-in user: its checks in its order, its defaults (no prefix, 64 letters, the
+    /// app's rate limit, by default 10 requests a day; no expiry), the key stored hashed.
     pub async fn create_api_key(
         &self,
         session_credential: &str,
@@ -176,9 +176,9 @@ impl<S: AuthStore> AuthService<S> {
             refill_interval: None,
             refill_amount: None,
             enabled: Some(true),
-            rate_limit_enabled: Some(true),
-            rate_limit_time_window: Some(DEFAULT_RATE_LIMIT_WINDOW_MS),
-            rate_limit_max: Some(DEFAULT_RATE_LIMIT_MAX),
+            rate_limit_enabled: Some(policy.rate_limit_enabled),
+            rate_limit_time_window: Some(policy.rate_limit_window_ms),
+            rate_limit_max: Some(policy.rate_limit_max),
             usage: ApiKeyUsage {
                 remaining: None,
                 last_refill_at: None,
