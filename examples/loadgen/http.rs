@@ -239,16 +239,29 @@ pub async fn measure_http(
     let http = reqwest::Client::new();
     if sizes.runs("verify_token") {
         let (authorized, ..) = HttpTarget::start(command(auth_port, true), auth_port).await;
+        let key = open
+            .tool(
+                None,
+                "create_api_key",
+                json!({"sessionToken": up["sessionToken"], "name": "bench"}),
+            )
+            .await["key"]
+            .as_str()
+            .expect("a key")
+            .to_owned();
         // The three get the same bytes (the token as argument and as bearer): the servers
         // without authorization ignore the header, so what differs is the server's work.
         let ours = http_verify(&http, &open.url, Some(&token), &token);
         let theirs = http_verify(&http, null_url, Some(&token), &token);
         let gated = http_verify(&http, &authorized.url, Some(&token), &token);
-        let runs = http_in_turns(&[&ours, &theirs, &gated], sizes).await;
+        // The same call authorized by a Better Auth API key (one use of it a request).
+        let keyed = http_verify(&http, &authorized.url, Some(&key), &token);
+        let runs = http_in_turns(&[&ours, &theirs, &gated, &keyed], sizes).await;
         let names = [
             "verify_token",
             "do-nothing rmcp HTTP service",
             "verify_token with --require-auth",
+            "verify_token with --require-auth, authorized by an API key",
         ];
         for (name, (seq, rate, loaded)) in names.iter().zip(&runs) {
             let (s50, s99) = percentiles(seq.clone());
@@ -281,6 +294,14 @@ pub async fn measure_http(
                 "p50 time ratio {:.2}, calls/s ratio {:.2}",
                 p50(2) / p50(0),
                 runs[0].1 / runs[2].1
+            ),
+        );
+        report.add(
+            "authorized by an API key against an access token (target: at most 1.5)".into(),
+            format!(
+                "p50 time ratio {:.2}, calls/s ratio {:.2}",
+                p50(3) / p50(2),
+                runs[2].1 / runs[3].1
             ),
         );
     }
@@ -408,7 +429,7 @@ pub fn http_server_command(
             ("BETTER_AUTH_SECRET", HTTP_SECRET),
             (
                 "BETTER_AUTH_MCP_TOOLS",
-                "sign_up,sign_in,verify_token,get_user,refresh_token,sign_out",
+                "sign_up,sign_in,verify_token,get_user,refresh_token,sign_out,create_api_key",
             ),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),

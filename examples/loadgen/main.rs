@@ -8,7 +8,8 @@
 //!
 //! `--server PATH` picks the binary (default: target/release/better-auth-mcp). `--smoke`
 //! runs every scenario briefly (CI runs it that way, with no timing assertions). `--only`
-//! runs one scenario (startup, sign_up, sign_in, verify_token, get_user, during_sign_ins),
+//! runs one scenario (startup, sign_up, sign_in, verify_token, get_user, api_key,
+//! during_sign_ins),
 //! e.g. under a profiler. `--env KEY=VALUE` sets a server setting for the run (e.g.
 //! `DATABASE_PREPARED_STATEMENTS=true`). `--socketpair` gives the servers a Unix
 //! socketpair as stdin and stdout, as Node-based clients do, instead of pipes.
@@ -16,7 +17,8 @@
 //! the SDK's own cost, against which ours is compared.
 //!
 //! `--http` runs the Streamable HTTP scenarios instead: the server on a loopback port,
-//! verify_token over 64 keep-alive connections (with and without `--require-auth`) in
+//! verify_token over 64 keep-alive connections (with and without `--require-auth`, and
+//! authorized by an access token or by a Better Auth API key) in
 //! turns with `loadgen null-http-server PORT` (the do-nothing tool behind rmcp's own HTTP
 //! service, configured as ours), startup to /readyz, memory with 1,000 idle keep-alive
 //! connections, and with --postgres-url two instances behind HAProxy (`haproxy` on PATH).

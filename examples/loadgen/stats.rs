@@ -106,7 +106,7 @@ pub struct Sizes {
     /// Keep-alive connections held open idle (HTTP).
     pub idle_connections: usize,
     /// Run only this scenario (and what it needs), e.g. to profile it: `startup`,
-    /// `sign_up`, `sign_in`, `verify_token`, `get_user` or `during_sign_ins`.
+    /// `sign_up`, `sign_in`, `verify_token`, `get_user`, `api_key` or `during_sign_ins`.
     pub only: Option<&'static str>,
 }
 

@@ -202,6 +202,60 @@ pub async fn measure_server(
         );
     }
 
+    if sizes.runs("api_key") {
+        // verify_token of a Better Auth API key: one SELECT and one compare-and-swap
+        // UPDATE a call, as the plugin writes each use; against get_user (one SELECT).
+        let created = client
+            .tool(
+                "create_api_key",
+                json!({"sessionToken": signed["sessionToken"], "name": "bench"}),
+            )
+            .await;
+        let key = created["key"].as_str().expect("a key").to_owned();
+        let use_key = move |c: Arc<Client>| {
+            let key = key.clone();
+            async move {
+                let r = c.tool("verify_token", json!({"token": key})).await;
+                assert_eq!(r["kind"], "better_auth_api_key", "{r}");
+            }
+        };
+        let mut rates = [0.0f64; 2];
+        for _ in 0..2 {
+            for (i, rate) in rates.iter_mut().enumerate() {
+                let c = client.clone();
+                *rate += if i == 0 {
+                    let g = get_user.clone();
+                    throughput(64, sizes.window / 2, u64::MAX, move |_| g(c.clone())).await
+                } else {
+                    let k = use_key.clone();
+                    throughput(64, sizes.window / 2, u64::MAX, move |_| k(c.clone())).await
+                } / 2.0;
+            }
+        }
+        let (p50, p99) = sequential(sizes.sequential, |_| use_key(client.clone())).await;
+        report.add(
+            format!(
+                "verify_token of an API key x{} sequential p50 / p99",
+                sizes.sequential
+            ),
+            format!("{} / {}", ms(p50), ms(p99)),
+        );
+        report.add(
+            format!(
+                "verify_token of an API key, 64 outstanding, {:?}",
+                sizes.window
+            ),
+            format!("{:.0} calls/s", rates[1]),
+        );
+        report.add(
+            "API key verify_token against get_user, taking turns (target: at most 1.5)".into(),
+            format!(
+                "calls/s ratio (get_user / API key) {:.2}",
+                rates[0] / rates[1]
+            ),
+        );
+    }
+
     if sizes.runs("during_sign_ins") {
         // verify_token while 16 sign_ins are kept outstanding.
         let stop = Arc::new(AtomicBool::new(false));
@@ -291,6 +345,10 @@ pub fn server_command(
             // Limits raised for the run: the benchmark measures work, not the throttle.
             .env("RATE_LIMIT_ENABLED", "false")
             .env("HASH_QUEUE_LIMIT", "1024")
+            // The API-key scenarios use one key for thousands of calls: as an app with the
+            // plugin's `rateLimit: { enabled: false }`.
+            .env("BETTER_AUTH_MCP_TOOLSETS", "auth,api_keys")
+            .env("API_KEY_RATE_LIMIT_ENABLED", "false")
             .current_dir(&dir);
         if let Some(url) = &postgres_url {
             c.env("DATABASE_URL", url).env(

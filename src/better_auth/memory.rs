@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::ports::{
-    ApiKeyRow, ApiKeyUsage, AuthStore, Ban, JwkLookup, Lockout, Membership, NewApiKey, NewSession,
+    ApiKeyRow, ApiKeyWrite, AuthStore, Ban, JwkLookup, Lockout, Membership, NewApiKey, NewSession,
     NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
@@ -289,26 +289,30 @@ impl AuthStore for MemoryStore {
             .map(|(_, r)| r.clone()))
     }
 
-    async fn swap_api_key_usage(
+    async fn use_api_key<T: Send + 'static>(
         &self,
-        id: &str,
-        seen: &ApiKeyUsage,
-        next: &ApiKeyUsage,
-        updated_at: Option<DateTime<Utc>>,
-    ) -> Result<bool, StoreError> {
+        stored_key: &str,
+        mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static,
+    ) -> Result<T, StoreError> {
         let mut rows = self.rows();
-        let Some((_, row)) = rows
-            .api_keys
-            .iter_mut()
-            .find(|(_, r)| r.id == id && r.usage == *seen)
-        else {
-            return Ok(false);
-        };
-        row.usage = next.clone();
-        if let Some(t) = updated_at {
-            row.updated_at = t;
+        let at = rows.api_keys.iter().position(|(k, _)| k == stored_key);
+        let (write, decision) = rule(at.map(|i| &rows.api_keys[i].1));
+        if let Some(i) = at {
+            match write {
+                ApiKeyWrite::Nothing => {}
+                ApiKeyWrite::Delete => {
+                    rows.api_keys.remove(i);
+                }
+                ApiKeyWrite::Usage { next, updated_at } => {
+                    let row = &mut rows.api_keys[i].1;
+                    row.usage = next;
+                    if let Some(t) = updated_at {
+                        row.updated_at = t;
+                    }
+                }
+            }
         }
-        Ok(true)
+        Ok(decision)
     }
 
     async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {

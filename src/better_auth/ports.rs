@@ -195,6 +195,19 @@ pub struct ApiKeyRow {
     pub metadata: Option<String>,
 }
 
+/// What one use of a key writes to its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiKeyWrite {
+    Nothing,
+    /// The key is deleted (expired, or used up).
+    Delete,
+    /// The counters become `next`, and `updatedAt` becomes `updated_at` when given.
+    Usage {
+        next: ApiKeyUsage,
+        updated_at: Option<DateTime<Utc>>,
+    },
+}
+
 /// A key to store: its row and the value of its `key` column (the hash, or the key itself
 /// where the app disabled hashing).
 pub struct NewApiKey {
@@ -446,16 +459,17 @@ pub trait AuthStore: Send + Sync + 'static {
         id: &str,
     ) -> impl Future<Output = Result<Option<ApiKeyRow>, StoreError>> + Send;
 
-    /// Replaces the key's counters with `next` (and `updatedAt`, when given) if they are
-    /// still `seen`: one compare-and-swap, so concurrent users of one key, here and in the
-    /// app, spend one budget. False if they were not (or the key is gone).
-    fn swap_api_key_usage(
+    /// One use of the key whose `key` column holds `stored_key`: `rule` decides from the
+    /// row (None: no such key) what to write, and the write is made atomically with what
+    /// it was decided from, so concurrent uses here and in the app spend one budget. A
+    /// compare-and-swap of the counters first (one read, one write); when another use
+    /// changed them in between, `rule` decides again on the row locked (PostgreSQL), or
+    /// under the database's write lock throughout (SQLite).
+    fn use_api_key<T: Send + 'static>(
         &self,
-        id: &str,
-        seen: &ApiKeyUsage,
-        next: &ApiKeyUsage,
-        updated_at: Option<DateTime<Utc>>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        stored_key: &str,
+        rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send;
 
     /// Deletes the key; false if there was none.
     fn delete_api_key(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;

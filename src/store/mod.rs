@@ -13,7 +13,7 @@ mod url;
 use chrono::{DateTime, Utc};
 
 use crate::better_auth::ports::{
-    ApiKeyRow, ApiKeyUsage, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
+    ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
     RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
@@ -119,8 +119,8 @@ macro_rules! port_methods {
                 old: &str, new: &str) -> bool;
             api_keys::find => fn find_api_key[](stored_key: &str) -> Option<ApiKeyRow>;
             api_keys::find_by_id => fn find_api_key_by_id[](id: &str) -> Option<ApiKeyRow>;
-            api_keys::swap_usage => fn swap_api_key_usage[](id: &str, seen: &ApiKeyUsage,
-                next: &ApiKeyUsage, updated_at: Option<DateTime<Utc>>) -> bool;
+            api_keys::use_key => fn use_api_key[T: Send + 'static](stored_key: &str,
+                rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static) -> T;
             api_keys::delete => fn delete_api_key[](id: &str) -> bool;
             api_keys::create => fn create_api_key[](key: &NewApiKey) -> String;
             api_keys::list => fn list_api_keys[](reference_id: &str) -> Vec<ApiKeyRow>;

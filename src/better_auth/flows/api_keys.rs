@@ -10,14 +10,9 @@ use super::super::credentials::api_key::{
 };
 use super::super::credentials::jwt::AccessClaims;
 use super::super::credentials::{ApiKeyClaims, CredentialKind, VerifiedToken};
-use super::super::ports::{ApiKeyRow, ApiKeyUsage, NewApiKey};
+use super::super::ports::{ApiKeyRow, ApiKeyUsage, ApiKeyWrite, NewApiKey};
 use super::super::service::now_ms;
 use super::super::{AuthError, AuthService, AuthStore, TokenRejection, generate_id};
-
-/// How often a use of a key reads it again after losing the compare-and-swap to another
-/// use (here or in the app): each loss is another use that went through, so with N users
-/// of one key at once a use loses at most N - 1 times.
-const MAX_SWAPS: usize = 256;
 
 /// A new key as create_api_key asks for it (the plugin's create body, as a client may
 /// send it: no server-only fields).
@@ -42,47 +37,48 @@ fn refused(code: &'static str, message: &'static str) -> AuthError {
 
 impl<S: AuthStore> AuthService<S> {
     /// One use of an API key, as the plugin's `verifyApiKey` makes it: its checks in its
-    /// order and its writes, the counters replaced by one compare-and-swap (read again
-    /// and decided again when another use got there first), so this server's processes
-    /// and the app spend one budget. Returns the row after the use.
+    /// order and its writes, decided from the row and written atomically with it (see
+    /// [`AuthStore::use_api_key`]), so this server's processes and the app spend one
+    /// budget. Returns the row after the use.
     pub(crate) async fn use_api_key(&self, key: &str) -> Result<ApiKeyRow, AuthError> {
         let stored = api_key::stored_key(key, self.settings.api_keys.hashing);
-        for _ in 0..MAX_SWAPS {
-            let row = self
-                .store
-                .find_api_key(&stored)
-                .await?
-                .ok_or(AuthError::InvalidToken(TokenRejection::InvalidApiKey))?;
-            match api_key::claim(&row, now_ms(), self.settings.api_keys.rate_limit_enabled) {
-                Claim::Refuse(reason) => return Err(AuthError::InvalidToken(reason)),
-                Claim::Delete(reason) => {
-                    self.store.delete_api_key(&row.id).await?;
-                    tracing::info!(key_id = %row.id, %reason, "an API key was deleted");
-                    return Err(AuthError::InvalidToken(reason));
-                }
-                Claim::Write {
-                    next,
-                    updated_at,
-                    outcome,
-                } => {
-                    let swapped = self
-                        .store
-                        .swap_api_key_usage(&row.id, &row.usage, &next, updated_at)
-                        .await?;
-                    if swapped {
-                        outcome.map_err(AuthError::InvalidToken)?;
-                        return Ok(ApiKeyRow {
-                            usage: next,
+        let now = now_ms();
+        let rate_limits = self.settings.api_keys.rate_limit_enabled;
+        let used = self
+            .store
+            .use_api_key(&stored, move |row| {
+                let Some(row) = row else {
+                    return (
+                        ApiKeyWrite::Nothing,
+                        Err((TokenRejection::InvalidApiKey, None)),
+                    );
+                };
+                match api_key::claim(row, now, rate_limits) {
+                    Claim::Refuse(reason) => (ApiKeyWrite::Nothing, Err((reason, None))),
+                    Claim::Delete(reason) => {
+                        (ApiKeyWrite::Delete, Err((reason, Some(row.id.clone()))))
+                    }
+                    Claim::Write {
+                        next,
+                        updated_at,
+                        outcome,
+                    } => {
+                        let after = ApiKeyRow {
+                            usage: next.clone(),
                             updated_at: updated_at.unwrap_or(row.updated_at),
-                            ..row
-                        });
+                            ..row.clone()
+                        };
+                        let answer = outcome.map(|()| after).map_err(|r| (r, None));
+                        (ApiKeyWrite::Usage { next, updated_at }, answer)
                     }
                 }
+            })
+            .await?;
+        used.map_err(|(reason, deleted)| {
+            if let Some(key_id) = deleted {
+                tracing::info!(%key_id, %reason, "an API key was deleted");
             }
-        }
-        Err(AuthError::Internal {
-            detail: "an API key's counters kept changing under its use".into(),
-            cause: None,
+            AuthError::InvalidToken(reason)
         })
     }
 

@@ -7,7 +7,7 @@ use tokio_postgres::types::Type;
 
 use super::PgStore;
 use super::errors::db_error;
-use crate::better_auth::ports::{ApiKeyRow, ApiKeyUsage, NewApiKey, StoreError};
+use crate::better_auth::ports::{ApiKeyRow, ApiKeyUsage, ApiKeyWrite, NewApiKey, StoreError};
 
 const PLUGIN: &str = "api-key";
 
@@ -95,38 +95,103 @@ pub(super) async fn find_by_id(store: &PgStore, id: &str) -> Result<Option<ApiKe
     row.as_ref().map(api_key).transpose().map_err(db_error)
 }
 
-pub(super) async fn swap_usage(
+/// The compare-and-swap of a key's counters: they become `next` if they are still
+/// `seen`.
+const SWAP_USAGE: &str = r#"update "apikey" set "remaining" = $2::int8, "lastRefillAt" = $3,
+      "requestCount" = $4::int8, "lastRequest" = $5, "updatedAt" = coalesce($6, "updatedAt")
+    where "id" = $1::{ID} and "remaining" is not distinct from $7::int8
+      and "lastRefillAt" is not distinct from $8
+      and "requestCount" is not distinct from $9::int8
+      and "lastRequest" is not distinct from $10"#;
+
+/// Writes `write` to the key `row` (read as it is now) through `client`; with the usage
+/// compare-and-swap, whether the counters were still as read.
+async fn apply(
     store: &PgStore,
-    id: &str,
-    seen: &ApiKeyUsage,
-    next: &ApiKeyUsage,
-    updated_at: Option<DateTime<Utc>>,
+    client: &impl tokio_postgres::GenericClient,
+    row: &ApiKeyRow,
+    write: &ApiKeyWrite,
 ) -> Result<bool, StoreError> {
-    require_table(store).await?;
-    let changed = store
-        .execute(
-            r#"update "apikey" set "remaining" = $2::int8, "lastRefillAt" = $3,
-                 "requestCount" = $4::int8, "lastRequest" = $5,
-                 "updatedAt" = coalesce($6, "updatedAt")
-               where "id" = $1::{ID} and "remaining" is not distinct from $7::int8
-                 and "lastRefillAt" is not distinct from $8
-                 and "requestCount" is not distinct from $9::int8
-                 and "lastRequest" is not distinct from $10"#,
-            &[
-                (&id, Type::TEXT),
-                (&next.remaining, Type::INT8),
-                (&next.last_refill_at, Type::TIMESTAMPTZ),
-                (&next.request_count, Type::INT8),
-                (&next.last_request, Type::TIMESTAMPTZ),
-                (&updated_at, Type::TIMESTAMPTZ),
-                (&seen.remaining, Type::INT8),
-                (&seen.last_refill_at, Type::TIMESTAMPTZ),
-                (&seen.request_count, Type::INT8),
-                (&seen.last_request, Type::TIMESTAMPTZ),
-            ],
-        )
-        .await?;
-    Ok(changed == 1)
+    match write {
+        ApiKeyWrite::Nothing => Ok(true),
+        ApiKeyWrite::Delete => {
+            client
+                .execute_typed(
+                    &store.sql(r#"delete from "apikey" where "id" = $1::{ID}"#),
+                    &[(&row.id, Type::TEXT)],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(true)
+        }
+        ApiKeyWrite::Usage { next, updated_at } => {
+            let seen = &row.usage;
+            let changed = client
+                .execute_typed(
+                    &store.sql(SWAP_USAGE),
+                    &[
+                        (&row.id, Type::TEXT),
+                        (&next.remaining, Type::INT8),
+                        (&next.last_refill_at, Type::TIMESTAMPTZ),
+                        (&next.request_count, Type::INT8),
+                        (&next.last_request, Type::TIMESTAMPTZ),
+                        (updated_at, Type::TIMESTAMPTZ),
+                        (&seen.remaining, Type::INT8),
+                        (&seen.last_refill_at, Type::TIMESTAMPTZ),
+                        (&seen.request_count, Type::INT8),
+                        (&seen.last_request, Type::TIMESTAMPTZ),
+                    ],
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(changed == 1)
+        }
+    }
+}
+
+/// One use of a key: read, decide, compare-and-swap (two statements, no transaction: the
+/// common case, one use at a time). When another use changed the counters in between,
+/// the key is read again locked (`for update`) in a transaction, decided again and
+/// written: concurrent uses then queue on the row instead of retrying against each
+/// other, and the app's own guarded updates wait for the lock as well.
+pub(super) async fn use_key<T>(
+    store: &PgStore,
+    stored_key: &str,
+    mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T),
+) -> Result<T, StoreError> {
+    let row = find(store, stored_key).await?;
+    let (write, decision) = rule(row.as_ref());
+    let Some(row) = row else {
+        return Ok(decision);
+    };
+    {
+        let client = store.client().await?;
+        if apply(store, &**client, &row, &write).await? {
+            return Ok(decision);
+        }
+    }
+    tracing::trace!("an API key's counters changed under a use; deciding again, locked");
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(db_error)?;
+    let sql = store.sql(&format!(
+        r#"select {COLUMNS} from "apikey" k where k."key" = $1 limit 1 for update"#
+    ));
+    let row = tx
+        .query_typed_opt(&sql, &[(&stored_key, Type::TEXT)])
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(api_key)
+        .transpose()
+        .map_err(db_error)?;
+    let (write, decision) = rule(row.as_ref());
+    if let Some(row) = &row
+        && !apply(store, &*tx, row, &write).await?
+    {
+        return Err(StoreError::other("a locked API key changed under its use"));
+    }
+    tx.commit().await.map_err(db_error)?;
+    Ok(decision)
 }
 
 pub(super) async fn delete(store: &PgStore, id: &str) -> Result<bool, StoreError> {

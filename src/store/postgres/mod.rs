@@ -31,7 +31,7 @@ use super::naming::{Naming, SchemaSettings};
 use super::rows::{self, Columns};
 use super::{PgUrl, by_table, port_methods};
 use crate::better_auth::ports::{
-    ApiKeyRow, ApiKeyUsage, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
+    ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
     RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 

@@ -2,12 +2,12 @@
 //! replaced by one compare-and-swap UPDATE, created, listed and deleted.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::SqliteStore;
 use super::errors::sql_error;
 use super::values::{bool_at, iso, optional_date_at};
-use crate::better_auth::ports::{ApiKeyRow, ApiKeyUsage, NewApiKey, StoreError};
+use crate::better_auth::ports::{ApiKeyRow, ApiKeyUsage, ApiKeyWrite, NewApiKey, StoreError};
 use crate::store::rows::Columns;
 
 /// The row's columns in [`api_key`]'s order.
@@ -91,37 +91,57 @@ pub(super) async fn find_by_id(
         .await
 }
 
-pub(super) async fn swap_usage(
+/// One use of a key, under SQLite's write lock from the read on (a transaction begun
+/// IMMEDIATE): no other process's use can come in between.
+pub(super) async fn use_key<T: Send + 'static>(
     store: &SqliteStore,
-    id: &str,
-    seen: &ApiKeyUsage,
-    next: &ApiKeyUsage,
-    updated_at: Option<DateTime<Utc>>,
-) -> Result<bool, StoreError> {
-    let (id, seen, next) = (id.to_owned(), seen.clone(), next.clone());
+    stored_key: &str,
+    mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static,
+) -> Result<T, StoreError> {
+    let stored_key = stored_key.to_owned();
     store
         .with_conn(move |conn| {
-            conn.prepare_cached(
-                r#"update "apikey" set "remaining" = ?2, "lastRefillAt" = ?3, "requestCount" = ?4,
-                     "lastRequest" = ?5, "updatedAt" = coalesce(?6, "updatedAt")
-                   where "id" = ?1 and "remaining" is ?7 and "lastRefillAt" is ?8
-                     and "requestCount" is ?9 and "lastRequest" is ?10"#,
-            )
-            .map_err(sql_error)?
-            .execute(params![
-                id,
-                next.remaining,
-                opt_iso(&next.last_refill_at),
-                next.request_count,
-                opt_iso(&next.last_request),
-                opt_iso(&updated_at),
-                seen.remaining,
-                opt_iso(&seen.last_refill_at),
-                seen.request_count,
-                opt_iso(&seen.last_request),
-            ])
-            .map(|n| n == 1)
-            .map_err(sql_error)
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_error)?;
+            let row = tx
+                .prepare_cached(&format!(
+                    r#"select {COLUMNS} from "apikey" where "key" = ?1 limit 1"#
+                ))
+                .map_err(sql_error)?
+                .query_row([&stored_key], api_key)
+                .optional()
+                .map_err(sql_error)?;
+            let (write, decision) = rule(row.as_ref());
+            match (&row, write) {
+                (None, _) | (_, ApiKeyWrite::Nothing) => {}
+                (Some(row), ApiKeyWrite::Delete) => {
+                    tx.prepare_cached(r#"delete from "apikey" where "id" = ?1"#)
+                        .map_err(sql_error)?
+                        .execute([&row.id])
+                        .map_err(sql_error)?;
+                }
+                (Some(row), ApiKeyWrite::Usage { next, updated_at }) => {
+                    tx.prepare_cached(
+                        r#"update "apikey" set "remaining" = ?2, "lastRefillAt" = ?3,
+                             "requestCount" = ?4, "lastRequest" = ?5,
+                             "updatedAt" = coalesce(?6, "updatedAt")
+                           where "id" = ?1"#,
+                    )
+                    .map_err(sql_error)?
+                    .execute(params![
+                        row.id,
+                        next.remaining,
+                        opt_iso(&next.last_refill_at),
+                        next.request_count,
+                        opt_iso(&next.last_request),
+                        opt_iso(&updated_at),
+                    ])
+                    .map_err(sql_error)?;
+                }
+            }
+            tx.commit().map_err(sql_error)?;
+            Ok(decision)
         })
         .await
 }

@@ -28,7 +28,7 @@ use self::errors::sql_error;
 use super::migrate::{self, Migration, MigrationTx};
 use super::{by_table, port_methods, rows};
 use crate::better_auth::ports::{
-    ApiKeyRow, ApiKeyUsage, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
+    ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
     RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
