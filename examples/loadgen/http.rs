@@ -138,10 +138,17 @@ type Call = Arc<dyn Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>
 
 /// verify_token of `token` at `url` (with `bearer` when given), its answer checked.
 fn http_verify(http: &reqwest::Client, url: &str, bearer: Option<&str>, token: &str) -> Call {
+    let bearers: Vec<String> = bearer.map(str::to_owned).into_iter().collect();
+    http_verify_as(http, url, &bearers, token)
+}
+
+/// [`http_verify`], call `i` with the bearer `bearers[i % len]` (none when empty).
+fn http_verify_as(http: &reqwest::Client, url: &str, bearers: &[String], token: &str) -> Call {
     let (http, url) = (http.clone(), url.to_owned());
-    let (bearer, token) = (bearer.map(str::to_owned), token.to_owned());
+    let (bearers, token) = (Arc::new(bearers.to_vec()), token.to_owned());
     Arc::new(move |i| {
-        let (http, url, bearer, token) = (http.clone(), url.clone(), bearer.clone(), token.clone());
+        let bearer = (!bearers.is_empty()).then(|| bearers[i as usize % bearers.len()].clone());
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
         Box::pin(async move {
             let r = tool_over_http(
                 &http,
@@ -239,29 +246,33 @@ pub async fn measure_http(
     let http = reqwest::Client::new();
     if sizes.runs("verify_token") {
         let (authorized, ..) = HttpTarget::start(command(auth_port, true), auth_port).await;
-        let key = open
-            .tool(
-                None,
-                "create_api_key",
-                json!({"sessionToken": up["sessionToken"], "name": "bench"}),
-            )
-            .await["key"]
-            .as_str()
-            .expect("a key")
-            .to_owned();
+        let mut keys = Vec::new();
+        for i in 0..HTTP_CONNECTIONS {
+            let created = open
+                .tool(
+                    None,
+                    "create_api_key",
+                    json!({"sessionToken": up["sessionToken"], "name": format!("bench-{i}")}),
+                )
+                .await;
+            keys.push(created["key"].as_str().expect("a key").to_owned());
+        }
         // The three get the same bytes (the token as argument and as bearer): the servers
         // without authorization ignore the header, so what differs is the server's work.
         let ours = http_verify(&http, &open.url, Some(&token), &token);
         let theirs = http_verify(&http, null_url, Some(&token), &token);
         let gated = http_verify(&http, &authorized.url, Some(&token), &token);
-        // The same call authorized by a Better Auth API key (one use of it a request).
-        let keyed = http_verify(&http, &authorized.url, Some(&key), &token);
-        let runs = http_in_turns(&[&ours, &theirs, &gated, &keyed], sizes).await;
+        // The same call authorized by Better Auth API keys (one use a request): 64 of
+        // them (an agent each), and one shared by all (its uses queue on its row).
+        let keyed = http_verify_as(&http, &authorized.url, &keys, &token);
+        let one_key = http_verify(&http, &authorized.url, Some(&keys[0]), &token);
+        let runs = http_in_turns(&[&ours, &theirs, &gated, &keyed, &one_key], sizes).await;
         let names = [
             "verify_token",
             "do-nothing rmcp HTTP service",
             "verify_token with --require-auth",
-            "verify_token with --require-auth, authorized by an API key",
+            "verify_token with --require-auth, authorized by 64 API keys",
+            "verify_token with --require-auth, authorized by one API key",
         ];
         for (name, (seq, rate, loaded)) in names.iter().zip(&runs) {
             let (s50, s99) = percentiles(seq.clone());
@@ -297,11 +308,19 @@ pub async fn measure_http(
             ),
         );
         report.add(
-            "authorized by an API key against an access token (target: at most 1.5)".into(),
+            "authorized by 64 API keys against an access token (target: at most 1.5)".into(),
             format!(
                 "p50 time ratio {:.2}, calls/s ratio {:.2}",
                 p50(3) / p50(2),
                 runs[2].1 / runs[3].1
+            ),
+        );
+        report.add(
+            "authorized by one API key against an access token".into(),
+            format!(
+                "p50 time ratio {:.2}, calls/s ratio {:.2}",
+                p50(4) / p50(2),
+                runs[2].1 / runs[4].1
             ),
         );
     }

@@ -347,6 +347,19 @@ async fn a_tools_allowlist_offers_just_those_tools() {
     let (server, names) = listed_tools(&env, &["--read-only"]).await;
     assert_eq!(names, ["get_user", "verify_token"]);
     server.stop().await;
+    // Toolsets: the api_keys set adds its three; --tools narrows inside the sets chosen,
+    // --read-only to their read-only tools.
+    let env = env.with("BETTER_AUTH_MCP_TOOLSETS", "auth,api_keys");
+    let (server, names) = listed_tools(&env, &[]).await;
+    assert_eq!(names.len(), 9, "{names:?}");
+    assert!(names.iter().any(|n| n == "create_api_key"), "{names:?}");
+    server.stop().await;
+    let (server, names) = listed_tools(&env, &["--read-only"]).await;
+    assert_eq!(names, ["get_user", "list_api_keys", "verify_token"]);
+    server.stop().await;
+    let (server, names) = listed_tools(&env, &["--tools", "verify_token,revoke_api_key"]).await;
+    assert_eq!(names, ["revoke_api_key", "verify_token"]);
+    server.stop().await;
 }
 
 #[test]
