@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::credentials::jwt::DEFAULT_LEEWAY_SECS;
+use super::organizations::OrganizationRoles;
 use super::{PasswordFormat, PasswordPolicy, RateLimitPolicy};
 
 /// How the service behaves; `AuthSettings::default()` is a stock Better Auth deployment's
@@ -28,6 +29,9 @@ pub struct AuthSettings {
     /// Better Auth's `emailAndPassword.requireEmailVerification`: an unverified user gets
     /// no session (sign_up creates the user only).
     pub require_email_verification: bool,
+    /// The organization plugin's roles in code: its defaults (owner, admin, member), or
+    /// the app's `roles` option as ORGANIZATION_ROLES_FILE mirrors it (replacing them).
+    pub organization_roles: OrganizationRoles,
 }
 
 impl Default for AuthSettings {
@@ -45,6 +49,7 @@ impl Default for AuthSettings {
             rate_limit: RateLimitPolicy::default(),
             sessions: SessionPolicy::default(),
             require_email_verification: false,
+            organization_roles: OrganizationRoles::default(),
         }
     }
 }

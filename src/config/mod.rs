@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::better_auth::organizations::OrganizationRoles;
 use crate::better_auth::{
     AuthSettings, PasswordFormat, PasswordPolicy, RateLimitPolicy, Resource, Secrets, SessionPolicy,
 };
@@ -77,6 +78,8 @@ pub enum ConfigError {
          Better Auth app that issues the tokens): {0}"
     )]
     AuthNeedsUrls(&'static str),
+    #[error("ORGANIZATION_ROLES_FILE {path}: {problem}")]
+    OrganizationRolesFile { path: String, problem: String },
 }
 
 /// The embedded database when DATABASE_URL is unset: `<data dir>/better-auth-mcp/better-auth.db`.
@@ -85,6 +88,17 @@ pub fn default_sqlite_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
         .join("better-auth-mcp")
         .join("better-auth.db")
+}
+
+/// The roles of ORGANIZATION_ROLES_FILE.
+fn organization_roles(path: &std::path::Path) -> Result<OrganizationRoles, ConfigError> {
+    let refused = |problem: String| ConfigError::OrganizationRolesFile {
+        path: path.display().to_string(),
+        problem,
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| refused(format!("cannot be read: {e}")))?;
+    OrganizationRoles::from_json(&text).map_err(refused)
 }
 
 /// [`Settings`] alone as a command line, for [`Config::from_args`].
@@ -189,6 +203,10 @@ impl Config {
         };
         // What the settings leave unset (the hash limits) is the domain's default.
         let defaults = AuthSettings::default();
+        let organization_roles = match &s.organization_roles_file {
+            Some(path) if !path.as_os_str().is_empty() => organization_roles(path)?,
+            _ => defaults.organization_roles.clone(),
+        };
         let secret = given(&s.better_auth_secret).map(SecretString::from);
         Ok(Self {
             store: StoreConfig {
@@ -242,6 +260,7 @@ impl Config {
                     max: s.rate_limit_max as u32,
                 },
                 require_email_verification: s.require_email_verification,
+                organization_roles,
             },
             jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
             jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),
@@ -357,5 +376,32 @@ mod tests {
         assert!(config(&[pooled]).is_ok());
         let err = refusal(&[pooled, "--database-prepared-statements=true"]);
         assert!(err.contains("pooler"), "{err}");
+    }
+
+    #[test]
+    fn an_organization_roles_file_replaces_the_default_roles_and_a_bad_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roles.json");
+        std::fs::write(&path, r#"{"auditor": {"project": ["read"]}}"#).unwrap();
+        let arg = format!("--organization-roles-file={}", path.display());
+        let c = config(&[&arg]).unwrap();
+        assert_eq!(
+            c.auth.organization_roles.names().collect::<Vec<_>>(),
+            ["auditor"]
+        );
+        let defaults = config(&[]).unwrap().auth.organization_roles;
+        assert_eq!(
+            defaults.names().collect::<Vec<_>>(),
+            ["admin", "member", "owner"]
+        );
+        std::fs::write(&path, r#"{"auditor": {"project": "read-secret-value"}}"#).unwrap();
+        let err = refusal(&[&arg]);
+        assert!(err.starts_with("ORGANIZATION_ROLES_FILE "), "{err}");
+        assert!(!err.contains("read-secret-value"), "{err}");
+        let missing = format!(
+            "--organization-roles-file={}",
+            dir.path().join("no.json").display()
+        );
+        assert!(refusal(&[&missing]).contains("cannot be read"));
     }
 }
