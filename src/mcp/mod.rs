@@ -1,12 +1,13 @@
 //! The MCP face of the server: the tools ([`server`]) over rmcp, their arguments and
-//! results ([`args`], [`types`]), how their failures are answered (answers.rs), which are
-//! offered (selection.rs), what a call knows of its caller ([`context`]), and the
-//! transports ([`stdio`], [`http`]), which reach the tools only through rmcp's router.
+//! results ([`args`], [`types`], [`organizations`]), how their failures are answered
+//! (answers.rs), which are offered (selection.rs), what a call knows of its caller
+//! ([`context`]), and the transports ([`stdio`], [`http`]), which reach the tools only through rmcp's router.
 
 mod answers;
 pub mod args;
 pub mod context;
 pub mod http;
+pub mod organizations;
 mod selection;
 pub mod server;
 pub mod stdio;

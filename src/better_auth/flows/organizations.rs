@@ -1,0 +1,179 @@
+//! The organization plugin's view of a user: the organizations they are a member of (with
+//! their roles), the session's active organization, and `hasPermission` in one of them.
+//! Who asks is found as get_user finds them; the session behind the credential (for the
+//! active organization) is found without a second verification's side effects.
+
+use super::super::credentials::jwt::AccessClaims;
+use super::super::credentials::{CredentialShape, shape_of};
+use super::super::organizations::{PermissionRequest, member_roles};
+use super::super::{AuthError, AuthService, AuthStore, StoreError, User};
+
+/// Who a call is about: a credential given to the tool, or the authorized HTTP caller.
+#[derive(Debug, Clone, Copy)]
+pub enum Principal<'a> {
+    /// A credential as get_user takes it.
+    Credential(&'a str),
+    /// The claims of an authorized caller's bearer token.
+    Caller(&'a AccessClaims),
+}
+
+/// An organization the user is a member of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberOf {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    /// The member's roles (its `role` column, split).
+    pub roles: Vec<String>,
+}
+
+/// The organization plugin's view of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserOrganizations {
+    /// In the order the user joined them.
+    pub organizations: Vec<MemberOf>,
+    /// The session's `activeOrganizationId`, for a credential bound to a session.
+    pub active_organization_id: Option<String>,
+}
+
+/// A `hasPermission` question.
+#[derive(Debug, Clone)]
+pub struct PermissionCheck {
+    /// The organization; None (or "") for the session's active one.
+    pub organization_id: Option<String>,
+    pub permissions: PermissionRequest,
+}
+
+/// Its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionAnswer {
+    pub allowed: bool,
+    pub organization_id: String,
+    /// The member's roles there; none for a non-member (who is allowed nothing).
+    pub roles: Vec<String>,
+}
+
+/// Neither an organizationId nor an active organization (the plugin's
+/// NO_ACTIVE_ORGANIZATION), answered as the argument that is missing.
+const NO_ACTIVE_ORGANIZATION: AuthError = AuthError::Refused {
+    code: "INVALID_ARGUMENTS",
+    message: "organizationId: missing, and the credential has no active organization (none \
+              was set in the app, or it is not bound to a session); give organizationId \
+              (list_organizations lists them)",
+};
+
+impl<S: AuthStore> AuthService<S> {
+    /// The user and the session the principal is bound to (if any), as get_user has them.
+    async fn principal(&self, who: Principal<'_>) -> Result<(User, Option<String>), AuthError> {
+        match who {
+            Principal::Caller(claims) => Ok((self.caller_user(claims).await?, claims.sid.clone())),
+            Principal::Credential(credential) => {
+                let user = self.get_user(credential).await?;
+                Ok((user, self.session_id_of(credential.trim()).await))
+            }
+        }
+    }
+
+    /// The id of the session a credential that get_user accepted is bound to: a session
+    /// token's own, an access token's `sid`, a JWT-plugin token's `sid` if it has one.
+    async fn session_id_of(&self, credential: &str) -> Option<String> {
+        match shape_of(credential) {
+            CredentialShape::Session => self.living_session(credential).await.ok().map(|s| s.0.id),
+            CredentialShape::AccessToken => self.verify_access_token(credential).ok()?.claims.sid,
+            CredentialShape::BetterAuthJwt(_) => self.verify(credential).await.ok()?.claims.sid,
+        }
+    }
+
+    async fn view_of(
+        &self,
+        user: &User,
+        session_id: Option<&str>,
+    ) -> Result<UserOrganizations, StoreError> {
+        let organizations = self
+            .store
+            .find_memberships(&user.id)
+            .await?
+            .into_iter()
+            .map(|m| MemberOf {
+                roles: member_roles(&m.role),
+                id: m.organization_id,
+                name: m.name,
+                slug: m.slug,
+            })
+            .collect();
+        let active_organization_id = match session_id {
+            Some(sid) => self.store.find_active_organization(sid).await?,
+            None => None,
+        };
+        Ok(UserOrganizations {
+            organizations,
+            active_organization_id,
+        })
+    }
+
+    /// The principal's organizations and active organization; PLUGIN_NOT_ENABLED without
+    /// the plugin's tables.
+    pub async fn organizations_of(
+        &self,
+        who: Principal<'_>,
+    ) -> Result<UserOrganizations, AuthError> {
+        let (user, session_id) = self.principal(who).await?;
+        Ok(self.view_of(&user, session_id.as_deref()).await?)
+    }
+
+    /// get_user: the principal's user, and its organizations when the deployment has the
+    /// plugin's tables (None when it has not).
+    pub async fn user_with_organizations(
+        &self,
+        who: Principal<'_>,
+    ) -> Result<(User, Option<UserOrganizations>), AuthError> {
+        let (user, session_id) = self.principal(who).await?;
+        match self.view_of(&user, session_id.as_deref()).await {
+            Ok(view) => Ok((user, Some(view))),
+            Err(StoreError::PluginNotEnabled(_)) => Ok((user, None)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Better Auth's `hasPermission` for the principal in an organization (by default the
+    /// session's active one): over the configured roles with the organization's
+    /// `organizationRole` rows merged in. A non-member is allowed nothing.
+    pub async fn check_permission(
+        &self,
+        who: Principal<'_>,
+        check: PermissionCheck,
+    ) -> Result<PermissionAnswer, AuthError> {
+        let (user, session_id) = self.principal(who).await?;
+        // First, so that a deployment without the plugin says so whatever was asked.
+        let memberships = self.store.find_memberships(&user.id).await?;
+        let organization_id = match check.organization_id.filter(|id| !id.is_empty()) {
+            Some(id) => id,
+            None => match session_id {
+                Some(sid) => self.store.find_active_organization(&sid).await?,
+                None => None,
+            }
+            .ok_or(NO_ACTIVE_ORGANIZATION)?,
+        };
+        let Some(member) = memberships
+            .into_iter()
+            .find(|m| m.organization_id == organization_id)
+        else {
+            return Ok(PermissionAnswer {
+                allowed: false,
+                organization_id,
+                roles: Vec::new(),
+            });
+        };
+        let rows = self.store.find_organization_roles(&organization_id).await?;
+        let roles = self
+            .settings
+            .organization_roles
+            .with_rows(&rows)
+            .map_err(|e| AuthError::internal("an organization's roles cannot be read", e))?;
+        Ok(PermissionAnswer {
+            allowed: roles.has_permission(&member.role, &check.permissions),
+            organization_id,
+            roles: member_roles(&member.role),
+        })
+    }
+}
