@@ -17,10 +17,14 @@
 // columns, plural tables, `timestamp` without time zone; see drizzle-schema.mjs), with the
 // admin plugin; `searchPath: "<schema>"` keeps the tables in that PostgreSQL schema;
 // `oauthResources: [url, ...]` adds the OAuth provider plugin (@better-auth/oauth-provider)
-// serving those resources (RFC 8707), its access tokens living `accessTokenExpiresIn` s.
+// serving those resources (RFC 8707), its access tokens living `accessTokenExpiresIn` s;
+// `organization: true` adds the organization plugin with the roles of `orgRoles` below
+// (the defaults, a `project` resource, a custom `auditor`) and dynamic access control.
 import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
-import { admin, bearer, jwt, twoFactor } from "better-auth/plugins";
+import { admin, bearer, jwt, organization, twoFactor } from "better-auth/plugins";
+import { createAccessControl } from "better-auth/plugins/access";
+import { adminAc, defaultStatements, memberAc, ownerAc } from "better-auth/plugins/organization/access";
 import { getMigrations } from "better-auth/db/migration";
 import { symmetricDecrypt, verifyPassword } from "better-auth/crypto";
 import { createOTP } from "@better-auth/utils/otp";
@@ -33,6 +37,17 @@ import * as drizzleSchema from "./drizzle-schema.mjs";
 
 const [command, raw] = process.argv.slice(2);
 const args = JSON.parse(raw ?? "{}");
+
+// The organization plugin's roles in code, as an app defines them (the `roles` option
+// replaces the defaults, so owner, admin and member are given too); the owner holds the
+// custom resource so that it can create dynamic roles granting it.
+const ac = createAccessControl({ ...defaultStatements, project: ["create", "read", "delete"] });
+const orgRoles = {
+  owner: ac.newRole({ ...ownerAc.statements, project: ["create", "read", "delete"] }),
+  admin: ac.newRole({ ...adminAc.statements, project: ["create", "read"] }),
+  member: ac.newRole({ ...memberAc.statements }),
+  auditor: ac.newRole({ project: ["read"], ac: ["read"] }),
+};
 
 const pool = new pg.Pool({
   connectionString: args.url.replace(/\?.*$/, ""),
@@ -54,6 +69,9 @@ const auth = betterAuth({
     ...(args.drizzle ? [admin()] : [jwt()]),
     ...(args.admin ? [admin()] : []),
     ...(args.twoFactor ? [twoFactor()] : []),
+    ...(args.organization
+      ? [organization({ ac, roles: orgRoles, dynamicAccessControl: { enabled: true } })]
+      : []),
     ...(args.oauthResources
       ? [
           oauthProvider({
@@ -238,6 +256,49 @@ async function run() {
       ).json();
       const claims = JSON.parse(Buffer.from(tokens.access_token.split(".")[1], "base64url"));
       return { accessToken: tokens.access_token, claims, issuer: metadata.issuer };
+    }
+    case "org-roles": {
+      // The code roles as ORGANIZATION_ROLES_FILE mirrors them: role → statements.
+      return Object.fromEntries(Object.entries(orgRoles).map(([name, r]) => [name, r.statements]));
+    }
+    case "create-organization": {
+      return await auth.api.createOrganization({
+        headers: bearerHeaders(args.token),
+        body: { name: args.name, slug: args.slug },
+      });
+    }
+    case "add-member": {
+      return await auth.api.addMember({
+        body: { userId: args.userId, organizationId: args.organizationId, role: args.role },
+      });
+    }
+    case "create-org-role": {
+      return await auth.api.createOrgRole({
+        headers: bearerHeaders(args.token),
+        body: { role: args.role, permission: args.permission, organizationId: args.organizationId },
+      });
+    }
+    case "set-active-organization": {
+      return await auth.api.setActiveOrganization({
+        headers: bearerHeaders(args.token),
+        body: { organizationId: args.organizationId },
+      });
+    }
+    case "has-permission": {
+      // The plugin's own hasPermission, for each of `asks` (one process for many).
+      const results = [];
+      for (const permissions of args.asks) {
+        try {
+          const r = await auth.api.hasPermission({
+            headers: bearerHeaders(args.token),
+            body: { permissions, ...(args.organizationId ? { organizationId: args.organizationId } : {}) },
+          });
+          results.push(r.success);
+        } catch (e) {
+          results.push(e?.body?.code ?? String(e));
+        }
+      }
+      return { results };
     }
     case "verify-password": {
       return { ok: await verifyPassword({ hash: args.hash, password: args.password }) };
