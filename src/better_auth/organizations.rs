@@ -13,8 +13,11 @@ pub type Statements = BTreeMap<String, BTreeSet<String>>;
 /// What a caller asks to do: resource → actions (every one of them is needed).
 pub type PermissionRequest = BTreeMap<String, Vec<String>>;
 
+/// A role in code: its name and its statements (resource, actions).
+type RoleInCode = (&'static str, &'static [(&'static str, &'static [&'static str])]);
+
 /// The plugin's `defaultStatements` and `defaultRoles` (`access/statement.mjs`), verbatim.
-const DEFAULT_ROLES: &[(&str, &[(&str, &[&str])])] = &[
+const DEFAULT_ROLES: &[RoleInCode] = &[
     (
         "owner",
         &[
