@@ -14,7 +14,10 @@ pub type Statements = BTreeMap<String, BTreeSet<String>>;
 pub type PermissionRequest = BTreeMap<String, Vec<String>>;
 
 /// A role in code: its name and its statements (resource, actions).
-type RoleInCode = (&'static str, &'static [(&'static str, &'static [&'static str])]);
+type RoleInCode = (
+    &'static str,
+    &'static [(&'static str, &'static [&'static str])],
+);
 
 /// The plugin's `defaultStatements` and `defaultRoles` (`access/statement.mjs`), verbatim.
 const DEFAULT_ROLES: &[RoleInCode] = &[

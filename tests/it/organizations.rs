@@ -6,9 +6,10 @@
 use serde_json::{Value, json};
 
 use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
+use crate::support::http::{HttpServer, answer, tool_call};
 use crate::support::pg::TestDb;
 use crate::support::server::{Server, ServerEnv, code_of};
-use crate::support::tempdir;
+use crate::support::{free_port, tempdir};
 
 const SECRET: &str = "shared-secret-with-the-web-app-0123456789abcdef";
 const PASSWORD: &str = "correct horse battery";
@@ -280,6 +281,35 @@ async fn get_user_and_list_organizations_show_the_apps_memberships_and_active_or
     assert_eq!(
         r,
         json!({"allowed": true, "organizationId": second_id, "roles": ["admin"]})
+    );
+    // Over authorized HTTP the tools answer for the caller when no token is given: here
+    // the access token's session, whose active organization the app set.
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}/mcp");
+    let http_env = env
+        .clone()
+        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
+        .with("BETTER_AUTH_MCP_PUBLIC_URL", &public);
+    let http = HttpServer::start_on(&http_env, port).await;
+    let call = |name: &str, args: Value| {
+        let request = tool_call(&reqwest::Client::new(), http.url(), name, args);
+        answer(request.bearer_auth(access))
+    };
+    let listed = call("list_organizations", json!({})).await;
+    assert_eq!(
+        listed["result"]["structuredContent"],
+        json!({"organizations": expected}),
+        "{listed}"
+    );
+    let r = call(
+        "check_permission",
+        json!({"permissions": {"organization": ["delete"]}}),
+    )
+    .await;
+    assert_eq!(
+        r["result"]["structuredContent"],
+        json!({"allowed": false, "organizationId": second_id, "roles": ["admin"]}),
+        "{r}"
     );
     // A user of no organization lists none.
     let (_, loner) = sign_up(app, "loner@example.com");
