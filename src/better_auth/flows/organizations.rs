@@ -177,3 +177,146 @@ impl<S: AuthStore> AuthService<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::memory::MemoryStore;
+    use super::super::super::ports::Membership;
+    use super::super::super::{AuthSettings, Secrets, SignUp};
+    use super::*;
+
+    const SECRET: &str = "unit-test-secret-0123456789abcdef-0123456789";
+
+    fn service() -> AuthService<MemoryStore> {
+        let settings = AuthSettings {
+            hash_concurrency: 2,
+            ..AuthSettings::default()
+        };
+        AuthService::new(
+            MemoryStore::default(),
+            Secrets::single(SECRET.into()),
+            settings,
+        )
+        .unwrap()
+    }
+
+    fn member_of(org: &str, role: &str) -> Membership {
+        Membership {
+            organization_id: org.into(),
+            name: org.to_uppercase(),
+            slug: org.into(),
+            role: role.into(),
+        }
+    }
+
+    fn ask(org: Option<&str>, permissions: serde_json::Value) -> PermissionCheck {
+        PermissionCheck {
+            organization_id: org.map(str::to_owned),
+            permissions: serde_json::from_value(permissions).unwrap(),
+        }
+    }
+
+    fn code<T>(r: Result<T, AuthError>) -> &'static str {
+        r.map_or_else(|e| e.code(), |_| "OK")
+    }
+
+    #[tokio::test]
+    async fn without_the_plugins_tables_get_user_has_no_organizations_and_the_rest_says_so() {
+        let auth = service();
+        let up = auth
+            .sign_up(SignUp::new("a@example.com", "password123"))
+            .await
+            .unwrap();
+        let token = up.access.unwrap().token;
+        let (user, view) = auth
+            .user_with_organizations(Principal::Credential(&token))
+            .await
+            .unwrap();
+        assert_eq!((user.id, view), (up.user.id, None));
+        let listed = auth.organizations_of(Principal::Credential(&token)).await;
+        assert_eq!(code(listed), "PLUGIN_NOT_ENABLED");
+        let check = ask(Some("org"), serde_json::json!({"ac": ["read"]}));
+        let checked = auth
+            .check_permission(Principal::Credential(&token), check)
+            .await;
+        assert_eq!(code(checked), "PLUGIN_NOT_ENABLED");
+    }
+
+    #[tokio::test]
+    async fn the_active_organization_is_the_sessions_and_the_default_of_check_permission() {
+        let auth = service();
+        auth.store.enable_organizations();
+        let up = auth
+            .sign_up(SignUp::new("b@example.com", "password123"))
+            .await
+            .unwrap();
+        let access = up.access.unwrap();
+        auth.store
+            .add_member(&up.user.id, member_of("one", "member, reviewer"));
+        auth.store
+            .add_member(&up.user.id, member_of("two", "owner"));
+        let delete = serde_json::json!({"project": ["delete"]});
+        // No active organization yet, and "" is none given, as the plugin has it.
+        for org in [None, Some("")] {
+            let refused = auth
+                .check_permission(
+                    Principal::Credential(&access.token),
+                    ask(org, delete.clone()),
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), "INVALID_ARGUMENTS");
+            assert!(
+                refused.to_string().starts_with("organizationId: "),
+                "{refused}"
+            );
+        }
+        auth.store
+            .set_active_organization(&access.session.id, "one");
+        auth.store
+            .add_organization_role("one", "reviewer", r#"{"project": ["delete"]}"#);
+        for token in [&access.token, &access.session.token] {
+            let view = auth
+                .organizations_of(Principal::Credential(token))
+                .await
+                .unwrap();
+            assert_eq!(view.active_organization_id.as_deref(), Some("one"));
+            assert_eq!(view.organizations[0].roles, ["member", "reviewer"]);
+            assert_eq!(view.organizations[1].id, "two");
+        }
+        let claims = auth.verify_access_token(&access.token).unwrap().claims;
+        let answer = auth
+            .check_permission(Principal::Caller(&claims), ask(None, delete.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            answer,
+            PermissionAnswer {
+                allowed: true,
+                organization_id: "one".into(),
+                roles: vec!["member".into(), "reviewer".into()],
+            }
+        );
+        // The dynamic role is that organization's only; a non-member is allowed nothing.
+        let there = auth
+            .check_permission(Principal::Caller(&claims), ask(Some("two"), delete.clone()))
+            .await
+            .unwrap();
+        assert!(!there.allowed && there.roles == ["owner"]);
+        let outside = auth
+            .check_permission(
+                Principal::Caller(&claims),
+                ask(Some("three"), delete.clone()),
+            )
+            .await
+            .unwrap();
+        assert!(!outside.allowed && outside.roles.is_empty());
+        // A row the plugin could not read fails the check, as it fails the plugin's.
+        auth.store
+            .add_organization_role("one", "broken", "{not json");
+        let broken = auth
+            .check_permission(Principal::Caller(&claims), ask(None, delete))
+            .await;
+        assert_eq!(code(broken), "INTERNAL_ERROR");
+    }
+}
