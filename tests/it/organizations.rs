@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::support::backend::{Backend, Setup, on_both_backends};
 use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
 use crate::support::http::{HttpServer, answer, tool_call};
 use crate::support::pg::TestDb;
@@ -13,6 +14,21 @@ use crate::support::{free_port, tempdir};
 
 const SECRET: &str = "shared-secret-with-the-web-app-0123456789abcdef";
 const PASSWORD: &str = "correct horse battery";
+/// The members' roles beside the owner: code roles, a custom one, a dynamic one, and two
+/// of each.
+const ROLES: [&str; 6] = [
+    "admin",
+    "member",
+    "auditor",
+    "reviewer",
+    "member,auditor",
+    "member,reviewer",
+];
+
+/// check_permission's answer, which must be a success.
+async fn check(server: &Server, args: Value) -> Value {
+    server.ok("check_permission", args).await
+}
 
 fn str_of(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
@@ -30,27 +46,17 @@ fn sign_up(app: &BetterAuthApp, email: &str) -> (String, String) {
 /// What is asked of every member: single and several actions, several resources, the
 /// custom and dynamic resources, unknown resources, empty lists and an empty ask.
 fn asks() -> Vec<Value> {
-    vec![
-        json!({"organization": ["update"]}),
-        json!({"organization": ["delete"]}),
-        json!({"organization": ["update", "delete"]}),
-        json!({"member": ["create"]}),
-        json!({"member": ["create", "update", "delete"]}),
-        json!({"invitation": ["cancel"]}),
-        json!({"team": ["create"], "invitation": ["create"]}),
-        json!({"ac": ["read"]}),
-        json!({"ac": ["read", "create"]}),
-        json!({"project": ["read"]}),
-        json!({"project": ["delete"]}),
-        json!({"project": ["create", "read", "delete"]}),
-        json!({"project": ["read"], "ac": ["read"]}),
-        json!({"project": ["read"], "member": ["create"]}),
-        json!({"billing": ["read"]}),
-        json!({"project": ["read"], "billing": ["read"]}),
-        json!({"member": []}),
-        json!({"ac": []}),
-        json!({}),
-    ]
+    let asks = json!([
+        {"organization": ["update"]}, {"organization": ["delete"]},
+        {"organization": ["update", "delete"]}, {"member": ["create"]},
+        {"member": ["create", "update", "delete"]}, {"invitation": ["cancel"]},
+        {"team": ["create"], "invitation": ["create"]}, {"ac": ["read"]}, {"ac": ["read", "create"]},
+        {"project": ["read"]}, {"project": ["delete"]}, {"project": ["create", "read", "delete"]},
+        {"project": ["read"], "ac": ["read"]}, {"project": ["read"], "member": ["create"]},
+        {"billing": ["read"]}, {"project": ["read"], "billing": ["read"]},
+        {"member": []}, {"ac": []}, {}
+    ]);
+    asks.as_array().unwrap().clone()
 }
 
 /// One database, the app with the organization plugin migrated on it, and a server of
@@ -63,9 +69,10 @@ struct Deployment {
 }
 
 impl Deployment {
-    fn new() -> Self {
+    /// With `uuid`, the app's `generateId: "uuid"` (uuid columns, made by the database).
+    fn new(uuid: bool) -> Self {
         let db = TestDb::create();
-        let app = BetterAuthApp::new(&db, SECRET, false).with_organizations();
+        let app = BetterAuthApp::new(&db, SECRET, uuid).with_organizations();
         let migrated = app.run("migrate", json!({}));
         for table in ["organization", "member", "organizationRole"] {
             assert!(
@@ -94,7 +101,16 @@ impl Deployment {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_permission_agrees_with_the_plugins_has_permission_for_every_member() {
-    let deployment = Deployment::new();
+    agrees_with_has_permission(false).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_permission_agrees_with_the_plugins_has_permission_with_uuid_ids() {
+    agrees_with_has_permission(true).await
+}
+
+async fn agrees_with_has_permission(uuid: bool) {
+    let deployment = Deployment::new(uuid);
     let (app, env) = (&deployment.app, &deployment.env);
     let (_, owner) = sign_up(app, "owner@example.com");
     let org = app.run(
@@ -110,14 +126,7 @@ async fn check_permission_agrees_with_the_plugins_has_permission_for_every_membe
     );
     assert_eq!(created["success"], true, "{created}");
     let mut members = vec![("owner", owner)];
-    for role in [
-        "admin",
-        "member",
-        "auditor",
-        "reviewer",
-        "member,auditor",
-        "member,reviewer",
-    ] {
+    for role in ROLES {
         let (id, token) = sign_up(app, &format!("{}@example.com", role.replace(',', "-")));
         let added = app.run(
             "add-member",
@@ -137,12 +146,11 @@ async fn check_permission_agrees_with_the_plugins_has_permission_for_every_membe
             json!({"token": token, "organizationId": org_id, "asks": asks}),
         );
         for (ask, expected) in asks.iter().zip(theirs["results"].as_array().unwrap()) {
-            let ours = server
-                .ok(
-                    "check_permission",
-                    json!({"token": token, "organizationId": org_id, "permissions": ask}),
-                )
-                .await;
+            let ours = check(
+                &server,
+                json!({"token": token, "organizationId": org_id, "permissions": ask}),
+            )
+            .await;
             assert!(
                 expected.is_boolean(),
                 "{role} {ask}: the app answered {expected}"
@@ -162,12 +170,11 @@ async fn check_permission_agrees_with_the_plugins_has_permission_for_every_membe
     // Without organizationId: the active organization, which createOrganization set on the
     // owner's session and which no other member's session has.
     let (_, owner_token) = &members[0];
-    let active = server
-        .ok(
-            "check_permission",
-            json!({"token": owner_token, "permissions": {"organization": ["delete"]}}),
-        )
-        .await;
+    let active = check(
+        &server,
+        json!({"token": owner_token, "permissions": {"organization": ["delete"]}}),
+    )
+    .await;
     assert_eq!(
         active,
         json!({"allowed": true, "organizationId": org_id, "roles": ["owner"]})
@@ -187,13 +194,12 @@ async fn check_permission_agrees_with_the_plugins_has_permission_for_every_membe
 
     // A non-member is allowed nothing, as is anyone in an organization that does not exist.
     for (token, organization) in [(&outsider, org_id.as_str()), (owner_token, "no-such-org")] {
-        let r = server
-            .ok(
-                "check_permission",
-                json!({"token": token, "organizationId": organization,
+        let r = check(
+            &server,
+            json!({"token": token, "organizationId": organization,
                        "permissions": {"ac": ["read"]}}),
-            )
-            .await;
+        )
+        .await;
         assert_eq!(
             r,
             json!({"allowed": false, "organizationId": organization, "roles": []})
@@ -211,7 +217,16 @@ async fn check_permission_agrees_with_the_plugins_has_permission_for_every_membe
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_user_and_list_organizations_show_the_apps_memberships_and_active_organization() {
-    let deployment = Deployment::new();
+    memberships_and_active_organization(false).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_user_and_list_organizations_show_the_apps_memberships_with_uuid_ids() {
+    memberships_and_active_organization(true).await
+}
+
+async fn memberships_and_active_organization(uuid: bool) {
+    let deployment = Deployment::new(uuid);
     let (app, env) = (&deployment.app, &deployment.env);
     let (_, owner) = sign_up(app, "founder@example.com");
     let (user_id, user) = sign_up(app, "staff@example.com");
@@ -272,12 +287,11 @@ async fn get_user_and_list_organizations_show_the_apps_memberships_and_active_or
     );
     let got = server.ok("get_user", json!({"token": access})).await;
     assert_eq!(got["activeOrganizationId"], second_id);
-    let r = server
-        .ok(
-            "check_permission",
-            json!({"token": access, "permissions": {"member": ["delete"]}}),
-        )
-        .await;
+    let r = check(
+        &server,
+        json!({"token": access, "permissions": {"member": ["delete"]}}),
+    )
+    .await;
     assert_eq!(
         r,
         json!({"allowed": true, "organizationId": second_id, "roles": ["admin"]})
@@ -348,4 +362,82 @@ async fn without_the_organization_tables_the_tools_say_plugin_not_enabled_and_ge
         assert_eq!(keys, ["user"], "{got}");
         server.stop().await;
     }
+}
+
+on_both_backends!(tables_an_app_made_are_read_and_those_it_adds_later_are_found);
+
+/// The plugin's tables as its migration makes them, written by hand on either backend:
+/// first without dynamic access control or the session's column, then with them.
+async fn tables_an_app_made_are_read_and_those_it_adds_later_are_found(backend: Backend) {
+    const AT: &str = "'2026-11-20T10:00:00.000Z'";
+    let s = Setup::new(backend);
+    let env = s
+        .env
+        .clone()
+        .with("BETTER_AUTH_MCP_TOOLSETS", "auth,organizations");
+    let migrated = env.command().arg("migrate").output().await.unwrap();
+    assert!(migrated.status.success());
+    s.sql(r#"create table "organization" ("id" text not null primary key, "name" text not null,
+             "slug" text not null unique, "logo" text, "createdAt" timestamptz not null, "metadata" text)"#);
+    s.sql(
+        r#"create table "member" ("id" text not null primary key,
+             "organizationId" text not null references "organization" ("id") on delete cascade,
+             "userId" text not null references "user" ("id") on delete cascade,
+             "role" text not null, "createdAt" timestamptz not null)"#,
+    );
+    let server = Server::start(&env).await;
+    let up = server.sign_up("hand@example.com", PASSWORD).await;
+    let (user_id, token) = (str_of(&up["user"]["id"]), str_of(&up["token"]));
+    for (id, joined) in [
+        ("org-b", "2026-11-20T09:00:00.000Z"),
+        ("org-a", "2026-11-20T11:00:00.000Z"),
+    ] {
+        s.sql(&format!(
+            r#"insert into "organization" ("id", "name", "slug", "createdAt") values ('{id}', 'Org {id}', '{id}', {AT})"#
+        ));
+        s.sql(&format!(
+            r#"insert into "member" ("id", "organizationId", "userId", "role", "createdAt")
+               values ('m-{id}', '{id}', '{user_id}', 'member,editor', '{joined}')"#
+        ));
+    }
+    let got = server.ok("get_user", json!({"token": token})).await;
+    assert_eq!(got["organizations"][0]["id"], "org-b", "{got}");
+    assert_eq!(
+        got["organizations"][1]["roles"],
+        json!(["member", "editor"])
+    );
+    assert_eq!(got["activeOrganizationId"], Value::Null);
+    let ask =
+        json!({"token": token, "organizationId": "org-a", "permissions": {"project": ["read"]}});
+    let before = server.ok("check_permission", ask.clone()).await;
+    assert_eq!(before["allowed"], false, "no dynamic roles yet: {before}");
+
+    s.sql(
+        r#"create table "organizationRole" ("id" text not null primary key,
+             "organizationId" text not null references "organization" ("id") on delete cascade,
+             "role" text not null, "permission" text not null,
+             "createdAt" timestamptz default CURRENT_TIMESTAMP not null, "updatedAt" timestamptz)"#,
+    );
+    s.sql(
+        r#"insert into "organizationRole" ("id", "organizationId", "role", "permission")
+             values ('r1', 'org-a', 'editor', '{"project":["read","create"]}')"#,
+    );
+    s.sql(r#"alter table "session" add column "activeOrganizationId" text"#);
+    s.sql(&format!(
+        r#"update "session" set "activeOrganizationId" = 'org-a' where "userId" = '{user_id}'"#
+    ));
+    let after = server.ok("check_permission", ask).await;
+    assert_eq!(after["allowed"], true, "{after}");
+    let active = check(
+        &server,
+        json!({"token": token, "permissions": {"project": ["create"]}}),
+    )
+    .await;
+    assert_eq!(
+        active,
+        json!({"allowed": true, "organizationId": "org-a", "roles": ["member", "editor"]})
+    );
+    let got = server.ok("get_user", json!({"token": token})).await;
+    assert_eq!(got["activeOrganizationId"], "org-a", "{got}");
+    server.stop().await;
 }
