@@ -159,9 +159,10 @@ impl<S: AuthStore> AuthServer<S> {
     /// Get the user behind a credential (an access token, a Better Auth session token or
     /// a JWT-plugin token). Fails with INVALID_TOKEN (the text names why; also for an
     /// access token whose session was signed out), USER_NOT_FOUND if the account no
-    /// longer exists, or BANNED_USER for a banned user's session token. When the app uses
-    /// Better Auth's organization plugin, the answer also has organizations (id, name,
-    /// slug, the user's roles) and activeOrganizationId (the session's, or null).
+    /// longer exists, or BANNED_USER for a banned user's session token. With the
+    /// organizations tools, when the app uses Better Auth's organization plugin, the
+    /// answer also has organizations (id, name, slug, the user's roles) and
+    /// activeOrganizationId (the session's, or null).
     #[tool(
         name = "get_user",
         title = "Get the user of a token",
@@ -175,9 +176,13 @@ impl<S: AuthStore> AuthServer<S> {
         let args = args.map_err(invalid_arguments)?;
         let caller = CallContext::of(&context).caller;
         let who = principal(args.token.as_deref(), caller.as_ref())?;
-        self.auth
-            .user_with_organizations(who)
-            .await
+        // Without the organizations toolset get_user reads nothing of the plugin.
+        let answer = if self.tools.toolsets().any(|s| s.name == "organizations") {
+            self.auth.user_with_organizations(who).await
+        } else {
+            self.auth.user_of(who).await.map(|user| (user, None))
+        };
+        answer
             .map(|(user, organizations)| {
                 Json(GetUserResult {
                     user: UserView::from(user),

@@ -325,6 +325,14 @@ async fn memberships_and_active_organization(uuid: bool) {
         json!({"allowed": false, "organizationId": second_id, "roles": ["admin"]}),
         "{r}"
     );
+    // A server without the organizations toolset reads nothing of the plugin.
+    let auth_only = Server::start(&env.clone().with("BETTER_AUTH_MCP_TOOLSETS", "auth")).await;
+    let got = auth_only.ok("get_user", json!({"token": user})).await;
+    assert_eq!(
+        got.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["user"]
+    );
+    auth_only.stop().await;
     // A user of no organization lists none.
     let (_, loner) = sign_up(app, "loner@example.com");
     let none = server

@@ -6,6 +6,7 @@
 use super::super::credentials::jwt::AccessClaims;
 use super::super::credentials::{CredentialShape, shape_of};
 use super::super::organizations::{PermissionRequest, member_roles};
+use super::super::ports::Membership;
 use super::super::{AuthError, AuthService, AuthStore, StoreError, User};
 
 /// Who a call is about: a credential given to the tool, or the authorized HTTP caller.
@@ -63,36 +64,46 @@ const NO_ACTIVE_ORGANIZATION: AuthError = AuthError::Refused {
 };
 
 impl<S: AuthStore> AuthService<S> {
-    /// The user and the session the principal is bound to (if any), as get_user has them.
-    async fn principal(&self, who: Principal<'_>) -> Result<(User, Option<String>), AuthError> {
+    /// The principal's user, as get_user (or, for the caller, `caller_user`) has it.
+    pub async fn user_of(&self, who: Principal<'_>) -> Result<User, AuthError> {
         match who {
-            Principal::Caller(claims) => Ok((self.caller_user(claims).await?, claims.sid.clone())),
-            Principal::Credential(credential) => {
-                let user = self.get_user(credential).await?;
-                Ok((user, self.session_id_of(credential.trim()).await))
-            }
+            Principal::Caller(claims) => self.caller_user(claims).await,
+            Principal::Credential(credential) => self.get_user(credential).await,
         }
     }
 
-    /// The id of the session a credential that get_user accepted is bound to: a session
-    /// token's own, an access token's `sid`, a JWT-plugin token's `sid` if it has one.
-    async fn session_id_of(&self, credential: &str) -> Option<String> {
-        match shape_of(credential) {
-            CredentialShape::Session => self.living_session(credential).await.ok().map(|s| s.0.id),
-            CredentialShape::AccessToken => self.verify_access_token(credential).ok()?.claims.sid,
-            CredentialShape::BetterAuthJwt(_) => self.verify(credential).await.ok()?.claims.sid,
+    /// The id of the session the principal (which [`Self::user_of`] accepted) is bound
+    /// to: a session token's own, an access token's `sid`, a JWT-plugin token's `sid` if
+    /// it has one. Each kind is read again only in ways without side effects.
+    async fn session_of(&self, who: Principal<'_>) -> Result<Option<String>, AuthError> {
+        let credential = match who {
+            Principal::Caller(claims) => return Ok(claims.sid.clone()),
+            Principal::Credential(credential) => credential.trim(),
+        };
+        Ok(match shape_of(credential) {
+            CredentialShape::Session => Some(self.living_session(credential).await?.0.id),
+            CredentialShape::AccessToken => {
+                let verified = self.verify_access_token(credential);
+                verified.map_err(AuthError::InvalidToken)?.claims.sid
+            }
+            CredentialShape::BetterAuthJwt(_) => self.verify(credential).await?.claims.sid,
+        })
+    }
+
+    /// The session's active organization, for a principal bound to one.
+    async fn active_organization(&self, who: Principal<'_>) -> Result<Option<String>, AuthError> {
+        match self.session_of(who).await? {
+            Some(sid) => Ok(self.store.find_active_organization(&sid).await?),
+            None => Ok(None),
         }
     }
 
     async fn view_of(
         &self,
-        user: &User,
-        session_id: Option<&str>,
-    ) -> Result<UserOrganizations, StoreError> {
-        let organizations = self
-            .store
-            .find_memberships(&user.id)
-            .await?
+        who: Principal<'_>,
+        memberships: Vec<Membership>,
+    ) -> Result<UserOrganizations, AuthError> {
+        let organizations = memberships
             .into_iter()
             .map(|m| MemberOf {
                 roles: member_roles(&m.role),
@@ -101,13 +112,9 @@ impl<S: AuthStore> AuthService<S> {
                 slug: m.slug,
             })
             .collect();
-        let active_organization_id = match session_id {
-            Some(sid) => self.store.find_active_organization(sid).await?,
-            None => None,
-        };
         Ok(UserOrganizations {
             organizations,
-            active_organization_id,
+            active_organization_id: self.active_organization(who).await?,
         })
     }
 
@@ -117,22 +124,25 @@ impl<S: AuthStore> AuthService<S> {
         &self,
         who: Principal<'_>,
     ) -> Result<UserOrganizations, AuthError> {
-        let (user, session_id) = self.principal(who).await?;
-        Ok(self.view_of(&user, session_id.as_deref()).await?)
+        let user = self.user_of(who).await?;
+        let memberships = self.store.find_memberships(&user.id).await?;
+        self.view_of(who, memberships).await
     }
 
-    /// get_user: the principal's user, and its organizations when the deployment has the
-    /// plugin's tables (None when it has not).
+    /// get_user with the organizations toolset: the principal's user, and its
+    /// organizations when the deployment has the plugin's tables (None when it has not).
     pub async fn user_with_organizations(
         &self,
         who: Principal<'_>,
     ) -> Result<(User, Option<UserOrganizations>), AuthError> {
-        let (user, session_id) = self.principal(who).await?;
-        match self.view_of(&user, session_id.as_deref()).await {
-            Ok(view) => Ok((user, Some(view))),
-            Err(StoreError::PluginNotEnabled(_)) => Ok((user, None)),
-            Err(e) => Err(e.into()),
-        }
+        let user = self.user_of(who).await?;
+        let memberships = match self.store.find_memberships(&user.id).await {
+            Ok(memberships) => memberships,
+            Err(StoreError::PluginNotEnabled(_)) => return Ok((user, None)),
+            Err(e) => return Err(e.into()),
+        };
+        let view = self.view_of(who, memberships).await?;
+        Ok((user, Some(view)))
     }
 
     /// Better Auth's `hasPermission` for the principal in an organization (by default the
@@ -143,16 +153,15 @@ impl<S: AuthStore> AuthService<S> {
         who: Principal<'_>,
         check: PermissionCheck,
     ) -> Result<PermissionAnswer, AuthError> {
-        let (user, session_id) = self.principal(who).await?;
+        let user = self.user_of(who).await?;
         // First, so that a deployment without the plugin says so whatever was asked.
         let memberships = self.store.find_memberships(&user.id).await?;
         let organization_id = match check.organization_id.filter(|id| !id.is_empty()) {
             Some(id) => id,
-            None => match session_id {
-                Some(sid) => self.store.find_active_organization(&sid).await?,
-                None => None,
-            }
-            .ok_or(NO_ACTIVE_ORGANIZATION)?,
+            None => self
+                .active_organization(who)
+                .await?
+                .ok_or(NO_ACTIVE_ORGANIZATION)?,
         };
         let Some(member) = memberships
             .into_iter()
@@ -181,7 +190,6 @@ impl<S: AuthStore> AuthService<S> {
 #[cfg(test)]
 mod tests {
     use super::super::super::memory::MemoryStore;
-    use super::super::super::ports::Membership;
     use super::super::super::{AuthSettings, Secrets, SignUp};
     use super::*;
 
