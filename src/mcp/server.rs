@@ -244,6 +244,7 @@ impl<S: AuthStore> AuthServer<S> {
             .map(|()| Json(SignOutResult { signed_out: true }))
             .map_err(tool_error)
     }
+
     /// List the organizations (Better Auth's organization plugin) the user behind a
     /// credential is a member of: {organizations: [{id, name, slug, roles}]}, roles being
     /// the user's roles in each (e.g. ["owner"] or ["member", "auditor"]). Over HTTP with
@@ -293,11 +294,11 @@ impl<S: AuthStore> AuthServer<S> {
         Parameters(Args(args)): Parameters<Args<CheckPermissionArgs>>,
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<CheckPermissionResult>, String> {
-        let args = args.map_err(invalid_arguments)?;
-        let caller = CallContext::of(&context).caller;
-        let token = args.token.clone();
-        let who = principal(token.as_deref(), caller.as_ref())?;
+        let mut args = args.map_err(invalid_arguments)?;
+        let token = args.token.take();
         let check = args.check().map_err(invalid_arguments)?;
+        let caller = CallContext::of(&context).caller;
+        let who = principal(token.as_deref(), caller.as_ref())?;
         self.auth
             .check_permission(who, check)
             .await

@@ -10,7 +10,8 @@ use super::super::ports::Membership;
 use super::super::{AuthError, AuthService, AuthStore, StoreError, User};
 
 /// Who a call is about: a credential given to the tool, or the authorized HTTP caller.
-#[derive(Debug, Clone, Copy)]
+/// (No Debug: it holds a credential.)
+#[derive(Clone, Copy)]
 pub enum Principal<'a> {
     /// A credential as get_user takes it.
     Credential(&'a str),
