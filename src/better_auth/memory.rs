@@ -11,6 +11,8 @@ use super::ports::{
     NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
 };
 
+const NO_ORGANIZATIONS: StoreError = StoreError::PluginNotEnabled("organization");
+
 #[derive(Default)]
 pub struct MemoryStore {
     rows: Mutex<Rows>,
@@ -32,6 +34,18 @@ struct Rows {
     jwk_reads: usize,
     /// `apikey` rows with their stored key.
     api_keys: Vec<(String, ApiKeyRow)>,
+    /// The organization plugin's rows, once its tables exist.
+    organizations: Option<OrganizationRows>,
+}
+
+#[derive(Default)]
+struct OrganizationRows {
+    /// Members (user id, membership), in the order they joined.
+    members: Vec<(String, Membership)>,
+    /// `organizationRole` rows: organization id, role, permission JSON.
+    roles: Vec<(String, String, String)>,
+    /// `session.activeOrganizationId` by session id.
+    active: HashMap<String, String>,
 }
 
 impl MemoryStore {
@@ -71,6 +85,35 @@ impl MemoryStore {
     /// Gives the store an empty `jwks` table (the JWT plugin, before any key).
     pub fn add_jwks_table(&self) {
         self.rows().jwks_table = true;
+    }
+
+    /// Gives the store the organization plugin's tables, empty.
+    pub fn enable_organizations(&self) {
+        self.rows()
+            .organizations
+            .get_or_insert_with(Default::default);
+    }
+
+    /// Adds a member row (the tables must exist), an `organizationRole` row, or sets a
+    /// session's active organization, as the plugin's endpoints write them.
+    pub fn add_member(&self, user_id: &str, membership: Membership) {
+        let mut rows = self.rows();
+        let orgs = rows.organizations.as_mut().expect("organization tables");
+        orgs.members.push((user_id.to_owned(), membership));
+    }
+
+    pub fn add_organization_role(&self, organization_id: &str, role: &str, permission: &str) {
+        let mut rows = self.rows();
+        let orgs = rows.organizations.as_mut().expect("organization tables");
+        let row = (organization_id.into(), role.into(), permission.into());
+        orgs.roles.push(row);
+    }
+
+    pub fn set_active_organization(&self, session_id: &str, organization_id: &str) {
+        let mut rows = self.rows();
+        let orgs = rows.organizations.as_mut().expect("organization tables");
+        orgs.active
+            .insert(session_id.to_owned(), organization_id.to_owned());
     }
 
     pub fn jwk_reads(&self) -> usize {
@@ -340,22 +383,30 @@ impl AuthStore for MemoryStore {
             .collect())
     }
 
-    async fn find_memberships(&self, _user_id: &str) -> Result<Vec<Membership>, StoreError> {
-        Err(StoreError::PluginNotEnabled("organization"))
+    async fn find_memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+        let rows = self.rows();
+        let orgs = rows.organizations.as_ref().ok_or(NO_ORGANIZATIONS)?;
+        let of_user = orgs.members.iter().filter(|(u, _)| u == user_id);
+        Ok(of_user.map(|(_, m)| m.clone()).collect())
     }
 
     async fn find_organization_roles(
         &self,
-        _organization_id: &str,
+        organization_id: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        Err(StoreError::PluginNotEnabled("organization"))
+        let rows = self.rows();
+        let orgs = rows.organizations.as_ref().ok_or(NO_ORGANIZATIONS)?;
+        let of_org = orgs.roles.iter().filter(|(o, ..)| o == organization_id);
+        Ok(of_org.map(|(_, r, p)| (r.clone(), p.clone())).collect())
     }
 
     async fn find_active_organization(
         &self,
-        _session_id: &str,
+        session_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        Err(StoreError::PluginNotEnabled("organization"))
+        let rows = self.rows();
+        let orgs = rows.organizations.as_ref().ok_or(NO_ORGANIZATIONS)?;
+        Ok(orgs.active.get(session_id).cloned())
     }
 
     async fn update_rate_limit<T: Send + 'static>(

@@ -9,7 +9,8 @@
 //! - [`credentials`]: one file per kind of credential (access token, session token, JWKS
 //!   token), the JWT reading and claim rules they share, the deployment's secrets and the
 //!   two-factor plugin's codes.
-//! - [`password`], [`rate_limit`], [`model`] (email, name): the rules they name.
+//! - [`password`], [`rate_limit`], [`model`] (email, name), [`organizations`] (the
+//!   organization plugin's roles and hasPermission): the rules they name.
 
 pub mod credentials;
 mod error;
@@ -18,6 +19,7 @@ mod id;
 #[cfg(test)]
 mod memory;
 pub mod model;
+pub mod organizations;
 pub mod password;
 pub mod ports;
 pub mod rate_limit;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::credentials::api_key::{DEFAULT_RATE_LIMIT_MAX, DEFAULT_RATE_LIMIT_WINDOW_MS};
 use super::credentials::jwt::DEFAULT_LEEWAY_SECS;
+use super::organizations::OrganizationRoles;
 use super::{PasswordFormat, PasswordPolicy, RateLimitPolicy};
 
 /// How the service behaves; `AuthSettings::default()` is a stock Better Auth deployment's
@@ -30,6 +31,9 @@ pub struct AuthSettings {
     /// no session (sign_up creates the user only).
     pub require_email_verification: bool,
     pub api_keys: ApiKeyPolicy,
+    /// The organization plugin's roles in code: its defaults (owner, admin, member), or
+    /// the app's `roles` option as ORGANIZATION_ROLES_FILE mirrors it (replacing them).
+    pub organization_roles: OrganizationRoles,
 }
 
 impl Default for AuthSettings {
@@ -48,6 +52,7 @@ impl Default for AuthSettings {
             sessions: SessionPolicy::default(),
             require_email_verification: false,
             api_keys: ApiKeyPolicy::default(),
+            organization_roles: OrganizationRoles::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::better_auth::organizations::OrganizationRoles;
 use crate::better_auth::settings::ApiKeyPolicy;
 use crate::better_auth::{
     AuthSettings, PasswordFormat, PasswordPolicy, RateLimitPolicy, Resource, Secrets, SessionPolicy,
@@ -83,6 +84,8 @@ pub enum ConfigError {
          e.g. {{\"files\":[\"read\"]}}"
     )]
     BadApiKeyPermissions,
+    #[error("ORGANIZATION_ROLES_FILE {path}: {problem}")]
+    OrganizationRolesFile { path: String, problem: String },
 }
 
 /// API_KEY_DEFAULT_PERMISSIONS: a JSON object of resource → list of actions, kept as the
@@ -108,6 +111,17 @@ pub fn default_sqlite_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
         .join("better-auth-mcp")
         .join("better-auth.db")
+}
+
+/// The roles of ORGANIZATION_ROLES_FILE.
+fn organization_roles(path: &std::path::Path) -> Result<OrganizationRoles, ConfigError> {
+    let refused = |problem: String| ConfigError::OrganizationRolesFile {
+        path: path.display().to_string(),
+        problem,
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| refused(format!("cannot be read: {e}")))?;
+    OrganizationRoles::from_json(&text).map_err(refused)
 }
 
 /// [`Settings`] alone as a command line, for [`Config::from_args`].
@@ -212,6 +226,10 @@ impl Config {
         };
         // What the settings leave unset (the hash limits) is the domain's default.
         let defaults = AuthSettings::default();
+        let organization_roles = match &s.organization_roles_file {
+            Some(path) if !path.as_os_str().is_empty() => organization_roles(path)?,
+            _ => defaults.organization_roles.clone(),
+        };
         let secret = given(&s.better_auth_secret).map(SecretString::from);
         Ok(Self {
             store: StoreConfig {
@@ -273,6 +291,7 @@ impl Config {
                     rate_limit_max: s.api_key_rate_limit_max.into(),
                     rate_limit_window_ms: s.api_key_rate_limit_time_window_ms.into(),
                 },
+                organization_roles,
             },
             jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
             jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),
@@ -388,5 +407,32 @@ mod tests {
         assert!(config(&[pooled]).is_ok());
         let err = refusal(&[pooled, "--database-prepared-statements=true"]);
         assert!(err.contains("pooler"), "{err}");
+    }
+
+    #[test]
+    fn an_organization_roles_file_replaces_the_default_roles_and_a_bad_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roles.json");
+        std::fs::write(&path, r#"{"auditor": {"project": ["read"]}}"#).unwrap();
+        let arg = format!("--organization-roles-file={}", path.display());
+        let c = config(&[&arg]).unwrap();
+        assert_eq!(
+            c.auth.organization_roles.names().collect::<Vec<_>>(),
+            ["auditor"]
+        );
+        let defaults = config(&[]).unwrap().auth.organization_roles;
+        assert_eq!(
+            defaults.names().collect::<Vec<_>>(),
+            ["admin", "member", "owner"]
+        );
+        std::fs::write(&path, r#"{"auditor": {"project": "read-secret-value"}}"#).unwrap();
+        let err = refusal(&[&arg]);
+        assert!(err.starts_with("ORGANIZATION_ROLES_FILE "), "{err}");
+        assert!(!err.contains("read-secret-value"), "{err}");
+        let missing = format!(
+            "--organization-roles-file={}",
+            dir.path().join("no.json").display()
+        );
+        assert!(refusal(&[&missing]).contains("cannot be read"));
     }
 }

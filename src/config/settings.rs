@@ -84,6 +84,16 @@ pub struct Settings {
           require_equals = true, default_value = "false", default_missing_value = "true",
           value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
     pub read_only: bool,
+    /// The organization plugin's roles as the app defines them in code (its `roles`
+    /// option): a JSON file {"<role>": {"<resource>": ["<action>", ...]}}. Given, it
+    /// replaces the plugin's default roles (owner, admin, member), as that option does.
+    #[arg(
+        long,
+        env = "ORGANIZATION_ROLES_FILE",
+        value_name = "PATH",
+        global = true
+    )]
+    pub organization_roles_file: Option<std::path::PathBuf>,
     /// Lifetime of access tokens, in seconds (1 to 31536000).
     #[arg(long, env = "TOKEN_TTL_SECONDS", value_name = "SECONDS", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(1..=31_536_000), global = true)]

@@ -1,18 +1,20 @@
 //! The MCP face of the server: the tools ([`server`]) over rmcp, their arguments and
-//! results ([`args`], [`types`], and per toolset: [`api_keys`]), how their failures are answered (answers.rs), which are
-//! offered (selection.rs), what a call knows of its caller ([`context`]), and the
-//! transports ([`stdio`], [`http`]), which reach the tools only through rmcp's router.
+//! results ([`args`], [`types`], and per toolset: [`api_keys`], [`organizations`]), how
+//! their failures are answered (answers.rs), which are offered (selection.rs), what a call
+//! knows of its caller ([`context`]), and the transports ([`stdio`], [`http`]), which
+//! reach the tools only through rmcp's router.
 
 mod answers;
 pub mod api_keys;
 pub mod args;
 pub mod context;
 pub mod http;
+pub mod organizations;
 mod selection;
 pub mod server;
 pub mod stdio;
 pub mod types;
 
 pub(crate) use answers::log_failure;
-pub use selection::{ALL_TOOLS, TOOLSETS, ToolSelection, ToolSelectionError, Toolset};
+pub use selection::{TOOLSETS, ToolSelection, ToolSelectionError, Toolset, all_tools};
 pub use server::AuthServer;

@@ -48,20 +48,10 @@ const LATER_TOOLSETS: &[&str] = &["browser_sign_in", "admin"];
 /// The default toolset.
 pub const DEFAULT_TOOLSET: &str = "auth";
 
-/// Every tool of every toolset.
-pub const ALL_TOOLS: &[&str] = &[
-    "sign_up",
-    "sign_in",
-    "verify_token",
-    "get_user",
-    "refresh_token",
-    "sign_out",
-    "create_api_key",
-    "list_api_keys",
-    "revoke_api_key",
-    "list_organizations",
-    "check_permission",
-];
+/// Every tool of every toolset, in the contract's order.
+pub fn all_tools() -> impl Iterator<Item = &'static str> {
+    TOOLSETS.iter().flat_map(|set| set.tools.iter().copied())
+}
 
 /// The toolset a tool of ours belongs to.
 pub fn toolset_of(tool: &str) -> Option<&'static Toolset> {
@@ -86,7 +76,7 @@ pub enum ToolSelectionError {
     UnknownToolset(String),
     #[error("the toolset {0:?} is not available in this version")]
     LaterToolset(String),
-    #[error("unknown tool {0:?}; the tools are {ALL_TOOLS:?}")]
+    #[error("unknown tool {0:?}; the tools are {names:?}", names = all_tools().collect::<Vec<_>>())]
     Unknown(String),
     #[error(
         "{tool:?} is in the toolset {toolset:?}: add it to --toolsets (BETTER_AUTH_MCP_TOOLSETS)"
@@ -156,15 +146,13 @@ impl ToolSelection {
         }
         let in_sets = |tool: &str| sets.iter().any(|s| s.tools.contains(&tool));
         let chosen: Vec<&'static str> = match given(allow) {
-            None => ALL_TOOLS
-                .iter()
-                .copied()
+            None => all_tools()
                 .filter(|t| in_sets(t) && (!read_only || is_read_only(t)))
                 .collect(),
             Some(names) => {
                 let mut chosen = Vec::new();
                 for name in names {
-                    let Some(tool) = ALL_TOOLS.iter().copied().find(|t| *t == name) else {
+                    let Some(tool) = all_tools().find(|t| *t == name) else {
                         return Err(ToolSelectionError::Unknown(name.to_owned()));
                     };
                     if !in_sets(tool) {
@@ -233,11 +221,10 @@ mod tests {
 
     #[test]
     fn every_tool_is_in_one_toolset() {
-        let listed: Vec<&str> = TOOLSETS
-            .iter()
-            .flat_map(|s| s.tools.iter().copied())
-            .collect();
-        assert_eq!(listed, ALL_TOOLS);
+        let listed: Vec<&str> = all_tools().collect();
+        for tool in &listed {
+            assert_eq!(listed.iter().filter(|t| *t == tool).count(), 1, "{tool}");
+        }
         for set in TOOLSETS {
             assert!(set.read_only.iter().all(|t| set.tools.contains(t)));
         }

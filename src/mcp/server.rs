@@ -14,12 +14,16 @@ use super::api_keys::{
 };
 use super::args::{Args, ArgumentError};
 use super::context::CallContext;
-use super::selection::{ALL_TOOLS, ToolSelection};
+use super::organizations::{
+    CheckPermissionArgs, CheckPermissionResult, ListOrganizationsArgs, ListOrganizationsResult,
+};
+use super::selection::{ToolSelection, all_tools};
 use super::types::{
     AuthResult, GetUserArgs, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult,
     SignUpArgs, TokenArgs, UserView, VerifyResult,
 };
-use crate::better_auth::{AuthService, AuthStore, SignIn, SignUp};
+use crate::better_auth::flows::organizations::Principal;
+use crate::better_auth::{AccessClaims, AuthService, AuthStore, SignIn, SignUp};
 
 const INSTRUCTIONS: &str = "Auth tools of a Better Auth deployment. sign_up creates an account \
 and sign_in checks a password; both return a short-lived access token and a session token. \
@@ -55,7 +59,7 @@ impl<S: AuthStore> AuthServer<S> {
     /// A server offering the selected tools; the others are not listed and cannot be called.
     pub fn new(auth: Arc<AuthService<S>>, tools: &ToolSelection) -> Self {
         let mut tool_router = Self::tool_router();
-        for name in ALL_TOOLS.iter().filter(|t| !tools.contains(t)) {
+        for name in all_tools().filter(|t| !tools.contains(t)) {
             tool_router.remove_route(name);
         }
         Self {
@@ -160,7 +164,10 @@ impl<S: AuthStore> AuthServer<S> {
     /// Get the user behind a credential (an access token, a Better Auth session token or
     /// a JWT-plugin token). Fails with INVALID_TOKEN (the text names why; also for an
     /// access token whose session was signed out), USER_NOT_FOUND if the account no
-    /// longer exists, or BANNED_USER for a banned user's session token.
+    /// longer exists, or BANNED_USER for a banned user's session token. With the
+    /// organizations tools, when the app uses Better Auth's organization plugin, the
+    /// answer also has organizations (id, name, slug, the user's roles) and
+    /// activeOrganizationId (the session's, or null).
     #[tool(
         name = "get_user",
         title = "Get the user of a token",
@@ -172,22 +179,22 @@ impl<S: AuthStore> AuthServer<S> {
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<GetUserResult>, String> {
         let args = args.map_err(invalid_arguments)?;
-        let user = match (&args.token, CallContext::of(&context).caller) {
-            (Some(token), _) => self.auth.get_user(strip_bearer(token)).await,
-            (None, Some(caller)) => self.auth.caller_user(&caller).await,
-            (None, None) => {
-                return Err(invalid_arguments(ArgumentError {
-                    field: Some("token".into()),
-                    problem: "missing".into(),
-                }));
-            }
+        let caller = CallContext::of(&context).caller;
+        let who = principal(args.token.as_deref(), caller.as_ref())?;
+        // Without the organizations toolset get_user reads nothing of the plugin.
+        let answer = if self.tools.toolsets().any(|s| s.name == "organizations") {
+            self.auth.user_with_organizations(who).await
+        } else {
+            self.auth.user_of(who).await.map(|user| (user, None))
         };
-        user.map(|u| {
-            Json(GetUserResult {
-                user: UserView::from(u),
+        answer
+            .map(|(user, organizations)| {
+                Json(GetUserResult {
+                    user: UserView::from(user),
+                    organizations: organizations.map(Into::into),
+                })
             })
-        })
-        .map_err(tool_error)
+            .map_err(tool_error)
     }
 
     /// Get a new access token for a session (the sessionToken from sign_in or sign_up, or
@@ -300,6 +307,36 @@ impl<S: AuthStore> AuthServer<S> {
             .map_err(tool_error)
     }
 
+    /// List the organizations (Better Auth's organization plugin) the user behind a
+    /// credential is a member of: {organizations: [{id, name, slug, roles}]}, roles being
+    /// the user's roles in each (e.g. ["owner"] or ["member", "auditor"]). Over HTTP with
+    /// authorization on, leave token out for the caller's own. Fails with
+    /// PLUGIN_NOT_ENABLED when the app does not use the organization plugin, and as
+    /// get_user does for a bad credential.
+    #[tool(
+        name = "list_organizations",
+        title = "List the user's organizations",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_organizations(
+        &self,
+        Parameters(Args(args)): Parameters<Args<ListOrganizationsArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<ListOrganizationsResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        let caller = CallContext::of(&context).caller;
+        let who = principal(args.token.as_deref(), caller.as_ref())?;
+        self.auth
+            .organizations_of(who)
+            .await
+            .map(|view| {
+                Json(ListOrganizationsResult {
+                    organizations: view.organizations.into_iter().map(Into::into).collect(),
+                })
+            })
+            .map_err(tool_error)
+    }
+
     /// Revoke (delete) an API key of the user of a session, by its keyId (from
     /// create_api_key or list_api_keys). It stops working at once, here and in the app.
     /// A key of another user, or none, fails with INVALID_API_KEY.
@@ -324,6 +361,53 @@ impl<S: AuthStore> AuthServer<S> {
             .map(|()| Json(RevokeApiKeyResult { revoked: true }))
             .map_err(tool_error)
     }
+
+    /// Check whether the user behind a credential may do something in an organization,
+    /// exactly as the Better Auth app's hasPermission decides: permissions maps resources
+    /// to actions, e.g. {"member": ["create"]}, and allowed is true only when ONE of the
+    /// user's roles there grants every action asked (an empty ask is not allowed). Roles
+    /// are the organization plugin's (owner, admin, member, or the app's own) and the
+    /// organization's dynamic roles. organizationId defaults to the session's active
+    /// organization. A user who is not a member gets allowed: false and roles []. Fails
+    /// with PLUGIN_NOT_ENABLED without the organization plugin, and with
+    /// INVALID_ARGUMENTS when no organizationId is given and there is no active one.
+    #[tool(
+        name = "check_permission",
+        title = "Check an organization permission",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn check_permission(
+        &self,
+        Parameters(Args(args)): Parameters<Args<CheckPermissionArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<CheckPermissionResult>, String> {
+        let mut args = args.map_err(invalid_arguments)?;
+        let token = args.token.take();
+        let check = args.check().map_err(invalid_arguments)?;
+        let caller = CallContext::of(&context).caller;
+        let who = principal(token.as_deref(), caller.as_ref())?;
+        self.auth
+            .check_permission(who, check)
+            .await
+            .map(|answer| Json(answer.into()))
+            .map_err(tool_error)
+    }
+}
+
+/// Who a tool is about: the credential given, else the authorized caller; neither is a
+/// missing token.
+fn principal<'a>(
+    token: Option<&'a str>,
+    caller: Option<&'a AccessClaims>,
+) -> Result<Principal<'a>, String> {
+    match (token, caller) {
+        (Some(token), _) => Ok(Principal::Credential(strip_bearer(token))),
+        (None, Some(caller)) => Ok(Principal::Caller(caller)),
+        (None, None) => Err(invalid_arguments(ArgumentError {
+            field: Some("token".into()),
+            problem: "missing".into(),
+        })),
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -336,7 +420,7 @@ impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
         let name: &str = &request.name;
-        if ALL_TOOLS.contains(&name) && !self.tools.contains(name) {
+        if all_tools().any(|t| t == name) && !self.tools.contains(name) {
             return Err(rmcp::ErrorData::invalid_params(
                 self.tools.not_offered(name),
                 None,

@@ -400,4 +400,7 @@ impl VerifyResult {
 #[schemars(transform = portable_nullables)]
 pub struct GetUserResult {
     pub user: UserView,
+    /// With the organization plugin's tables: organizations and activeOrganizationId.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub organizations: Option<super::organizations::UserOrganizationsView>,
 }

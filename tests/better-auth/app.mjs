@@ -19,9 +19,13 @@
 // `oauthResources: [url, ...]` adds the OAuth provider plugin (@better-auth/oauth-provider)
 // serving those resources (RFC 8707), its access tokens living `accessTokenExpiresIn` s;
 // `apiKey: true` adds the api-key plugin (@better-auth/api-key), with `apiKeyOptions`.
+// `organization: true` adds the organization plugin with the roles of `orgRoles` below
+// (the defaults, a `project` resource, a custom `auditor`) and dynamic access control.
 import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
-import { admin, bearer, jwt, twoFactor } from "better-auth/plugins";
+import { admin, bearer, jwt, organization, twoFactor } from "better-auth/plugins";
+import { createAccessControl } from "better-auth/plugins/access";
+import { adminAc, defaultStatements, memberAc, ownerAc } from "better-auth/plugins/organization/access";
 import { getMigrations } from "better-auth/db/migration";
 import { symmetricDecrypt, verifyPassword } from "better-auth/crypto";
 import { createOTP } from "@better-auth/utils/otp";
@@ -35,6 +39,17 @@ import * as drizzleSchema from "./drizzle-schema.mjs";
 
 const [command, raw] = process.argv.slice(2);
 const args = JSON.parse(raw ?? "{}");
+
+// The organization plugin's roles in code, as an app defines them (the `roles` option
+// replaces the defaults, so owner, admin and member are given too); the owner holds the
+// custom resource so that it can create dynamic roles granting it.
+const ac = createAccessControl({ ...defaultStatements, project: ["create", "read", "delete"] });
+const orgRoles = {
+  owner: ac.newRole({ ...ownerAc.statements, project: ["create", "read", "delete"] }),
+  admin: ac.newRole({ ...adminAc.statements, project: ["create", "read"] }),
+  member: ac.newRole({ ...memberAc.statements }),
+  auditor: ac.newRole({ project: ["read"], ac: ["read"] }),
+};
 
 const pool = new pg.Pool({
   connectionString: args.url.replace(/\?.*$/, ""),
@@ -57,6 +72,9 @@ const auth = betterAuth({
     ...(args.admin ? [admin()] : []),
     ...(args.twoFactor ? [twoFactor()] : []),
     ...(args.apiKey ? [apiKey(args.apiKeyOptions ?? {})] : []),
+    ...(args.organization
+      ? [organization({ ac, roles: orgRoles, dynamicAccessControl: { enabled: true } })]
+      : []),
     ...(args.oauthResources
       ? [
           oauthProvider({
@@ -246,27 +264,55 @@ async function run() {
       // As server code creates a key: for `userId`, with any server-only field.
       return { apiKey: await auth.api.createApiKey({ body: args.body }) };
     }
-    case "create-api-key-signed-in": {
-      // As a signed-in user creates one over the app's own route.
-      const { response } = await auth.api.signInEmail({
-        body: { email: args.email, password: args.password },
-        returnHeaders: true,
-      });
-      try {
-        return { ok: true, apiKey: await auth.api.createApiKey({ body: args.body ?? {}, headers: bearerHeaders(response.token) }) };
-      } catch (e) {
-        return { ok: false, code: e?.body?.code ?? String(e) };
-      }
-    }
     case "verify-api-key": {
-      // The plugin's own verification: one use of the key. `times` uses it that many times
-      // at once and answers every result.
-      const once = () => auth.api.verifyApiKey({ body: { key: args.key } });
-      const results = await Promise.all(Array.from({ length: args.times ?? 1 }, once));
-      return args.times ? { results } : results[0];
+      // The plugin's own verification: one use of the key.
+      return await auth.api.verifyApiKey({ body: { key: args.key } });
     }
     case "update-api-key": {
       return { apiKey: await auth.api.updateApiKey({ body: args.body }) };
+    }
+    case "org-roles": {
+      // The code roles as ORGANIZATION_ROLES_FILE mirrors them: role → statements.
+      return Object.fromEntries(Object.entries(orgRoles).map(([name, r]) => [name, r.statements]));
+    }
+    case "create-organization": {
+      return await auth.api.createOrganization({
+        headers: bearerHeaders(args.token),
+        body: { name: args.name, slug: args.slug },
+      });
+    }
+    case "add-member": {
+      return await auth.api.addMember({
+        body: { userId: args.userId, organizationId: args.organizationId, role: args.role },
+      });
+    }
+    case "create-org-role": {
+      return await auth.api.createOrgRole({
+        headers: bearerHeaders(args.token),
+        body: { role: args.role, permission: args.permission, organizationId: args.organizationId },
+      });
+    }
+    case "set-active-organization": {
+      return await auth.api.setActiveOrganization({
+        headers: bearerHeaders(args.token),
+        body: { organizationId: args.organizationId },
+      });
+    }
+    case "has-permission": {
+      // The plugin's own hasPermission, for each of `asks` (one process for many).
+      const results = [];
+      for (const permissions of args.asks) {
+        try {
+          const r = await auth.api.hasPermission({
+            headers: bearerHeaders(args.token),
+            body: { permissions, ...(args.organizationId ? { organizationId: args.organizationId } : {}) },
+          });
+          results.push(r.success);
+        } catch (e) {
+          results.push(e?.body?.code ?? String(e));
+        }
+      }
+      return { results };
     }
     case "verify-password": {
       return { ok: await verifyPassword({ hash: args.hash, password: args.password }) };

@@ -1,8 +1,11 @@
 //! The flows of the tool contract, one file each: [`sign_up`], [`sign_in`] (with its
 //! [`second_factor`]), the life of a [`session`] (refresh, sign-out, who may have one),
-//! and [`verify`] (verify_token, get_user, and the HTTP caller's authorization).
+//! [`verify`] (verify_token, get_user, and the HTTP caller's authorization),
+//! [`api_keys`] (a key's use; create, list, revoke) and [`organizations`] (the
+//! organization plugin's memberships and hasPermission).
 
 pub mod api_keys;
+pub mod organizations;
 pub mod second_factor;
 pub mod session;
 pub mod sign_in;

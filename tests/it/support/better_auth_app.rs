@@ -77,6 +77,13 @@ impl BetterAuthApp {
         self
     }
 
+    /// The same app with Better Auth's organization plugin: its code roles (app.mjs's
+    /// `orgRoles`, answered by the `org-roles` command) and dynamic access control.
+    pub fn with_organizations(mut self) -> Self {
+        self.base["organization"] = Value::Bool(true);
+        self
+    }
+
     /// The same app on Better Auth's Drizzle adapter (usePlural) over the schema its Drizzle
     /// generator writes: snake_case columns, plural tables; with the admin plugin.
     pub fn with_drizzle(mut self) -> Self {
