@@ -279,7 +279,25 @@ async fn over_http_an_api_key_authorizes_in_either_header_and_a_bad_one_gets_401
         )
         .await;
     let key = created["key"].as_str().unwrap().to_owned();
+    // A key whose user is then removed (the table has no foreign key: the key stays).
+    let gone = stdio.sign_up("gone@example.com", "password123").await;
+    let orphan = stdio
+        .ok(
+            "create_api_key",
+            json!({"sessionToken": gone["sessionToken"]}),
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     stdio.stop().await;
+    let db = rusqlite::Connection::open(home.path().join("auth.db")).unwrap();
+    db.execute(
+        r#"delete from "user" where "email" = 'gone@example.com'"#,
+        [],
+    )
+    .unwrap();
+    drop(db);
 
     let public = "https://mcp.example.com/mcp";
     let env = env
@@ -320,6 +338,39 @@ async fn over_http_an_api_key_authorizes_in_either_header_and_a_bad_one_gets_401
         challenge.contains("invalid_api_key") && challenge.contains("resource_metadata="),
         "{challenge}"
     );
+    // As the plugin's session hook: a key of no user authorizes nobody.
+    let response = tool_call(&client, server.url(), "get_user", json!({}))
+        .header("x-api-key", &orphan)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "a removed user's key");
+    // Two credentials in one request are ambiguous: 400.
+    let response = tool_call(&client, server.url(), "get_user", json!({}))
+        .header("x-api-key", &key)
+        .header("authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    // The key's own rate limit (10 a day, the plugin's default; 2 used): then 429, not a
+    // challenge to authorize again.
+    for i in 0..8 {
+        let response = tool_call(&client, server.url(), "verify_token", json!({"token": "x"}))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "use {}", i + 3);
+    }
+    let response = tool_call(&client, server.url(), "verify_token", json!({"token": "x"}))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.text().await.unwrap().contains("rate_limited"));
+
     let mut server = server;
     let _ = server.child.kill().await;
     let log = std::fs::read_to_string(home.path().join(format!("server-{}.log", server.port)))

@@ -42,11 +42,12 @@ impl<S: AuthStore> AuthService<S> {
     /// budget. Returns the row after the use.
     pub(crate) async fn use_api_key(&self, key: &str) -> Result<ApiKeyRow, AuthError> {
         let stored = api_key::stored_key(key, self.settings.api_keys.hashing);
-        let now = now_ms();
         let rate_limits = self.settings.api_keys.rate_limit_enabled;
         let used = self
             .store
             .use_api_key(&stored, move |row| {
+                // Decided again after a lost race, it is decided at that time.
+                let now = now_ms();
                 let Some(row) = row else {
                     return (
                         ApiKeyWrite::Nothing,
@@ -98,8 +99,10 @@ impl<S: AuthStore> AuthService<S> {
     ) -> Result<CreatedApiKey, AuthError> {
         // The plugin's body validation comes first.
         if request.prefix.as_deref().is_some_and(|p| {
-            !p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            p.is_empty()
+                || !p
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         }) {
             return Err(refused(
                 "INVALID_ARGUMENTS",
@@ -150,10 +153,12 @@ impl<S: AuthStore> AuthService<S> {
                 "The prefix length is either too large or too small.",
             ));
         }
-        let name = request.name.filter(|n| !n.is_empty());
+        // As the plugin: a name is checked when not empty, and stored as given (UTF-16
+        // units counted, as JavaScript's length).
+        let name = request.name;
         if name
             .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_NAME_LENGTH)
+            .is_some_and(|n| n.encode_utf16().count() > MAX_NAME_LENGTH)
         {
             return Err(refused(
                 "INVALID_NAME_LENGTH",

@@ -88,7 +88,13 @@ impl<S: AuthStore> AuthService<S> {
                 Err(AuthError::PluginNotEnabled(_)) => {
                     Err(AuthError::InvalidToken(TokenRejection::Malformed))
                 }
-                verified => verified.map(|v| v.claims),
+                // As the plugin's session hook: after the use, a key whose reference is
+                // no user (a deleted user's key; an organization's) authorizes nobody.
+                Ok(verified) => match self.store.find_user_by_id(&verified.claims.sub).await? {
+                    Some(_) => Ok(verified.claims),
+                    None => Err(AuthError::InvalidToken(TokenRejection::InvalidApiKey)),
+                },
+                Err(e) => Err(e),
             },
             CredentialShape::Session => Err(AuthError::InvalidToken(TokenRejection::Malformed)),
         }

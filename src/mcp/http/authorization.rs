@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::super::context::CallContext;
-use crate::better_auth::{AuthError, AuthService, AuthStore, Resource};
+use crate::better_auth::{AuthError, AuthService, AuthStore, Resource, TokenRejection};
 
 /// The server as an OAuth 2.1 resource server (MCP authorization, RFC 9728, RFC 8707).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +132,16 @@ pub(super) async fn require_bearer<S: AuthStore>(
     };
     let claims = match gate.auth.authorize(token, &gate.settings.resource).await {
         Ok(claims) => claims,
+        // A key whose budget is spent (its rate limit, its uses): 429, as the plugin
+        // answers, not a challenge to authorize again.
+        Err(AuthError::InvalidToken(
+            reason @ (TokenRejection::KeyRateLimited | TokenRejection::UsageExceeded),
+        )) => {
+            tracing::info!(%reason, "a caller's API key was refused");
+            let body = serde_json::json!({"error": reason.as_str(),
+                "error_description": format!("the API key is not valid now ({reason})")});
+            return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        }
         Err(AuthError::InvalidToken(reason)) => {
             tracing::info!(%reason, "a caller's token was refused");
             return refuse(
@@ -175,7 +185,8 @@ pub(super) async fn require_bearer<S: AuthStore>(
     next.run(request).await
 }
 
-/// Refuses a request with more than one `Authorization` header: 400 `invalid_request`
+/// Refuses a request with more than one `Authorization` header (or `x-api-key`, or one of
+/// each): 400 `invalid_request`
 /// (RFC 6750, section 3.1). Also without --require-auth: a gateway in front that
 /// authorizes callers may read another of the headers than whatever reads them after it,
 /// so a request that is ambiguous about its caller goes no further.
@@ -184,18 +195,15 @@ pub(super) async fn refuse_two_authorizations(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if request
-        .headers()
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .nth(1)
-        .is_some()
-    {
+    let headers = request.headers();
+    let authorizations = headers.get_all(header::AUTHORIZATION).iter().count()
+        + headers.get_all(API_KEY_HEADER).iter().count();
+    if authorizations > 1 {
         return oauth_refusal(
             auth.as_deref(),
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "more than one Authorization header",
+            "more than one Authorization (or x-api-key) header",
         );
     }
     next.run(request).await

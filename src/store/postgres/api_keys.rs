@@ -104,6 +104,12 @@ const SWAP_USAGE: &str = r#"update "apikey" set "remaining" = $2::int8, "lastRef
       and "requestCount" is not distinct from $9::int8
       and "lastRequest" is not distinct from $10"#;
 
+/// [`SWAP_USAGE`] without its guard, for a row locked since it was read.
+const SET_USAGE: &str = r#"update "apikey" set "remaining" = $2::int8, "lastRefillAt" = $3,
+      "requestCount" = $4::int8, "lastRequest" = $5, "updatedAt" = coalesce($6, "updatedAt")
+    where "id" = $1::{ID} and ($7::int8 is null or true) and ($8::timestamptz is null or true)
+      and ($9::int8 is null or true) and ($10::timestamptz is null or true)"#;
+
 /// Writes `write` to the key `row` (read as it is now) through `client`; with the usage
 /// compare-and-swap, whether the counters were still as read.
 async fn apply(
@@ -111,6 +117,7 @@ async fn apply(
     client: &impl tokio_postgres::GenericClient,
     row: &ApiKeyRow,
     write: &ApiKeyWrite,
+    locked: bool,
 ) -> Result<bool, StoreError> {
     match write {
         ApiKeyWrite::Nothing => Ok(true),
@@ -126,9 +133,13 @@ async fn apply(
         }
         ApiKeyWrite::Usage { next, updated_at } => {
             let seen = &row.usage;
+            // On the row locked nothing can have changed: the guard is not needed there
+            // (and a `timestamp` column read back under another session TimeZone would
+            // not compare equal).
+            let sql = if locked { SET_USAGE } else { SWAP_USAGE };
             let changed = client
                 .execute_typed(
-                    &store.sql(SWAP_USAGE),
+                    &store.sql(sql),
                     &[
                         (&row.id, Type::TEXT),
                         (&next.remaining, Type::INT8),
@@ -166,7 +177,7 @@ pub(super) async fn use_key<T>(
     };
     {
         let client = store.client().await?;
-        if apply(store, &**client, &row, &write).await? {
+        if apply(store, &**client, &row, &write, false).await? {
             return Ok(decision);
         }
     }
@@ -186,9 +197,9 @@ pub(super) async fn use_key<T>(
         .map_err(db_error)?;
     let (write, decision) = rule(row.as_ref());
     if let Some(row) = &row
-        && !apply(store, &*tx, row, &write).await?
+        && !apply(store, &*tx, row, &write, true).await?
     {
-        return Err(StoreError::other("a locked API key changed under its use"));
+        return Err(StoreError::other("a locked API key was not written"));
     }
     tx.commit().await.map_err(db_error)?;
     Ok(decision)
@@ -211,9 +222,13 @@ pub(super) async fn delete(store: &PgStore, id: &str) -> Result<bool, StoreError
 pub(super) async fn create(store: &PgStore, new: &NewApiKey) -> Result<String, StoreError> {
     require_table(store).await?;
     let k = &new.row;
-    let row = store
-        .read_opt(
-            r#"insert into "apikey" ("id", "configId", "name", "start", "referenceId", "prefix",
+    // A write: never repeated on a lost connection (read_opt would), or a key could be
+    // stored twice.
+    let client = store.client().await?;
+    let row = client
+        .query_typed_opt(
+            &store.sql(
+                r#"insert into "apikey" ("id", "configId", "name", "start", "referenceId", "prefix",
                  "key", "refillInterval", "refillAmount", "lastRefillAt", "enabled",
                  "rateLimitEnabled", "rateLimitTimeWindow", "rateLimitMax", "requestCount",
                  "remaining", "lastRequest", "expiresAt", "createdAt", "updatedAt",
@@ -221,6 +236,7 @@ pub(super) async fn create(store: &PgStore, new: &NewApiKey) -> Result<String, S
                values ({NEW_ID}, $2, $3, $4, $5, $6, $7, $8::int8, $9::int8, $10, $11, $12,
                  $13::int8, $14::int8, $15::int8, $16::int8, $17, $18, $19, $20, $21, $22)
                returning cast("id" as text)"#,
+            ),
             &[
                 (&k.id, Type::TEXT),
                 (&k.config_id, Type::TEXT),
@@ -246,7 +262,8 @@ pub(super) async fn create(store: &PgStore, new: &NewApiKey) -> Result<String, S
                 (&k.metadata, Type::TEXT),
             ],
         )
-        .await?
+        .await
+        .map_err(db_error)?
         .ok_or_else(|| StoreError::other("api key insert returned no row"))?;
     row.try_get(0).map_err(db_error)
 }

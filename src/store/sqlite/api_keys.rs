@@ -1,5 +1,5 @@
-//! The api-key plugin's `apikey` rows: found by their `key` (the hash), their counters
-//! replaced by one compare-and-swap UPDATE, created, listed and deleted.
+//! The api-key plugin's `apikey` rows: found by their `key` (the hash), a use decided and
+//! written under SQLite's write lock, created, listed and deleted.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
