@@ -265,8 +265,12 @@ async function run() {
       return { apiKey: await auth.api.createApiKey({ body: args.body }) };
     }
     case "verify-api-key": {
-      // The plugin's own verification: one use of the key.
-      return await auth.api.verifyApiKey({ body: { key: args.key } });
+      // The plugin's own verification: one use of the key; with `times`, that many uses
+      // at once, answering how many went through.
+      if (!args.times) return await auth.api.verifyApiKey({ body: { key: args.key } });
+      const once = () => auth.api.verifyApiKey({ body: { key: args.key } });
+      const results = await Promise.all(Array.from({ length: args.times }, once));
+      return { valid: results.filter((r) => r.valid).length };
     }
     case "update-api-key": {
       return { apiKey: await auth.api.updateApiKey({ body: args.body }) };

@@ -211,7 +211,8 @@ async fn keys_made_on_either_side_verify_on_both_and_refusals_are_the_plugins_on
 }
 
 /// 32 uses at once of a key with 10 uses left, from two server processes (one straight to
-/// PostgreSQL, one through PgBouncer in transaction mode): exactly 10 go through.
+/// PostgreSQL, one through PgBouncer in transaction mode): exactly 10 go through. Then 32
+/// uses here and 10 in the app at once, of a key with 20 left: exactly 20 in all.
 #[tokio::test(flavor = "multi_thread")]
 async fn thirty_two_uses_at_once_of_a_ten_use_key_from_two_processes_get_exactly_ten() {
     let db = TestDb::create();
@@ -259,8 +260,69 @@ async fn thirty_two_uses_at_once_of_a_ten_use_key_from_two_processes_get_exactly
         )),
         "deleted"
     );
+
+    // The app and both processes at once, on one budget.
+    let k = app_key(
+        &app,
+        &user_id,
+        json!({"remaining": 20, "rateLimitEnabled": false}),
+    );
+    let key = k["key"].as_str().unwrap().to_owned();
+    let theirs = {
+        let (app, key) = (app.clone(), key.clone());
+        tokio::task::spawn_blocking(move || {
+            app.run("verify-api-key", json!({"key": key, "times": 10}))["valid"]
+                .as_u64()
+                .unwrap()
+        })
+    };
+    // Ours spread over about three seconds (the app's process takes about one to start),
+    // two at a time, one on each process.
+    let mut ours = 0;
+    for _ in 0..30 {
+        let (a, b) = tokio::join!(verify(&direct, &key), verify(&pooled, &key));
+        ours += [a, b].iter().filter(|r| r["valid"] == true).count() as u64;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let theirs = theirs.await.unwrap();
+    eprintln!("one budget of 20: {ours} uses here, {theirs} in the app");
+    assert_eq!(ours + theirs, 20, "{ours} here and {theirs} in the app");
     direct.stop().await;
     pooled.stop().await;
+}
+
+/// Neon Auth's layout (DATABASE_SCHEMA=neon_auth, through PgBouncer): the app's key in
+/// that schema verifies here, and its use is counted there.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_in_the_neon_auth_schema_verify_through_pgbouncer() {
+    let db = TestDb::create();
+    db.sql("create schema neon_auth");
+    let app = BetterAuthApp::new(&db, SECRET, false)
+        .in_schema("neon_auth")
+        .with_api_keys(json!({}));
+    app.run("migrate", json!({}));
+    let up = app.run(
+        "sign-up",
+        json!({"email": "neon@example.com", "password": "web-password-1"}),
+    );
+    let user_id = up["user"]["id"].as_str().unwrap().to_owned();
+    let k = app_key(&app, &user_id, json!({}));
+    let key = k["key"].as_str().unwrap().to_owned();
+    let home = tempdir();
+    let env = with_api_keys(ServerEnv::postgres(home.path(), &db.pooled_url()))
+        .with("DATABASE_SCHEMA", "neon_auth");
+    let server = Server::start(&env).await;
+    let ours = verify(&server, &key).await;
+    assert_eq!(ours["valid"], true, "{ours}");
+    assert_eq!(
+        db.sql(&format!(
+            r#"select "requestCount" from neon_auth."apikey" where "id" = '{}'"#,
+            k["id"].as_str().unwrap()
+        )),
+        "1"
+    );
+    assert_eq!(app_verify(&app, &key), (true, Value::Null));
+    server.stop().await;
 }
 
 /// On the embedded store with no configuration but the toolset: a key made by

@@ -32,6 +32,7 @@ fn ensure_installed() {
 }
 
 /// The Better Auth app, configured for one test database.
+#[derive(Clone)]
 pub struct BetterAuthApp {
     base: Value,
 }
