@@ -390,6 +390,12 @@ impl AuthStore for MemoryStore {
         Ok(of_user.map(|(_, m)| m.clone()).collect())
     }
 
+    async fn organization_exists(&self, id: &str) -> Result<bool, StoreError> {
+        let rows = self.rows();
+        let orgs = rows.organizations.as_ref().ok_or(NO_ORGANIZATIONS)?;
+        Ok(orgs.members.iter().any(|(_, m)| m.organization_id == id))
+    }
+
     async fn find_organization_roles(
         &self,
         organization_id: &str,

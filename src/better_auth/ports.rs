@@ -500,6 +500,13 @@ pub trait AuthStore: Send + Sync + 'static {
         organization_id: &str,
     ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
 
+    /// Whether an `organization` row has this id (an organization-owned API key's
+    /// `referenceId`).
+    fn organization_exists(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The session's `activeOrganizationId`, when the column exists.
     fn find_active_organization(
         &self,

@@ -51,6 +51,11 @@ impl<S: AuthStore> Clone for AuthServer<S> {
 
 #[tool_router]
 impl<S: AuthStore> AuthServer<S> {
+    /// Whether this server offers the toolset `name`.
+    fn offers(&self, name: &str) -> bool {
+        self.tools.toolsets().any(|s| s.name == name)
+    }
+
     /// The auth service behind the tools.
     pub fn service(&self) -> &Arc<AuthService<S>> {
         &self.auth
@@ -158,7 +163,15 @@ impl<S: AuthStore> AuthServer<S> {
         Parameters(Args(args)): Parameters<Args<TokenArgs>>,
     ) -> Result<Json<VerifyResult>, String> {
         let args = args.map_err(invalid_arguments)?;
-        verify_answer(self.auth.verify(strip_bearer(&args.token)).await)
+        let verified = self.auth.verify(strip_bearer(&args.token)).await;
+        // With the organizations toolset, an organization's key says so.
+        let verified = match verified {
+            Ok(v) if v.api_key.is_some() && self.offers("organizations") => {
+                self.auth.with_key_organization(v).await
+            }
+            other => other,
+        };
+        verify_answer(verified)
     }
 
     /// Get the user behind a credential (an access token, a Better Auth session token or
@@ -182,7 +195,7 @@ impl<S: AuthStore> AuthServer<S> {
         let caller = CallContext::of(&context).caller;
         let who = principal(args.token.as_deref(), caller.as_ref())?;
         // Without the organizations toolset get_user reads nothing of the plugin.
-        let answer = if self.tools.toolsets().any(|s| s.name == "organizations") {
+        let answer = if self.offers("organizations") {
             self.auth.user_with_organizations(who).await
         } else {
             self.auth.user_of(who).await.map(|user| (user, None))

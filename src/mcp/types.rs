@@ -293,6 +293,13 @@ pub struct ClaimsView {
     /// An API key's id (for revoke_api_key).
     #[serde(default, rename = "keyId", skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// The organization that owns an API key (its sub), with the organizations toolset.
+    #[serde(
+        default,
+        rename = "organizationId",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub organization_id: Option<String>,
     /// An API key's name (null when it has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Option<String>>,
@@ -320,6 +327,7 @@ impl From<AccessClaims> for ClaimsView {
             aud: c.aud.and_then(Audience::of),
             sid: c.sid,
             key_id: None,
+            organization_id: None,
             name: None,
             permissions: None,
             metadata: None,
@@ -341,6 +349,7 @@ impl ClaimsView {
                 aud: None,
                 sid: None,
                 key_id: Some(key.key_id),
+                organization_id: key.organization_id,
                 name: Some(key.name),
                 permissions: Some(serde_json::from_value(key.permissions).ok()),
                 metadata: Some(serde_json::from_value(key.metadata).ok()),

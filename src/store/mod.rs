@@ -127,6 +127,7 @@ macro_rules! port_methods {
             organizations::memberships => fn find_memberships[](user_id: &str) -> Vec<Membership>;
             organizations::roles => fn find_organization_roles[](organization_id: &str)
                 -> Vec<(String, String)>;
+            organizations::exists => fn organization_exists[](id: &str) -> bool;
             organizations::active => fn find_active_organization[](session_id: &str)
                 -> Option<String>;
             rate_limits::update => fn update_rate_limit[T: Send + 'static](key: &str, new_id: &str,

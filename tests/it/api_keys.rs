@@ -443,3 +443,49 @@ async fn over_http_an_api_key_authorizes_in_either_header_and_a_bad_one_gets_401
         "no key in the log"
     );
 }
+
+/// A key the app made for an organization (the plugin's `references: "organization"`):
+/// with the organizations toolset it verifies with the organization in its claims.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organizations_key_verifies_with_the_organization_in_its_claims() {
+    let db = TestDb::create();
+    let app = BetterAuthApp::new(&db, SECRET, false)
+        .with_organizations()
+        .with_api_keys(json!({"references": "organization"}));
+    app.run("migrate", json!({}));
+    let up = app.run(
+        "sign-up",
+        json!({"email": "org-owner@example.com", "password": "web-password-1"}),
+    );
+    let user_id = up["user"]["id"].as_str().unwrap().to_owned();
+    let org = app.run(
+        "create-organization",
+        json!({"token": up["token"], "name": "Acme", "slug": "acme"}),
+    );
+    let org_id = org["id"].as_str().unwrap().to_owned();
+    let k = app_key(&app, &user_id, json!({"organizationId": org_id}));
+    let key = k["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{k}"))
+        .to_owned();
+    assert_eq!(k["referenceId"], org_id.as_str(), "{k}");
+    let home = tempdir();
+    let env = with_api_keys(ServerEnv::postgres(home.path(), &db.neon_url()))
+        .with("BETTER_AUTH_MCP_TOOLSETS", "auth,api_keys,organizations");
+    let server = Server::start(&env).await;
+    let ours = verify(&server, &key).await;
+    assert_eq!(ours["valid"], true, "{ours}");
+    assert_eq!(ours["claims"]["sub"], org_id.as_str());
+    assert_eq!(ours["claims"]["organizationId"], org_id.as_str(), "{ours}");
+    // Without the organizations toolset the claims are the plugin's alone.
+    server.stop().await;
+    let server = Server::start(&with_api_keys(ServerEnv::postgres(
+        home.path(),
+        &db.neon_url(),
+    )))
+    .await;
+    let plain = verify(&server, &key).await;
+    assert_eq!(plain["valid"], true, "{plain}");
+    assert!(plain["claims"].get("organizationId").is_none(), "{plain}");
+    server.stop().await;
+}

@@ -60,6 +60,8 @@ pub struct VerifiedToken {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKeyClaims {
     pub key_id: String,
+    /// The organization that owns the key (its `referenceId` names one), when asked.
+    pub organization_id: Option<String>,
     pub name: Option<String>,
     pub permissions: serde_json::Value,
     pub metadata: serde_json::Value,

@@ -12,7 +12,7 @@ use super::super::credentials::jwt::AccessClaims;
 use super::super::credentials::{ApiKeyClaims, CredentialKind, VerifiedToken};
 use super::super::ports::{ApiKeyRow, ApiKeyUsage, ApiKeyWrite, NewApiKey};
 use super::super::service::now_ms;
-use super::super::{AuthError, AuthService, AuthStore, TokenRejection, generate_id};
+use super::super::{AuthError, AuthService, AuthStore, StoreError, TokenRejection, generate_id};
 
 /// A new key as create_api_key asks for it (the plugin's create body, as a client may
 /// send it: no server-only fields).
@@ -87,6 +87,22 @@ impl<S: AuthStore> AuthService<S> {
     pub(super) async fn verify_api_key(&self, key: &str) -> Result<VerifiedToken, AuthError> {
         let row = self.use_api_key(key).await?;
         Ok(verified_key(row))
+    }
+
+    /// An API key's claims with the organization that owns it, when its `referenceId`
+    /// names an organization (the organization plugin's); other credentials unchanged.
+    pub async fn with_key_organization(
+        &self,
+        mut verified: VerifiedToken,
+    ) -> Result<VerifiedToken, AuthError> {
+        if let Some(key) = verified.api_key.as_mut() {
+            match self.store.organization_exists(&verified.claims.sub).await {
+                Ok(true) => key.organization_id = Some(verified.claims.sub.clone()),
+                Ok(false) | Err(StoreError::PluginNotEnabled(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(verified)
     }
 
     /// Creates a key for the user of a session, as the plugin's create route does for a
@@ -256,6 +272,7 @@ fn verified_key(row: ApiKeyRow) -> VerifiedToken {
             permissions: json_of(&row.permissions),
             metadata: json_of(&row.metadata),
             key_id: row.id,
+            organization_id: None,
             name: row.name,
         }),
     }

@@ -53,6 +53,20 @@ pub(super) async fn memberships(
         .map_err(db_error)
 }
 
+pub(super) async fn exists(store: &PgStore, id: &str) -> Result<bool, StoreError> {
+    require_tables(store).await?;
+    if !store.possible_id(id).await? {
+        return Ok(false);
+    }
+    let row = store
+        .read_opt(
+            r#"select 1 from "organization" where "id" = $1::{ID}"#,
+            &[(&id, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
 /// At most 100 rows, in the database's order: the plugin's adapter reads no more.
 pub(super) async fn roles(
     store: &PgStore,

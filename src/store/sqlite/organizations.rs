@@ -55,6 +55,18 @@ pub(super) async fn memberships(
         .await
 }
 
+pub(super) async fn exists(store: &SqliteStore, id: &str) -> Result<bool, StoreError> {
+    let id = id.to_owned();
+    store
+        .with_conn(move |conn| {
+            require_tables(conn)?;
+            conn.prepare_cached(r#"select 1 from "organization" where "id" = ?1"#)
+                .and_then(|mut s| s.exists([id]))
+                .map_err(sql_error)
+        })
+        .await
+}
+
 /// At most 100 rows, in the database's order: the plugin's adapter reads no more.
 pub(super) async fn roles(
     store: &SqliteStore,
