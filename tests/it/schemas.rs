@@ -91,12 +91,44 @@ async fn a_better_auth_app_on_drizzles_snake_case_plural_schema_and_this_server_
         .await;
     assert_eq!(code_of(&ours), "BANNED_USER");
 
+    // The api-key plugin's table as Drizzle's generator writes it (`apikeys`, snake_case,
+    // `timestamp`): a key in it verifies here, and each use is counted in it.
+    db.sql(
+        r#"create table "apikeys" ("id" text primary key, "config_id" text not null default 'default',
+           "name" text, "start" text, "reference_id" text not null, "prefix" text, "key" text not null,
+           "refill_interval" integer, "refill_amount" integer, "last_refill_at" timestamp,
+           "enabled" boolean default true, "rate_limit_enabled" boolean default true,
+           "rate_limit_time_window" integer default 86400000, "rate_limit_max" integer default 10,
+           "request_count" integer default 0, "remaining" integer, "last_request" timestamp,
+           "expires_at" timestamp, "created_at" timestamp not null, "updated_at" timestamp not null,
+           "permissions" text, "metadata" text)"#,
+    );
+    let key = "drizzleKey".repeat(7);
+    let hash = {
+        use base64::Engine as _;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+    };
+    db.sql(&format!(
+        r#"insert into "apikeys" ("id", "reference_id", "key", "remaining", "created_at", "updated_at")
+           select 'drizzle-key', "id", '{hash}', 5, now(), now() from "users" where "email" = 'web@example.com'"#
+    ));
+    for _ in 0..2 {
+        let used = server.ok("verify_token", json!({"token": key})).await;
+        assert_eq!(used["valid"], true, "{used}");
+        assert_eq!(used["kind"], "better_auth_api_key");
+    }
+    assert_eq!(
+        db.sql(r#"select "remaining" || ',' || "request_count" from "apikeys""#),
+        "3,2"
+    );
+
     // The server's own tables follow the naming; no camelCase table was made.
     assert_eq!(
         db.sql(
             r#"select string_agg(tablename, ',' order by tablename) from pg_tables where schemaname = 'public'"#
         ),
-        "accounts,better_auth_mcp_migrations,rate_limits,sessions,users,verifications"
+        "accounts,apikeys,better_auth_mcp_migrations,rate_limits,sessions,users,verifications"
     );
     assert_eq!(
         db.sql(
