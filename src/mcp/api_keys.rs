@@ -5,7 +5,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::types::{Permissions, portable_nullables};
+use super::schema::portable_nullables;
+use super::types::Permissions;
 use crate::better_auth::flows::api_keys::CreateApiKey;
 use crate::better_auth::ports::ApiKeyRow;
 

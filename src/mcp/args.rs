@@ -126,7 +126,7 @@ pub fn check<T: DeserializeOwned + JsonSchema + 'static>(
 }
 
 /// The JSON types a property allows: its `type`, or the types of its `anyOf` branches (a
-/// nullable field, see [`super::types::portable_nullables`]). None: not known here.
+/// nullable field, see [`super::schema::portable_nullables`]). None: not known here.
 fn types_of(property: &Value) -> Option<Value> {
     if let Some(types) = property.get("type") {
         return Some(types.clone());

@@ -1,5 +1,6 @@
 //! The MCP face of the server: the tools ([`server`]) over rmcp, their arguments and
-//! results ([`args`], [`types`], and per toolset: [`api_keys`], [`organizations`]), how
+//! results ([`args`], [`types`], and per toolset: [`api_keys`], [`organizations`]; their
+//! schemas made portable by [`schema`]), how
 //! their failures are answered (answers.rs), which are offered (selection.rs), what a call
 //! knows of its caller ([`context`]), and the transports ([`stdio`], [`http`]), which
 //! reach the tools only through rmcp's router.
@@ -10,6 +11,7 @@ pub mod args;
 pub mod context;
 pub mod http;
 pub mod organizations;
+pub mod schema;
 mod selection;
 pub mod server;
 pub mod stdio;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::args::ArgumentError;
-use super::types::portable_nullables;
+use super::schema::portable_nullables;
 use crate::better_auth::flows::organizations::{
     MemberOf, PermissionAnswer, PermissionCheck, UserOrganizations,
 };
