@@ -96,6 +96,9 @@ pub enum AuthError {
     /// An access token (a JWT) given where a session token is expected.
     #[error("This is an access token (a JWT), not a session token")]
     NotASessionToken,
+    /// A Better Auth API key given where a session token is expected.
+    #[error("This is an API key, not a session token")]
+    ApiKeyNotASessionToken,
     #[error("The user of this token no longer exists")]
     UserNotFound,
     #[error("Too many attempts; retry after {retry_after_secs} seconds")]
@@ -147,7 +150,9 @@ impl AuthError {
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::TwoFactorRequired(_) => "TWO_FACTOR_REQUIRED",
             Self::InvalidTwoFactorCode => "INVALID_TWO_FACTOR_CODE",
-            Self::InvalidToken(_) | Self::NotASessionToken => "INVALID_TOKEN",
+            Self::InvalidToken(_) | Self::NotASessionToken | Self::ApiKeyNotASessionToken => {
+                "INVALID_TOKEN"
+            }
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::RateLimited { .. } | Self::Busy => "RATE_LIMITED",
             Self::PluginNotEnabled(_) => "PLUGIN_NOT_ENABLED",

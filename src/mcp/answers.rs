@@ -36,7 +36,7 @@ pub(crate) fn log_failure(e: &AuthError) {
 fn next_step(e: &AuthError) -> &'static str {
     use crate::better_auth::TokenRejection as R;
     match e {
-        AuthError::NotASessionToken => {
+        AuthError::NotASessionToken | AuthError::ApiKeyNotASessionToken => {
             "; refresh_token and sign_out take the sessionToken that sign_in or sign_up returned"
         }
         AuthError::InvalidToken(reason) => match reason {

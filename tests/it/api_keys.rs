@@ -122,6 +122,14 @@ async fn keys_made_on_either_side_verify_on_both_and_refusals_are_the_plugins_on
     let listed = server
         .ok("list_api_keys", json!({"sessionToken": up["sessionToken"]}))
         .await;
+    let mistaken = server
+        .err("refresh_token", json!({"sessionToken": mine}))
+        .await;
+    assert!(
+        mistaken.starts_with("INVALID_TOKEN: This is an API key, not a session token"),
+        "{mistaken}"
+    );
+    assert!(!mistaken.contains(&mine[3..]), "no key in an error text");
     assert_eq!(listed["apiKeys"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed["apiKeys"][0]["requestCount"], 2);
 

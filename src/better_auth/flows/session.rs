@@ -102,7 +102,7 @@ impl<S: AuthStore> AuthService<S> {
     }
 
     /// The session token a session credential (raw, or the signed cookie value) holds;
-    /// an access token there is a mistake worth naming.
+    /// an access token or an API key there is a mistake worth naming.
     fn session_token_of(&self, credential: &str) -> Result<String, AuthError> {
         // (shape_of sorts an oversized credential as an access token, to refuse it as too
         // large: here session_token does.)
@@ -113,6 +113,10 @@ impl<S: AuthStore> AuthService<S> {
             );
         if jwt {
             return Err(AuthError::NotASessionToken);
+        }
+        // Better Auth's session tokens have 32 characters; this has a key's shape.
+        if let CredentialShape::ApiKey = shape_of(credential) {
+            return Err(AuthError::ApiKeyNotASessionToken);
         }
         session_token(credential, self.secrets.current()).map_err(AuthError::InvalidToken)
     }

@@ -43,8 +43,10 @@ impl<S: AuthStore> AuthService<S> {
                 })
             }
             CredentialShape::ApiKey => match self.verify_api_key(credential).await {
-                // No api-key plugin here: the credential can only be a session token.
-                Err(AuthError::PluginNotEnabled(_)) => self.verify_session(credential).await,
+                // No api-key plugin here, and no session token has this shape.
+                Err(AuthError::PluginNotEnabled(_)) => {
+                    Err(AuthError::InvalidToken(TokenRejection::SessionNotFound))
+                }
                 verified => verified,
             },
             CredentialShape::Session => self.verify_session(credential).await,
