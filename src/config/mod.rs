@@ -90,12 +90,8 @@ pub enum ConfigError {
 
 /// API_KEY_DEFAULT_PERMISSIONS: a JSON object of resource → list of actions, kept as the
 /// JSON text the plugin stores.
-fn api_key_default_permissions(s: &Settings) -> Result<Option<String>, ConfigError> {
-    let Some(text) = s
-        .api_key_default_permissions
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
-    else {
+fn api_key_default_permissions(text: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(text) = text else {
         return Ok(None);
     };
     let parsed: std::collections::BTreeMap<String, Vec<String>> =
@@ -285,7 +281,9 @@ impl Config {
                 require_email_verification: s.require_email_verification,
                 api_keys: ApiKeyPolicy {
                     hashing: !s.api_key_disable_hashing,
-                    default_permissions: api_key_default_permissions(s)?,
+                    default_permissions: api_key_default_permissions(given(
+                        &s.api_key_default_permissions,
+                    ))?,
                     metadata: s.api_key_enable_metadata,
                     rate_limit_enabled: s.api_key_rate_limit_enabled,
                     rate_limit_max: s.api_key_rate_limit_max.into(),

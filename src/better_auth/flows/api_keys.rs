@@ -162,7 +162,8 @@ impl<S: AuthStore> AuthService<S> {
                 ));
             }
         }
-        let prefix = request.prefix.filter(|p| !p.is_empty());
+        // (An empty prefix was refused above.)
+        let prefix = request.prefix;
         if prefix.as_ref().is_some_and(|p| p.len() > MAX_PREFIX_LENGTH) {
             return Err(refused(
                 "INVALID_PREFIX_LENGTH",

@@ -95,20 +95,25 @@ pub(super) async fn find_by_id(store: &PgStore, id: &str) -> Result<Option<ApiKe
     row.as_ref().map(api_key).transpose().map_err(db_error)
 }
 
-/// The compare-and-swap of a key's counters: they become `next` if they are still
-/// `seen`.
-const SWAP_USAGE: &str = r#"update "apikey" set "remaining" = $2::int8, "lastRefillAt" = $3,
+/// A key's counters become `next` (and `updatedAt`, when given): the write of a use on a
+/// row locked since it was read.
+macro_rules! set_usage {
+    () => {
+        r#"update "apikey" set "remaining" = $2::int8, "lastRefillAt" = $3,
       "requestCount" = $4::int8, "lastRequest" = $5, "updatedAt" = coalesce($6, "updatedAt")
-    where "id" = $1::{ID} and "remaining" is not distinct from $7::int8
+    where "id" = $1::{ID}"#
+    };
+}
+const SET_USAGE: &str = set_usage!();
+/// [`SET_USAGE`] as a compare-and-swap: only if the counters are still `seen`.
+const SWAP_USAGE: &str = concat!(
+    set_usage!(),
+    r#" and "remaining" is not distinct from $7::int8
       and "lastRefillAt" is not distinct from $8
       and "requestCount" is not distinct from $9::int8
-      and "lastRequest" is not distinct from $10"#;
-
-/// [`SWAP_USAGE`] without its guard, for a row locked since it was read.
-const SET_USAGE: &str = r#"update "apikey" set "remaining" = $2::int8, "lastRefillAt" = $3,
-      "requestCount" = $4::int8, "lastRequest" = $5, "updatedAt" = coalesce($6, "updatedAt")
-    where "id" = $1::{ID} and ($7::int8 is null or true) and ($8::timestamptz is null or true)
-      and ($9::int8 is null or true) and ($10::timestamptz is null or true)"#;
+      and "lastRequest" is not distinct from $10"#
+);
+const DELETE: &str = r#"delete from "apikey" where "id" = $1::{ID}"#;
 
 /// Writes `write` to the key `row` (read as it is now) through `client`; with the usage
 /// compare-and-swap, whether the counters were still as read.
@@ -123,10 +128,7 @@ async fn apply(
         ApiKeyWrite::Nothing => Ok(true),
         ApiKeyWrite::Delete => {
             client
-                .execute_typed(
-                    &store.sql(r#"delete from "apikey" where "id" = $1::{ID}"#),
-                    &[(&row.id, Type::TEXT)],
-                )
+                .execute_typed(&store.sql(DELETE), &[(&row.id, Type::TEXT)])
                 .await
                 .map_err(db_error)?;
             Ok(true)
@@ -136,23 +138,25 @@ async fn apply(
             // On the row locked nothing can have changed: the guard is not needed there
             // (and a `timestamp` column read back under another session TimeZone would
             // not compare equal).
-            let sql = if locked { SET_USAGE } else { SWAP_USAGE };
+            let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 10] = [
+                (&row.id, Type::TEXT),
+                (&next.remaining, Type::INT8),
+                (&next.last_refill_at, Type::TIMESTAMPTZ),
+                (&next.request_count, Type::INT8),
+                (&next.last_request, Type::TIMESTAMPTZ),
+                (updated_at, Type::TIMESTAMPTZ),
+                (&seen.remaining, Type::INT8),
+                (&seen.last_refill_at, Type::TIMESTAMPTZ),
+                (&seen.request_count, Type::INT8),
+                (&seen.last_request, Type::TIMESTAMPTZ),
+            ];
+            let (sql, params) = if locked {
+                (SET_USAGE, &params[..6])
+            } else {
+                (SWAP_USAGE, &params[..])
+            };
             let changed = client
-                .execute_typed(
-                    &store.sql(sql),
-                    &[
-                        (&row.id, Type::TEXT),
-                        (&next.remaining, Type::INT8),
-                        (&next.last_refill_at, Type::TIMESTAMPTZ),
-                        (&next.request_count, Type::INT8),
-                        (&next.last_request, Type::TIMESTAMPTZ),
-                        (updated_at, Type::TIMESTAMPTZ),
-                        (&seen.remaining, Type::INT8),
-                        (&seen.last_refill_at, Type::TIMESTAMPTZ),
-                        (&seen.request_count, Type::INT8),
-                        (&seen.last_request, Type::TIMESTAMPTZ),
-                    ],
-                )
+                .execute_typed(&store.sql(sql), params)
                 .await
                 .map_err(db_error)?;
             Ok(changed == 1)
@@ -210,12 +214,7 @@ pub(super) async fn delete(store: &PgStore, id: &str) -> Result<bool, StoreError
     if !store.possible_id(id).await? {
         return Ok(false);
     }
-    let n = store
-        .execute(
-            r#"delete from "apikey" where "id" = $1::{ID}"#,
-            &[(&id, Type::TEXT)],
-        )
-        .await?;
+    let n = store.execute(DELETE, &[(&id, Type::TEXT)]).await?;
     Ok(n > 0)
 }
 

@@ -16,6 +16,8 @@ const COLUMNS: &str = r#""id", "configId", "name", "start", "referenceId", "pref
     "rateLimitMax", "remaining", "lastRefillAt", "requestCount", "lastRequest", "expiresAt",
     "createdAt", "updatedAt", "permissions", "metadata""#;
 
+const DELETE: &str = r#"delete from "apikey" where "id" = ?1"#;
+
 fn opt_flag(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<bool>> {
     match r.get_ref(i)? {
         rusqlite::types::ValueRef::Null => Ok(None),
@@ -116,7 +118,7 @@ pub(super) async fn use_key<T: Send + 'static>(
             match (&row, write) {
                 (None, _) | (_, ApiKeyWrite::Nothing) => {}
                 (Some(row), ApiKeyWrite::Delete) => {
-                    tx.prepare_cached(r#"delete from "apikey" where "id" = ?1"#)
+                    tx.prepare_cached(DELETE)
                         .map_err(sql_error)?
                         .execute([&row.id])
                         .map_err(sql_error)?;
@@ -150,7 +152,7 @@ pub(super) async fn delete(store: &SqliteStore, id: &str) -> Result<bool, StoreE
     let id = id.to_owned();
     store
         .with_conn(move |conn| {
-            conn.prepare_cached(r#"delete from "apikey" where "id" = ?1"#)
+            conn.prepare_cached(DELETE)
                 .map_err(sql_error)?
                 .execute([id])
                 .map(|n| n > 0)
