@@ -461,10 +461,11 @@ pub trait AuthStore: Send + Sync + 'static {
 
     /// One use of the key whose `key` column holds `stored_key`: `rule` decides from the
     /// row (None: no such key) what to write, and the write is made atomically with what
-    /// it was decided from, so concurrent uses here and in the app spend one budget. A
-    /// compare-and-swap of the counters first (one read, one write); when another use
-    /// changed them in between, `rule` decides again on the row locked (PostgreSQL), or
-    /// under the database's write lock throughout (SQLite).
+    /// it was decided from, so concurrent uses here and in the app spend one budget.
+    /// PostgreSQL: a compare-and-swap on the row's version (one write of a key this
+    /// process used before, else one read and one write); when the row changed in
+    /// between, `rule` decides again on the row locked. SQLite: under the database's write
+    /// lock throughout.
     fn use_api_key<T: Send + 'static>(
         &self,
         stored_key: &str,

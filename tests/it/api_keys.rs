@@ -218,6 +218,51 @@ async fn keys_made_on_either_side_verify_on_both_and_refusals_are_the_plugins_on
     }
 }
 
+/// This server writes a use of a key it used before in one statement, from the row as it
+/// last saw it, guarded by the row's version: a change made behind its back (by SQL that
+/// touches neither the counters nor `updatedAt`) is seen at the next use.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_changed_behind_the_servers_back_is_seen_at_its_next_use() {
+    let db = TestDb::create();
+    let (app, user_id) = app_with_user(&db, "behind@example.com");
+    let home = tempdir();
+    let server = Server::start(&with_api_keys(ServerEnv::postgres(
+        home.path(),
+        &db.neon_url(),
+    )))
+    .await;
+    let k = app_key(&app, &user_id, json!({"remaining": 100}));
+    let (id, key) = (k["id"].as_str().unwrap(), k["key"].as_str().unwrap());
+    for _ in 0..2 {
+        assert_eq!(verify(&server, key).await["valid"], true);
+    }
+    let set = |assignments: &str| {
+        db.sql(&format!(
+            r#"update "apikey" set {assignments} where "id" = '{id}'"#
+        ))
+    };
+    set(r#""enabled" = false"#);
+    assert_eq!(verify(&server, key).await["reason"], "key_disabled");
+    set(r#""enabled" = true, "permissions" = '{"files":["read"]}'"#);
+    let ours = verify(&server, key).await;
+    assert_eq!(
+        ours["claims"]["permissions"],
+        json!({"files": ["read"]}),
+        "{ours}"
+    );
+    set(r#""remaining" = 1"#);
+    assert_eq!(verify(&server, key).await["valid"], true);
+    assert_eq!(verify(&server, key).await["reason"], "usage_exceeded");
+    assert_eq!(
+        db.sql(&format!(
+            r#"select count(*) from "apikey" where "id" = '{id}'"#
+        )),
+        "0",
+        "used up with no refill: deleted"
+    );
+    server.stop().await;
+}
+
 /// 32 uses at once of a key with 10 uses left, from two server processes (one straight to
 /// PostgreSQL, one through PgBouncer in transaction mode): exactly 10 go through. Then 32
 /// uses here and 10 in the app at once, of a key with 20 left: never more than 20.

@@ -1,5 +1,9 @@
 //! The api-key plugin's `apikey` rows: found by their `key` (the hash), their counters
-//! replaced by one compare-and-swap UPDATE, created, listed and deleted.
+//! replaced by one UPDATE guarded by the row's version (compare-and-swap), created, listed
+//! and deleted.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use tokio_postgres::Row;
@@ -12,6 +16,7 @@ use crate::better_auth::ports::{ApiKeyRow, ApiKeyUsage, ApiKeyWrite, NewApiKey, 
 const PLUGIN: &str = "api-key";
 
 /// The row's columns in [`api_key`]'s order (`k` is the table's alias).
+const COLUMN_COUNT: usize = 21;
 const COLUMNS: &str = r#"cast(k."id" as text), k."configId", k."name", k."start",
     cast(k."referenceId" as text), k."prefix", k."refillInterval"::int8, k."refillAmount"::int8,
     k."enabled", k."rateLimitEnabled", k."rateLimitTimeWindow"::int8, k."rateLimitMax"::int8,
@@ -95,8 +100,46 @@ pub(super) async fn find_by_id(store: &PgStore, id: &str) -> Result<Option<ApiKe
     row.as_ref().map(api_key).transpose().map_err(db_error)
 }
 
-/// A key's counters become `next` (and `updatedAt`, when given): the write of a use on a
-/// row locked since it was read.
+/// Keys as this process last read or wrote them, each with its row version (PostgreSQL's
+/// `xmin`, which every write of the row changes, whoever makes it). A use of a key known
+/// here is decided from it and written in one statement guarded by that version: if the
+/// app, another process or an operator changed the row since, the guard fails and the use
+/// is decided again from the row as it is. A stale entry costs a statement, never a wrong
+/// answer. Bounded: emptied when full.
+#[derive(Default)]
+pub(super) struct KnownKeys(Mutex<HashMap<String, Known>>);
+
+#[derive(Clone)]
+struct Known {
+    row: ApiKeyRow,
+    version: String,
+}
+
+const KNOWN_KEYS: usize = 4096;
+
+impl KnownKeys {
+    fn get(&self, stored_key: &str) -> Option<Known> {
+        self.0.lock().ok()?.get(stored_key).cloned()
+    }
+
+    fn remember(&self, stored_key: &str, row: ApiKeyRow, version: String) {
+        if let Ok(mut known) = self.0.lock() {
+            if known.len() >= KNOWN_KEYS && !known.contains_key(stored_key) {
+                known.clear();
+            }
+            known.insert(stored_key.to_owned(), Known { row, version });
+        }
+    }
+
+    fn forget(&self, stored_key: &str) {
+        if let Ok(mut known) = self.0.lock() {
+            known.remove(stored_key);
+        }
+    }
+}
+
+/// A key's counters become `next` (and `updatedAt`, when given), if its row is still the
+/// version `$7` (when guarded); answers the row's new version.
 macro_rules! set_usage {
     () => {
         r#"update "apikey" set "remaining" = $2::int8, "lastRefillAt" = $3,
@@ -104,108 +147,178 @@ macro_rules! set_usage {
     where "id" = $1::{ID}"#
     };
 }
-const SET_USAGE: &str = set_usage!();
-/// [`SET_USAGE`] as a compare-and-swap: only if the counters are still `seen`.
+const SET_USAGE: &str = concat!(set_usage!(), r#" returning cast(xmin as text)"#);
+/// [`SET_USAGE`] as a compare-and-swap: only if the row is still the version seen.
 const SWAP_USAGE: &str = concat!(
     set_usage!(),
-    r#" and "remaining" is not distinct from $7::int8
-      and "lastRefillAt" is not distinct from $8
-      and "requestCount" is not distinct from $9::int8
-      and "lastRequest" is not distinct from $10"#
+    r#" and xmin = cast($7::text as xid) returning cast(xmin as text)"#
 );
 const DELETE: &str = r#"delete from "apikey" where "id" = $1::{ID}"#;
+/// The key's row and its version, to decide a use from (locked: to write it in the same
+/// transaction, unguarded).
+const FIND_FOR_USE: &str = r#"select {COLUMNS}, cast(k.xmin as text) from "apikey" k
+    where k."key" = $1 limit 1"#;
 
-/// Writes `write` to the key `row` (read as it is now) through `client`; with the usage
-/// compare-and-swap, whether the counters were still as read.
+/// What writing a use did.
+enum Applied {
+    /// Written; the row's new version, unless the row is gone.
+    Written(Option<String>),
+    /// The row was no longer the version seen: nothing written.
+    Lost,
+}
+
+/// Writes `write` to the key `row` through `client`, guarded by the row's version `seen`
+/// (None: the row is locked by this transaction, no guard needed).
 async fn apply(
     store: &PgStore,
     client: &impl tokio_postgres::GenericClient,
     row: &ApiKeyRow,
     write: &ApiKeyWrite,
-    locked: bool,
-) -> Result<bool, StoreError> {
+    seen: Option<&str>,
+) -> Result<Applied, StoreError> {
     match write {
-        ApiKeyWrite::Nothing => Ok(true),
+        ApiKeyWrite::Nothing => Ok(Applied::Written(None)),
         ApiKeyWrite::Delete => {
             client
                 .execute_typed(&store.sql(DELETE), &[(&row.id, Type::TEXT)])
                 .await
                 .map_err(db_error)?;
-            Ok(true)
+            Ok(Applied::Written(None))
         }
         ApiKeyWrite::Usage { next, updated_at } => {
-            let seen = &row.usage;
-            // On the row locked nothing can have changed: the guard is not needed there
-            // (and a `timestamp` column read back under another session TimeZone would
-            // not compare equal).
-            let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 10] = [
+            let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 7] = [
                 (&row.id, Type::TEXT),
                 (&next.remaining, Type::INT8),
                 (&next.last_refill_at, Type::TIMESTAMPTZ),
                 (&next.request_count, Type::INT8),
                 (&next.last_request, Type::TIMESTAMPTZ),
                 (updated_at, Type::TIMESTAMPTZ),
-                (&seen.remaining, Type::INT8),
-                (&seen.last_refill_at, Type::TIMESTAMPTZ),
-                (&seen.request_count, Type::INT8),
-                (&seen.last_request, Type::TIMESTAMPTZ),
+                (&seen, Type::TEXT),
             ];
-            let (sql, params) = if locked {
-                (SET_USAGE, &params[..6])
-            } else {
-                (SWAP_USAGE, &params[..])
+            let (sql, params) = match seen {
+                Some(_) => (SWAP_USAGE, &params[..]),
+                None => (SET_USAGE, &params[..6]),
             };
-            let changed = client
-                .execute_typed(&store.sql(sql), params)
+            let written = client
+                .query_typed_opt(&store.sql(sql), params)
                 .await
                 .map_err(db_error)?;
-            Ok(changed == 1)
+            match written {
+                Some(r) => Ok(Applied::Written(Some(r.try_get(0).map_err(db_error)?))),
+                None => Ok(Applied::Lost),
+            }
         }
     }
 }
 
-/// One use of a key: read, decide, compare-and-swap (two statements, no transaction: the
-/// common case, one use at a time). When another use changed the counters in between,
-/// the key is read again locked (`for update`) in a transaction, decided again and
-/// written: concurrent uses then queue on the row instead of retrying against each
-/// other, and the app's own guarded updates wait for the lock as well.
+/// The row after `write` (a use written to it).
+fn after(row: &ApiKeyRow, write: &ApiKeyWrite) -> Option<ApiKeyRow> {
+    match write {
+        ApiKeyWrite::Usage { next, updated_at } => Some(ApiKeyRow {
+            usage: next.clone(),
+            updated_at: updated_at.unwrap_or(row.updated_at),
+            ..row.clone()
+        }),
+        ApiKeyWrite::Nothing => Some(row.clone()),
+        ApiKeyWrite::Delete => None,
+    }
+}
+
+/// The key's row with its version, read through `client` (`for update`: locked).
+async fn read_for_use(
+    store: &PgStore,
+    client: &impl tokio_postgres::GenericClient,
+    stored_key: &str,
+    locked: bool,
+) -> Result<Option<(ApiKeyRow, String)>, StoreError> {
+    let lock = if locked { " for update" } else { "" };
+    let sql = store.sql(&format!(
+        "{}{lock}",
+        FIND_FOR_USE.replace("{COLUMNS}", COLUMNS)
+    ));
+    let Some(r) = client
+        .query_typed_opt(&sql, &[(&stored_key, Type::TEXT)])
+        .await
+        .map_err(db_error)?
+    else {
+        return Ok(None);
+    };
+    let version = r.try_get(COLUMN_COUNT).map_err(db_error)?;
+    Ok(Some((api_key(&r).map_err(db_error)?, version)))
+}
+
+/// One use of a key. Known here ([`KnownKeys`]) and still as known: one guarded
+/// `UPDATE … RETURNING`. Otherwise read, decide, and write guarded by the version read.
+/// When another use changed the row in between, the key is read again locked (`for
+/// update`) in a transaction, decided again and written: concurrent uses then queue on
+/// the row instead of retrying against each other, and the app's own guarded updates
+/// wait for the lock as well.
 pub(super) async fn use_key<T>(
     store: &PgStore,
     stored_key: &str,
     mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T),
 ) -> Result<T, StoreError> {
-    let row = find(store, stored_key).await?;
-    let (write, decision) = rule(row.as_ref());
-    let Some(row) = row else {
-        return Ok(decision);
+    require_table(store).await?;
+    let known = &store.known_keys;
+    let client = store.client().await?;
+    // Known here: a use is written from what is known (a refusal or a deletion is decided
+    // again on the row as it is now). A lost guard there means the row is being written
+    // now: the use goes to the locked path at once.
+    let contended = match known.get(stored_key) {
+        Some(key) => {
+            let (write, decision) = rule(Some(&key.row));
+            match write {
+                ApiKeyWrite::Usage { .. } => {
+                    match apply(store, &**client, &key.row, &write, Some(&key.version)).await? {
+                        Applied::Written(Some(version)) => {
+                            if let Some(row) = after(&key.row, &write) {
+                                known.remember(stored_key, row, version);
+                            }
+                            return Ok(decision);
+                        }
+                        _ => true,
+                    }
+                }
+                _ => false,
+            }
+        }
+        None => false,
     };
-    {
-        let client = store.client().await?;
-        if apply(store, &**client, &row, &write, false).await? {
+    if !contended {
+        let Some((row, version)) = read_for_use(store, &**client, stored_key, false).await? else {
+            known.forget(stored_key);
+            return Ok(rule(None).1);
+        };
+        let (write, decision) = rule(Some(&row));
+        if let Applied::Written(new_version) =
+            apply(store, &**client, &row, &write, Some(&version)).await?
+        {
+            match after(&row, &write) {
+                Some(row) => known.remember(stored_key, row, new_version.unwrap_or(version)),
+                None => known.forget(stored_key),
+            }
             return Ok(decision);
         }
     }
-    tracing::trace!("an API key's counters changed under a use; deciding again, locked");
-    let mut client = store.client().await?;
+    tracing::trace!("an API key's row changed under a use; deciding again, locked");
+    let mut client = client;
     let tx = client.transaction().await.map_err(db_error)?;
-    let sql = store.sql(&format!(
-        r#"select {COLUMNS} from "apikey" k where k."key" = $1 limit 1 for update"#
-    ));
-    let row = tx
-        .query_typed_opt(&sql, &[(&stored_key, Type::TEXT)])
-        .await
-        .map_err(db_error)?
-        .as_ref()
-        .map(api_key)
-        .transpose()
-        .map_err(db_error)?;
-    let (write, decision) = rule(row.as_ref());
-    if let Some(row) = &row
-        && !apply(store, &*tx, row, &write, true).await?
-    {
-        return Err(StoreError::other("a locked API key was not written"));
-    }
+    let found = read_for_use(store, &*tx, stored_key, true).await?;
+    let (write, decision) = rule(found.as_ref().map(|(row, _)| row));
+    let remembered = match &found {
+        Some((row, version)) => match apply(store, &*tx, row, &write, None).await? {
+            Applied::Written(new_version) => {
+                after(row, &write).map(|row| (row, new_version.unwrap_or_else(|| version.clone())))
+            }
+            Applied::Lost => return Err(StoreError::other("a locked API key was not written")),
+        },
+        None => None,
+    };
     tx.commit().await.map_err(db_error)?;
+    match remembered {
+        Some((row, version)) => known.remember(stored_key, row, version),
+        None => known.forget(stored_key),
+    }
     Ok(decision)
 }
 

@@ -61,6 +61,8 @@ pub struct PgStore {
     prepared_statements: bool,
     /// Which plugins' tables were found (once found, never looked for again).
     plugins: Arc<PluginTables>,
+    /// API keys as last used here, to write the next use in one statement.
+    known_keys: Arc<api_keys::KnownKeys>,
 }
 
 /// Plugin tables found in the deployment. A table not found is looked for again on the
@@ -87,6 +89,7 @@ impl PgStore {
             ready: Arc::default(),
             prepared_statements: settings.prepared_statements,
             plugins: Arc::default(),
+            known_keys: Arc::default(),
         })
     }
 
