@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::ports::{
     ApiKeyRow, ApiKeyWrite, AuthStore, Ban, JwkLookup, Lockout, Membership, NewApiKey, NewSession,
-    NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
+    NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
+    UserInOrganizations, UserWithPassword,
 };
 
 const NO_ORGANIZATIONS: StoreError = StoreError::PluginNotEnabled("organization");
@@ -404,6 +405,31 @@ impl AuthStore for MemoryStore {
         let orgs = rows.organizations.as_ref().ok_or(NO_ORGANIZATIONS)?;
         let of_org = orgs.roles.iter().filter(|(o, ..)| o == organization_id);
         Ok(of_org.map(|(_, r, p)| (r.clone(), p.clone())).collect())
+    }
+
+    async fn find_user_in_organizations(
+        &self,
+        user_id: &str,
+        session_id: Option<&str>,
+    ) -> Result<Option<UserInOrganizations>, StoreError> {
+        let memberships = self.find_memberships(user_id).await?;
+        let found = match session_id {
+            Some(id) => self.find_user_with_session(user_id, id).await?,
+            None => self.find_user_by_id(user_id).await?.map(|u| (u, None)),
+        };
+        let Some((user, session)) = found else {
+            return Ok(None);
+        };
+        let active_organization_id = match &session {
+            Some(s) => self.find_active_organization(&s.id).await?,
+            None => None,
+        };
+        Ok(Some(UserInOrganizations {
+            user,
+            session,
+            memberships,
+            active_organization_id,
+        }))
     }
 
     async fn find_active_organization(

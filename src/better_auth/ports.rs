@@ -225,6 +225,17 @@ pub struct Membership {
     pub role: String,
 }
 
+/// A user with their memberships, and one of their sessions with its active organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInOrganizations {
+    pub user: User,
+    pub session: Option<Session>,
+    /// In the order the user joined them.
+    pub memberships: Vec<Membership>,
+    /// The session's `activeOrganizationId` (None without a session, or the column).
+    pub active_organization_id: Option<String>,
+}
+
 /// What a store error came from: the driver's error, kept for programs (never shown:
 /// a database error's DETAIL can quote row values).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -507,6 +518,15 @@ pub trait AuthStore: Send + Sync + 'static {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// A user with their memberships, and the session `session_id` (when it is theirs)
+    /// with its `activeOrganizationId`, in one read: get_user with the organizations
+    /// toolset. None: no such user.
+    fn find_user_in_organizations(
+        &self,
+        user_id: &str,
+        session_id: Option<&str>,
+    ) -> impl Future<Output = Result<Option<UserInOrganizations>, StoreError>> + Send;
 
     /// The session's `activeOrganizationId`, when the column exists.
     fn find_active_organization(

@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 
 use crate::better_auth::ports::{
     ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
-    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
+    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserInOrganizations,
+    UserWithPassword,
 };
 
 pub use naming::{Casing, SchemaSettings, TableNames};
@@ -130,6 +131,8 @@ macro_rules! port_methods {
             organizations::exists => fn organization_exists[](id: &str) -> bool;
             organizations::active => fn find_active_organization[](session_id: &str)
                 -> Option<String>;
+            organizations::user_in => fn find_user_in_organizations[](user_id: &str,
+                session_id: Option<&str>) -> Option<UserInOrganizations>;
             rate_limits::update => fn update_rate_limit[T: Send + 'static](key: &str, new_id: &str,
                 rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T)
                     + Send + 'static) -> T;

@@ -339,6 +339,16 @@ async fn memberships_and_active_organization(uuid: bool) {
         .ok("list_organizations", json!({"token": loner}))
         .await;
     assert_eq!(none, json!({"organizations": []}));
+    let got = server.ok("get_user", json!({"token": loner})).await;
+    assert_eq!(got["organizations"], json!([]), "{got}");
+    // Signed out, the access token gets neither its user nor their organizations.
+    server
+        .ok("sign_out", json!({"sessionToken": inn["sessionToken"]}))
+        .await;
+    for tool in ["get_user", "list_organizations"] {
+        let gone = server.err(tool, json!({"token": access})).await;
+        assert!(gone.starts_with("INVALID_TOKEN"), "{tool}: {gone}");
+    }
     server.stop().await;
 }
 

@@ -8,6 +8,7 @@ use super::super::credentials::{CredentialShape, shape_of};
 use super::super::organizations::{PermissionRequest, member_roles};
 use super::super::ports::Membership;
 use super::super::{AuthError, AuthService, AuthStore, StoreError, User};
+use super::verify::caller_of;
 
 /// Who a call is about: a credential given to the tool, or the authorized HTTP caller.
 /// (No Debug: it holds a credential.)
@@ -30,7 +31,7 @@ pub struct MemberOf {
 }
 
 /// The organization plugin's view of a user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserOrganizations {
     /// In the order the user joined them.
     pub organizations: Vec<MemberOf>,
@@ -64,6 +65,21 @@ const NO_ACTIVE_ORGANIZATION: AuthError = AuthError::Refused {
               (list_organizations lists them)",
 };
 
+fn view(memberships: Vec<Membership>, active: Option<String>) -> UserOrganizations {
+    UserOrganizations {
+        organizations: memberships
+            .into_iter()
+            .map(|m| MemberOf {
+                roles: member_roles(&m.role),
+                id: m.organization_id,
+                name: m.name,
+                slug: m.slug,
+            })
+            .collect(),
+        active_organization_id: active,
+    }
+}
+
 impl<S: AuthStore> AuthService<S> {
     /// The principal's user, as get_user (or, for the caller, `caller_user`) has it.
     pub async fn user_of(&self, who: Principal<'_>) -> Result<User, AuthError> {
@@ -94,6 +110,22 @@ impl<S: AuthStore> AuthService<S> {
         })
     }
 
+    /// The principal's user (as [`Self::user_of`]) and the session it is bound to (as
+    /// [`Self::session_of`]), a session credential read once for both.
+    async fn user_and_session_of(
+        &self,
+        who: Principal<'_>,
+    ) -> Result<(User, Option<String>), AuthError> {
+        if let Principal::Credential(credential) = who
+            && let CredentialShape::Session = shape_of(credential.trim())
+        {
+            let (session, user) = self.signed_in_session(credential.trim()).await?;
+            return Ok((user, Some(session.id)));
+        }
+        let user = self.user_of(who).await?;
+        Ok((user, self.session_of(who).await?))
+    }
+
     /// The session's active organization, for a principal bound to one.
     async fn active_organization(&self, who: Principal<'_>) -> Result<Option<String>, AuthError> {
         match self.session_of(who).await? {
@@ -102,24 +134,59 @@ impl<S: AuthStore> AuthService<S> {
         }
     }
 
-    async fn view_of(
+    /// The principal's user and organizations (memberships and the active one). An
+    /// access token's user, session and organizations are one read; other credentials'
+    /// organizations are read once their user is known.
+    async fn with_organizations(
         &self,
         who: Principal<'_>,
-        memberships: Vec<Membership>,
-    ) -> Result<UserOrganizations, AuthError> {
-        let organizations = memberships
-            .into_iter()
-            .map(|m| MemberOf {
-                roles: member_roles(&m.role),
-                id: m.organization_id,
-                name: m.name,
-                slug: m.slug,
-            })
-            .collect();
-        Ok(UserOrganizations {
-            organizations,
-            active_organization_id: self.active_organization(who).await?,
-        })
+    ) -> Result<(User, Result<UserOrganizations, StoreError>), AuthError> {
+        let verified;
+        let claims = match who {
+            Principal::Caller(claims) => Some(claims),
+            Principal::Credential(credential) => match shape_of(credential.trim()) {
+                CredentialShape::AccessToken => {
+                    verified = self
+                        .verify_access_token(credential)
+                        .map_err(AuthError::InvalidToken)?;
+                    Some(&verified.claims)
+                }
+                _ => None,
+            },
+        };
+        if let Some(claims) = claims {
+            let sid = claims.sid.as_deref();
+            return match self
+                .store
+                .find_user_in_organizations(&claims.sub, sid)
+                .await
+            {
+                Ok(found) => {
+                    let found = found.map(|f| {
+                        let view = view(f.memberships, f.active_organization_id);
+                        ((f.user, f.session), view)
+                    });
+                    let (found, view) = found.unzip();
+                    let user = caller_of(claims, found)?;
+                    Ok((user, Ok(view.unwrap_or_default())))
+                }
+                Err(e @ StoreError::PluginNotEnabled(_)) => {
+                    Ok((self.caller_user(claims).await?, Err(e)))
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
+        let (user, session_id) = self.user_and_session_of(who).await?;
+        let found = self
+            .store
+            .find_user_in_organizations(&user.id, session_id.as_deref())
+            .await
+            .map(|found| {
+                found.map_or_else(UserOrganizations::default, |f| {
+                    view(f.memberships, f.active_organization_id)
+                })
+            });
+        Ok((user, found))
     }
 
     /// The principal's organizations and active organization; PLUGIN_NOT_ENABLED without
@@ -128,9 +195,7 @@ impl<S: AuthStore> AuthService<S> {
         &self,
         who: Principal<'_>,
     ) -> Result<UserOrganizations, AuthError> {
-        let user = self.user_of(who).await?;
-        let memberships = self.store.find_memberships(&user.id).await?;
-        self.view_of(who, memberships).await
+        Ok(self.with_organizations(who).await?.1?)
     }
 
     /// get_user with the organizations toolset: the principal's user, and its
@@ -139,14 +204,11 @@ impl<S: AuthStore> AuthService<S> {
         &self,
         who: Principal<'_>,
     ) -> Result<(User, Option<UserOrganizations>), AuthError> {
-        let user = self.user_of(who).await?;
-        let memberships = match self.store.find_memberships(&user.id).await {
-            Ok(memberships) => memberships,
-            Err(StoreError::PluginNotEnabled(_)) => return Ok((user, None)),
-            Err(e) => return Err(e.into()),
-        };
-        let view = self.view_of(who, memberships).await?;
-        Ok((user, Some(view)))
+        match self.with_organizations(who).await? {
+            (user, Ok(view)) => Ok((user, Some(view))),
+            (user, Err(StoreError::PluginNotEnabled(_))) => Ok((user, None)),
+            (_, Err(e)) => Err(e.into()),
+        }
     }
 
     /// Better Auth's `hasPermission` for the principal in an organization (by default the

@@ -105,24 +105,26 @@ impl<S: AuthStore> AuthService<S> {
     /// The user an authorized HTTP caller's token names ([`Self::authorize`]): for a token
     /// that names a session (`sid`), only while that session lives, as get_user has it.
     pub async fn caller_user(&self, claims: &AccessClaims) -> Result<User, AuthError> {
-        match claims.sid.as_deref() {
-            Some(sid) => {
-                let (user, session) = self
-                    .store
-                    .find_user_with_session(&claims.sub, sid)
-                    .await?
-                    .ok_or(AuthError::UserNotFound)?;
-                match session {
-                    Some(s) if s.expires_at > Utc::now() => Ok(user),
-                    _ => Err(AuthError::InvalidToken(TokenRejection::SessionNotFound)),
-                }
-            }
+        let found = match claims.sid.as_deref() {
+            Some(sid) => self.store.find_user_with_session(&claims.sub, sid).await?,
             None => self
                 .store
                 .find_user_by_id(&claims.sub)
                 .await?
-                .ok_or(AuthError::UserNotFound),
-        }
+                .map(|user| (user, None)),
+        };
+        caller_of(claims, found)
+    }
+
+    /// A session credential's living session and its user, who may have one (not banned,
+    /// verified where the deployment requires it): get_user of a session.
+    pub(super) async fn signed_in_session(
+        &self,
+        credential: &str,
+    ) -> Result<(Session, User), AuthError> {
+        let (session, user) = self.living_session(credential).await?;
+        self.may_have_a_session(&user).await?;
+        Ok((session, user))
     }
 
     /// The user behind any credential. An access token of a session that was signed out
@@ -130,9 +132,7 @@ impl<S: AuthStore> AuthService<S> {
     pub async fn get_user(&self, credential: &str) -> Result<User, AuthError> {
         let credential = credential.trim();
         if let CredentialShape::Session = shape_of(credential) {
-            let user = self.living_session(credential).await?.1;
-            self.may_have_a_session(&user).await?;
-            return Ok(user);
+            return Ok(self.signed_in_session(credential).await?.1);
         }
         let verified = self.verify(credential).await?;
         match verified.kind {
@@ -143,6 +143,20 @@ impl<S: AuthStore> AuthService<S> {
                 .await?
                 .ok_or(AuthError::UserNotFound),
         }
+    }
+}
+
+/// The caller's user, from the user and the session its claims name (as read): a token
+/// bound to a session gets its user only while that session lives.
+pub(super) fn caller_of(
+    claims: &AccessClaims,
+    found: Option<(User, Option<Session>)>,
+) -> Result<User, AuthError> {
+    let (user, session) = found.ok_or(AuthError::UserNotFound)?;
+    match (&claims.sid, session) {
+        (None, _) => Ok(user),
+        (Some(_), Some(s)) if s.expires_at > Utc::now() => Ok(user),
+        (Some(_), _) => Err(AuthError::InvalidToken(TokenRejection::SessionNotFound)),
     }
 }
 

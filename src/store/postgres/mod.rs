@@ -32,7 +32,8 @@ use super::rows::{self, Columns};
 use super::{PgUrl, by_table, port_methods};
 use crate::better_auth::ports::{
     ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
-    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
+    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserInOrganizations,
+    UserWithPassword,
 };
 
 pub use self::pool::PoolSettings;

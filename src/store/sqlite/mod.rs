@@ -29,7 +29,8 @@ use super::migrate::{self, Migration, MigrationTx};
 use super::{by_table, port_methods, rows};
 use crate::better_auth::ports::{
     ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
-    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserWithPassword,
+    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserInOrganizations,
+    UserWithPassword,
 };
 
 const MIGRATIONS: &[Migration] = &migrate::migrations!("sqlite", [

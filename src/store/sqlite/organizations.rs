@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::SqliteStore;
 use super::errors::sql_error;
-use crate::better_auth::ports::{Membership, StoreError};
+use crate::better_auth::ports::{AuthStore, Membership, StoreError, UserInOrganizations};
 
 const PLUGIN: &str = "organization";
 
@@ -119,4 +119,30 @@ pub(super) async fn active(
                 .map_err(sql_error)
         })
         .await
+}
+
+/// The reads one after the other (in-process: nothing to gain by joining them).
+pub(super) async fn user_in(
+    store: &SqliteStore,
+    user_id: &str,
+    session_id: Option<&str>,
+) -> Result<Option<UserInOrganizations>, StoreError> {
+    let memberships = memberships(store, user_id).await?;
+    let found = match session_id {
+        Some(id) => store.find_user_with_session(user_id, id).await?,
+        None => store.find_user_by_id(user_id).await?.map(|u| (u, None)),
+    };
+    let Some((user, session)) = found else {
+        return Ok(None);
+    };
+    let active_organization_id = match &session {
+        Some(s) => active(store, &s.id).await?,
+        None => None,
+    };
+    Ok(Some(UserInOrganizations {
+        user,
+        session,
+        memberships,
+        active_organization_id,
+    }))
 }
