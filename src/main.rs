@@ -162,9 +162,12 @@ async fn run(command: Command, config: Config, tools: ToolSelection) -> i32 {
                 () = shutdown.cancelled() => return 0,
             };
             match built {
-                Ok(service) => match &config.http {
-                    Some(http) => startup::serve_http(service, &tools, http, shutdown).await,
-                    None => startup::serve_stdio(service, &tools, shutdown).await,
+                Ok(service) => match startup::serve_metrics(&config, &service).await {
+                    Ok(()) => match &config.http {
+                        Some(http) => startup::serve_http(service, &tools, http, shutdown).await,
+                        None => startup::serve_stdio(service, &tools, shutdown).await,
+                    },
+                    Err(e) => Err(e),
                 },
                 Err(e) => Err(e),
             }
