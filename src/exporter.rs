@@ -90,14 +90,24 @@ fn install() -> Result<PrometheusHandle, ExporterError> {
 
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(TOOL_CALLS, "Tool calls, by tool and outcome (ok or the error code)");
-    describe_histogram!(TOOL_CALL_DURATION, Unit::Seconds, "Time to answer a tool call");
+    describe_counter!(
+        TOOL_CALLS,
+        "Tool calls, by tool and outcome (ok or the error code)"
+    );
+    describe_histogram!(
+        TOOL_CALL_DURATION,
+        Unit::Seconds,
+        "Time to answer a tool call"
+    );
     describe_counter!(
         VERIFICATIONS,
         "Credentials checked (verify_token, HTTP bearer), by kind and result"
     );
     describe_counter!(RATE_LIMITED, "Attempts refused for a limit, by bucket");
-    describe_gauge!(POOL_MAX, "PostgreSQL connections at most (DATABASE_POOL_SIZE)");
+    describe_gauge!(
+        POOL_MAX,
+        "PostgreSQL connections at most (DATABASE_POOL_SIZE)"
+    );
     describe_gauge!(POOL_SIZE, "PostgreSQL connections open");
     describe_gauge!(POOL_IDLE, "PostgreSQL connections open and idle");
     describe_gauge!(POOL_WAITING, "Calls waiting for a PostgreSQL connection");
@@ -121,7 +131,10 @@ async fn serve(listener: TcpListener, handle: PrometheusHandle, store: Store) {
             let text = handle.render();
             async move {
                 (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
                     text,
                 )
             }

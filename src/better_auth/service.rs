@@ -14,8 +14,7 @@ use super::credentials::jwt::ClaimRules;
 use super::credentials::secret::{SecretError, Secrets};
 use super::{
     AuthError, AuthSettings, AuthStore, NewSession, PasswordHasher, RateDecision, RateLimitPolicy,
-    RateLimitScope,
-    Session, User, generate_id, random_alphanumeric, rate_limit_key,
+    RateLimitScope, Session, User, generate_id, random_alphanumeric, rate_limit_key,
 };
 
 /// A signed-in (or signed-up) user: their new access token and their Better Auth session;

@@ -82,7 +82,10 @@ pub(super) async fn record_call(
 
 /// The `outcome` label of an answer: `ok`, the contract code of a tool error, or
 /// [`JSONRPC_ERROR`].
-fn outcome(answer: &Result<CallToolResponse, ErrorData>, code: Option<&'static str>) -> &'static str {
+fn outcome(
+    answer: &Result<CallToolResponse, ErrorData>,
+    code: Option<&'static str>,
+) -> &'static str {
     match answer {
         Err(_) => JSONRPC_ERROR,
         Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
@@ -175,7 +178,13 @@ mod tests {
         for name in all_tools() {
             assert_eq!(tool_label(name), name);
         }
-        for sent in ["", "SIGN_UP", "sign_up ", "ada@example.com", "eyJhbGciOi.x.y"] {
+        for sent in [
+            "",
+            "SIGN_UP",
+            "sign_up ",
+            "ada@example.com",
+            "eyJhbGciOi.x.y",
+        ] {
             assert_eq!(tool_label(sent), "unknown", "{sent:?}");
         }
     }

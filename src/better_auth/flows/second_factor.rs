@@ -6,8 +6,8 @@
 use super::super::credentials::two_factor::{self, BackupCodes, CipherError};
 use super::super::service::now_ms;
 use super::super::{
-    AuthError, AuthService, AuthStore, LOCKOUT, Lockout, MAX_FAILED_SECOND_FACTORS,
-    RateLimitScope, SECOND_FACTOR_RATE_LIMIT, SecondFactor, User,
+    AuthError, AuthService, AuthStore, LOCKOUT, Lockout, MAX_FAILED_SECOND_FACTORS, RateLimitScope,
+    SECOND_FACTOR_RATE_LIMIT, SecondFactor, User,
 };
 
 /// Better Auth's paths for the second factors; part of the rate-limit bucket key.
@@ -35,8 +35,13 @@ impl<S: AuthStore> AuthService<S> {
             SecondFactor::Totp(_) => TOTP_PATH,
             SecondFactor::BackupCode(_) => BACKUP_CODE_PATH,
         };
-        self.throttle(&user.email, path, SECOND_FACTOR_RATE_LIMIT, RateLimitScope::SecondFactor)
-            .await?;
+        self.throttle(
+            &user.email,
+            path,
+            SECOND_FACTOR_RATE_LIMIT,
+            RateLimitScope::SecondFactor,
+        )
+        .await?;
         let row = match self.store.find_two_factor(user_id).await? {
             Some(row) if row.verified => row,
             _ => return Err(AuthError::TwoFactorRequired(SECOND_FACTOR_ELSEWHERE)),

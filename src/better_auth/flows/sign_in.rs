@@ -49,8 +49,13 @@ impl<S: AuthStore> AuthService<S> {
         // Invalid addresses share one bucket, so they cannot be used to hash without limit.
         let email = Email::parse(&request.email).ok();
         let subject = email.as_ref().map_or("invalid-email", |e| e.as_str());
-        self.throttle(subject, SIGN_IN_PATH, self.settings.rate_limit, RateLimitScope::Email)
-            .await?;
+        self.throttle(
+            subject,
+            SIGN_IN_PATH,
+            self.settings.rate_limit,
+            RateLimitScope::Email,
+        )
+        .await?;
         let found = match &email {
             Some(email) => self.store.find_user_by_email(email.as_str()).await?,
             None => None,
