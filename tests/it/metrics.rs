@@ -256,3 +256,23 @@ async fn metrics_on_postgresql_show_the_connection_pool() {
     assert!(!metrics.text.contains(db.neon_url().as_str()));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_metrics_address_in_use_stops_the_server_at_start_naming_the_variable() {
+    let home = tempdir();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = with_metrics(ServerEnv::sqlite(home.path()), port)
+        .command()
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "stdout is the protocol's");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains(&format!("BETTER_AUTH_MCP_METRICS_ADDR 127.0.0.1:{port}")),
+        "{log}"
+    );
+}
