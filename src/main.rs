@@ -161,13 +161,15 @@ async fn run(command: Command, config: Config, tools: ToolSelection) -> i32 {
                 built = startup::build_service(&config) => built,
                 () = shutdown.cancelled() => return 0,
             };
-            match built {
-                Ok(service) => match &config.http {
+            async {
+                let service = built?;
+                startup::serve_metrics(&config, &service).await?;
+                match &config.http {
                     Some(http) => startup::serve_http(service, &tools, http, shutdown).await,
                     None => startup::serve_stdio(service, &tools, shutdown).await,
-                },
-                Err(e) => Err(e),
+                }
             }
+            .await
         }
     };
     match result {

@@ -31,6 +31,8 @@ pub enum StartupError {
     JwksUrl(#[from] crate::jwks_url::JwksUrlError),
     #[error("MCP transport: {0}")]
     Transport(String),
+    #[error(transparent)]
+    Metrics(#[from] crate::exporter::ExporterError),
 }
 
 /// Resolves the secret, opens the store (migrated, or migrating) and builds the service.
@@ -58,6 +60,18 @@ pub async fn build_service(config: &Config) -> Result<AuthService<Store>, Startu
         service = service.with_jwks_url(std::sync::Arc::new(source), config.jwks_refetch_interval);
     }
     Ok(service)
+}
+
+/// With `--metrics-addr`, serves Prometheus metrics there (bound before the first call is
+/// served, so that every call is counted); otherwise measures nothing.
+pub async fn serve_metrics(
+    config: &Config,
+    service: &AuthService<Store>,
+) -> Result<(), StartupError> {
+    if let Some(addr) = config.metrics_addr {
+        crate::exporter::start(addr, service.store().clone()).await?;
+    }
+    Ok(())
 }
 
 /// Opens the store and applies the migrations it lacks.

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::ports::{Cause, Outage, StoreError};
+use super::rate_limit::RateLimitScope;
 
 /// Why a token did not verify. The `as_str` names are the contract's `reason` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +103,11 @@ pub enum AuthError {
     #[error("The user of this token no longer exists")]
     UserNotFound,
     #[error("Too many attempts; retry after {retry_after_secs} seconds")]
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+        /// Which limit was reached (for the metrics; not in the text).
+        scope: RateLimitScope,
+    },
     /// Too many password hashes are running or waiting: refused at once, not queued.
     #[error("The server is busy checking passwords; retry after 1 second")]
     Busy,

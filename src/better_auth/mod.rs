@@ -38,7 +38,7 @@ pub use id::{generate_id, random_alphanumeric};
 pub use model::{Email, UserName};
 pub use password::{Password, PasswordFormat, PasswordPolicy};
 pub use ports::{AuthStore, Outage, Session, StoreError, User};
-pub use rate_limit::RateLimitPolicy;
+pub use rate_limit::{RateLimitPolicy, RateLimitScope};
 pub use service::{Access, AuthService, Authenticated};
 pub use settings::{AuthSettings, SessionPolicy};
 

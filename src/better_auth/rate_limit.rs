@@ -6,6 +6,25 @@ use std::time::Duration;
 
 use super::RateLimitBucket;
 
+/// What an attempt was counted against: its email, its client's address, or (for a second
+/// factor) the user's own tries. The `as_str` names are the metrics' `bucket` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitScope {
+    Email,
+    ClientAddress,
+    SecondFactor,
+}
+
+impl RateLimitScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::ClientAddress => "client_address",
+            Self::SecondFactor => "second_factor",
+        }
+    }
+}
+
 /// At most `max` attempts per `window` for one key; Better Auth's default for its
 /// sign-in and sign-up paths is 3 per 10 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

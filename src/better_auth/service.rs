@@ -14,7 +14,7 @@ use super::credentials::jwt::ClaimRules;
 use super::credentials::secret::{SecretError, Secrets};
 use super::{
     AuthError, AuthSettings, AuthStore, NewSession, PasswordHasher, RateDecision, RateLimitPolicy,
-    Session, User, generate_id, random_alphanumeric, rate_limit_key,
+    RateLimitScope, Session, User, generate_id, random_alphanumeric, rate_limit_key,
 };
 
 /// A signed-in (or signed-up) user: their new access token and their Better Auth session;
@@ -92,14 +92,15 @@ impl<S: AuthStore> AuthService<S> {
         self.hasher.computed()
     }
 
-    /// Counts an attempt on `subject` (an email) for `path` under `policy` (when rate
-    /// limiting is on); over the limit it fails with RATE_LIMITED before any password is
-    /// hashed.
+    /// Counts an attempt on `subject` (an email, or what `scope` says) for `path` under
+    /// `policy` (when rate limiting is on); over the limit it fails with RATE_LIMITED
+    /// before any password is hashed.
     pub(super) async fn throttle(
         &self,
         subject: &str,
         path: &str,
         policy: RateLimitPolicy,
+        scope: RateLimitScope,
     ) -> Result<(), AuthError> {
         if !self.settings.rate_limit.enabled {
             return Ok(());
@@ -117,6 +118,7 @@ impl<S: AuthStore> AuthService<S> {
                 tracing::info!(path, "attempt throttled");
                 Err(AuthError::RateLimited {
                     retry_after_secs: (retry_after_ms as u64).div_ceil(1000).max(1),
+                    scope,
                 })
             }
         }
@@ -131,7 +133,8 @@ impl<S: AuthStore> AuthService<S> {
     ) -> Result<(), AuthError> {
         match from {
             Some(ip) => {
-                self.throttle(&ip.to_string(), path, self.settings.rate_limit)
+                let policy = self.settings.rate_limit;
+                self.throttle(&ip.to_string(), path, policy, RateLimitScope::ClientAddress)
                     .await
             }
             None => Ok(()),

@@ -37,6 +37,8 @@ pub struct Config {
     pub jwks_refetch_interval: Duration,
     /// Serve over Streamable HTTP instead of stdio.
     pub http: Option<HttpSettings>,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (either transport).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Which database, and how it is reached.
@@ -294,6 +296,7 @@ impl Config {
             jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
             jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),
             http,
+            metrics_addr: s.metrics_addr,
         })
     }
 }

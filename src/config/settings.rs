@@ -261,6 +261,12 @@ pub struct Settings {
     #[arg(long, env = "BETTER_AUTH_MCP_HTTP", value_name = "ADDR", global = true,
           value_parser = listen_address)]
     pub http: Option<std::net::SocketAddr>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464), on a listener
+    /// of its own, with stdio and HTTP alike. Default: off. No authorization: keep ADDR
+    /// where only your scraper reaches it.
+    #[arg(long, env = "BETTER_AUTH_MCP_METRICS_ADDR", value_name = "ADDR", global = true,
+          value_parser = listen_address)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Host names (or host:port) HTTP requests may name (comma-separated). Default: the
     /// loopback names; a public host name must be listed.
     #[arg(

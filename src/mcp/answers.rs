@@ -4,12 +4,14 @@
 use rmcp::Json;
 
 use super::args::ArgumentError;
+use super::metrics;
 use super::types::VerifyResult;
 use crate::better_auth::{AuthError, VerifiedToken};
 
 /// Arguments that do not match the tool's input schema.
 pub(super) fn invalid_arguments(e: ArgumentError) -> String {
     tracing::debug!(code = "INVALID_ARGUMENTS", "tool call failed");
+    metrics::note_code("INVALID_ARGUMENTS");
     format!("INVALID_ARGUMENTS: {e}")
 }
 
@@ -18,6 +20,8 @@ pub(super) fn invalid_arguments(e: ArgumentError) -> String {
 pub(super) fn tool_error(e: AuthError) -> String {
     log_failure(&e);
     tracing::debug!(code = e.code(), "tool call failed");
+    metrics::note_code(e.code());
+    metrics::rate_limit_of(&e);
     format!("{}: {e}{}", e.code(), next_step(&e))
 }
 
@@ -62,11 +66,13 @@ fn next_step(e: &AuthError) -> &'static str {
     }
 }
 
-/// verify_token's answer to a verification: a token that does not verify is a normal
-/// answer, not an error.
+/// verify_token's answer to a verification of `credential`: a token that does not verify
+/// is a normal answer, not an error.
 pub(super) fn verify_answer(
+    credential: &str,
     verified: Result<VerifiedToken, AuthError>,
 ) -> Result<Json<VerifyResult>, String> {
+    metrics::verification(credential, verified.as_ref().map(|v| v.kind));
     match verified {
         Ok(v) => Ok(Json(VerifyResult::valid(v))),
         Err(AuthError::InvalidToken(reason)) => {

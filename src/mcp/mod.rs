@@ -2,7 +2,8 @@
 //! results ([`args`], [`types`], and per toolset: [`api_keys`], [`organizations`]; their
 //! schemas made portable by [`schema`]), how
 //! their failures are answered (answers.rs), which are offered (selection.rs), what a call
-//! knows of its caller ([`context`]), and the transports ([`stdio`], [`http`]), which
+//! knows of its caller ([`context`]), what is counted of the calls ([`metrics`]), and the
+//! transports ([`stdio`], [`http`]), which
 //! reach the tools only through rmcp's router.
 
 mod answers;
@@ -10,6 +11,7 @@ pub mod api_keys;
 pub mod args;
 pub mod context;
 pub mod http;
+pub mod metrics;
 pub mod organizations;
 pub mod schema;
 mod selection;

@@ -14,6 +14,7 @@ use super::api_keys::{
 };
 use super::args::{Args, ArgumentError};
 use super::context::CallContext;
+use super::metrics;
 use super::organizations::{
     CheckPermissionArgs, CheckPermissionResult, ListOrganizationsArgs, ListOrganizationsResult,
 };
@@ -163,7 +164,8 @@ impl<S: AuthStore> AuthServer<S> {
         Parameters(Args(args)): Parameters<Args<TokenArgs>>,
     ) -> Result<Json<VerifyResult>, String> {
         let args = args.map_err(invalid_arguments)?;
-        let verified = self.auth.verify(strip_bearer(&args.token)).await;
+        let credential = strip_bearer(&args.token);
+        let verified = self.auth.verify(credential).await;
         // With the organizations toolset, an organization's key says so.
         let verified = match verified {
             Ok(v) if v.api_key.is_some() && self.offers("organizations") => {
@@ -171,7 +173,7 @@ impl<S: AuthStore> AuthServer<S> {
             }
             other => other,
         };
-        verify_answer(verified)
+        verify_answer(credential, verified)
     }
 
     /// Get the user behind a credential (an access token, a Better Auth session token or
@@ -432,15 +434,20 @@ impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
         request: rmcp::model::CallToolRequestParams,
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
-        let name: &str = &request.name;
-        if all_tools().any(|t| t == name) && !self.tools.contains(name) {
-            return Err(rmcp::ErrorData::invalid_params(
-                self.tools.not_offered(name),
-                None,
-            ));
-        }
-        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        self.tool_router.call(call).await
+        // Counted on this, the one path every transport's calls take (refusals included).
+        let tool = metrics::enabled().then(|| metrics::tool_label(&request.name));
+        metrics::record_call(tool, async move {
+            let name: &str = &request.name;
+            if all_tools().any(|t| t == name) && !self.tools.contains(name) {
+                return Err(rmcp::ErrorData::invalid_params(
+                    self.tools.not_offered(name),
+                    None,
+                ));
+            }
+            let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+            self.tool_router.call(call).await
+        })
+        .await
     }
 
     fn get_info(&self) -> ServerConfig {

@@ -19,7 +19,7 @@ use crate::better_auth::ports::{
 };
 
 pub use naming::{Casing, SchemaSettings, TableNames};
-pub use postgres::{PgStore, PoolSettings};
+pub use postgres::{PgStore, PoolSettings, PoolStatus};
 pub use sqlite::{SqliteStore, files as embedded_files};
 pub use url::{DatabaseUrl, PgUrl, SslMode, UrlError};
 
@@ -79,6 +79,14 @@ impl Store {
     /// Whether the database answers, migrated (for a load balancer's readiness probe).
     pub async fn check_ready(&self) -> Result<(), StoreError> {
         on_backend!(self, s => s.check_ready().await)
+    }
+
+    /// How PostgreSQL's connection pool stands now; SQLite has no pool (one connection).
+    pub fn pool_status(&self) -> Option<PoolStatus> {
+        match self {
+            Self::Postgres(s) => Some(s.pool_status()),
+            Self::Sqlite(_) => None,
+        }
     }
 
     /// A short description for logs: never holds a password.

@@ -50,7 +50,9 @@ async fn a_throttled_attempt_computes_no_password_hash() {
             .sign_in(SignIn::new("hashes@example.com", "password123"))
             .await
         {
-            Err(AuthError::RateLimited { retry_after_secs }) => {
+            Err(AuthError::RateLimited {
+                retry_after_secs, ..
+            }) => {
                 assert!((1..=10).contains(&retry_after_secs), "{retry_after_secs}")
             }
             other => panic!("{other:?}"),

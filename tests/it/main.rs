@@ -16,6 +16,7 @@ mod inspector;
 mod interop;
 mod jwks_url;
 mod library;
+mod metrics;
 mod organizations;
 mod packaging;
 mod postgres_connection;

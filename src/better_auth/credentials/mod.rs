@@ -79,6 +79,18 @@ pub enum CredentialShape {
     Session,
 }
 
+impl CredentialShape {
+    /// The kind a credential of this shape is verified as (whether it verifies or not).
+    pub fn kind(&self) -> CredentialKind {
+        match self {
+            Self::AccessToken => CredentialKind::AccessToken,
+            Self::BetterAuthJwt(_) => CredentialKind::BetterAuthJwt,
+            Self::ApiKey => CredentialKind::BetterAuthApiKey,
+            Self::Session => CredentialKind::BetterAuthSession,
+        }
+    }
+}
+
 /// The header of every access token issued here, `{"typ":"JWT","alg":"HS256"}`, encoded.
 const OUR_HEADER: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.";
 

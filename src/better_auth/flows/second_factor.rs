@@ -6,7 +6,7 @@
 use super::super::credentials::two_factor::{self, BackupCodes, CipherError};
 use super::super::service::now_ms;
 use super::super::{
-    AuthError, AuthService, AuthStore, LOCKOUT, Lockout, MAX_FAILED_SECOND_FACTORS,
+    AuthError, AuthService, AuthStore, LOCKOUT, Lockout, MAX_FAILED_SECOND_FACTORS, RateLimitScope,
     SECOND_FACTOR_RATE_LIMIT, SecondFactor, User,
 };
 
@@ -35,8 +35,13 @@ impl<S: AuthStore> AuthService<S> {
             SecondFactor::Totp(_) => TOTP_PATH,
             SecondFactor::BackupCode(_) => BACKUP_CODE_PATH,
         };
-        self.throttle(&user.email, path, SECOND_FACTOR_RATE_LIMIT)
-            .await?;
+        self.throttle(
+            &user.email,
+            path,
+            SECOND_FACTOR_RATE_LIMIT,
+            RateLimitScope::SecondFactor,
+        )
+        .await?;
         let row = match self.store.find_two_factor(user_id).await? {
             Some(row) if row.verified => row,
             _ => return Err(AuthError::TwoFactorRequired(SECOND_FACTOR_ELSEWHERE)),
@@ -52,6 +57,7 @@ impl<S: AuthStore> AuthService<S> {
                 let wait = (until - now).num_milliseconds().max(0) as u64;
                 return Err(AuthError::RateLimited {
                     retry_after_secs: wait.div_ceil(1000).max(1),
+                    scope: RateLimitScope::SecondFactor,
                 });
             }
             self.store.reset_second_factor_failures(&row.id).await?;

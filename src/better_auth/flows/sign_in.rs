@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use super::super::service::now_ms;
 use super::super::{
-    Admission, AuthError, AuthService, AuthStore, Authenticated, Email, Password, SecondFactor,
-    User,
+    Admission, AuthError, AuthService, AuthStore, Authenticated, Email, Password, RateLimitScope,
+    SecondFactor, User,
 };
 
 /// Better Auth's path for sign-ins; part of the rate-limit bucket key.
@@ -49,8 +49,13 @@ impl<S: AuthStore> AuthService<S> {
         // Invalid addresses share one bucket, so they cannot be used to hash without limit.
         let email = Email::parse(&request.email).ok();
         let subject = email.as_ref().map_or("invalid-email", |e| e.as_str());
-        self.throttle(subject, SIGN_IN_PATH, self.settings.rate_limit)
-            .await?;
+        self.throttle(
+            subject,
+            SIGN_IN_PATH,
+            self.settings.rate_limit,
+            RateLimitScope::Email,
+        )
+        .await?;
         let found = match &email {
             Some(email) => self.store.find_user_by_email(email.as_str()).await?,
             None => None,

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use super::super::service::now_ms;
 use super::super::{
-    AuthError, AuthService, AuthStore, Authenticated, Email, NewUser, Password, StoreError, User,
-    UserName, generate_id,
+    AuthError, AuthService, AuthStore, Authenticated, Email, NewUser, Password, RateLimitScope,
+    StoreError, User, UserName, generate_id,
 };
 
 /// Better Auth's path for sign-ups; part of the rate-limit bucket key.
@@ -46,8 +46,13 @@ impl<S: AuthStore> AuthService<S> {
         // Admitted first, so a flood is refused before it costs a database round trip.
         let admission = self.hasher.admit()?;
         self.throttle_address(request.from, SIGN_UP_PATH).await?;
-        self.throttle(email.as_str(), SIGN_UP_PATH, self.settings.rate_limit)
-            .await?;
+        self.throttle(
+            email.as_str(),
+            SIGN_UP_PATH,
+            self.settings.rate_limit,
+            RateLimitScope::Email,
+        )
+        .await?;
         let password_hash = self.hasher.hash(&admission, &password).await?;
         let now = now_ms();
         let user = User {

@@ -130,7 +130,9 @@ pub(super) async fn require_bearer<S: AuthStore>(
             "a bearer token is required",
         );
     };
-    let claims = match gate.auth.authorize(token, &gate.settings.resource).await {
+    let authorized = gate.auth.authorize(token, &gate.settings.resource).await;
+    super::super::metrics::authorization(token, authorized.as_ref().map(|_| ()));
+    let claims = match authorized {
         Ok(claims) => claims,
         // A key whose budget is spent (its rate limit, its uses): 429, as the plugin
         // answers, not a challenge to authorize again.

@@ -36,7 +36,7 @@ use crate::better_auth::ports::{
     UserWithPassword,
 };
 
-pub use self::pool::PoolSettings;
+pub use self::pool::{PoolSettings, PoolStatus};
 
 /// A statement's parameters, each with the type the server is told it has.
 type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
@@ -169,6 +169,11 @@ impl PgStore {
 
     pub fn describe(&self) -> String {
         self.description.clone()
+    }
+
+    /// How the connection pool stands now.
+    pub fn pool_status(&self) -> PoolStatus {
+        pool::status(&self.pool)
     }
 
     /// A pooled connection, once the migrations have run (every data call comes here).

@@ -107,6 +107,29 @@ pub(super) fn build(url: &PgUrl, settings: &PoolSettings) -> Result<Pool, StoreE
         .map_err(|e| StoreError::other(format!("cannot build the connection pool: {e}")))
 }
 
+/// How the pool stands now: for the metrics' gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// DATABASE_POOL_SIZE.
+    pub max_size: usize,
+    /// Connections open, in use or idle.
+    pub size: usize,
+    /// Connections open and idle.
+    pub idle: usize,
+    /// Calls waiting for a connection.
+    pub waiting: usize,
+}
+
+pub(super) fn status(pool: &Pool) -> PoolStatus {
+    let s = pool.status();
+    PoolStatus {
+        max_size: s.max_size,
+        size: s.size,
+        idle: s.available,
+        waiting: s.waiting,
+    }
+}
+
 /// A connection from the pool, or the outage that kept it from being had.
 pub(super) async fn get(pool: &Pool) -> Result<PooledClient, StoreError> {
     pool.get().await.map_err(pool_error)
