@@ -1,8 +1,8 @@
 //! Prometheus metrics at `http://ADDR/metrics` (`--metrics-addr`), on a listener of its own
 //! whatever the transport (on stdio, stdout stays the protocol). The `metrics` facade's
 //! recorder is metrics-exporter-prometheus's, without its own HTTP listener: the text is
-//! served by axum over hyper, as `/mcp` is, so there is one way of serving HTTP here (one
-//! header timeout, one hyper). The connection pool's gauges are read at each scrape, so
+//! served by axum over hyper, as `/mcp` is, so there is one way of serving HTTP here
+//! (with limits of its own: a header timeout, one scrape a connection, a bounded life). The connection pool's gauges are read at each scrape, so
 //! they cost nothing between scrapes. What is counted, and its labels, is
 //! [`crate::mcp::metrics`]'s.
 
@@ -34,6 +34,8 @@ const DURATION_BUCKETS: &[f64] = &[
 
 /// A scraper has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a scrape's connection lives, answer written included.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 /// Scrapes served at once; a connection past it is closed at once.
 const MAX_CONNECTIONS: usize = 16;
 /// How often histograms are drained into their buckets between scrapes (memory stays
@@ -72,6 +74,13 @@ pub async fn start(addr: SocketAddr, store: Store) -> Result<SocketAddr, Exporte
     });
     tokio::spawn(serve(listener, handle, store));
     tracing::info!(addr = %bound, "serving Prometheus metrics at /metrics");
+    if !bound.ip().is_loopback() {
+        tracing::warn!(
+            addr = %bound,
+            "the metrics listener is not on loopback: anyone who reaches it reads the \
+             counts (no authorization, any Host header)"
+        );
+    }
     Ok(bound)
 }
 
@@ -154,13 +163,18 @@ async fn serve(listener: TcpListener, handle: PrometheusHandle, store: Store) {
             tracing::debug!("metrics: too many scrapes at once, a connection was closed");
             continue;
         };
+        // One scrape a connection, and a bounded life: a client that never reads its
+        // answers cannot hold a slot (the header timeout does not cover writes).
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
+            .keep_alive(false)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("metrics: connection ended: {e}");
+            match tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
+                Ok(Err(e)) => tracing::debug!("metrics: connection ended: {e}"),
+                Err(_) => tracing::debug!("metrics: a connection outlived its time, closed"),
+                Ok(Ok(())) => {}
             }
             drop(permit);
         });

@@ -24,8 +24,13 @@ pub const RATE_LIMITED: &str = "auth_rate_limited_total";
 
 /// The `outcome` of a call answered with a JSON-RPC error (an unknown or unoffered tool).
 pub const JSONRPC_ERROR: &str = "jsonrpc_error";
-/// The `outcome` of a call whose answer was never made (the client cancelled it).
+/// The `outcome` of a call the client cancelled (`notifications/cancelled`) or whose
+/// transport ended before its answer: rmcp lets the call run to its end and drops the
+/// answer.
 pub const CANCELLED: &str = "cancelled";
+/// The `outcome` of a tool error that noted no code (a tool answering without
+/// `tool_error` or `invalid_arguments`: a bug here, counted apart rather than guessed).
+pub const UNCLASSIFIED: &str = "unclassified";
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
@@ -57,9 +62,11 @@ pub fn tool_label(name: &str) -> &'static str {
 }
 
 /// Runs `call`, the answer to a tools/call of `tool` (a [`tool_label`]; None when not
-/// measuring), counting it and timing it.
+/// measuring), counting it and timing it; `cancelled` is the request's token (a call
+/// answered after it was cancelled is counted [`CANCELLED`]).
 pub(super) async fn record_call(
     tool: Option<&'static str>,
+    cancelled: &tokio_util::sync::CancellationToken,
     call: impl Future<Output = Result<CallToolResponse, ErrorData>>,
 ) -> Result<CallToolResponse, ErrorData> {
     let Some(tool) = tool else {
@@ -76,7 +83,11 @@ pub(super) async fn record_call(
             (CODE.with(Cell::get), answer)
         })
         .await;
-    record.outcome = Some(outcome(&answer, code));
+    record.outcome = Some(if cancelled.is_cancelled() {
+        CANCELLED
+    } else {
+        outcome(&answer, code)
+    });
     answer
 }
 
@@ -89,15 +100,14 @@ fn outcome(
     match answer {
         Err(_) => JSONRPC_ERROR,
         Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
-            // rmcp answers arguments it cannot deserialize itself, noting nothing.
-            code.unwrap_or("INVALID_ARGUMENTS")
+            code.unwrap_or(UNCLASSIFIED)
         }
         Ok(_) => "ok",
     }
 }
 
-/// One call, counted when dropped: also when its future is dropped unanswered (cancelled)
-/// or unwinds from a panic (answered as an internal error).
+/// One call, counted when dropped: also when its future is dropped unanswered or unwinds
+/// from a panic (rmcp's task for the request then ends with no answer sent).
 struct CallRecord {
     tool: &'static str,
     started: Instant,
@@ -117,8 +127,8 @@ impl Drop for CallRecord {
     }
 }
 
-/// Counts a check of `credential`: `valid`, the rejection's reason, or `error` when it
-/// could not be checked (the database, say). A key over its own rate limit is counted as
+/// Counts a check of `credential`: `valid`, the rejection's reason, or `error` for any
+/// other failure (the database, say). A key over its own rate limit is counted as
 /// rate limited too.
 pub(super) fn verification(credential: &str, verified: Result<CredentialKind, &AuthError>) {
     if !enabled() {
@@ -197,7 +207,7 @@ mod tests {
         let failed: Result<CallToolResponse, ErrorData> =
             Ok(CallToolResult::error(vec![ContentBlock::text("INVALID_EMAIL: x")]).into());
         assert_eq!(outcome(&failed, Some("INVALID_EMAIL")), "INVALID_EMAIL");
-        assert_eq!(outcome(&failed, None), "INVALID_ARGUMENTS");
+        assert_eq!(outcome(&failed, None), UNCLASSIFIED);
         let refused = Err(ErrorData::invalid_params("tool not found", None));
         assert_eq!(outcome(&refused, None), JSONRPC_ERROR);
     }

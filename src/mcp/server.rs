@@ -436,7 +436,8 @@ impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
         // Counted on this, the one path every transport's calls take (refusals included).
         let tool = metrics::enabled().then(|| metrics::tool_label(&request.name));
-        metrics::record_call(tool, async move {
+        let cancelled = context.ct.clone();
+        metrics::record_call(tool, &cancelled, async move {
             let name: &str = &request.name;
             if all_tools().any(|t| t == name) && !self.tools.contains(name) {
                 return Err(rmcp::ErrorData::invalid_params(

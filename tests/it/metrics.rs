@@ -24,7 +24,9 @@ fn with_metrics(env: ServerEnv, port: u16) -> ServerEnv {
 async fn metrics_over_stdio_count_a_known_mix_of_calls_exactly() {
     let home = tempdir();
     let port = free_port();
-    let server = Server::start(&with_metrics(ServerEnv::sqlite(home.path()), port)).await;
+    // A window long enough that the four sign-ins below fall in one on a busy machine.
+    let env = ServerEnv::sqlite(home.path()).with("RATE_LIMIT_WINDOW_SECONDS", "300");
+    let server = Server::start(&with_metrics(env, port)).await;
     let mut tokens = Vec::new();
     for who in ["ada", "bob", "cy"] {
         let up = server
@@ -42,7 +44,7 @@ async fn metrics_over_stdio_count_a_known_mix_of_calls_exactly() {
     assert_eq!(code_of(&short), "PASSWORD_TOO_SHORT");
     let no_email = server.err("sign_up", json!({"password": PASSWORD})).await;
     assert_eq!(code_of(&no_email), "INVALID_ARGUMENTS");
-    // Three attempts per email and 10 s: the fourth wrong password is refused for the limit.
+    // Three attempts per email and window: the fourth wrong password is refused for the limit.
     let wrong = json!({"email": "ada@example.com", "password": WRONG});
     for expected_code in [
         "INVALID_EMAIL_OR_PASSWORD",
@@ -152,7 +154,10 @@ async fn metrics_over_stdio_count_a_known_mix_of_calls_exactly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_over_http_count_the_calls_and_every_bearer_check() {
     let home = tempdir();
-    let (port, metrics_port) = (free_port(), free_port());
+    let port = free_port();
+    let metrics_port = std::iter::repeat_with(free_port)
+        .find(|p| *p != port)
+        .unwrap();
     let issuer = "https://app.example.com";
     let env = with_metrics(ServerEnv::sqlite(home.path()), metrics_port)
         .with("BETTER_AUTH_URL", issuer)
