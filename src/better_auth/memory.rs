@@ -412,24 +412,7 @@ impl AuthStore for MemoryStore {
         user_id: &str,
         session_id: Option<&str>,
     ) -> Result<Option<UserInOrganizations>, StoreError> {
-        let memberships = self.find_memberships(user_id).await?;
-        let found = match session_id {
-            Some(id) => self.find_user_with_session(user_id, id).await?,
-            None => self.find_user_by_id(user_id).await?.map(|u| (u, None)),
-        };
-        let Some((user, session)) = found else {
-            return Ok(None);
-        };
-        let active_organization_id = match &session {
-            Some(s) => self.find_active_organization(&s.id).await?,
-            None => None,
-        };
-        Ok(Some(UserInOrganizations {
-            user,
-            session,
-            memberships,
-            active_organization_id,
-        }))
+        super::ports::user_in_organizations_read_apart(self, user_id, session_id).await
     }
 
     async fn find_active_organization(

@@ -236,6 +236,33 @@ pub struct UserInOrganizations {
     pub active_organization_id: Option<String>,
 }
 
+/// [`AuthStore::find_user_in_organizations`] made of the store's single reads, one after
+/// the other: for a store in the process, where joining them gains nothing.
+pub async fn user_in_organizations_read_apart<S: AuthStore>(
+    store: &S,
+    user_id: &str,
+    session_id: Option<&str>,
+) -> Result<Option<UserInOrganizations>, StoreError> {
+    let memberships = store.find_memberships(user_id).await?;
+    let found = match session_id {
+        Some(id) => store.find_user_with_session(user_id, id).await?,
+        None => store.find_user_by_id(user_id).await?.map(|u| (u, None)),
+    };
+    let Some((user, session)) = found else {
+        return Ok(None);
+    };
+    let active_organization_id = match &session {
+        Some(s) => store.find_active_organization(&s.id).await?,
+        None => None,
+    };
+    Ok(Some(UserInOrganizations {
+        user,
+        session,
+        memberships,
+        active_organization_id,
+    }))
+}
+
 /// What a store error came from: the driver's error, kept for programs (never shown:
 /// a database error's DETAIL can quote row values).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;

@@ -6,7 +6,9 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::SqliteStore;
 use super::errors::sql_error;
-use crate::better_auth::ports::{AuthStore, Membership, StoreError, UserInOrganizations};
+use crate::better_auth::ports::{
+    Membership, StoreError, UserInOrganizations, user_in_organizations_read_apart,
+};
 
 const PLUGIN: &str = "organization";
 
@@ -121,28 +123,10 @@ pub(super) async fn active(
         .await
 }
 
-/// The reads one after the other (in-process: nothing to gain by joining them).
 pub(super) async fn user_in(
     store: &SqliteStore,
     user_id: &str,
     session_id: Option<&str>,
 ) -> Result<Option<UserInOrganizations>, StoreError> {
-    let memberships = memberships(store, user_id).await?;
-    let found = match session_id {
-        Some(id) => store.find_user_with_session(user_id, id).await?,
-        None => store.find_user_by_id(user_id).await?.map(|u| (u, None)),
-    };
-    let Some((user, session)) = found else {
-        return Ok(None);
-    };
-    let active_organization_id = match &session {
-        Some(s) => active(store, &s.id).await?,
-        None => None,
-    };
-    Ok(Some(UserInOrganizations {
-        user,
-        session,
-        memberships,
-        active_organization_id,
-    }))
+    user_in_organizations_read_apart(store, user_id, session_id).await
 }
