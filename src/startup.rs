@@ -173,6 +173,18 @@ impl crate::mcp::http::Readiness for StoreReadiness {
     }
 }
 
+/// What an offered toolset needs of the database before the first call: the admin
+/// toolset's columns on an SQLite store ([`Store::prepare_admin`]).
+async fn prepare_toolsets(
+    service: &AuthService<Store>,
+    tools: &ToolSelection,
+) -> Result<(), StartupError> {
+    if tools.toolsets().any(|set| set.name == "admin") {
+        service.store().prepare_admin().await?;
+    }
+    Ok(())
+}
+
 /// Says once, in the log, which offered toolsets lack their Better Auth plugin's tables
 /// (their tools answer PLUGIN_NOT_ENABLED), once the database answers.
 fn report_missing_plugins(server: &AuthServer<Store>, tools: &ToolSelection) {
@@ -215,6 +227,7 @@ pub async fn serve_http(
         Ok(limit) => tracing::debug!(limit, "open file limit"),
         Err(e) => tracing::warn!("could not raise the open file limit: {e}"),
     }
+    prepare_toolsets(&service, tools).await?;
     let readiness = Arc::new(StoreReadiness(service.store().clone()));
     let server = AuthServer::new(Arc::new(service), tools);
     report_missing_plugins(&server, tools);
@@ -229,6 +242,7 @@ pub async fn serve_stdio(
     tools: &ToolSelection,
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
+    prepare_toolsets(&service, tools).await?;
     let server = AuthServer::new(Arc::new(service), tools);
     report_missing_plugins(&server, tools);
     // Started by hand in a terminal, it would otherwise wait in silence.

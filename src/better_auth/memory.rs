@@ -7,12 +7,14 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::ports::{
-    ApiKeyRow, ApiKeyWrite, AuthStore, Ban, JwkLookup, Lockout, Membership, NewApiKey, NewSession,
-    NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
-    UserInOrganizations, UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, Ban, JwkLookup, Lockout, ManagedUser,
+    Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
+    TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 
 const NO_ORGANIZATIONS: StoreError = StoreError::PluginNotEnabled("organization");
+/// The admin toolset is tested on the real databases (tests/it/admin.rs).
+const NO_ADMIN: StoreError = StoreError::PluginNotEnabled("admin");
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -422,6 +424,31 @@ impl AuthStore for MemoryStore {
         let rows = self.rows();
         let orgs = rows.organizations.as_ref().ok_or(NO_ORGANIZATIONS)?;
         Ok(orgs.active.get(session_id).cloned())
+    }
+
+    async fn find_managed_user(&self, _user_id: &str) -> Result<Option<ManagedUser>, StoreError> {
+        Err(NO_ADMIN)
+    }
+
+    async fn list_users(&self, _query: &UserQuery) -> Result<UserPage, StoreError> {
+        Err(NO_ADMIN)
+    }
+
+    async fn update_managed_user(
+        &self,
+        _user_id: &str,
+        _update: &AdminUpdate,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<ManagedUser>, StoreError> {
+        Err(NO_ADMIN)
+    }
+
+    async fn delete_user_sessions(&self, _user_id: &str) -> Result<u64, StoreError> {
+        Err(NO_ADMIN)
+    }
+
+    async fn remove_user(&self, _user_id: &str) -> Result<bool, StoreError> {
+        Err(NO_ADMIN)
     }
 
     async fn update_rate_limit<T: Send + 'static>(

@@ -40,7 +40,7 @@ pub use password::{Password, PasswordFormat, PasswordPolicy};
 pub use ports::{AuthStore, Outage, Session, StoreError, User};
 pub use rate_limit::{RateLimitPolicy, RateLimitScope};
 pub use service::{Access, AuthService, Authenticated};
-pub use settings::{AuthSettings, SessionPolicy};
+pub use settings::{AdminPolicy, AuthSettings, SessionPolicy};
 
 // The names the domain's own modules share, through `super::`.
 use credentials::two_factor::{LOCKOUT, MAX_FAILED_SECOND_FACTORS, SECOND_FACTOR_RATE_LIMIT};

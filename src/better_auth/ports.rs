@@ -263,6 +263,84 @@ pub async fn user_in_organizations_read_apart<S: AuthStore>(
     }))
 }
 
+/// A user as the admin plugin's routes answer it: the row with its ban columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedUser {
+    pub user: User,
+    /// `banned` (null counts as false, the column's default).
+    pub banned: bool,
+    pub ban_reason: Option<String>,
+    pub ban_expires: Option<DateTime<Utc>>,
+}
+
+/// The column the admin plugin's listUsers searches (`searchField`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchField {
+    Email,
+    Name,
+}
+
+/// listUsers' `searchOperator`: a LIKE pattern around the value (its `%` and `_` stay
+/// wildcards, as the plugin's adapter leaves them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchOperator {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// A `user` column listUsers may sort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    Id,
+    Name,
+    Email,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// A listUsers query: the search (if any), the order, the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserQuery {
+    pub search: Option<(SearchField, SearchOperator, String)>,
+    /// The sort column and whether it descends; None: `createdAt`, then `id`.
+    pub sort: Option<(UserSort, bool)>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl UserQuery {
+    /// The LIKE pattern of the search, as the plugin's adapter builds it.
+    pub fn pattern(&self) -> Option<String> {
+        self.search.as_ref().map(|(_, op, value)| match op {
+            SearchOperator::Contains => format!("%{value}%"),
+            SearchOperator::StartsWith => format!("{value}%"),
+            SearchOperator::EndsWith => format!("%{value}"),
+        })
+    }
+}
+
+/// One page of users, and how many match the search in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    pub users: Vec<ManagedUser>,
+    pub total: i64,
+}
+
+/// What an admin call writes to a `user` row (with `updatedAt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminUpdate {
+    /// banUser: `banned` true, the reason, the end (None: for good).
+    Ban {
+        reason: String,
+        expires: Option<DateTime<Utc>>,
+    },
+    /// unbanUser: `banned` false, `banReason` and `banExpires` null.
+    Unban,
+    /// setRole: the role column as given (several roles comma-separated).
+    Role(String),
+}
+
 /// What a store error came from: the driver's error, kept for programs (never shown:
 /// a database error's DETAIL can quote row values).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -560,6 +638,37 @@ pub trait AuthStore: Send + Sync + 'static {
         &self,
         session_id: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// A user with the admin plugin's columns; PluginNotEnabled("admin") without them.
+    fn find_managed_user(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<ManagedUser>, StoreError>> + Send;
+
+    /// The admin plugin's listUsers: a page of users and the count of those matching.
+    fn list_users(
+        &self,
+        query: &UserQuery,
+    ) -> impl Future<Output = Result<UserPage, StoreError>> + Send;
+
+    /// Writes `update` and `updatedAt` = `now` to the user's row; the row as it is then
+    /// (None: no such user).
+    fn update_managed_user(
+        &self,
+        user_id: &str,
+        update: &AdminUpdate,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<ManagedUser>, StoreError>> + Send;
+
+    /// Deletes every session of the user (Better Auth's deleteUserSessions); how many.
+    fn delete_user_sessions(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Better Auth's deleteUser, in one transaction: the user's sessions, accounts, and
+    /// the user (rows of plugins' tables go by their foreign keys). False: no such user.
+    fn remove_user(&self, user_id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Reads the `rateLimit` bucket of `key`, lets `rule` decide, and stores what it
     /// returns, in one transaction holding the row: concurrent processes see each other.

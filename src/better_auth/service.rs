@@ -187,6 +187,7 @@ impl<S: AuthStore> AuthService<S> {
         let probe = match plugin {
             "api-key" => self.store.find_api_key("").await.map(drop),
             "organization" => self.store.find_memberships("").await.map(drop),
+            "admin" => self.store.find_managed_user("").await.map(drop),
             _ => Ok(()),
         };
         match probe {

@@ -34,6 +34,26 @@ pub struct AuthSettings {
     /// The organization plugin's roles in code: its defaults (owner, admin, member), or
     /// the app's `roles` option as ORGANIZATION_ROLES_FILE mirrors it (replacing them).
     pub organization_roles: OrganizationRoles,
+    /// Who may call the admin toolset over HTTP, as the admin plugin's options say.
+    pub admin: AdminPolicy,
+}
+
+/// The admin plugin's `adminRoles` and `adminUserIds`: a caller with one of the roles, or
+/// one of the ids, may administer users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminPolicy {
+    pub roles: Vec<String>,
+    pub user_ids: Vec<String>,
+}
+
+impl Default for AdminPolicy {
+    /// The plugin's defaults: the role "admin", no ids.
+    fn default() -> Self {
+        Self {
+            roles: vec!["admin".to_owned()],
+            user_ids: Vec::new(),
+        }
+    }
 }
 
 impl Default for AuthSettings {
@@ -53,6 +73,7 @@ impl Default for AuthSettings {
             require_email_verification: false,
             api_keys: ApiKeyPolicy::default(),
             organization_roles: OrganizationRoles::default(),
+            admin: AdminPolicy::default(),
         }
     }
 }

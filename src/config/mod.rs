@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::better_auth::organizations::OrganizationRoles;
-use crate::better_auth::settings::ApiKeyPolicy;
+use crate::better_auth::settings::{AdminPolicy, ApiKeyPolicy};
 use crate::better_auth::{
     AuthSettings, PasswordFormat, PasswordPolicy, RateLimitPolicy, Resource, Secrets, SessionPolicy,
 };
@@ -109,6 +109,27 @@ pub fn default_sqlite_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
         .join("better-auth-mcp")
         .join("better-auth.db")
+}
+
+/// ADMIN_ROLES (trimmed, as the plugin trims `adminRoles`; none given: its default) and
+/// ADMIN_USER_IDS.
+fn admin_policy(roles: &Option<Vec<String>>, ids: &Option<Vec<String>>) -> AdminPolicy {
+    let listed = |l: &Option<Vec<String>>| -> Vec<String> {
+        l.iter()
+            .flatten()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    let roles = listed(roles);
+    AdminPolicy {
+        roles: if roles.is_empty() {
+            AdminPolicy::default().roles
+        } else {
+            roles
+        },
+        user_ids: listed(ids),
+    }
 }
 
 /// The roles of ORGANIZATION_ROLES_FILE.
@@ -292,6 +313,7 @@ impl Config {
                     rate_limit_window_ms: s.api_key_rate_limit_time_window_ms.into(),
                 },
                 organization_roles,
+                admin: admin_policy(&s.admin_roles, &s.admin_user_ids),
             },
             jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
             jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),

@@ -58,8 +58,8 @@ pub struct Settings {
     #[arg(long, env = "JWKS_REFETCH_INTERVAL_SECONDS", value_name = "SECONDS",
           default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub jwks_refetch_interval_seconds: u64,
-    /// The toolsets to offer (comma-separated: auth, api_keys, organizations). Default (or
-    /// empty): auth.
+    /// The toolsets to offer (comma-separated: auth, api_keys, organizations, admin).
+    /// Default (or empty): auth.
     #[arg(
         long,
         env = "BETTER_AUTH_MCP_TOOLSETS",
@@ -94,6 +94,26 @@ pub struct Settings {
         global = true
     )]
     pub organization_roles_file: Option<std::path::PathBuf>,
+    /// As the app's admin plugin's `adminRoles`: over HTTP, callers with one of these
+    /// roles (comma-separated) may use the admin toolset. Default (or empty): admin.
+    #[arg(
+        long,
+        env = "ADMIN_ROLES",
+        value_name = "LIST",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub admin_roles: Option<Vec<String>>,
+    /// As the app's admin plugin's `adminUserIds`: over HTTP, these users (comma-separated
+    /// ids) may use the admin toolset whatever their role. Default: none.
+    #[arg(
+        long,
+        env = "ADMIN_USER_IDS",
+        value_name = "LIST",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub admin_user_ids: Option<Vec<String>>,
     /// Lifetime of access tokens, in seconds (1 to 31536000).
     #[arg(long, env = "TOKEN_TTL_SECONDS", value_name = "SECONDS", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(1..=31_536_000), global = true)]

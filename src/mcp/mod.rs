@@ -1,11 +1,12 @@
 //! The MCP face of the server: the tools ([`server`]) over rmcp, their arguments and
-//! results ([`args`], [`types`], and per toolset: [`api_keys`], [`organizations`]; their
+//! results ([`args`], [`types`], and per toolset: [`api_keys`], [`organizations`], [`admin`]; their
 //! schemas made portable by [`schema`]), how
 //! their failures are answered (answers.rs), which are offered (selection.rs), what a call
 //! knows of its caller ([`context`]), what is counted of the calls ([`metrics`]), and the
 //! transports ([`stdio`], [`http`]), which
 //! reach the tools only through rmcp's router.
 
+pub mod admin;
 mod answers;
 pub mod api_keys;
 pub mod args;

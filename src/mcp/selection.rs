@@ -40,10 +40,23 @@ pub const TOOLSETS: &[Toolset] = &[
         read_only: &["list_organizations", "check_permission"],
         plugin: Some("organization"),
     },
+    Toolset {
+        name: "admin",
+        tools: &[
+            "list_users",
+            "ban_user",
+            "unban_user",
+            "set_role",
+            "revoke_user_sessions",
+            "remove_user",
+        ],
+        read_only: &["list_users"],
+        plugin: Some("admin"),
+    },
 ];
 
 /// The toolsets of the contract not built yet: named, they are refused with this.
-const LATER_TOOLSETS: &[&str] = &["browser_sign_in", "admin"];
+const LATER_TOOLSETS: &[&str] = &["browser_sign_in"];
 
 /// The default toolset.
 pub const DEFAULT_TOOLSET: &str = "auth";
@@ -279,9 +292,18 @@ mod tests {
             Err(ToolSelectionError::UnknownToolset(_))
         ));
         assert!(matches!(
-            ToolSelection::new(Some(&names(&["admin"])), None, false),
+            ToolSelection::new(Some(&names(&["browser_sign_in"])), None, false),
             Err(ToolSelectionError::LaterToolset(_))
         ));
+        let admin = ToolSelection::new(Some(&names(&["admin"])), None, false).unwrap();
+        assert!(admin.contains("ban_user") && !admin.contains("sign_in"));
+        assert!(
+            !ToolSelection::default().contains("list_users"),
+            "admin is off unless named"
+        );
+        let admin_http =
+            ToolSelection::offered(Some(&names(&["admin"])), None, false, true).unwrap();
+        assert!(admin_http.contains("list_users") && !admin_http.contains("ban_user"));
         assert_eq!(
             ToolSelection::new(Some(&names(&[" "])), None, false).unwrap(),
             ToolSelection::default(),

@@ -7,6 +7,10 @@ use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{Json, tool, tool_handler, tool_router};
 
+use super::admin::{
+    BanUserArgs, ListUsersArgs, ListUsersResult, ManagedUserResult, RemoveUserResult,
+    RevokeUserSessionsResult, SetRoleArgs, UserIdArgs,
+};
 use super::answers::{invalid_arguments, strip_bearer, tool_error, verify_answer};
 use super::api_keys::{
     ApiKeyView, CreateApiKeyArgs, CreatedApiKeyResult, ListApiKeysResult, RevokeApiKeyArgs,
@@ -23,6 +27,7 @@ use super::types::{
     AuthResult, GetUserArgs, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult,
     SignUpArgs, TokenArgs, UserView, VerifyResult,
 };
+use crate::better_auth::flows::admin::Administrator;
 use crate::better_auth::flows::organizations::Principal;
 use crate::better_auth::{AccessClaims, AuthService, AuthStore, SignIn, SignUp};
 
@@ -406,6 +411,182 @@ impl<S: AuthStore> AuthServer<S> {
             .await
             .map(|answer| Json(answer.into()))
             .map_err(tool_error)
+    }
+
+    /// List the users of the deployment (admin toolset), as the app's admin listUsers:
+    /// {users, total}, each user with role, banned, banReason and banExpires. Search with
+    /// searchValue in searchField ("email" by default, or "name"; case-sensitive in
+    /// PostgreSQL); page with limit (default 100, at most 200) and offset; order with sortBy
+    /// and sortDirection (default: oldest first). Over HTTP only an administrator may
+    /// (FORBIDDEN otherwise).
+    #[tool(
+        name = "list_users",
+        title = "List users",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_users(
+        &self,
+        Parameters(Args(args)): Parameters<Args<ListUsersArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<ListUsersResult>, String> {
+        let query = args
+            .and_then(ListUsersArgs::query)
+            .map_err(invalid_arguments)?;
+        let context = CallContext::of(&context);
+        self.auth
+            .list_users(administrator(&context), &query)
+            .await
+            .map(|page| Json(page.into()))
+            .map_err(tool_error)
+    }
+
+    /// Ban a user (admin toolset), as the app's admin banUser: they can no longer sign in
+    /// (here or in the app: BANNED_USER) and every session of theirs ends at once. The ban
+    /// lasts banExpiresIn seconds, or until unban_user when not given. You cannot ban
+    /// yourself (YOU_CANNOT_BAN_YOURSELF). Answers the user as banned.
+    #[tool(
+        name = "ban_user",
+        title = "Ban a user",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn ban_user(
+        &self,
+        Parameters(Args(args)): Parameters<Args<BanUserArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<ManagedUserResult>, String> {
+        let (user_id, ban) = args
+            .and_then(BanUserArgs::request)
+            .map_err(invalid_arguments)?;
+        let context = CallContext::of(&context);
+        self.auth
+            .ban_user(administrator(&context), &user_id, ban)
+            .await
+            .map(|user| Json(ManagedUserResult { user: user.into() }))
+            .map_err(tool_error)
+    }
+
+    /// Lift a user's ban (admin toolset), as the app's admin unbanUser: they may sign in
+    /// again. Sessions ended by the ban stay ended.
+    #[tool(
+        name = "unban_user",
+        title = "Unban a user",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn unban_user(
+        &self,
+        Parameters(Args(args)): Parameters<Args<UserIdArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<ManagedUserResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        let context = CallContext::of(&context);
+        self.auth
+            .unban_user(administrator(&context), &args.user_id)
+            .await
+            .map(|user| Json(ManagedUserResult { user: user.into() }))
+            .map_err(tool_error)
+    }
+
+    /// Set a user's role (admin toolset), as the app's admin setRole: role replaces their
+    /// roles ("admin", "user", or the app's own; a list is stored comma-separated). Giving
+    /// "admin" makes them an administrator of the app and of these tools.
+    #[tool(
+        name = "set_role",
+        title = "Set a user's role",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn set_role(
+        &self,
+        Parameters(Args(args)): Parameters<Args<SetRoleArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<ManagedUserResult>, String> {
+        let (user_id, role) = args
+            .and_then(SetRoleArgs::request)
+            .map_err(invalid_arguments)?;
+        let context = CallContext::of(&context);
+        self.auth
+            .set_role(administrator(&context), &user_id, role)
+            .await
+            .map(|user| Json(ManagedUserResult { user: user.into() }))
+            .map_err(tool_error)
+    }
+
+    /// End every session of a user (admin toolset), as the app's admin
+    /// revokeUserSessions: they are signed out everywhere (their access tokens stop working
+    /// for get_user and refresh_token). Answers {revoked: <how many>}.
+    #[tool(
+        name = "revoke_user_sessions",
+        title = "Revoke a user's sessions",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn revoke_user_sessions(
+        &self,
+        Parameters(Args(args)): Parameters<Args<UserIdArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<RevokeUserSessionsResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        let context = CallContext::of(&context);
+        self.auth
+            .revoke_user_sessions(administrator(&context), &args.user_id)
+            .await
+            .map(|revoked| Json(RevokeUserSessionsResult { revoked }))
+            .map_err(tool_error)
+    }
+
+    /// Delete a user for good (admin toolset), as the app's admin removeUser: the user,
+    /// their sessions and their accounts (password included) are deleted; this cannot be
+    /// undone. You cannot remove yourself (YOU_CANNOT_REMOVE_YOURSELF).
+    #[tool(
+        name = "remove_user",
+        title = "Remove a user",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn remove_user(
+        &self,
+        Parameters(Args(args)): Parameters<Args<UserIdArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<RemoveUserResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        let context = CallContext::of(&context);
+        self.auth
+            .remove_user(administrator(&context), &args.user_id)
+            .await
+            .map(|()| Json(RemoveUserResult { removed: true }))
+            .map_err(tool_error)
+    }
+}
+
+/// Who makes an admin call: over HTTP the authorized caller (or no one), over stdio the
+/// operator who started the server.
+fn administrator(context: &CallContext) -> Administrator<'_> {
+    match (&context.caller, context.client) {
+        (Some(claims), _) => Administrator::Caller(claims),
+        (None, Some(_)) => Administrator::Anonymous,
+        (None, None) => Administrator::Operator,
     }
 }
 

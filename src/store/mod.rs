@@ -13,9 +13,9 @@ mod url;
 use chrono::{DateTime, Utc};
 
 use crate::better_auth::ports::{
-    ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
-    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserInOrganizations,
-    UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, ManagedUser, Membership, NewApiKey,
+    NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
+    UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 
 pub use naming::{Casing, SchemaSettings, TableNames};
@@ -74,6 +74,16 @@ impl Store {
     /// when several servers start at once. Tables that exist are left as they are.
     pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
         on_backend!(self, s => s.migrate().await)
+    }
+
+    /// Prepares the database for the admin toolset: SQLite gets the admin plugin's columns
+    /// where it lacks them (this server's own store has no app to migrate it); PostgreSQL
+    /// is the app's to migrate, and is left as it is.
+    pub async fn prepare_admin(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.add_admin_columns().await,
+            Self::Postgres(_) => Ok(()),
+        }
     }
 
     /// Whether the database answers, migrated (for a load balancer's readiness probe).
@@ -141,6 +151,12 @@ macro_rules! port_methods {
                 -> Option<String>;
             organizations::user_in => fn find_user_in_organizations[](user_id: &str,
                 session_id: Option<&str>) -> Option<UserInOrganizations>;
+            admin::find => fn find_managed_user[](user_id: &str) -> Option<ManagedUser>;
+            admin::list => fn list_users[](query: &UserQuery) -> UserPage;
+            admin::update => fn update_managed_user[](user_id: &str, update: &AdminUpdate,
+                now: DateTime<Utc>) -> Option<ManagedUser>;
+            admin::delete_sessions => fn delete_user_sessions[](user_id: &str) -> u64;
+            admin::remove => fn remove_user[](user_id: &str) -> bool;
             rate_limits::update => fn update_rate_limit[T: Send + 'static](key: &str, new_id: &str,
                 rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T)
                     + Send + 'static) -> T;

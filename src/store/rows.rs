@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::better_auth::ports::{Session, User};
+use crate::better_auth::ports::{ManagedUser, Session, User};
 
 /// The `user` columns in [`user`]'s order (`u` is the table's alias). Ids are read as text,
 /// whether the schema has text or UUID ids. `{USER_ROLE}` is the admin plugin's `role`
@@ -31,6 +31,9 @@ pub(super) fn role_sql(sql: &str, role_column: bool) -> String {
 pub(super) fn new_user_role(role_column: bool) -> Option<String> {
     role_column.then(|| "user".to_owned())
 }
+/// [`USER_COLUMNS`] and the admin plugin's ban columns, in [`managed_user`]'s order.
+pub(super) const MANAGED_USER_COLUMNS: &str = r#"cast(u."id" as text), u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt", {USER_ROLE}, u."banned", u."banReason", u."banExpires""#;
+
 /// The `session` columns in [`session`]'s order (`s` is the table's alias).
 pub(super) const SESSION_COLUMNS: &str = r#"cast(s."id" as text), s."token", cast(s."userId" as text), s."expiresAt", s."createdAt", s."updatedAt""#;
 /// How many columns [`SESSION_COLUMNS`] names.
@@ -43,6 +46,8 @@ pub(super) trait Columns {
     fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
     fn flag(&self, i: usize) -> Result<bool, Self::Error>;
     fn time(&self, i: usize) -> Result<DateTime<Utc>, Self::Error>;
+    fn opt_flag(&self, i: usize) -> Result<Option<bool>, Self::Error>;
+    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, Self::Error>;
 }
 
 /// The user whose [`USER_COLUMNS`] start at column `at`.
@@ -56,6 +61,16 @@ pub(super) fn user<R: Columns>(r: &R, at: usize) -> Result<User, R::Error> {
         created_at: r.time(at + 5)?,
         updated_at: r.time(at + 6)?,
         role: r.opt_text(at + 7)?,
+    })
+}
+
+/// The user whose [`MANAGED_USER_COLUMNS`] start at column `at`.
+pub(super) fn managed_user<R: Columns>(r: &R, at: usize) -> Result<ManagedUser, R::Error> {
+    Ok(ManagedUser {
+        user: user(r, at)?,
+        banned: r.opt_flag(at + USER_WIDTH)?.unwrap_or(false),
+        ban_reason: r.opt_text(at + USER_WIDTH + 1)?,
+        ban_expires: r.opt_time(at + USER_WIDTH + 2)?,
     })
 }
 

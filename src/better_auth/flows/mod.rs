@@ -2,8 +2,10 @@
 //! [`second_factor`]), the life of a [`session`] (refresh, sign-out, who may have one),
 //! [`verify`] (verify_token, get_user, and the HTTP caller's authorization),
 //! [`api_keys`] (a key's use; create, list, revoke) and [`organizations`] (the
-//! organization plugin's memberships and hasPermission).
+//! organization plugin's memberships and hasPermission) and [`admin`] (the admin plugin's
+//! user administration).
 
+pub mod admin;
 pub mod api_keys;
 pub mod organizations;
 pub mod second_factor;

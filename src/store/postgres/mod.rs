@@ -6,6 +6,7 @@
 //! implementation; each table's SQL is in its own file, the pool and error
 //! classification in theirs.
 
+mod admin;
 mod api_keys;
 mod errors;
 mod jwks;
@@ -31,9 +32,9 @@ use super::naming::{Naming, SchemaSettings};
 use super::rows::{self, Columns};
 use super::{PgUrl, by_table, port_methods};
 use crate::better_auth::ports::{
-    ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
-    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserInOrganizations,
-    UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, ManagedUser, Membership, NewApiKey,
+    NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
+    UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 
 pub use self::pool::{PoolSettings, PoolStatus};
@@ -49,6 +50,9 @@ pub struct PgStore {
     uuid_ids: Arc<AtomicBool>,
     /// The admin plugin's `role` column exists on `user`.
     role_column: Arc<AtomicBool>,
+    /// The admin plugin's columns (`role`, `banned`, `banReason`, `banExpires`) exist on
+    /// `user` (found at migration).
+    admin_columns: Arc<AtomicBool>,
     /// `account` has Better Auth 1.7.0–1.7.2's `issuer` column (found at migration).
     issuer_column: Arc<AtomicBool>,
     /// What the configuration says of the schema, and the names found at migration.
@@ -83,6 +87,7 @@ impl PgStore {
             description: url.describe(),
             uuid_ids: Arc::default(),
             role_column: Arc::default(),
+            admin_columns: Arc::default(),
             issuer_column: Arc::default(),
             schema: settings.schema.clone(),
             naming: Arc::default(),
@@ -255,6 +260,8 @@ impl PgStore {
             .store(found.issuer_column, Ordering::Relaxed);
         self.uuid_ids.store(found.uuid_ids, Ordering::Relaxed);
         self.role_column.store(found.role_column, Ordering::Relaxed);
+        self.admin_columns
+            .store(found.admin_columns, Ordering::Relaxed);
         if let Ok(mut n) = self.naming.write() {
             *n = found.naming;
         }
@@ -329,6 +336,19 @@ impl Columns for tokio_postgres::Row {
             return self
                 .try_get::<_, chrono::NaiveDateTime>(i)
                 .map(|t| t.and_utc());
+        }
+        self.try_get(i)
+    }
+
+    fn opt_flag(&self, i: usize) -> Result<Option<bool>, Self::Error> {
+        self.try_get(i)
+    }
+
+    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, Self::Error> {
+        if self.columns().get(i).map(|c| c.type_()) == Some(&Type::TIMESTAMP) {
+            return self
+                .try_get::<_, Option<chrono::NaiveDateTime>>(i)
+                .map(|t| t.map(|t| t.and_utc()));
         }
         self.try_get(i)
     }

@@ -29,6 +29,8 @@ pub(super) struct Found {
     pub uuid_ids: bool,
     /// The admin plugin's `role` column on `user`.
     pub role_column: bool,
+    /// All the admin plugin's columns on `user`: `role`, `banned`, `banReason`, `banExpires`.
+    pub admin_columns: bool,
     /// Better Auth 1.7.0–1.7.2's `account.issuer` column.
     pub issuer_column: bool,
 }
@@ -75,13 +77,17 @@ pub(super) async fn migrate(
     if uuid_ids {
         tracing::info!("the schema uses UUID ids: the database makes them");
     }
-    let role_column = columns.contains_key(&(user_table, "role".to_owned()));
+    let role_column = columns.contains_key(&(user_table.clone(), "role".to_owned()));
+    let admin_columns = ["role", "banned", "banReason", "banExpires"]
+        .iter()
+        .all(|field| columns.contains_key(&(user_table.clone(), naming.column(field))));
     let issuer_column = columns.contains_key(&(naming.table("account"), "issuer".to_owned()));
     tracing::info!(
         schema = %naming.schema,
         casing = ?naming.casing,
         tables = ?naming.table_names,
         role = role_column,
+        admin = admin_columns,
         account_issuer = issuer_column,
         "database names"
     );
@@ -89,6 +95,7 @@ pub(super) async fn migrate(
         naming,
         uuid_ids,
         role_column,
+        admin_columns,
         issuer_column,
     };
     Ok((done, found))

@@ -4,6 +4,7 @@
 //! This file holds the store, its one connection, the migration and the port's
 //! implementation; each table's SQL is in its own file.
 
+mod admin;
 mod api_keys;
 mod errors;
 pub mod files;
@@ -28,9 +29,9 @@ use self::errors::sql_error;
 use super::migrate::{self, Migration, MigrationTx};
 use super::{by_table, port_methods, rows};
 use crate::better_auth::ports::{
-    ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, Membership, NewApiKey, NewSession, NewUser,
-    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserInOrganizations,
-    UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, ManagedUser, Membership, NewApiKey,
+    NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
+    UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 
 const MIGRATIONS: &[Migration] = &migrate::migrations!("sqlite", [
@@ -51,6 +52,9 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The admin plugin's `role` column exists on `user` (found at migration).
     role_column: Arc<AtomicBool>,
+    /// All the admin plugin's columns exist on `user` (found at migration, or added for the
+    /// admin toolset).
+    admin_columns: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -86,6 +90,7 @@ impl SqliteStore {
             turn: Arc::new(tokio::sync::Semaphore::new(1)),
             path,
             role_column: Arc::default(),
+            admin_columns: Arc::default(),
         })
     }
 
@@ -140,24 +145,42 @@ impl SqliteStore {
     }
 
     pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
-        self.with_conn(|conn| {
-            // IMMEDIATE takes the write lock first: concurrent starters wait, then see the work done.
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql_error)?;
-            let done = migrate::run_now(migrate::run(&mut SqliteMigration(&tx), MIGRATIONS))?;
-            let role = tx
-                .prepare(r#"select 1 from pragma_table_info('user') where name = 'role'"#)
-                .and_then(|mut s| s.exists([]))
-                .map_err(sql_error)?;
-            tx.commit().map_err(sql_error)?;
-            Ok((done, role))
-        })
-        .await
-        .map(|(done, role)| {
-            self.role_column.store(role, Ordering::Relaxed);
-            done
-        })
+        let done = self
+            .with_conn(|conn| {
+                // IMMEDIATE takes the write lock first: concurrent starters wait, then see the work done.
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(sql_error)?;
+                let done = migrate::run_now(migrate::run(&mut SqliteMigration(&tx), MIGRATIONS))?;
+                tx.commit().map_err(sql_error)?;
+                Ok(done)
+            })
+            .await?;
+        self.find_admin_columns().await?;
+        Ok(done)
+    }
+
+    /// Adds the admin plugin's columns to `user` where they are missing (the admin
+    /// toolset's, as the app's migration with admin() on would): idempotent.
+    pub async fn add_admin_columns(&self) -> Result<(), StoreError> {
+        self.with_conn(admin::add_columns).await?;
+        self.find_admin_columns().await
+    }
+
+    /// Notes which of the admin plugin's columns `user` has.
+    async fn find_admin_columns(&self) -> Result<(), StoreError> {
+        let (role, all) = self
+            .with_conn(|conn| {
+                let mut all = true;
+                for (name, _) in admin::COLUMNS {
+                    all &= admin::has_column(conn, name)?;
+                }
+                Ok((admin::has_column(conn, "role")?, all))
+            })
+            .await?;
+        self.role_column.store(role, Ordering::Relaxed);
+        self.admin_columns.store(all, Ordering::Relaxed);
+        Ok(())
     }
 }
 

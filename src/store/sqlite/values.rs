@@ -29,6 +29,17 @@ impl Columns for rusqlite::Row<'_> {
     fn time(&self, i: usize) -> rusqlite::Result<DateTime<Utc>> {
         date_at(self, i)
     }
+
+    fn opt_flag(&self, i: usize) -> rusqlite::Result<Option<bool>> {
+        match self.get_ref(i)? {
+            ValueRef::Null => Ok(None),
+            _ => bool_at(self, i).map(Some),
+        }
+    }
+
+    fn opt_time(&self, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+        optional_date_at(self, Some(i))
+    }
 }
 
 /// A nullable date column, if the schema has it (`i`).
