@@ -318,6 +318,19 @@ async function run() {
       }
       return { results };
     }
+    case "admin": {
+      // One call of the admin plugin's API as the admin of session `token` does it:
+      // `op` (listUsers, banUser, unbanUser, setRole, revokeUserSessions, removeUser)
+      // with `query` (listUsers) or `body`.
+      try {
+        const headers = bearerHeaders(args.token);
+        const call = auth.api[args.op];
+        const result = args.query ? await call({ headers, query: args.query }) : await call({ headers, body: args.body });
+        return { ok: true, result };
+      } catch (e) {
+        return { ok: false, code: e?.body?.code ?? String(e) };
+      }
+    }
     case "verify-password": {
       return { ok: await verifyPassword({ hash: args.hash, password: args.password }) };
     }

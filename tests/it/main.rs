@@ -6,6 +6,7 @@
 
 mod support;
 
+mod admin;
 mod api_keys;
 mod bench_smoke;
 mod cli;
