@@ -489,3 +489,90 @@ async fn without_the_admin_plugins_columns_the_tools_say_plugin_not_enabled() {
     );
     server.stop().await;
 }
+
+/// Better Auth on Drizzle (snake_case columns, plural tables, `timestamp` without time
+/// zone): the tools find the plugin's columns by their names there and write what the
+/// app's admin API writes.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_drizzle_schema_the_tools_write_the_snake_case_columns_as_the_app_does() {
+    let db = TestDb::create();
+    let app = BetterAuthApp::new(&db, SECRET, false).with_drizzle();
+    app.run("migrate", json!({}));
+    let (admin_id, admin_token) = sign_up(&app, "root@example.com", "Root");
+    db.sql(&format!(
+        r#"update "users" set "role" = 'admin' where "id" = '{admin_id}'"#
+    ));
+    let (ours, ours_token) = sign_up(&app, "ours@example.com", "Ours");
+    let (twin, _) = sign_up(&app, "twin@example.com", "Twin");
+    let home = tempdir();
+    let server = Server::start(&with_admin(ServerEnv::postgres(
+        home.path(),
+        &db.neon_url(),
+    )))
+    .await;
+    let columns = |id: &str| {
+        db.sql(&format!(
+            r#"select "role", "banned", "ban_reason",
+                      round(extract(epoch from "ban_expires" - "updated_at")),
+                      "updated_at" > "created_at"
+               from "users" where "id" = '{id}'"#
+        ))
+    };
+
+    server
+        .ok(
+            "ban_user",
+            json!({"userId": ours, "banReason": "spam", "banExpiresIn": 3600}),
+        )
+        .await;
+    app_admin(
+        &app,
+        &admin_token,
+        "banUser",
+        json!({"body": {"userId": twin, "banReason": "spam", "banExpiresIn": 3600}}),
+    );
+    assert_eq!(columns(&ours), columns(&twin));
+    assert_eq!(columns(&ours), "user|t|spam|3600|t");
+    let session = app.run("get-session", json!({"token": ours_token}));
+    assert_eq!(session["session"], Value::Null, "{session}");
+    let refused = app.run(
+        "sign-in",
+        json!({"email": "ours@example.com", "password": PASSWORD}),
+    );
+    assert_eq!(refused["code"], "BANNED_USER", "{refused}");
+
+    let query = json!({"searchValue": "example.com", "sortBy": "email"});
+    let listed = server.ok("list_users", query.clone()).await;
+    let theirs = app_admin(&app, &admin_token, "listUsers", json!({"query": query}));
+    assert_eq!(listed["total"], 3);
+    for (a, b) in listed["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(theirs["users"].as_array().unwrap())
+    {
+        for field in [
+            "id",
+            "role",
+            "banned",
+            "banReason",
+            "banExpires",
+            "updatedAt",
+        ] {
+            assert_eq!(a[field], b[field], "{field}: {a} {b}");
+        }
+    }
+
+    server
+        .ok("set_role", json!({"userId": ours, "role": "support"}))
+        .await;
+    server.ok("remove_user", json!({"userId": ours})).await;
+    assert_eq!(
+        db.sql(&format!(
+            r#"select (select count(*) from "users" where "id" = '{ours}'),
+                      (select count(*) from "accounts" where "user_id" = '{ours}')"#
+        )),
+        "0|0"
+    );
+    server.stop().await;
+}
