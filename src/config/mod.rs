@@ -433,6 +433,18 @@ mod tests {
     }
 
     #[test]
+    fn admin_roles_default_to_admin_and_given_lists_are_trimmed() {
+        let plain = config(&[]).unwrap();
+        assert_eq!(plain.auth.admin, AdminPolicy::default());
+        let given =
+            config(&["--admin-roles= support , admin,", "--admin-user-ids=u1, u2"]).unwrap();
+        assert_eq!(given.auth.admin.roles, ["support", "admin"]);
+        assert_eq!(given.auth.admin.user_ids, ["u1", "u2"]);
+        let empty = config(&["--admin-roles="]).unwrap();
+        assert_eq!(empty.auth.admin.roles, ["admin"], "empty is unset");
+    }
+
+    #[test]
     fn an_organization_roles_file_replaces_the_default_roles_and_a_bad_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("roles.json");

@@ -27,7 +27,7 @@ pub(super) const COLUMNS: &[(&str, &str)] = &[
 ];
 
 /// Adds to `user` the admin plugin's columns it lacks (as the app's migration would with
-/// admin() on); whether all of them are there now.
+/// admin() on), in one transaction holding the write lock.
 pub(super) fn add_columns(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
