@@ -19,6 +19,7 @@ use super::organizations::{
     CheckPermissionArgs, CheckPermissionResult, ListOrganizationsArgs, ListOrganizationsResult,
 };
 use super::selection::{ToolSelection, all_tools};
+use super::traces;
 use super::types::{
     AuthResult, GetUserArgs, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult,
     SignUpArgs, TokenArgs, UserView, VerifyResult,
@@ -434,10 +435,12 @@ impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
         request: rmcp::model::CallToolRequestParams,
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
-        // Counted on this, the one path every transport's calls take (refusals included).
+        // Counted and traced on this, the one path every transport's calls take (refusals
+        // included).
         let tool = metrics::enabled().then(|| metrics::tool_label(&request.name));
         let cancelled = context.ct.clone();
-        metrics::record_call(tool, &cancelled, async move {
+        let span = traces::tools_call_span(&request, &context);
+        let call = async move {
             let name: &str = &request.name;
             if all_tools().any(|t| t == name) && !self.tools.contains(name) {
                 return Err(rmcp::ErrorData::invalid_params(
@@ -447,8 +450,8 @@ impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
             }
             let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
             self.tool_router.call(call).await
-        })
-        .await
+        };
+        metrics::record_call(tool, &cancelled, traces::traced_call(span, call)).await
     }
 
     fn get_info(&self) -> ServerConfig {
