@@ -454,6 +454,20 @@ impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
         metrics::record_call(tool, &cancelled, traces::traced_call(span, call)).await
     }
 
+    /// rmcp's own answer (as its documentation has an override give it), in a span.
+    async fn initialize(
+        &self,
+        request: rmcp::model::InitializeRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::InitializeResult, rmcp::ErrorData> {
+        let span = traces::initialize_span(&context);
+        let _in_span = span.enter();
+        context.peer.set_peer_info(request.clone());
+        let answer = self.negotiate_initialize(&request);
+        traces::record_initialized(&span, &answer);
+        answer
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(

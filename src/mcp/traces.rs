@@ -1,5 +1,5 @@
-//! The span of each tools/call, as OpenTelemetry's MCP semantic conventions name it: a
-//! SERVER span `tools/call {gen_ai.tool.name}`, child of the W3C trace context the client
+//! The span of each tools/call (and initialize), as OpenTelemetry's MCP semantic
+//! conventions name it: a SERVER span `tools/call {gen_ai.tool.name}`, child of the W3C trace context the client
 //! sent in `params._meta` (`traceparent`, `tracestate`), with `error.type` the contract
 //! code (or the JSON-RPC error code) of a failed call. Every attribute is one of a fixed
 //! set or what the protocol itself carries (the request id, the protocol version); the
@@ -12,7 +12,9 @@ use std::future::Future;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use rmcp::model::{CallToolRequestParams, CallToolResponse, MetaObject};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, InitializeResult, MetaObject, ProtocolVersion,
+};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 use tracing::Instrument;
@@ -34,33 +36,78 @@ pub(super) fn tools_call_span(
         return tracing::Span::none();
     }
     let tool = Some(metrics::tool_label(&request.name)).filter(|t| *t != "unknown");
+    let version = CallContext::of(context).protocol_version;
+    // rmcp moves the request's `_meta` into the context; a request built by hand may
+    // still carry it in its params.
+    request_span(
+        TOOLS_CALL,
+        tool,
+        version.as_ref(),
+        context,
+        request.meta.as_deref(),
+    )
+}
+
+/// The span of an `initialize` request (a disabled span with traces off); its protocol
+/// version is recorded once negotiated ([`record_initialized`]).
+pub(super) fn initialize_span(context: &RequestContext<RoleServer>) -> tracing::Span {
+    if !traces_enabled() {
+        return tracing::Span::none();
+    }
+    request_span("initialize", None, None, context, None)
+}
+
+/// Records the answer to `initialize` on its span: the version agreed, or the error.
+pub(super) fn record_initialized(
+    span: &tracing::Span,
+    answer: &Result<InitializeResult, ErrorData>,
+) {
+    if span.is_disabled() {
+        return;
+    }
+    match answer {
+        Ok(result) => {
+            span.record("mcp.protocol.version", result.protocol_version.as_str());
+        }
+        Err(e) => {
+            span.record("error.type", e.code.0.to_string());
+            span.record("otel.status_code", "error");
+        }
+    }
+}
+
+/// A SERVER span for the request `method` (of `tool`, for tools/call).
+fn request_span(
+    method: &'static str,
+    tool: Option<&'static str>,
+    version: Option<&ProtocolVersion>,
+    context: &RequestContext<RoleServer>,
+    params_meta: Option<&MetaObject>,
+) -> tracing::Span {
     let name: Cow<'static, str> = match tool {
-        Some(tool) => format!("{TOOLS_CALL} {tool}").into(),
-        None => TOOLS_CALL.into(),
+        Some(tool) => format!("{method} {tool}").into(),
+        None => method.into(),
     };
     let over_http = context
         .extensions
         .get::<axum::http::request::Parts>()
         .is_some();
-    let version = CallContext::of(context).protocol_version;
     let span = tracing::info_span!(
         target: TRACE_TARGET,
         "mcp",
         otel.name = %name,
         otel.kind = "server",
-        mcp.method.name = TOOLS_CALL,
+        mcp.method.name = method,
         gen_ai.tool.name = tool,
-        gen_ai.operation.name = "execute_tool",
-        mcp.protocol.version = version.as_ref().map(|v| v.as_str()),
+        gen_ai.operation.name = tool.map(|_| "execute_tool"),
+        mcp.protocol.version = version.map(|v| v.as_str()),
         jsonrpc.request.id = %context.id,
         network.transport = if over_http { "tcp" } else { "pipe" },
         network.protocol.name = over_http.then_some("http"),
         "error.type" = Empty,
         otel.status_code = Empty,
     );
-    // rmcp moves the request's `_meta` into the context; a request built by hand may
-    // still carry it in its params.
-    let meta = [Some(&*context.meta), request.meta.as_deref()];
+    let meta = [Some(&*context.meta), params_meta];
     if let Some(parent) = meta.into_iter().flatten().find_map(client_context) {
         let _ = span.set_parent(parent);
     }

@@ -2,13 +2,16 @@
 //! that carries the client's `traceparent` in `_meta`, a SERVER span of that trace named
 //! and attributed per OpenTelemetry's MCP conventions, child of the client's span, with
 //! the database calls as its children; over stdio (exported at stdin's end) and over HTTP
-//! (exported at SIGTERM). No password, token, email or secret is in any span. With the
+//! (exported at SIGTERM); the handshake is a span too, and the calls are still counted
+//! in the metrics. No password, token, email or secret is in any span. With the
 //! variables unset or the SDK disabled, nothing is sent.
 
 use rmcp::model::{CallToolRequestParams, RequestMetaObject};
 use serde_json::{Value, json};
 
+use crate::support::free_port;
 use crate::support::http::HttpServer;
+use crate::support::metrics::{Metrics, expected};
 use crate::support::otlp::{OtlpReceiver, Received};
 use crate::support::pg::TestDb;
 use crate::support::server::{SECRET, Server, ServerEnv, code_of, exit_within, text_of};
@@ -130,7 +133,12 @@ fn assert_nothing_secret(spans: &[Received], secrets: &[&str]) {
 async fn a_tool_call_over_stdio_is_a_server_span_of_the_clients_trace_with_its_db_calls() {
     let receiver = OtlpReceiver::start().await;
     let home = tempdir();
-    let server = Server::start(&traced(ServerEnv::sqlite(home.path()), &receiver)).await;
+    let metrics_port = free_port();
+    let env = traced(ServerEnv::sqlite(home.path()), &receiver).with(
+        "BETTER_AUTH_MCP_METRICS_ADDR",
+        &format!("127.0.0.1:{metrics_port}"),
+    );
+    let server = Server::start(&env).await;
     let up = server.sign_up("ada@example.com", PASSWORD).await;
     let session = up["sessionToken"].as_str().unwrap().to_owned();
     let access = up["token"].as_str().unwrap().to_owned();
@@ -171,7 +179,41 @@ async fn a_tool_call_over_stdio_is_a_server_span_of_the_clients_trace_with_its_d
     assert!(unknown.is_err(), "{unknown:?}");
     // Spans are queued in batches: these are exported when stdin ends.
     assert_eq!(receiver.requests(), 0, "exported in a batch, not per span");
+    // Traced, the calls are counted as before.
+    let metrics = Metrics::scrape(metrics_port).await;
+    assert_eq!(
+        metrics.series("mcp_tool_calls_total"),
+        expected(&[
+            ("tool=sign_up,outcome=ok", 1.0),
+            ("tool=sign_in,outcome=ok", 1.0),
+            ("tool=sign_in,outcome=INVALID_EMAIL_OR_PASSWORD", 1.0),
+            ("tool=unknown,outcome=jsonrpc_error", 1.0),
+        ]),
+        "{}",
+        metrics.text
+    );
     server.stop().await;
+
+    // The handshake, in a trace of its own (the client sent no traceparent with it).
+    let spans = receiver.spans();
+    let initialize: Vec<&Received> = spans
+        .iter()
+        .filter(|s| s.span.name == "initialize")
+        .collect();
+    assert_eq!(initialize.len(), 1, "{spans:#?}");
+    let initialize = initialize[0];
+    assert_eq!(initialize.span.kind, SERVER);
+    assert_eq!(initialize.parent_span_id(), "");
+    assert_eq!(
+        initialize.attribute("mcp.method.name").as_deref(),
+        Some("initialize")
+    );
+    assert!(
+        initialize
+            .attribute("mcp.protocol.version")
+            .is_some_and(|v| v.starts_with("20")),
+        "{initialize:#?}"
+    );
 
     let spans = receiver.spans_of(trace, 2).await;
     let (call, others) = server_span(&spans);
