@@ -18,7 +18,7 @@ use better_auth_mcp::{startup, telemetry};
     version,
     about,
     long_about,
-    after_help = "Booleans take true/yes/on/1 or false/no/off/0. Logs go to stderr; RUST_LOG                   filters them (default: info)."
+    after_help = "Booleans take true/yes/on/1 or false/no/off/0. Logs go to stderr; RUST_LOG                   filters them (default: info). OTEL_EXPORTER_OTLP_ENDPOINT exports traces over OTLP/HTTP (README, Traces)."
 )]
 struct Cli {
     /// Load environment variables from this dotenv file instead of ./.env (values already
