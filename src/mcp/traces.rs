@@ -156,8 +156,9 @@ pub(super) async fn traced_call(
     answer
 }
 
-/// `error.type` of an answer: the contract code of a tool error, the JSON-RPC error code
-/// of a refusal, none for a success.
+/// `error.type` of an answer: the contract code of a tool error (as the metrics' outcome,
+/// `unclassified` when none was noted), the JSON-RPC error code of a refusal, none for a
+/// success.
 fn error_type(
     answer: &Result<CallToolResponse, ErrorData>,
     code: Option<&'static str>,
@@ -165,8 +166,7 @@ fn error_type(
     match answer {
         Err(e) => Some(e.code.0.to_string().into()),
         Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
-            // rmcp answers arguments it cannot deserialize itself, noting nothing.
-            Some(code.unwrap_or("INVALID_ARGUMENTS").into())
+            Some(code.unwrap_or(metrics::UNCLASSIFIED).into())
         }
         Ok(_) => None,
     }
@@ -193,7 +193,7 @@ mod tests {
         );
         assert_eq!(
             error_type(&failed, None).as_deref(),
-            Some("INVALID_ARGUMENTS")
+            Some(metrics::UNCLASSIFIED)
         );
         let refused = Err(ErrorData::invalid_params(
             "tool sign_in_as_root not found",
