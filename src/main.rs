@@ -18,7 +18,7 @@ use better_auth_mcp::{startup, telemetry};
     version,
     about,
     long_about,
-    after_help = "Booleans take true/yes/on/1 or false/no/off/0. Logs go to stderr; RUST_LOG                   filters them (default: info)."
+    after_help = "Booleans take true/yes/on/1 or false/no/off/0. Logs go to stderr; RUST_LOG                   filters them (default: info). OTEL_EXPORTER_OTLP_ENDPOINT exports traces over OTLP/HTTP (README, Traces)."
 )]
 struct Cli {
     /// Load environment variables from this dotenv file instead of ./.env (values already
@@ -86,14 +86,37 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => match origins.explain(&e, &cmd, &argv) {
             Some(text) => {
-                telemetry::init();
+                telemetry::init_logs();
                 tracing::error!("{text}");
                 std::process::exit(2);
             }
             None => e.exit(),
         },
     };
-    telemetry::init();
+    // The runtime first: the trace exporter, when the OTEL_* variables ask for one, is a
+    // task on it.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            telemetry::init_logs();
+            tracing::error!("cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let initialized = {
+        let _in_runtime = runtime.enter();
+        telemetry::init()
+    };
+    let telemetry = match initialized {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::exit(2);
+        }
+    };
     if let Err(e) = env_loaded {
         tracing::error!("cannot load the env file {e}");
         std::process::exit(2);
@@ -118,17 +141,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("cannot start the async runtime: {e}");
-            std::process::exit(1);
-        }
-    };
     let code = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config, tools));
+    // The spans of a short session are still queued: export them (the runtime still runs
+    // the exporter's task).
+    telemetry.shutdown();
     // Exit at once: a blocking stdin read must not keep the process alive (rmcp #220).
     std::process::exit(code);
 }

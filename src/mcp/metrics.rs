@@ -77,18 +77,24 @@ pub(super) async fn record_call(
         started: Instant::now(),
         outcome: None,
     };
-    let (code, answer) = CODE
-        .scope(Cell::new(None), async {
-            let answer = call.await;
-            (CODE.with(Cell::get), answer)
-        })
-        .await;
+    let (code, answer) = answer_noting_code(call).await;
     record.outcome = Some(if cancelled.is_cancelled() {
         CANCELLED
     } else {
         outcome(&answer, code)
     });
     answer
+}
+
+/// Runs `call`, returning with its answer the code noted for it ([`note_code`]).
+pub(super) async fn answer_noting_code<T>(
+    call: impl Future<Output = T>,
+) -> (Option<&'static str>, T) {
+    CODE.scope(Cell::new(None), async {
+        let answer = call.await;
+        (CODE.with(Cell::get), answer)
+    })
+    .await
 }
 
 /// The `outcome` label of an answer: `ok`, the contract code of a tool error, or

@@ -2,8 +2,8 @@
 //! results ([`args`], [`types`], and per toolset: [`api_keys`], [`organizations`], [`admin`]; their
 //! schemas made portable by [`schema`]), how
 //! their failures are answered (answers.rs), which are offered (selection.rs), what a call
-//! knows of its caller ([`context`]), what is counted of the calls ([`metrics`]), and the
-//! transports ([`stdio`], [`http`]), which
+//! knows of its caller ([`context`]), what is counted of the calls ([`metrics`]) and
+//! traced (traces.rs), and the transports ([`stdio`], [`http`]), which
 //! reach the tools only through rmcp's router.
 
 pub mod admin;
@@ -18,6 +18,7 @@ pub mod schema;
 mod selection;
 pub mod server;
 pub mod stdio;
+mod traces;
 pub mod types;
 
 pub(crate) use answers::log_failure;

@@ -23,6 +23,7 @@ use super::organizations::{
     CheckPermissionArgs, CheckPermissionResult, ListOrganizationsArgs, ListOrganizationsResult,
 };
 use super::selection::{ToolSelection, all_tools};
+use super::traces;
 use super::types::{
     AuthResult, GetUserArgs, GetUserResult, RefreshResult, SessionArgs, SignInArgs, SignOutResult,
     SignUpArgs, TokenArgs, UserView, VerifyResult,
@@ -615,10 +616,12 @@ impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
         request: rmcp::model::CallToolRequestParams,
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
-        // Counted on this, the one path every transport's calls take (refusals included).
+        // Counted and traced on this, the one path every transport's calls take (refusals
+        // included).
         let tool = metrics::enabled().then(|| metrics::tool_label(&request.name));
         let cancelled = context.ct.clone();
-        metrics::record_call(tool, &cancelled, async move {
+        let span = traces::tools_call_span(&request, &context);
+        let call = async move {
             let name: &str = &request.name;
             if all_tools().any(|t| t == name) && !self.tools.contains(name) {
                 return Err(rmcp::ErrorData::invalid_params(
@@ -628,8 +631,22 @@ impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
             }
             let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
             self.tool_router.call(call).await
-        })
-        .await
+        };
+        metrics::record_call(tool, &cancelled, traces::traced_call(span, call)).await
+    }
+
+    /// rmcp's own answer (as its documentation has an override give it), in a span.
+    async fn initialize(
+        &self,
+        request: rmcp::model::InitializeRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::InitializeResult, rmcp::ErrorData> {
+        let span = traces::initialize_span(&context);
+        let _in_span = span.enter();
+        context.peer.set_peer_info(request.clone());
+        let answer = self.negotiate_initialize(&request);
+        traces::record_initialized(&span, &answer);
+        answer
     }
 
     fn get_info(&self) -> ServerConfig {

@@ -24,4 +24,5 @@ mod postgres_connection;
 mod properties;
 mod schemas;
 mod store;
+mod traces;
 mod wire;

@@ -25,6 +25,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::types::{ToSql, Type};
+use tracing::Instrument;
 
 use self::errors::{connection_lost, db_error};
 use self::pool::{Pool, PooledClient};
@@ -36,6 +37,7 @@ use crate::better_auth::ports::{
     NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
     UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
+use crate::telemetry::{DbSystem, db_span};
 
 pub use self::pool::{PoolSettings, PoolStatus};
 
@@ -190,11 +192,15 @@ impl PgStore {
     /// A write of one statement; returns the rows it changed. Not repeated on a lost
     /// connection: whether it happened would be unknown.
     async fn execute(&self, template: &str, params: &Params<'_>) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        client
-            .execute_typed(&self.sql(template), params)
-            .await
-            .map_err(db_error)
+        async {
+            let client = self.client().await?;
+            client
+                .execute_typed(&self.sql(template), params)
+                .await
+                .map_err(db_error)
+        }
+        .instrument(db_span(DbSystem::Postgresql, Some(template)))
+        .await
     }
 
     /// A read of at most one row. A connection lost under it (Neon dropping it, a
@@ -204,24 +210,30 @@ impl PgStore {
         template: &str,
         params: &Params<'_>,
     ) -> Result<Option<tokio_postgres::Row>, StoreError> {
-        let mut retried = false;
-        loop {
-            let client = self.client().await?;
-            let sql = self.sql(template);
-            let read = if self.prepared_statements {
-                prepared_read_opt(&client, &sql, params).await
-            } else {
-                client.query_typed_opt(&sql, params).await
-            };
-            match read {
-                Ok(row) => return Ok(row),
-                Err(e) if !retried && connection_lost(&e) => {
-                    tracing::debug!("a connection was lost under a read; retrying on a fresh one");
-                    retried = true;
+        async {
+            let mut retried = false;
+            loop {
+                let client = self.client().await?;
+                let sql = self.sql(template);
+                let read = if self.prepared_statements {
+                    prepared_read_opt(&client, &sql, params).await
+                } else {
+                    client.query_typed_opt(&sql, params).await
+                };
+                match read {
+                    Ok(row) => return Ok(row),
+                    Err(e) if !retried && connection_lost(&e) => {
+                        tracing::debug!(
+                            "a connection was lost under a read; retrying on a fresh one"
+                        );
+                        retried = true;
+                    }
+                    Err(e) => return Err(db_error(e)),
                 }
-                Err(e) => return Err(db_error(e)),
             }
         }
+        .instrument(db_span(DbSystem::Postgresql, Some(template)))
+        .await
     }
 
     /// Runs the migrations once (the first caller does; the others wait for it). A failure

@@ -24,6 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, TransactionBehavior, params};
+use tracing::Instrument;
 
 use self::errors::sql_error;
 use super::migrate::{self, Migration, MigrationTx};
@@ -33,6 +34,7 @@ use crate::better_auth::ports::{
     NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
     UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
+use crate::telemetry::{DbSystem, db_operation, db_span, record_db_operation, traces_enabled};
 
 const MIGRATIONS: &[Migration] = &migrate::migrations!("sqlite", [
     1 => "better_auth_core" in "0001_better_auth_core.sql",
@@ -81,6 +83,12 @@ impl SqliteStore {
                 .map_err(sql_error)?;
             conn.pragma_update(None, "foreign_keys", "ON")
                 .map_err(sql_error)?;
+            if traces_enabled() {
+                conn.trace_v2(
+                    rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+                    Some(statements::note),
+                );
+            }
             Ok(conn)
         })
         .await
@@ -103,25 +111,40 @@ impl SqliteStore {
         rows::role_sql(template, self.role_column.load(Ordering::Relaxed))
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection on the blocking pool, in a database span (traced: its
+    /// operation is that of the first statement `f` runs).
     async fn with_conn<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let span = db_span(DbSystem::Sqlite, None);
+        let traced = span.clone();
         let conn = self.conn.clone();
-        let _turn = self
-            .turn
-            .acquire()
+        async {
+            let _turn = self
+                .turn
+                .acquire()
+                .await
+                .map_err(|_| StoreError::other("sqlite store closed"))?;
+            tokio::task::spawn_blocking(move || {
+                let mut guard = conn
+                    .lock()
+                    .map_err(|_| StoreError::other("sqlite connection poisoned"))?;
+                if traced.is_disabled() {
+                    return f(&mut guard);
+                }
+                statements::watch();
+                let done = f(&mut guard);
+                if let Some(operation) = statements::first_operation() {
+                    record_db_operation(&traced, operation);
+                }
+                done
+            })
             .await
-            .map_err(|_| StoreError::other("sqlite store closed"))?;
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::other("sqlite connection poisoned"))?;
-            f(&mut guard)
-        })
+            .map_err(|e| StoreError::other(format!("sqlite task failed: {e}")))?
+        }
+        .instrument(span)
         .await
-        .map_err(|e| StoreError::other(format!("sqlite task failed: {e}")))?
     }
 
     /// A write of one (cached) statement; returns the rows it changed.
@@ -220,5 +243,35 @@ impl MigrationTx for SqliteMigration<'_> {
             )
             .map(|_| ())
             .map_err(sql_error)
+    }
+}
+
+/// Which operation a traced [`SqliteStore::with_conn`] ran first, seen by SQLite's
+/// statement trace (its unexpanded text, so never a bound value; only the operation is
+/// kept). The blocking thread running the call is the one SQLite reports it on.
+mod statements {
+    use std::cell::Cell;
+
+    thread_local! {
+        static FIRST: Cell<Option<&'static str>> = const { Cell::new(None) };
+    }
+
+    /// Starts watching the statements this thread runs.
+    pub(super) fn watch() {
+        FIRST.with(|f| f.set(None));
+    }
+
+    /// The first operation run since [`watch`].
+    pub(super) fn first_operation() -> Option<&'static str> {
+        FIRST.with(Cell::take)
+    }
+
+    /// SQLite's statement trace: keeps the first operation (not BEGIN, COMMIT, PRAGMA).
+    pub(super) fn note(event: rusqlite::trace::TraceEvent<'_>) {
+        if let rusqlite::trace::TraceEvent::Stmt(_, sql) = event
+            && FIRST.with(Cell::get).is_none()
+        {
+            FIRST.with(|f| f.set(super::db_operation(sql)));
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! Every helper of the integration tests, one copy each: the machine's needs, PostgreSQL
 //! and PgBouncer, the server over stdio and over HTTP, the raw JSON-RPC client, the
 //! backends macro, the Better Auth app, the SDK clients, tokens and the JWKS server, the
-//! /metrics scraper, and the load generator's modules (HAProxy, the keep-alive client)
-//! shared with examples/loadgen/.
+//! /metrics scraper, the OTLP trace receiver, and the load generator's modules (HAProxy,
+//! the keep-alive client) shared with examples/loadgen/.
 
 pub mod backend;
 pub mod better_auth_app;
@@ -11,6 +11,7 @@ pub mod http;
 pub mod jwks;
 pub mod loadgen;
 pub mod metrics;
+pub mod otlp;
 pub mod pg;
 pub mod proxy;
 pub mod python;

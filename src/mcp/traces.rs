@@ -1,0 +1,223 @@
+//! The span of each tools/call (and initialize), as OpenTelemetry's MCP semantic
+//! conventions name it: a SERVER span `tools/call {gen_ai.tool.name}`, child of the W3C trace context the client
+//! sent in `params._meta` (`traceparent`, `tracestate`), with `error.type` the contract
+//! code (or the JSON-RPC error code) of a failed call. Every attribute is one of a fixed
+//! set or what the protocol itself carries (the request id, the protocol version); the
+//! tool name is a registered one, never what a caller typed. No argument is recorded.
+//! With traces off ([`crate::telemetry::traces_enabled`]) no span is made.
+
+use std::borrow::Cow;
+use std::future::Future;
+
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, InitializeResult, MetaObject, ProtocolVersion,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer};
+use tracing::Instrument;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::context::CallContext;
+use super::metrics;
+use crate::telemetry::{TRACE_TARGET, traces_enabled};
+
+const TOOLS_CALL: &str = "tools/call";
+
+/// The span of the tools/call `request` (a disabled span with traces off).
+pub(super) fn tools_call_span(
+    request: &CallToolRequestParams,
+    context: &RequestContext<RoleServer>,
+) -> tracing::Span {
+    if !traces_enabled() {
+        return tracing::Span::none();
+    }
+    let tool = Some(metrics::tool_label(&request.name)).filter(|t| *t != "unknown");
+    let version = CallContext::of(context).protocol_version;
+    // rmcp moves the request's `_meta` into the context; a request built by hand may
+    // still carry it in its params.
+    request_span(
+        TOOLS_CALL,
+        tool,
+        version.as_ref(),
+        context,
+        request.meta.as_deref(),
+    )
+}
+
+/// The span of an `initialize` request (a disabled span with traces off); its protocol
+/// version is recorded once negotiated ([`record_initialized`]).
+pub(super) fn initialize_span(context: &RequestContext<RoleServer>) -> tracing::Span {
+    if !traces_enabled() {
+        return tracing::Span::none();
+    }
+    request_span("initialize", None, None, context, None)
+}
+
+/// Records the answer to `initialize` on its span: the version agreed, or the error.
+pub(super) fn record_initialized(
+    span: &tracing::Span,
+    answer: &Result<InitializeResult, ErrorData>,
+) {
+    if span.is_disabled() {
+        return;
+    }
+    match answer {
+        Ok(result) => {
+            span.record("mcp.protocol.version", result.protocol_version.as_str());
+        }
+        Err(e) => {
+            span.record("error.type", e.code.0.to_string());
+            span.record("otel.status_code", "error");
+        }
+    }
+}
+
+/// A SERVER span for the request `method` (of `tool`, for tools/call).
+fn request_span(
+    method: &'static str,
+    tool: Option<&'static str>,
+    version: Option<&ProtocolVersion>,
+    context: &RequestContext<RoleServer>,
+    params_meta: Option<&MetaObject>,
+) -> tracing::Span {
+    let name: Cow<'static, str> = match tool {
+        Some(tool) => format!("{method} {tool}").into(),
+        None => method.into(),
+    };
+    let over_http = context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .is_some();
+    let span = tracing::info_span!(
+        target: TRACE_TARGET,
+        "mcp",
+        otel.name = %name,
+        otel.kind = "server",
+        mcp.method.name = method,
+        gen_ai.tool.name = tool,
+        gen_ai.operation.name = tool.map(|_| "execute_tool"),
+        mcp.protocol.version = version.map(|v| v.as_str()),
+        jsonrpc.request.id = %context.id,
+        network.transport = if over_http { "tcp" } else { "pipe" },
+        network.protocol.name = over_http.then_some("http"),
+        "error.type" = Empty,
+        otel.status_code = Empty,
+    );
+    let meta = [Some(&*context.meta), params_meta];
+    if let Some(parent) = meta.into_iter().flatten().find_map(client_context) {
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// The trace context the client sent in `_meta`, if a valid one.
+fn client_context(meta: &MetaObject) -> Option<opentelemetry::Context> {
+    meta.get_traceparent()?;
+    let parent = TraceContextPropagator::new().extract(&MetaCarrier(meta));
+    parent.span().span_context().is_valid().then_some(parent)
+}
+
+/// `_meta` read as a W3C trace context carrier: its string values by key.
+struct MetaCarrier<'a>(&'a MetaObject);
+
+impl Extractor for MetaCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.as_str())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// Runs `call` in `span`, recording its failure (`error.type`, status error). The code
+/// noted for the answer is passed on to the metrics' record of the same call.
+pub(super) async fn traced_call(
+    span: tracing::Span,
+    call: impl Future<Output = Result<CallToolResponse, ErrorData>>,
+) -> Result<CallToolResponse, ErrorData> {
+    if span.is_disabled() {
+        return call.await;
+    }
+    let (code, answer) = metrics::answer_noting_code(call)
+        .instrument(span.clone())
+        .await;
+    if let Some(code) = code {
+        metrics::note_code(code);
+    }
+    if let Some(error) = error_type(&answer, code) {
+        span.record("error.type", &*error);
+        span.record("otel.status_code", "error");
+    }
+    answer
+}
+
+/// `error.type` of an answer: the contract code of a tool error (as the metrics' outcome,
+/// `unclassified` when none was noted), the JSON-RPC error code of a refusal, none for a
+/// success.
+fn error_type(
+    answer: &Result<CallToolResponse, ErrorData>,
+    code: Option<&'static str>,
+) -> Option<Cow<'static, str>> {
+    match answer {
+        Err(e) => Some(e.code.0.to_string().into()),
+        Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
+            Some(code.unwrap_or(metrics::UNCLASSIFIED).into())
+        }
+        Ok(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::{CallToolResult, ContentBlock};
+
+    #[test]
+    fn an_error_type_is_a_contract_code_or_a_jsonrpc_code_never_text() {
+        let ok: Result<CallToolResponse, ErrorData> =
+            Ok(CallToolResult::success(vec![ContentBlock::text("{}")]).into());
+        assert_eq!(error_type(&ok, None), None);
+        let failed: Result<CallToolResponse, ErrorData> =
+            Ok(CallToolResult::error(vec![ContentBlock::text(
+                "INVALID_EMAIL_OR_PASSWORD: ada@example.com",
+            )])
+            .into());
+        assert_eq!(
+            error_type(&failed, Some("INVALID_EMAIL_OR_PASSWORD")).as_deref(),
+            Some("INVALID_EMAIL_OR_PASSWORD")
+        );
+        assert_eq!(
+            error_type(&failed, None).as_deref(),
+            Some(metrics::UNCLASSIFIED)
+        );
+        let refused = Err(ErrorData::invalid_params(
+            "tool sign_in_as_root not found",
+            None,
+        ));
+        assert_eq!(error_type(&refused, None).as_deref(), Some("-32602"));
+    }
+
+    #[test]
+    fn the_client_context_is_read_from_meta_and_a_malformed_one_is_ignored() {
+        let mut meta = MetaObject::default();
+        meta.set_traceparent("00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01");
+        let parent = client_context(&meta).expect("a valid traceparent");
+        let span = parent.span();
+        let sc = span.span_context();
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(sc.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(sc.is_remote() && sc.is_sampled());
+        let mut bad = MetaObject::default();
+        bad.set_traceparent("00-not-a-trace-01");
+        assert!(client_context(&bad).is_none());
+        assert!(client_context(&MetaObject::default()).is_none());
+    }
+}
