@@ -243,7 +243,7 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
     prepare_toolsets(&service, tools).await?;
-    let server = AuthServer::new(Arc::new(service), tools);
+    let server = AuthServer::new(Arc::new(service), tools).for_the_operator();
     report_missing_plugins(&server, tools);
     // Started by hand in a terminal, it would otherwise wait in silence.
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {

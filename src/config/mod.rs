@@ -111,7 +111,7 @@ pub fn default_sqlite_path() -> PathBuf {
         .join("better-auth.db")
 }
 
-/// ADMIN_ROLES (trimmed, as the plugin trims `adminRoles`; none given: its default) and
+/// ADMIN_ROLES (trimmed; none given: `admin`) and
 /// ADMIN_USER_IDS.
 fn admin_policy(roles: &Option<Vec<String>>, ids: &Option<Vec<String>>) -> AdminPolicy {
     let listed = |l: &Option<Vec<String>>| -> Vec<String> {

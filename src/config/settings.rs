@@ -94,8 +94,8 @@ pub struct Settings {
         global = true
     )]
     pub organization_roles_file: Option<std::path::PathBuf>,
-    /// As the app's admin plugin's `adminRoles`: over HTTP, callers with one of these
-    /// roles (comma-separated) may use the admin toolset. Default (or empty): admin.
+    /// The roles granted the admin toolset: over HTTP, callers with one of these roles
+    /// (comma-separated) may use it. Default (or empty): admin.
     #[arg(
         long,
         env = "ADMIN_ROLES",

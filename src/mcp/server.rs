@@ -44,6 +44,9 @@ pub struct AuthServer<S: AuthStore> {
     auth: Arc<AuthService<S>>,
     tool_router: ToolRouter<Self>,
     tools: ToolSelection,
+    /// Served on stdio: a call with no authorized caller is the operator's, who started
+    /// the server (an admin call's rule). Never over HTTP, whatever a request carries.
+    operator: bool,
 }
 
 impl<S: AuthStore> Clone for AuthServer<S> {
@@ -52,15 +55,33 @@ impl<S: AuthStore> Clone for AuthServer<S> {
             auth: self.auth.clone(),
             tool_router: self.tool_router.clone(),
             tools: self.tools.clone(),
+            operator: self.operator,
         }
     }
 }
 
 #[tool_router]
 impl<S: AuthStore> AuthServer<S> {
+    /// Who makes an admin call: the authorized caller; else, on stdio, the operator who
+    /// started the server; else no one.
+    fn administrator<'c>(&self, context: &'c CallContext) -> Administrator<'c> {
+        match &context.caller {
+            Some(claims) => Administrator::Caller(claims),
+            None if self.operator => Administrator::Operator,
+            None => Administrator::Anonymous,
+        }
+    }
+
     /// Whether this server offers the toolset `name`.
     fn offers(&self, name: &str) -> bool {
         self.tools.toolsets().any(|s| s.name == name)
+    }
+
+    /// The server as stdio serves it: calls without an authorized caller are the
+    /// operator's.
+    pub fn for_the_operator(mut self) -> Self {
+        self.operator = true;
+        self
     }
 
     /// The auth service behind the tools.
@@ -78,6 +99,7 @@ impl<S: AuthStore> AuthServer<S> {
             auth,
             tool_router,
             tools: tools.clone(),
+            operator: false,
         }
     }
 
@@ -435,7 +457,7 @@ impl<S: AuthStore> AuthServer<S> {
             .map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .list_users(administrator(&context), &query)
+            .list_users(self.administrator(&context), &query)
             .await
             .map(|page| Json(page.into()))
             .map_err(tool_error)
@@ -465,7 +487,7 @@ impl<S: AuthStore> AuthServer<S> {
             .map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .ban_user(administrator(&context), &user_id, ban)
+            .ban_user(self.administrator(&context), &user_id, ban)
             .await
             .map(|user| Json(ManagedUserResult { user: user.into() }))
             .map_err(tool_error)
@@ -491,7 +513,7 @@ impl<S: AuthStore> AuthServer<S> {
         let args = args.map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .unban_user(administrator(&context), &args.user_id)
+            .unban_user(self.administrator(&context), &args.user_id)
             .await
             .map(|user| Json(ManagedUserResult { user: user.into() }))
             .map_err(tool_error)
@@ -520,7 +542,7 @@ impl<S: AuthStore> AuthServer<S> {
             .map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .set_role(administrator(&context), &user_id, role)
+            .set_role(self.administrator(&context), &user_id, role)
             .await
             .map(|user| Json(ManagedUserResult { user: user.into() }))
             .map_err(tool_error)
@@ -547,7 +569,7 @@ impl<S: AuthStore> AuthServer<S> {
         let args = args.map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .revoke_user_sessions(administrator(&context), &args.user_id)
+            .revoke_user_sessions(self.administrator(&context), &args.user_id)
             .await
             .map(|revoked| Json(RevokeUserSessionsResult { revoked }))
             .map_err(tool_error)
@@ -574,20 +596,10 @@ impl<S: AuthStore> AuthServer<S> {
         let args = args.map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .remove_user(administrator(&context), &args.user_id)
+            .remove_user(self.administrator(&context), &args.user_id)
             .await
             .map(|()| Json(RemoveUserResult { removed: true }))
             .map_err(tool_error)
-    }
-}
-
-/// Who makes an admin call: over HTTP the authorized caller (or no one), over stdio the
-/// operator who started the server.
-fn administrator(context: &CallContext) -> Administrator<'_> {
-    match (&context.caller, context.client) {
-        (Some(claims), _) => Administrator::Caller(claims),
-        (None, Some(_)) => Administrator::Anonymous,
-        (None, None) => Administrator::Operator,
     }
 }
 

@@ -71,7 +71,9 @@ fn sessions_of(db: &TestDb, id: &str) -> String {
 /// An app with the admin plugin, migrated, and its admin signed in on the web (role
 /// "admin" set as an operator sets it first): the app, the admin's id and session token.
 fn app_with_admin(db: &TestDb) -> (BetterAuthApp, String, String) {
-    let app = BetterAuthApp::new(db, SECRET, false).with_admin();
+    let app = BetterAuthApp::new(db, SECRET, false)
+        .with_admin()
+        .with_api_keys(json!({}));
     app.run("migrate", json!({}));
     let (admin_id, admin_token) = sign_up(&app, "root@example.com", "Root");
     db.sql(&format!(
@@ -401,6 +403,27 @@ async fn over_http_only_an_administrator_may_and_nobody_bans_or_removes_themselv
         admin_columns(&db, &admin_id),
         "user,admin|false|<null>|<null>|f"
     );
+    // A banned administrator's API key (a ban ends sessions, not keys) administers
+    // nothing.
+    let created = app.run("create-api-key", json!({"body": {"userId": admin_id}}));
+    let key = str_of(&created["apiKey"]["key"]).to_owned();
+    assert!(
+        http_call(&http, &key, "list_users", json!({}))
+            .await
+            .is_ok(),
+        "the key administers while its user is not banned"
+    );
+    let set_banned = |banned: bool| {
+        db.sql(&format!(
+            r#"update "user" set "banned" = {banned} where "id" = '{admin_id}'"#
+        ))
+    };
+    set_banned(true);
+    let refused = http_call(&http, &key, "list_users", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&refused), "BANNED_USER", "{refused}");
+    set_banned(false);
     drop(http);
 
     // ADMIN_ROLES and ADMIN_USER_IDS replace the plugin's defaults: a listed id may, an
@@ -545,6 +568,11 @@ async fn on_a_drizzle_schema_the_tools_write_the_snake_case_columns_as_the_app_d
     let listed = server.ok("list_users", query.clone()).await;
     let theirs = app_admin(&app, &admin_token, "listUsers", json!({"query": query}));
     assert_eq!(listed["total"], 3);
+    assert_eq!(theirs["total"], 3, "the app listed them too: {theirs}");
+    assert_eq!(
+        listed["users"].as_array().unwrap().len(),
+        theirs["users"].as_array().unwrap().len()
+    );
     for (a, b) in listed["users"]
         .as_array()
         .unwrap()

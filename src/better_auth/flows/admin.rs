@@ -91,6 +91,9 @@ impl<S: AuthStore> AuthService<S> {
             Administrator::Anonymous => Err(FORBIDDEN_ANONYMOUS),
             Administrator::Caller(claims) => {
                 let user = self.caller_user(claims).await?;
+                // A banned caller has no session in the app and cannot get one; a key or a
+                // sessionless token of theirs administers nothing either.
+                self.may_have_a_session(&user).await?;
                 if may_administer(&self.settings.admin, &user.id, user.role.as_deref()) {
                     Ok(Some(user.id))
                 } else {
