@@ -70,6 +70,9 @@ impl TracesConfig {
 #[error("traces (OTEL_EXPORTER_OTLP_*): {0}")]
 pub struct TracesError(String);
 
+/// The longest the exit waits for the last spans to be exported.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What [`init`] started: the trace exporter, if any, to flush and stop at exit.
 #[must_use = "shut it down at exit, or the last spans are lost"]
 pub struct Telemetry {
@@ -77,14 +80,26 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Exports the spans still queued and stops the exporter. Call it from outside the
-    /// runtime (it waits for the exporter's task), while the runtime is still alive.
+    /// Exports the spans still queued and stops the exporter, waiting at most
+    /// [`SHUTDOWN_WAIT`] (a stalled collector must not hold the exit: the batch processor
+    /// on the runtime does not bound its own shutdown). Call it from outside the runtime
+    /// (it waits for the exporter's task), while the runtime is still alive.
     pub fn shutdown(self) {
-        if let Some(provider) = self.traces {
-            TRACES.store(false, Ordering::Relaxed);
-            if let Err(e) = provider.shutdown() {
-                tracing::warn!("traces: the last spans may not have been exported: {e}");
-            }
+        let Some(provider) = self.traces else {
+            return;
+        };
+        TRACES.store(false, Ordering::Relaxed);
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(provider.shutdown());
+        });
+        match finished.recv_timeout(SHUTDOWN_WAIT) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("traces: the last spans may not have been exported: {e}"),
+            Err(_) => tracing::warn!(
+                "traces: the collector did not take the last spans within {}s; exiting without them",
+                SHUTDOWN_WAIT.as_secs()
+            ),
         }
     }
 }

@@ -105,6 +105,8 @@ fn request_span(
         network.transport = if over_http { "tcp" } else { "pipe" },
         network.protocol.name = over_http.then_some("http"),
         "error.type" = Empty,
+        "rpc.response.status_code" = Empty,
+        "better_auth_mcp.error.code" = Empty,
         otel.status_code = Empty,
     );
     let meta = [Some(&*context.meta), params_meta];
@@ -149,24 +151,49 @@ pub(super) async fn traced_call(
     if let Some(code) = code {
         metrics::note_code(code);
     }
-    if let Some(error) = error_type(&answer, code) {
-        span.record("error.type", &*error);
-        span.record("otel.status_code", "error");
+    match failure(&answer, code) {
+        None => {}
+        Some(Failure::Tool(code)) => {
+            span.record("error.type", TOOL_ERROR);
+            span.record("better_auth_mcp.error.code", code);
+            span.record("otel.status_code", "error");
+        }
+        Some(Failure::JsonRpc(code)) => {
+            let text = code.to_string();
+            span.record("error.type", &*text);
+            span.record("rpc.response.status_code", &*text);
+            if !CLIENT_MISTAKES.contains(&code) {
+                span.record("otel.status_code", "error");
+            }
+        }
     }
     answer
 }
 
-/// `error.type` of an answer: the contract code of a tool error (as the metrics' outcome,
-/// `unclassified` when none was noted), the JSON-RPC error code of a refusal, none for a
-/// success.
-fn error_type(
+/// The semantic conventions' `error.type` of a tool call answered with `isError`.
+const TOOL_ERROR: &str = "tool_error";
+/// JSON-RPC codes a server's span does not count as its error (the conventions: parse
+/// error, invalid request, method not found, invalid params, resource not found).
+const CLIENT_MISTAKES: [i32; 5] = [-32700, -32600, -32601, -32602, -32002];
+
+/// How an answer failed.
+#[derive(Debug, PartialEq, Eq)]
+enum Failure {
+    /// A tool error, with its contract code (the metrics' outcome: `unclassified` when
+    /// none was noted): `error.type` is `tool_error`, the code `better_auth_mcp.error.code`.
+    Tool(&'static str),
+    /// A JSON-RPC error: its code is `error.type` and `rpc.response.status_code`.
+    JsonRpc(i32),
+}
+
+fn failure(
     answer: &Result<CallToolResponse, ErrorData>,
     code: Option<&'static str>,
-) -> Option<Cow<'static, str>> {
+) -> Option<Failure> {
     match answer {
-        Err(e) => Some(e.code.0.to_string().into()),
+        Err(e) => Some(Failure::JsonRpc(e.code.0)),
         Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
-            Some(code.unwrap_or(metrics::UNCLASSIFIED).into())
+            Some(Failure::Tool(code.unwrap_or(metrics::UNCLASSIFIED)))
         }
         Ok(_) => None,
     }
@@ -178,28 +205,29 @@ mod tests {
     use rmcp::model::{CallToolResult, ContentBlock};
 
     #[test]
-    fn an_error_type_is_a_contract_code_or_a_jsonrpc_code_never_text() {
+    fn a_failure_is_a_tool_error_with_its_contract_code_or_a_jsonrpc_code_never_text() {
         let ok: Result<CallToolResponse, ErrorData> =
             Ok(CallToolResult::success(vec![ContentBlock::text("{}")]).into());
-        assert_eq!(error_type(&ok, None), None);
+        assert_eq!(failure(&ok, None), None);
         let failed: Result<CallToolResponse, ErrorData> =
             Ok(CallToolResult::error(vec![ContentBlock::text(
                 "INVALID_EMAIL_OR_PASSWORD: ada@example.com",
             )])
             .into());
         assert_eq!(
-            error_type(&failed, Some("INVALID_EMAIL_OR_PASSWORD")).as_deref(),
-            Some("INVALID_EMAIL_OR_PASSWORD")
+            failure(&failed, Some("INVALID_EMAIL_OR_PASSWORD")),
+            Some(Failure::Tool("INVALID_EMAIL_OR_PASSWORD"))
         );
         assert_eq!(
-            error_type(&failed, None).as_deref(),
-            Some(metrics::UNCLASSIFIED)
+            failure(&failed, None),
+            Some(Failure::Tool(metrics::UNCLASSIFIED))
         );
         let refused = Err(ErrorData::invalid_params(
             "tool sign_in_as_root not found",
             None,
         ));
-        assert_eq!(error_type(&refused, None).as_deref(), Some("-32602"));
+        assert_eq!(failure(&refused, None), Some(Failure::JsonRpc(-32602)));
+        assert!(CLIENT_MISTAKES.contains(&-32602));
     }
 
     #[test]

@@ -134,10 +134,14 @@ async fn a_tool_call_over_stdio_is_a_server_span_of_the_clients_trace_with_its_d
     let receiver = OtlpReceiver::start().await;
     let home = tempdir();
     let metrics_port = free_port();
-    let env = traced(ServerEnv::sqlite(home.path()), &receiver).with(
-        "BETTER_AUTH_MCP_METRICS_ADDR",
-        &format!("127.0.0.1:{metrics_port}"),
-    );
+    // No scheduled export (10 minutes): what arrives is the flush at stdin's end, on a
+    // machine however slow.
+    let env = traced(ServerEnv::sqlite(home.path()), &receiver)
+        .with(
+            "BETTER_AUTH_MCP_METRICS_ADDR",
+            &format!("127.0.0.1:{metrics_port}"),
+        )
+        .with("OTEL_BSP_SCHEDULE_DELAY", "600000");
     let server = Server::start(&env).await;
     let up = server.sign_up("ada@example.com", PASSWORD).await;
     let session = up["sessionToken"].as_str().unwrap().to_owned();
@@ -224,8 +228,9 @@ async fn a_tool_call_over_stdio_is_a_server_span_of_the_clients_trace_with_its_d
     let spans = receiver.spans_of(refused_trace, 1).await;
     let (call, _) = server_span(&spans);
     assert_tool_span(call, "sign_in", refused_parent, "pipe");
+    assert_eq!(call.attribute("error.type").as_deref(), Some("tool_error"));
     assert_eq!(
-        call.attribute("error.type").as_deref(),
+        call.attribute("better_auth_mcp.error.code").as_deref(),
         Some("INVALID_EMAIL_OR_PASSWORD")
     );
     assert_eq!(
@@ -239,6 +244,15 @@ async fn a_tool_call_over_stdio_is_a_server_span_of_the_clients_trace_with_its_d
     assert_eq!(call.span.name, "tools/call");
     assert_eq!(call.attribute("gen_ai.tool.name"), None);
     assert_eq!(call.attribute("error.type").as_deref(), Some("-32602"));
+    assert_eq!(
+        call.attribute("rpc.response.status_code").as_deref(),
+        Some("-32602")
+    );
+    assert_ne!(
+        call.span.status.as_ref().map(|s| s.code),
+        Some(STATUS_ERROR),
+        "invalid params is the client's mistake, not the server's error"
+    );
 
     assert_nothing_secret(
         &receiver.spans(),
