@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::better_auth::ports::{ManagedUser, Session, User};
+use crate::better_auth::ports::{ManagedUser, Session, User, UserQuery, UserSort};
 
 /// The `user` columns in [`user`]'s order (`u` is the table's alias). Ids are read as text,
 /// whether the schema has text or UUID ids. `{USER_ROLE}` is the admin plugin's `role`
@@ -62,6 +62,23 @@ pub(super) fn user<R: Columns>(r: &R, at: usize) -> Result<User, R::Error> {
         updated_at: r.time(at + 6)?,
         role: r.opt_text(at + 7)?,
     })
+}
+
+/// list_users' ORDER BY over `u` (both dialects): the asked column, then `id`; by default
+/// `createdAt`, then `id`.
+pub(super) fn users_order(query: &UserQuery) -> String {
+    let Some((sort, descending)) = query.sort else {
+        return r#"u."createdAt", u."id""#.to_owned();
+    };
+    let column = match sort {
+        UserSort::Id => r#"u."id""#,
+        UserSort::Name => r#"u."name""#,
+        UserSort::Email => r#"u."email""#,
+        UserSort::CreatedAt => r#"u."createdAt""#,
+        UserSort::UpdatedAt => r#"u."updatedAt""#,
+    };
+    let direction = if descending { "desc" } else { "asc" };
+    format!(r#"{column} {direction}, u."id""#)
 }
 
 /// The user whose [`MANAGED_USER_COLUMNS`] start at column `at`.

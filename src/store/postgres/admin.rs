@@ -9,7 +9,7 @@ use tokio_postgres::types::Type;
 use super::PgStore;
 use super::errors::db_error;
 use crate::better_auth::ports::{
-    AdminUpdate, ManagedUser, SearchField, StoreError, UserPage, UserQuery, UserSort,
+    AdminUpdate, ManagedUser, SearchField, StoreError, UserPage, UserQuery,
 };
 use crate::store::rows::{self, MANAGED_USER_COLUMNS};
 
@@ -41,16 +41,6 @@ pub(super) async fn find(
         .map_err(db_error)
 }
 
-fn sort_column(sort: UserSort) -> &'static str {
-    match sort {
-        UserSort::Id => r#"u."id""#,
-        UserSort::Name => r#"u."name""#,
-        UserSort::Email => r#"u."email""#,
-        UserSort::CreatedAt => r#"u."createdAt""#,
-        UserSort::UpdatedAt => r#"u."updatedAt""#,
-    }
-}
-
 /// The WHERE clause of a query: the plugin's `like` (case-sensitive in PostgreSQL, as its
 /// Kysely adapter's), on `$1`; none without a search.
 fn search_clause(query: &UserQuery) -> &'static str {
@@ -64,14 +54,7 @@ fn search_clause(query: &UserQuery) -> &'static str {
 pub(super) async fn list(store: &PgStore, query: &UserQuery) -> Result<UserPage, StoreError> {
     require_columns(store).await?;
     let filter = search_clause(query);
-    let order = match query.sort {
-        Some((sort, descending)) => format!(
-            "{} {}, u.\"id\"",
-            sort_column(sort),
-            if descending { "desc" } else { "asc" }
-        ),
-        None => r#"u."createdAt", u."id""#.to_owned(),
-    };
+    let order = rows::users_order(query);
     let pattern = query.pattern();
     let client = store.client().await?;
     let page = client

@@ -12,7 +12,7 @@ use super::SqliteStore;
 use super::errors::sql_error;
 use super::values::iso;
 use crate::better_auth::ports::{
-    AdminUpdate, ManagedUser, SearchField, StoreError, UserPage, UserQuery, UserSort,
+    AdminUpdate, ManagedUser, SearchField, StoreError, UserPage, UserQuery,
 };
 use crate::store::rows::{self, MANAGED_USER_COLUMNS};
 
@@ -81,16 +81,6 @@ pub(super) async fn find(
         .await
 }
 
-fn sort_column(sort: UserSort) -> &'static str {
-    match sort {
-        UserSort::Id => r#"u."id""#,
-        UserSort::Name => r#"u."name""#,
-        UserSort::Email => r#"u."email""#,
-        UserSort::CreatedAt => r#"u."createdAt""#,
-        UserSort::UpdatedAt => r#"u."updatedAt""#,
-    }
-}
-
 pub(super) async fn list(store: &SqliteStore, query: &UserQuery) -> Result<UserPage, StoreError> {
     require_columns(store)?;
     // SQLite's `like`, as the plugin's Kysely adapter uses it there (ASCII case-insensitive).
@@ -99,14 +89,7 @@ pub(super) async fn list(store: &SqliteStore, query: &UserQuery) -> Result<UserP
         Some(SearchField::Name) => r#" where u."name" like ?1"#,
         None => " where ?1 is null",
     };
-    let order = match query.sort {
-        Some((sort, descending)) => format!(
-            "{} {}, u.\"id\"",
-            sort_column(sort),
-            if descending { "desc" } else { "asc" }
-        ),
-        None => r#"u."createdAt", u."id""#.to_owned(),
-    };
+    let order = rows::users_order(query);
     let page_sql = store.sql(&format!(
         r#"select {MANAGED_USER_COLUMNS} from "user" u{filter} order by {order} limit ?2 offset ?3"#
     ));
