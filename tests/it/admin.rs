@@ -50,6 +50,31 @@ fn app_admin(app: &BetterAuthApp, token: &str, op: &str, args: Value) -> Value {
     r["result"].clone()
 }
 
+/// Tools here and the app's admin API operations that do the same.
+const BAN: (&str, &str) = ("ban_user", "banUser");
+const UNBAN: (&str, &str) = ("unban_user", "unbanUser");
+const SET_ROLE: (&str, &str) = ("set_role", "setRole");
+
+/// The same admin call here for `ours` (`tool`) and through the app's own admin API for
+/// `twin` (`op`), with the same other arguments; this server's answer.
+async fn on_both(
+    server: &Server,
+    app: &BetterAuthApp,
+    admin_token: &str,
+    (tool, op): (&str, &str),
+    (ours, twin): (&str, &str),
+    args: Value,
+) -> Value {
+    let of = |id: &str| {
+        let mut a = args.clone();
+        a["userId"] = json!(id);
+        a
+    };
+    let answer = server.ok(tool, of(ours)).await;
+    app_admin(app, admin_token, op, json!({"body": of(twin)}));
+    answer
+}
+
 /// The admin plugin's columns of a user's row, and `updatedAt` later than `createdAt`:
 /// what an admin call leaves (the ban's end as seconds after `updatedAt`, rounded).
 fn admin_columns(db: &TestDb, id: &str) -> String {
@@ -97,16 +122,11 @@ async fn each_admin_tool_leaves_the_rows_the_apps_admin_api_leaves_and_a_ban_is_
 
     // A ban with no reason and no end: the plugin's "No reason", for good; every session
     // of the user ends, and the app's signInEmail refuses them.
-    let banned = server.ok("ban_user", json!({"userId": ours})).await;
+    let both = (ours.as_str(), twin.as_str());
+    let banned = on_both(&server, &app, &admin_token, BAN, both, json!({})).await;
     assert_eq!(banned["user"]["banned"], true, "{banned}");
     assert_eq!(banned["user"]["banReason"], "No reason");
     assert_eq!(banned["user"]["banExpires"], Value::Null);
-    app_admin(
-        &app,
-        &admin_token,
-        "banUser",
-        json!({"body": {"userId": twin}}),
-    );
     assert_eq!(admin_columns(&db, &ours), admin_columns(&db, &twin));
     assert_eq!(admin_columns(&db, &ours), "user|true|No reason|<null>|t");
     assert_eq!(sessions_of(&db, &ours), "0");
@@ -126,14 +146,8 @@ async fn each_admin_tool_leaves_the_rows_the_apps_admin_api_leaves_and_a_ban_is_
     assert_eq!(code_of(&here), "BANNED_USER");
 
     // Unbanned: banned false, reason and end null, as the app's unbanUser leaves them.
-    let unbanned = server.ok("unban_user", json!({"userId": ours})).await;
+    let unbanned = on_both(&server, &app, &admin_token, UNBAN, both, json!({})).await;
     assert_eq!(unbanned["user"]["banned"], false, "{unbanned}");
-    app_admin(
-        &app,
-        &admin_token,
-        "unbanUser",
-        json!({"body": {"userId": twin}}),
-    );
     assert_eq!(admin_columns(&db, &ours), admin_columns(&db, &twin));
     assert_eq!(admin_columns(&db, &ours), "user|false|<null>|<null>|t");
     let back = app.run(
@@ -143,42 +157,16 @@ async fn each_admin_tool_leaves_the_rows_the_apps_admin_api_leaves_and_a_ban_is_
     assert_eq!(back["ok"], true, "{back}");
 
     // A ban with a reason for an hour: its end is banExpiresIn seconds after the write.
-    server
-        .ok(
-            "ban_user",
-            json!({"userId": ours, "banReason": "spam", "banExpiresIn": 3600}),
-        )
-        .await;
-    app_admin(
-        &app,
-        &admin_token,
-        "banUser",
-        json!({"body": {"userId": twin, "banReason": "spam", "banExpiresIn": 3600}}),
-    );
+    let spam = json!({"banReason": "spam", "banExpiresIn": 3600});
+    on_both(&server, &app, &admin_token, BAN, both, spam).await;
     assert_eq!(admin_columns(&db, &ours), admin_columns(&db, &twin));
     assert_eq!(admin_columns(&db, &ours), "user|true|spam|3600|t");
-    server.ok("unban_user", json!({"userId": ours})).await;
-    app_admin(
-        &app,
-        &admin_token,
-        "unbanUser",
-        json!({"body": {"userId": twin}}),
-    );
+    on_both(&server, &app, &admin_token, UNBAN, both, json!({})).await;
 
     // Several roles are stored comma-separated, as the app's setRole joins them.
-    let set = server
-        .ok(
-            "set_role",
-            json!({"userId": ours, "role": ["admin", "support"]}),
-        )
-        .await;
+    let roles = json!({"role": ["admin", "support"]});
+    let set = on_both(&server, &app, &admin_token, SET_ROLE, both, roles).await;
     assert_eq!(set["user"]["role"], "admin,support", "{set}");
-    app_admin(
-        &app,
-        &admin_token,
-        "setRole",
-        json!({"body": {"userId": twin, "role": ["admin", "support"]}}),
-    );
     assert_eq!(admin_columns(&db, &ours), admin_columns(&db, &twin));
     let one = server
         .ok("set_role", json!({"userId": ours, "role": "user"}))
@@ -233,19 +221,12 @@ async fn each_admin_tool_leaves_the_rows_the_apps_admin_api_leaves_and_a_ban_is_
     for email in ["ours@example.com", "twin@example.com"] {
         app.run("sign-in", json!({"email": email, "password": PASSWORD}));
     }
-    let revoked = server
-        .ok("revoke_user_sessions", json!({"userId": ours}))
-        .await;
+    let revoke = ("revoke_user_sessions", "revokeUserSessions");
+    let revoked = on_both(&server, &app, &admin_token, revoke, both, json!({})).await;
     assert_eq!(
         revoked,
         json!({"revoked": 1}),
         "the sign-in's (the bans ended the others)"
-    );
-    app_admin(
-        &app,
-        &admin_token,
-        "revokeUserSessions",
-        json!({"body": {"userId": twin}}),
     );
     assert_eq!(
         (sessions_of(&db, &ours), sessions_of(&db, &twin)),
@@ -257,14 +238,9 @@ async fn each_admin_tool_leaves_the_rows_the_apps_admin_api_leaves_and_a_ban_is_
         "sign-in",
         json!({"email": "ours@example.com", "password": PASSWORD}),
     );
-    let removed = server.ok("remove_user", json!({"userId": ours})).await;
+    let remove = ("remove_user", "removeUser");
+    let removed = on_both(&server, &app, &admin_token, remove, both, json!({})).await;
     assert_eq!(removed, json!({"removed": true}));
-    app_admin(
-        &app,
-        &admin_token,
-        "removeUser",
-        json!({"body": {"userId": twin}}),
-    );
     for id in [&ours, &twin] {
         assert_eq!(
             db.sql(&format!(
@@ -542,18 +518,9 @@ async fn on_a_drizzle_schema_the_tools_write_the_snake_case_columns_as_the_app_d
         ))
     };
 
-    server
-        .ok(
-            "ban_user",
-            json!({"userId": ours, "banReason": "spam", "banExpiresIn": 3600}),
-        )
-        .await;
-    app_admin(
-        &app,
-        &admin_token,
-        "banUser",
-        json!({"body": {"userId": twin, "banReason": "spam", "banExpiresIn": 3600}}),
-    );
+    let spam = json!({"banReason": "spam", "banExpiresIn": 3600});
+    let both = (ours.as_str(), twin.as_str());
+    on_both(&server, &app, &admin_token, BAN, both, spam).await;
     assert_eq!(columns(&ours), columns(&twin));
     assert_eq!(columns(&ours), "user|t|spam|3600|t");
     let session = app.run("get-session", json!({"token": ours_token}));
