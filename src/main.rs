@@ -37,6 +37,43 @@ enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Print the audit log's recent rows (AUDIT_LOG): oldest first, one per line.
+    Audit {
+        /// How far back: a duration (90s, 30m, 1h, 7d) or an RFC 3339 time.
+        #[arg(long, value_name = "WHEN", default_value = "1h", value_parser = parse_since)]
+        since: chrono::DateTime<chrono::Utc>,
+        /// At most this many rows.
+        #[arg(long, value_name = "N", default_value_t = 1000,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        limit: u32,
+        /// One JSON object per line instead of tab-separated columns.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `--since`: a duration before now (`90s`, `30m`, `1h`, `7d`) or an RFC 3339 time.
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = number.parse().map_err(|_| {
+        format!("{text:?} is neither a duration (90s, 30m, 1h, 7d) nor an RFC 3339 time")
+    })?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: the unit is s, m, h or d")),
+    };
+    chrono::Duration::try_seconds(n.saturating_mul(seconds))
+        .map(|back| chrono::Utc::now() - back)
+        .ok_or_else(|| format!("{text:?} is too far back"))
 }
 
 /// The settings `migrate` uses: the database's. Its help lists only these.
@@ -58,12 +95,17 @@ fn command() -> clap::Command {
     let mut cmd = Cli::command();
     // Global arguments reach the subcommands when the command is built.
     cmd.build();
-    cmd.mut_subcommand("migrate", |m| {
-        m.mut_args(|a| {
-            let used = MIGRATE_USES.contains(&a.get_id().as_str()) || a.get_id() == "help";
-            if used { a } else { a.hide(true) }
-        })
-    })
+    for name in ["migrate", "audit"] {
+        cmd = cmd.mut_subcommand(name, |m| {
+            m.mut_args(|a| {
+                let id = a.get_id().as_str();
+                let used =
+                    MIGRATE_USES.contains(&id) || ["help", "since", "limit", "json"].contains(&id);
+                if used { a } else { a.hide(true) }
+            })
+        });
+    }
+    cmd
 }
 
 fn main() {
@@ -169,6 +211,9 @@ fn env_file_argument() -> Option<PathBuf> {
 async fn run(command: Command, config: Config, tools: ToolSelection) -> i32 {
     let result = match command {
         Command::Migrate => startup::open_store(&config).await.map(|_| ()),
+        Command::Audit { since, limit, json } => {
+            startup::print_audit(&config, since, limit, json).await
+        }
         Command::Serve => {
             let shutdown = CancellationToken::new();
             spawn_signal_handler(shutdown.clone());
@@ -180,6 +225,7 @@ async fn run(command: Command, config: Config, tools: ToolSelection) -> i32 {
             async {
                 let service = built?;
                 startup::serve_metrics(&config, &service).await?;
+                startup::prepare_audit(&config, &service).await?;
                 match &config.http {
                     Some(http) => startup::serve_http(service, &tools, http, shutdown).await,
                     None => startup::serve_stdio(service, &tools, shutdown).await,

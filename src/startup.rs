@@ -8,9 +8,9 @@ use rmcp::ServiceExt;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-use crate::better_auth::StoreError;
 use crate::better_auth::credentials::secret::{SecretError, check_secret};
 use crate::better_auth::{AuthService, Secrets, random_alphanumeric};
+use crate::better_auth::{AuthStore, StoreError};
 use crate::config::Config;
 use crate::mcp::{AuthServer, ToolSelection, stdio};
 use crate::store::{DatabaseUrl, Store};
@@ -31,6 +31,8 @@ pub enum StartupError {
     JwksUrl(#[from] crate::jwks_url::JwksUrlError),
     #[error("MCP transport: {0}")]
     Transport(String),
+    #[error("cannot write the output: {0}")]
+    Output(String),
     #[error(transparent)]
     Metrics(#[from] crate::exporter::ExporterError),
 }
@@ -70,6 +72,93 @@ pub async fn serve_metrics(
 ) -> Result<(), StartupError> {
     if let Some(addr) = config.metrics_addr {
         crate::exporter::start(addr, service.store().clone()).await?;
+    }
+    Ok(())
+}
+
+/// With AUDIT_LOG=true: the audit table made where missing and its old rows deleted
+/// before the first call is served, then hourly while the server runs.
+pub async fn prepare_audit(
+    config: &Config,
+    service: &AuthService<Store>,
+) -> Result<(), StartupError> {
+    if !config.auth.audit.enabled {
+        return Ok(());
+    }
+    let store = service.store().clone();
+    store.prepare_audit().await?;
+    let Some(retention) = config.audit_retention else {
+        return Ok(());
+    };
+    trim_audit(&store, retention).await;
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+        hourly.tick().await;
+        loop {
+            hourly.tick().await;
+            trim_audit(&store, retention).await;
+        }
+    });
+    Ok(())
+}
+
+/// Deletes the audit rows older than `retention`; a failure is logged (the next hour
+/// tries again).
+async fn trim_audit(store: &Store, retention: std::time::Duration) {
+    let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();
+    match store.delete_audit_before(before).await {
+        Ok(0) => {}
+        Ok(deleted) => tracing::info!(deleted, "audit rows past their retention deleted"),
+        Err(e) => tracing::warn!("audit rows past their retention not deleted: {e}"),
+    }
+}
+
+/// `better-auth-mcp audit`: the audit rows since `since`, oldest first (at most `limit`),
+/// on stdout, one per line: tab-separated columns, or JSON objects with `json`.
+pub async fn print_audit(
+    config: &Config,
+    since: chrono::DateTime<chrono::Utc>,
+    limit: u32,
+    json: bool,
+) -> Result<(), StartupError> {
+    let store = open_store(config).await?;
+    let rows = store.list_audit(since, limit).await?;
+    let mut out = std::io::stdout().lock();
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    for row in &rows {
+        let line = if json {
+            serde_json::json!({
+                "id": row.id,
+                "createdAt": row.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "action": row.action,
+                "actorId": row.actor_id,
+                "targetUserId": row.target_user_id,
+                "ipAddress": row.ip_address,
+                "outcome": row.outcome,
+                "payload": serde_json::from_str::<serde_json::Value>(&row.payload)
+                    .unwrap_or(serde_json::Value::Null),
+            })
+            .to_string()
+        } else {
+            format!(
+                "{}\t{}\t{}\tactor={}\ttarget={}\tip={}\t{}",
+                row.created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                row.action,
+                row.outcome,
+                dash(&row.actor_id),
+                dash(&row.target_user_id),
+                dash(&row.ip_address),
+                row.payload
+            )
+        };
+        writeln!(out, "{line}").map_err(|e| StartupError::Output(e.to_string()))?;
+    }
+    if rows.len() as u64 == u64::from(limit) {
+        tracing::info!(
+            limit,
+            "more rows than --limit: the oldest shown; pass a later --since or a larger --limit"
+        );
     }
     Ok(())
 }

@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::ports::{
-    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, Ban, JwkLookup, Lockout, ManagedUser,
-    Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
-    TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, Ban, JwkLookup, Lockout,
+    ManagedUser, Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing,
+    StoreError, TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 
 const NO_ORGANIZATIONS: StoreError = StoreError::PluginNotEnabled("organization");
@@ -39,6 +39,7 @@ struct Rows {
     api_keys: Vec<(String, ApiKeyRow)>,
     /// The organization plugin's rows, once its tables exist.
     organizations: Option<OrganizationRows>,
+    audit: Vec<AuditEntry>,
 }
 
 #[derive(Default)]
@@ -54,6 +55,11 @@ struct OrganizationRows {
 impl MemoryStore {
     fn rows(&self) -> std::sync::MutexGuard<'_, Rows> {
         self.rows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The audit rows written, in order.
+    pub fn audit_rows(&self) -> Vec<AuditEntry> {
+        self.rows().audit.clone()
     }
 
     pub fn user_count(&self) -> usize {
@@ -150,11 +156,13 @@ impl AuthStore for MemoryStore {
         &self,
         new: &NewUser,
         session: Option<&NewSession>,
+        audit: Option<&AuditEntry>,
     ) -> Result<(User, Option<Session>), StoreError> {
         let mut rows = self.rows();
         if rows.users.iter().any(|u| u.email == new.user.email) {
             return Err(StoreError::EmailTaken);
         }
+        rows.audit.extend(audit.cloned());
         rows.users.push(new.user.clone());
         rows.passwords
             .insert(new.user.id.clone(), new.password_hash.clone());
@@ -166,8 +174,11 @@ impl AuthStore for MemoryStore {
         &self,
         user_id: &str,
         session: &NewSession,
+        audit: Option<&AuditEntry>,
     ) -> Result<Session, StoreError> {
-        Ok(insert_session(&mut self.rows(), user_id, session))
+        let mut rows = self.rows();
+        rows.audit.extend(audit.cloned());
+        Ok(insert_session(&mut rows, user_id, session))
     }
 
     async fn find_session(&self, token: &str) -> Result<Option<(Session, User)>, StoreError> {
@@ -199,8 +210,10 @@ impl AuthStore for MemoryStore {
         session_id: &str,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError> {
         let mut rows = self.rows();
+        rows.audit.extend(audit.cloned());
         if let Some(s) = rows.sessions.iter_mut().find(|s| s.id == session_id) {
             s.expires_at = expires_at;
             s.updated_at = now;
@@ -208,11 +221,24 @@ impl AuthStore for MemoryStore {
         Ok(())
     }
 
-    async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
+    async fn delete_session(
+        &self,
+        token: &str,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StoreError> {
         let mut rows = self.rows();
-        let before = rows.sessions.len();
+        let user = rows
+            .sessions
+            .iter()
+            .find(|s| s.token == token)
+            .map(|s| s.user_id.clone());
+        if let Some(mut entry) = audit.cloned() {
+            entry.actor_id = entry.actor_id.or(user.clone());
+            entry.target_user_id = entry.target_user_id.or(user.clone());
+            rows.audit.push(entry);
+        }
         rows.sessions.retain(|s| s.token != token);
-        Ok(rows.sessions.len() < before)
+        Ok(user.is_some())
     }
 
     async fn update_password(
@@ -361,16 +387,26 @@ impl AuthStore for MemoryStore {
         Ok(decision)
     }
 
-    async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
+    async fn delete_api_key(
+        &self,
+        id: &str,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StoreError> {
         let mut rows = self.rows();
+        rows.audit.extend(audit.cloned());
         let before = rows.api_keys.len();
         rows.api_keys.retain(|(_, r)| r.id != id);
         Ok(rows.api_keys.len() < before)
     }
 
-    async fn create_api_key(&self, key: &NewApiKey) -> Result<String, StoreError> {
-        self.rows()
-            .api_keys
+    async fn create_api_key(
+        &self,
+        key: &NewApiKey,
+        audit: Option<&AuditEntry>,
+    ) -> Result<String, StoreError> {
+        let mut rows = self.rows();
+        rows.audit.extend(audit.cloned());
+        rows.api_keys
             .push((key.stored_key.clone(), key.row.clone()));
         Ok(key.row.id.clone())
     }
@@ -439,15 +475,24 @@ impl AuthStore for MemoryStore {
         _user_id: &str,
         _update: &AdminUpdate,
         _now: DateTime<Utc>,
+        _audit: Option<&AuditEntry>,
     ) -> Result<Option<ManagedUser>, StoreError> {
         Err(NO_ADMIN)
     }
 
-    async fn delete_user_sessions(&self, _user_id: &str) -> Result<u64, StoreError> {
+    async fn delete_user_sessions(
+        &self,
+        _user_id: &str,
+        _audit: Option<&AuditEntry>,
+    ) -> Result<u64, StoreError> {
         Err(NO_ADMIN)
     }
 
-    async fn remove_user(&self, _user_id: &str) -> Result<bool, StoreError> {
+    async fn remove_user(
+        &self,
+        _user_id: &str,
+        _audit: Option<&AuditEntry>,
+    ) -> Result<bool, StoreError> {
         Err(NO_ADMIN)
     }
 
@@ -464,5 +509,41 @@ impl AuthStore for MemoryStore {
             None => rows.rate_limits.remove(key),
         };
         Ok(verdict)
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.rows().audit.push(entry.clone());
+        Ok(())
+    }
+
+    async fn delete_audit_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut rows = self.rows();
+        let n = rows.audit.len();
+        rows.audit.retain(|e| e.created_at >= before);
+        Ok((n - rows.audit.len()) as u64)
+    }
+
+    async fn list_audit(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(self
+            .rows()
+            .audit
+            .iter()
+            .filter(|e| e.created_at >= since)
+            .take(limit as usize)
+            .map(|e| AuditRow {
+                id: e.id.clone(),
+                created_at: e.created_at,
+                action: e.action.to_owned(),
+                actor_id: e.actor_id.clone(),
+                target_user_id: e.target_user_id.clone(),
+                ip_address: e.ip_address.clone(),
+                outcome: e.outcome.clone(),
+                payload: e.payload.clone(),
+            })
+            .collect())
     }
 }

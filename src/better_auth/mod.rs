@@ -12,6 +12,7 @@
 //! - [`password`], [`rate_limit`], [`model`] (email, name), [`organizations`] (the
 //!   organization plugin's roles and hasPermission): the rules they name.
 
+pub mod audit;
 pub mod credentials;
 mod error;
 pub mod flows;

@@ -8,6 +8,8 @@ use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 
+pub use super::audit::{AuditEntry, AuditRow};
+
 /// A row of Better Auth's `user` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -453,12 +455,14 @@ impl StoreError {
 /// The persistence the auth domain needs.
 pub trait AuthStore: Send + Sync + 'static {
     /// Writes the user, its credential account and its first session (when there is one:
-    /// none while the email awaits verification) in one transaction. Returns them as
-    /// stored (ids the database made, with UUID ids).
+    /// none while the email awaits verification) in one transaction, with the audit row
+    /// (whose actor and target become the user's id as stored). Returns them as stored
+    /// (ids the database made, with UUID ids).
     fn create_user_with_password(
         &self,
         new: &NewUser,
         session: Option<&NewSession>,
+        audit: Option<&AuditEntry>,
     ) -> impl Future<Output = Result<(User, Option<Session>), StoreError>> + Send;
 
     /// `user` as this store would have stored it, without storing it: the kind of id the
@@ -466,10 +470,13 @@ pub trait AuthStore: Send + Sync + 'static {
     /// whether a user was stored.
     fn as_stored(&self, user: User) -> User;
 
+    /// Writes a session, and the audit row with it (in one statement or transaction, as
+    /// every `audit` below).
     fn create_session(
         &self,
         user_id: &str,
         session: &NewSession,
+        audit: Option<&AuditEntry>,
     ) -> impl Future<Output = Result<Session, StoreError>> + Send;
 
     /// A session by its token, with its user.
@@ -491,10 +498,16 @@ pub trait AuthStore: Send + Sync + 'static {
         session_id: &str,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        audit: Option<&AuditEntry>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Deletes the session with this token; false if there was none.
-    fn delete_session(&self, token: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes the session with this token; false if there was none. The audit row's
+    /// actor and target, when it has none, are the session's user.
+    fn delete_session(
+        &self,
+        token: &str,
+        audit: Option<&AuditEntry>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Replaces the password hash of a user's credential account.
     fn update_password(
@@ -589,12 +602,18 @@ pub trait AuthStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<T, StoreError>> + Send;
 
     /// Deletes the key; false if there was none.
-    fn delete_api_key(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn delete_api_key(
+        &self,
+        id: &str,
+        audit: Option<&AuditEntry>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Stores a new key; returns its id as stored (the database's, with UUID ids).
+    /// Stores a new key; returns its id as stored (the database's, with UUID ids), which
+    /// the audit row's payload gets as `keyId`.
     fn create_api_key(
         &self,
         key: &NewApiKey,
+        audit: Option<&AuditEntry>,
     ) -> impl Future<Output = Result<String, StoreError>> + Send;
 
     /// The keys of a user (or organization), newest first, at most 100 (the plugin's
@@ -658,17 +677,23 @@ pub trait AuthStore: Send + Sync + 'static {
         user_id: &str,
         update: &AdminUpdate,
         now: DateTime<Utc>,
+        audit: Option<&AuditEntry>,
     ) -> impl Future<Output = Result<Option<ManagedUser>, StoreError>> + Send;
 
     /// Deletes every session of the user (Better Auth's deleteUserSessions); how many.
     fn delete_user_sessions(
         &self,
         user_id: &str,
+        audit: Option<&AuditEntry>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Better Auth's deleteUser, in one transaction: the user's sessions, accounts, and
     /// the user (rows of plugins' tables go by their foreign keys). False: no such user.
-    fn remove_user(&self, user_id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn remove_user(
+        &self,
+        user_id: &str,
+        audit: Option<&AuditEntry>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Reads the `rateLimit` bucket of `key`, lets `rule` decide, and stores what it
     /// returns, in one transaction holding the row: concurrent processes see each other.
@@ -679,6 +704,25 @@ pub trait AuthStore: Send + Sync + 'static {
         new_id: &str,
         rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T) + Send + 'static,
     ) -> impl Future<Output = Result<T, StoreError>> + Send;
+
+    /// Writes an audit row of an event that wrote nothing else (a refusal, a read).
+    fn record_audit(
+        &self,
+        entry: &AuditEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the audit rows older than `before` (retention); how many.
+    fn delete_audit_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The audit rows since `since`, oldest first, at most `limit`.
+    fn list_audit(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditRow>, StoreError>> + Send;
 }
 
 #[cfg(test)]

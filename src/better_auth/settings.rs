@@ -36,6 +36,8 @@ pub struct AuthSettings {
     pub organization_roles: OrganizationRoles,
     /// Who may call the admin toolset over HTTP, as the admin plugin's options say.
     pub admin: AdminPolicy,
+    /// AUDIT_LOG: whether auth events and admin calls are recorded.
+    pub audit: super::audit::AuditPolicy,
 }
 
 /// The admin plugin's `adminRoles` and `adminUserIds`: a caller with one of the roles, or
@@ -74,6 +76,7 @@ impl Default for AuthSettings {
             api_keys: ApiKeyPolicy::default(),
             organization_roles: OrganizationRoles::default(),
             admin: AdminPolicy::default(),
+            audit: Default::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::better_auth::audit::AuditPolicy;
 use crate::better_auth::organizations::OrganizationRoles;
 use crate::better_auth::settings::{AdminPolicy, ApiKeyPolicy};
 use crate::better_auth::{
@@ -39,6 +40,8 @@ pub struct Config {
     pub http: Option<HttpSettings>,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (either transport).
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// AUDIT_LOG_RETENTION_DAYS: audit rows older than this are deleted (None: kept).
+    pub audit_retention: Option<Duration>,
 }
 
 /// Which database, and how it is reached.
@@ -314,11 +317,16 @@ impl Config {
                 },
                 organization_roles,
                 admin: admin_policy(&s.admin_roles, &s.admin_user_ids),
+                audit: AuditPolicy {
+                    enabled: s.audit_log,
+                },
             },
             jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
             jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),
             http,
             metrics_addr: s.metrics_addr,
+            audit_retention: (s.audit_log_retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(s.audit_log_retention_days) * 86_400)),
         })
     }
 }

@@ -261,6 +261,16 @@ pub struct Settings {
           default_value_t = 86_400_000,
           value_parser = clap::value_parser!(u32).range(1..=2_147_483_647), global = true)]
     pub api_key_rate_limit_time_window_ms: u32,
+    /// Record every auth event and admin call in the table better_auth_mcp_audit_log
+    /// (created when missing); `better-auth-mcp audit` prints its recent rows.
+    #[arg(long, env = "AUDIT_LOG", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true, global = true)]
+    pub audit_log: bool,
+    /// Days audit rows are kept (0: for good); older ones are deleted at start and hourly.
+    #[arg(long, env = "AUDIT_LOG_RETENTION_DAYS", value_name = "DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(0..=36_500), global = true)]
+    pub audit_log_retention_days: u32,
     /// Throttle sign_up and sign_in per email, across processes, in Better Auth's
     /// rateLimit table.
     #[arg(long, env = "RATE_LIMIT_ENABLED", value_name = "BOOL", num_args = 0..=1,

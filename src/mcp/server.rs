@@ -258,10 +258,12 @@ impl<S: AuthStore> AuthServer<S> {
     async fn refresh_token(
         &self,
         Parameters(Args(args)): Parameters<Args<SessionArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<RefreshResult>, String> {
         let args = args.map_err(invalid_arguments)?;
+        let from = CallContext::of(&context).client;
         self.auth
-            .refresh_token(strip_bearer(&args.session_token))
+            .refresh_token(strip_bearer(&args.session_token), from)
             .await
             .map(|r| Json(r.into()))
             .map_err(tool_error)
@@ -284,10 +286,12 @@ impl<S: AuthStore> AuthServer<S> {
     async fn sign_out(
         &self,
         Parameters(Args(args)): Parameters<Args<SessionArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<SignOutResult>, String> {
         let args = args.map_err(invalid_arguments)?;
+        let from = CallContext::of(&context).client;
         self.auth
-            .sign_out(strip_bearer(&args.session_token))
+            .sign_out(strip_bearer(&args.session_token), from)
             .await
             .map(|()| Json(SignOutResult { signed_out: true }))
             .map_err(tool_error)
@@ -313,10 +317,12 @@ impl<S: AuthStore> AuthServer<S> {
     async fn create_api_key(
         &self,
         Parameters(Args(args)): Parameters<Args<CreateApiKeyArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<CreatedApiKeyResult>, String> {
         let (session_token, request) = args.map_err(invalid_arguments)?.into_request();
+        let from = CallContext::of(&context).client;
         self.auth
-            .create_api_key(strip_bearer(&session_token), request)
+            .create_api_key(strip_bearer(&session_token), request, from)
             .await
             .map(|created| {
                 Json(CreatedApiKeyResult {
@@ -396,10 +402,12 @@ impl<S: AuthStore> AuthServer<S> {
     async fn revoke_api_key(
         &self,
         Parameters(Args(args)): Parameters<Args<RevokeApiKeyArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<RevokeApiKeyResult>, String> {
         let args = args.map_err(invalid_arguments)?;
+        let from = CallContext::of(&context).client;
         self.auth
-            .revoke_api_key(strip_bearer(&args.session_token), &args.key_id)
+            .revoke_api_key(strip_bearer(&args.session_token), &args.key_id, from)
             .await
             .map(|()| Json(RevokeApiKeyResult { revoked: true }))
             .map_err(tool_error)
@@ -457,7 +465,7 @@ impl<S: AuthStore> AuthServer<S> {
             .map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .list_users(self.administrator(&context), &query)
+            .list_users(self.administrator(&context), &query, context.client)
             .await
             .map(|page| Json(page.into()))
             .map_err(tool_error)
@@ -487,7 +495,7 @@ impl<S: AuthStore> AuthServer<S> {
             .map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .ban_user(self.administrator(&context), &user_id, ban)
+            .ban_user(self.administrator(&context), &user_id, ban, context.client)
             .await
             .map(|user| Json(ManagedUserResult { user: user.into() }))
             .map_err(tool_error)
@@ -513,7 +521,7 @@ impl<S: AuthStore> AuthServer<S> {
         let args = args.map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .unban_user(self.administrator(&context), &args.user_id)
+            .unban_user(self.administrator(&context), &args.user_id, context.client)
             .await
             .map(|user| Json(ManagedUserResult { user: user.into() }))
             .map_err(tool_error)
@@ -542,7 +550,7 @@ impl<S: AuthStore> AuthServer<S> {
             .map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .set_role(self.administrator(&context), &user_id, role)
+            .set_role(self.administrator(&context), &user_id, role, context.client)
             .await
             .map(|user| Json(ManagedUserResult { user: user.into() }))
             .map_err(tool_error)
@@ -569,7 +577,7 @@ impl<S: AuthStore> AuthServer<S> {
         let args = args.map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .revoke_user_sessions(self.administrator(&context), &args.user_id)
+            .revoke_user_sessions(self.administrator(&context), &args.user_id, context.client)
             .await
             .map(|revoked| Json(RevokeUserSessionsResult { revoked }))
             .map_err(tool_error)
@@ -596,7 +604,7 @@ impl<S: AuthStore> AuthServer<S> {
         let args = args.map_err(invalid_arguments)?;
         let context = CallContext::of(&context);
         self.auth
-            .remove_user(self.administrator(&context), &args.user_id)
+            .remove_user(self.administrator(&context), &args.user_id, context.client)
             .await
             .map(|()| Json(RemoveUserResult { removed: true }))
             .map_err(tool_error)

@@ -12,6 +12,7 @@ mod url;
 
 use chrono::{DateTime, Utc};
 
+use crate::better_auth::audit::{AuditEntry, AuditRow};
 use crate::better_auth::ports::{
     AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, ManagedUser, Membership, NewApiKey,
     NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
@@ -86,6 +87,12 @@ impl Store {
         }
     }
 
+    /// Makes the audit log's table (`better_auth_mcp_audit_log`) where it is missing: the
+    /// server's own table, made when it starts with AUDIT_LOG=true.
+    pub async fn prepare_audit(&self) -> Result<(), StoreError> {
+        on_backend!(self, s => s.prepare_audit().await)
+    }
+
     /// Whether the database answers, migrated (for a load balancer's readiness probe).
     pub async fn check_ready(&self) -> Result<(), StoreError> {
         on_backend!(self, s => s.check_ready().await)
@@ -113,14 +120,17 @@ macro_rules! port_methods {
     ($then:ident) => {
         $then! {
             users::create_with_password => fn create_user_with_password[](new: &NewUser,
-                session: Option<&NewSession>) -> (User, Option<Session>);
-            sessions::create => fn create_session[](user_id: &str, session: &NewSession) -> Session;
+                session: Option<&NewSession>, audit: Option<&AuditEntry>)
+                -> (User, Option<Session>);
+            sessions::create => fn create_session[](user_id: &str, session: &NewSession,
+                audit: Option<&AuditEntry>) -> Session;
             sessions::find => fn find_session[](token: &str) -> Option<(Session, User)>;
             sessions::find_with_user => fn find_user_with_session[](user_id: &str, session_id: &str)
                 -> Option<(User, Option<Session>)>;
             sessions::extend => fn extend_session[](session_id: &str, expires_at: DateTime<Utc>,
-                now: DateTime<Utc>) -> ();
-            sessions::delete => fn delete_session[](token: &str) -> bool;
+                now: DateTime<Utc>, audit: Option<&AuditEntry>) -> ();
+            sessions::delete => fn delete_session[](token: &str, audit: Option<&AuditEntry>)
+                -> bool;
             users::update_password => fn update_password[](user_id: &str, password_hash: &str,
                 now: DateTime<Utc>) -> ();
             jwks::find => fn find_jwk[](kid: &str) -> JwkLookup;
@@ -140,8 +150,9 @@ macro_rules! port_methods {
             api_keys::find_by_id => fn find_api_key_by_id[](id: &str) -> Option<ApiKeyRow>;
             api_keys::use_key => fn use_api_key[T: Send + 'static](stored_key: &str,
                 rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static) -> T;
-            api_keys::delete => fn delete_api_key[](id: &str) -> bool;
-            api_keys::create => fn create_api_key[](key: &NewApiKey) -> String;
+            api_keys::delete => fn delete_api_key[](id: &str, audit: Option<&AuditEntry>) -> bool;
+            api_keys::create => fn create_api_key[](key: &NewApiKey, audit: Option<&AuditEntry>)
+                -> String;
             api_keys::list => fn list_api_keys[](reference_id: &str) -> Vec<ApiKeyRow>;
             organizations::memberships => fn find_memberships[](user_id: &str) -> Vec<Membership>;
             organizations::roles => fn find_organization_roles[](organization_id: &str)
@@ -154,12 +165,16 @@ macro_rules! port_methods {
             admin::find => fn find_managed_user[](user_id: &str) -> Option<ManagedUser>;
             admin::list => fn list_users[](query: &UserQuery) -> UserPage;
             admin::update => fn update_managed_user[](user_id: &str, update: &AdminUpdate,
-                now: DateTime<Utc>) -> Option<ManagedUser>;
-            admin::delete_sessions => fn delete_user_sessions[](user_id: &str) -> u64;
-            admin::remove => fn remove_user[](user_id: &str) -> bool;
+                now: DateTime<Utc>, audit: Option<&AuditEntry>) -> Option<ManagedUser>;
+            admin::delete_sessions => fn delete_user_sessions[](user_id: &str,
+                audit: Option<&AuditEntry>) -> u64;
+            admin::remove => fn remove_user[](user_id: &str, audit: Option<&AuditEntry>) -> bool;
             rate_limits::update => fn update_rate_limit[T: Send + 'static](key: &str, new_id: &str,
                 rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T)
                     + Send + 'static) -> T;
+            audit::record => fn record_audit[](entry: &AuditEntry) -> ();
+            audit::delete_before => fn delete_audit_before[](before: DateTime<Utc>) -> u64;
+            audit::list => fn list_audit[](since: DateTime<Utc>, limit: u32) -> Vec<AuditRow>;
         }
     };
 }

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 /// The models whose tables SQL names: Better Auth's and the plugins' ones this server
-/// reads, and its own bookkeeping table (never made plural).
+/// reads, and its own tables (never made plural, nor recased).
 const MODELS: &[&str] = &[
     "user",
     "session",
@@ -23,7 +23,7 @@ const MODELS: &[&str] = &[
     "member",
     "organizationRole",
 ];
-const BOOKKEEPING: &str = "better_auth_mcp_migrations";
+const OWN_TABLES: &[&str] = &["better_auth_mcp_migrations", "better_auth_mcp_audit_log"];
 
 /// Column casing of a schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +104,7 @@ pub fn snake_case(name: &str) -> String {
 impl Naming {
     /// The table of a model, unqualified: `user`, `users`, `two_factor`, `two_factors`.
     pub fn table(&self, model: &str) -> String {
-        if model == BOOKKEEPING {
+        if OWN_TABLES.contains(&model) {
             return model.to_owned();
         }
         let name = match self.table_names {
@@ -141,7 +141,7 @@ impl Naming {
                 return out;
             };
             let name = &after[..close];
-            if name == BOOKKEEPING || MODELS.contains(&name) {
+            if OWN_TABLES.contains(&name) || MODELS.contains(&name) {
                 out.push_str(&self.qualified(name));
             } else {
                 let _ = write!(out, "{}", quote(&self.column(name)));

@@ -8,6 +8,7 @@ mod support;
 
 mod admin;
 mod api_keys;
+mod audit;
 mod bench_smoke;
 mod cli;
 mod e2e;

@@ -87,7 +87,7 @@ async fn a_created_user_is_found_by_email_and_id_with_its_password(backend: Back
     let store = &opened.store;
     let new = new_user("found@example.com");
     let (created, session) = store
-        .create_user_with_password(&new, Some(&new_session()))
+        .create_user_with_password(&new, Some(&new_session()), None)
         .await
         .unwrap();
     assert_eq!(created, new.user);
@@ -113,12 +113,12 @@ async fn a_taken_email_is_reported_as_such_and_writes_nothing(backend: Backend) 
     let opened = open(backend).await;
     let store = &opened.store;
     store
-        .create_user_with_password(&new_user("twice@example.com"), Some(&new_session()))
+        .create_user_with_password(&new_user("twice@example.com"), Some(&new_session()), None)
         .await
         .unwrap();
     let second = new_user("twice@example.com");
     let err = store
-        .create_user_with_password(&second, Some(&new_session()))
+        .create_user_with_password(&second, Some(&new_session()), None)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::EmailTaken), "{err:?}");
@@ -149,7 +149,7 @@ async fn migrating_twice_changes_nothing(backend: Backend) {
     let store = &opened.store;
     // A user awaiting email verification is written without a session.
     let (_, session) = store
-        .create_user_with_password(&new_user("kept@example.com"), None)
+        .create_user_with_password(&new_user("kept@example.com"), None, None)
         .await
         .unwrap();
     assert!(session.is_none());
@@ -168,12 +168,12 @@ async fn sessions_are_found_extended_and_deleted(backend: Backend) {
     let store = &opened.store;
     let new = new_user("sessions@example.com");
     let (user, first) = store
-        .create_user_with_password(&new, Some(&new_session()))
+        .create_user_with_password(&new, Some(&new_session()), None)
         .await
         .unwrap();
     let first = first.expect("a session was asked for");
     let second = store
-        .create_session(&user.id, &new_session())
+        .create_session(&user.id, &new_session(), None)
         .await
         .unwrap();
     let (found, owner) = store.find_session(&second.token).await.unwrap().unwrap();
@@ -186,7 +186,7 @@ async fn sessions_are_found_extended_and_deleted(backend: Backend) {
     assert_eq!((u, s), (user.clone(), Some(first.clone())));
     let later = found.expires_at + chrono::Duration::days(1);
     store
-        .extend_session(&second.id, later, Utc::now().trunc_subsecs(3))
+        .extend_session(&second.id, later, Utc::now().trunc_subsecs(3), None)
         .await
         .unwrap();
     assert_eq!(
@@ -199,8 +199,8 @@ async fn sessions_are_found_extended_and_deleted(backend: Backend) {
             .expires_at,
         later
     );
-    assert!(store.delete_session(&first.token).await.unwrap());
-    assert!(!store.delete_session(&first.token).await.unwrap());
+    assert!(store.delete_session(&first.token, None).await.unwrap());
+    assert!(!store.delete_session(&first.token, None).await.unwrap());
     let (_, gone) = store
         .find_user_with_session(&user.id, &first.id)
         .await

@@ -24,6 +24,16 @@ pub enum SecondFactor {
     BackupCode(String),
 }
 
+impl SecondFactor {
+    /// Which kind of code it is (never the code).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Totp(_) => "totp",
+            Self::BackupCode(_) => "backupCode",
+        }
+    }
+}
+
 impl std::fmt::Debug for SecondFactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -3,11 +3,14 @@
 //! revokeUserSessions, removeUser, with the same writes in the same order, and who may
 //! call them: the operator (stdio), or a caller the plugin's `hasPermission` would let in.
 //!
-//! The audit log (`AUDIT_LOG`, not built yet) would record each call here, once it is
-//! decided: actor, target user, outcome.
+//! The audit log (`AUDIT_LOG`) records each call, allowed or not: the caller, the user
+//! acted on, the outcome; an allowed call's row is written with its write.
+
+use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::super::audit::Audit;
 use super::super::credentials::jwt::AccessClaims;
 use super::super::ports::{AdminUpdate, ManagedUser, UserPage, UserQuery};
 use super::super::settings::AdminPolicy;
@@ -84,6 +87,25 @@ pub struct BanRequest {
 }
 
 impl<S: AuthStore> AuthService<S> {
+    /// The audit row of an admin call: its caller (none for the operator) and the user it
+    /// is about.
+    fn admin_audit(
+        &self,
+        action: &'static str,
+        who: Administrator<'_>,
+        user_id: Option<&str>,
+        from: Option<IpAddr>,
+    ) -> Audit {
+        let mut audit = self.audit(action, from);
+        if let Administrator::Caller(claims) = who {
+            audit.actor(Some(&claims.sub));
+        }
+        if let Some(user_id) = user_id {
+            audit.target(user_id);
+        }
+        audit
+    }
+
     /// The id of who calls, once allowed (None: the operator), or FORBIDDEN.
     async fn administrator(&self, who: Administrator<'_>) -> Result<Option<String>, AuthError> {
         match who {
@@ -116,9 +138,21 @@ impl<S: AuthStore> AuthService<S> {
         &self,
         who: Administrator<'_>,
         query: &UserQuery,
+        from: Option<IpAddr>,
     ) -> Result<UserPage, AuthError> {
-        self.administrator(who).await?;
-        Ok(self.store.list_users(query).await?)
+        let mut audit = self.admin_audit("list_users", who, None, from);
+        if let Some((_, _, value)) = &query.search {
+            audit.text("searchValue", value);
+        }
+        audit
+            .detail("limit", query.limit)
+            .detail("offset", query.offset);
+        let result = async {
+            self.administrator(who).await?;
+            Ok(self.store.list_users(query).await?)
+        }
+        .await;
+        self.audited(&audit, result).await
     }
 
     /// banUser: the user (not the caller) is banned (`banned`, `banReason` or "No reason",
@@ -129,23 +163,34 @@ impl<S: AuthStore> AuthService<S> {
         who: Administrator<'_>,
         user_id: &str,
         ban: BanRequest,
+        from: Option<IpAddr>,
     ) -> Result<ManagedUser, AuthError> {
-        let actor = self.administrator(who).await?;
-        self.managed_user(user_id).await?;
-        if actor.as_deref() == Some(user_id) {
-            return Err(CANNOT_BAN_YOURSELF);
+        let mut audit = self.admin_audit("ban_user", who, Some(user_id), from);
+        let reason = ban
+            .reason
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| DEFAULT_BAN_REASON.to_owned());
+        audit.text("banReason", &reason);
+        if let Some(secs) = ban.expires_in {
+            audit.detail("banExpiresIn", secs);
         }
-        let now = Utc::now();
-        let update = AdminUpdate::Ban {
-            reason: ban
-                .reason
-                .filter(|r| !r.is_empty())
-                .unwrap_or_else(|| DEFAULT_BAN_REASON.to_owned()),
-            expires: ban_end(now, ban.expires_in),
-        };
-        let user = self.update(user_id, &update, now).await?;
-        self.store.delete_user_sessions(user_id).await?;
-        Ok(user)
+        let result = async {
+            let actor = self.administrator(who).await?;
+            self.managed_user(user_id).await?;
+            if actor.as_deref() == Some(user_id) {
+                return Err(CANNOT_BAN_YOURSELF);
+            }
+            let now = Utc::now();
+            let update = AdminUpdate::Ban {
+                reason,
+                expires: ban_end(now, ban.expires_in),
+            };
+            let user = self.update(user_id, &update, now, &audit).await?;
+            self.store.delete_user_sessions(user_id, None).await?;
+            Ok(user)
+        }
+        .await;
+        self.audited(&audit, result).await
     }
 
     /// unbanUser: `banned` false, `banReason` and `banExpires` null, `updatedAt`.
@@ -153,10 +198,17 @@ impl<S: AuthStore> AuthService<S> {
         &self,
         who: Administrator<'_>,
         user_id: &str,
+        from: Option<IpAddr>,
     ) -> Result<ManagedUser, AuthError> {
-        self.administrator(who).await?;
-        self.managed_user(user_id).await?;
-        self.update(user_id, &AdminUpdate::Unban, Utc::now()).await
+        let audit = self.admin_audit("unban_user", who, Some(user_id), from);
+        let result = async {
+            self.administrator(who).await?;
+            self.managed_user(user_id).await?;
+            self.update(user_id, &AdminUpdate::Unban, Utc::now(), &audit)
+                .await
+        }
+        .await;
+        self.audited(&audit, result).await
     }
 
     /// setRole: the role column as given (several roles joined with commas, as the plugin
@@ -166,11 +218,18 @@ impl<S: AuthStore> AuthService<S> {
         who: Administrator<'_>,
         user_id: &str,
         role: String,
+        from: Option<IpAddr>,
     ) -> Result<ManagedUser, AuthError> {
-        self.administrator(who).await?;
-        self.managed_user(user_id).await?;
-        self.update(user_id, &AdminUpdate::Role(role), Utc::now())
-            .await
+        let mut audit = self.admin_audit("set_role", who, Some(user_id), from);
+        audit.text("role", &role);
+        let result = async {
+            self.administrator(who).await?;
+            self.managed_user(user_id).await?;
+            self.update(user_id, &AdminUpdate::Role(role), Utc::now(), &audit)
+                .await
+        }
+        .await;
+        self.audited(&audit, result).await
     }
 
     /// revokeUserSessions: every session of the user is deleted; how many were.
@@ -178,10 +237,19 @@ impl<S: AuthStore> AuthService<S> {
         &self,
         who: Administrator<'_>,
         user_id: &str,
+        from: Option<IpAddr>,
     ) -> Result<u64, AuthError> {
-        self.administrator(who).await?;
-        self.managed_user(user_id).await?;
-        Ok(self.store.delete_user_sessions(user_id).await?)
+        let audit = self.admin_audit("revoke_user_sessions", who, Some(user_id), from);
+        let result = async {
+            self.administrator(who).await?;
+            self.managed_user(user_id).await?;
+            Ok(self
+                .store
+                .delete_user_sessions(user_id, audit.success().as_ref())
+                .await?)
+        }
+        .await;
+        self.audited(&audit, result).await
     }
 
     /// removeUser: not the caller; the user's sessions, then (deleteUser) their sessions,
@@ -190,27 +258,39 @@ impl<S: AuthStore> AuthService<S> {
         &self,
         who: Administrator<'_>,
         user_id: &str,
+        from: Option<IpAddr>,
     ) -> Result<(), AuthError> {
-        let actor = self.administrator(who).await?;
-        if actor.as_deref() == Some(user_id) {
-            return Err(CANNOT_REMOVE_YOURSELF);
+        let audit = self.admin_audit("remove_user", who, Some(user_id), from);
+        let result = async {
+            let actor = self.administrator(who).await?;
+            if actor.as_deref() == Some(user_id) {
+                return Err(CANNOT_REMOVE_YOURSELF);
+            }
+            self.managed_user(user_id).await?;
+            if self
+                .store
+                .remove_user(user_id, audit.success().as_ref())
+                .await?
+            {
+                Ok(())
+            } else {
+                Err(USER_NOT_FOUND)
+            }
         }
-        self.managed_user(user_id).await?;
-        if self.store.remove_user(user_id).await? {
-            Ok(())
-        } else {
-            Err(USER_NOT_FOUND)
-        }
+        .await;
+        self.audited(&audit, result).await
     }
 
+    /// The user's row updated, with the call's audit row.
     async fn update(
         &self,
         user_id: &str,
         update: &AdminUpdate,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<ManagedUser, AuthError> {
         self.store
-            .update_managed_user(user_id, update, now)
+            .update_managed_user(user_id, update, now, audit.success().as_ref())
             .await?
             .ok_or(USER_NOT_FOUND)
     }

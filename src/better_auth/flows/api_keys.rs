@@ -2,8 +2,11 @@
 //! do with one, the plugin's `verifyApiKey`), and a user's keys over their session
 //! (create, list, revoke, as the plugin's routes do).
 
+use std::net::IpAddr;
+
 use chrono::Duration;
 
+use super::super::audit::Audit;
 use super::super::credentials::api_key::{
     self, Claim, MAX_EXPIRES_IN_DAYS, MAX_NAME_LENGTH, MAX_PREFIX_LENGTH, MIN_EXPIRES_IN_DAYS,
     START_LENGTH,
@@ -112,6 +115,26 @@ impl<S: AuthStore> AuthService<S> {
         &self,
         session_credential: &str,
         request: CreateApiKey,
+        from: Option<IpAddr>,
+    ) -> Result<CreatedApiKey, AuthError> {
+        let mut audit = self.audit("create_api_key", from);
+        if let Some(name) = &request.name {
+            audit.text("name", name);
+        }
+        if let Some(secs) = request.expires_in {
+            audit.detail("expiresIn", secs);
+        }
+        let result = self
+            .create_key(session_credential, request, &mut audit)
+            .await;
+        self.audited(&audit, result).await
+    }
+
+    async fn create_key(
+        &self,
+        session_credential: &str,
+        request: CreateApiKey,
+        audit: &mut Audit,
     ) -> Result<CreatedApiKey, AuthError> {
         // The plugin's body validation comes first.
         if request.prefix.as_deref().is_some_and(|p| {
@@ -132,6 +155,7 @@ impl<S: AuthStore> AuthService<S> {
             ));
         }
         let (_, user) = self.living_session(session_credential.trim()).await?;
+        audit.user(&user.id);
         let policy = &self.settings.api_keys;
         let metadata = match request.metadata {
             None | Some(serde_json::Value::Null) => None,
@@ -213,7 +237,10 @@ impl<S: AuthStore> AuthService<S> {
             stored_key: api_key::stored_key(&key, policy.hashing),
             row: row.clone(),
         };
-        row.id = self.store.create_api_key(&new).await?;
+        row.id = self
+            .store
+            .create_api_key(&new, audit.success().as_ref())
+            .await?;
         tracing::info!(key_id = %row.id, user_id = %row.reference_id, "an API key was created");
         Ok(CreatedApiKey { key, row })
     }
@@ -233,11 +260,29 @@ impl<S: AuthStore> AuthService<S> {
         &self,
         session_credential: &str,
         key_id: &str,
+        from: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let mut audit = self.audit("revoke_api_key", from);
+        audit.text("keyId", key_id);
+        let result = self
+            .revoke_key(session_credential, key_id, &mut audit)
+            .await;
+        self.audited(&audit, result).await
+    }
+
+    async fn revoke_key(
+        &self,
+        session_credential: &str,
+        key_id: &str,
+        audit: &mut Audit,
     ) -> Result<(), AuthError> {
         let (_, user) = self.living_session(session_credential.trim()).await?;
+        audit.user(&user.id);
         match self.store.find_api_key_by_id(key_id).await? {
             Some(row) if row.reference_id == user.id => {
-                self.store.delete_api_key(&row.id).await?;
+                self.store
+                    .delete_api_key(&row.id, audit.success().as_ref())
+                    .await?;
                 tracing::info!(key_id = %row.id, user_id = %user.id, "an API key was revoked");
                 Ok(())
             }

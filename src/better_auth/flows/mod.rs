@@ -97,7 +97,10 @@ mod tests {
         let access = up.access.as_ref().unwrap();
         assert_eq!(auth.get_user(&access.token).await.unwrap(), up.user);
         assert_eq!(auth.get_user(&access.session.token).await.unwrap(), up.user);
-        let refreshed = auth.refresh_token(&access.session.token).await.unwrap();
+        let refreshed = auth
+            .refresh_token(&access.session.token, None)
+            .await
+            .unwrap();
         assert_eq!(
             auth.verify(&refreshed.token)
                 .await
@@ -107,14 +110,14 @@ mod tests {
                 .as_deref(),
             Some(access.session.id.as_str())
         );
-        auth.sign_out(&access.session.token).await.unwrap();
+        auth.sign_out(&access.session.token, None).await.unwrap();
         assert_eq!(code(auth.get_user(&access.token).await), "INVALID_TOKEN");
         assert_eq!(
-            code(auth.refresh_token(&access.session.token).await),
+            code(auth.refresh_token(&access.session.token, None).await),
             "INVALID_TOKEN"
         );
         // Signing out again succeeds, as Better Auth's signOut does.
-        assert_eq!(code(auth.sign_out(&access.session.token).await), "OK");
+        assert_eq!(code(auth.sign_out(&access.session.token, None).await), "OK");
         // Access tokens are checked statelessly: valid until they expire.
         assert!(auth.verify(&access.token).await.is_ok());
         let other = auth
@@ -155,7 +158,7 @@ mod tests {
             "no session for a banned user"
         );
         assert_eq!(
-            code(auth.refresh_token(&access.session.token).await),
+            code(auth.refresh_token(&access.session.token, None).await),
             "BANNED_USER"
         );
         assert_eq!(
@@ -333,6 +336,70 @@ mod tests {
         attempt(backup("ccccc-33333")).await.unwrap();
         let lockout = auth.store.two_factor(user_id).unwrap().lockout.unwrap();
         assert_eq!(lockout, Lockout::default());
+    }
+
+    #[tokio::test]
+    async fn with_the_audit_log_on_each_event_has_one_row_saying_who_and_how_it_ended() {
+        let auth = service(|s| s.audit.enabled = true);
+        let password = "password-never-audited";
+        let up = auth
+            .sign_up(SignUp::new("kim@example.com", password))
+            .await
+            .unwrap();
+        let id = up.user.id.clone();
+        let session = up.access.unwrap().session.token;
+        let _ = auth
+            .sign_in(SignIn::new("kim@example.com", "wrong-password"))
+            .await;
+        let _ = auth
+            .sign_in(SignIn::new("nobody@example.com", password))
+            .await;
+        auth.sign_in(SignIn::new("kim@example.com", password))
+            .await
+            .unwrap();
+        auth.refresh_token(&session, None).await.unwrap();
+        auth.sign_out(&session, Some("10.1.2.3".parse().unwrap()))
+            .await
+            .unwrap();
+        let _ = auth.refresh_token(&session, None).await;
+        let rows = auth.store.audit_rows();
+        let seen: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.action,
+                    r.outcome.as_str(),
+                    r.actor_id.as_deref(),
+                    r.target_user_id.as_deref(),
+                )
+            })
+            .collect();
+        let me = Some(id.as_str());
+        assert_eq!(
+            seen,
+            [
+                ("sign_up", "success", me, me),
+                ("sign_in", "INVALID_EMAIL_OR_PASSWORD", None, me),
+                ("sign_in", "INVALID_EMAIL_OR_PASSWORD", None, None),
+                ("sign_in", "success", me, me),
+                ("refresh_token", "success", me, me),
+                ("sign_out", "success", me, me),
+                ("refresh_token", "INVALID_TOKEN", None, None),
+            ]
+        );
+        assert_eq!(rows[5].ip_address.as_deref(), Some("10.1.2.3"));
+        for row in &rows {
+            let text = format!("{row:?}");
+            assert!(
+                !text.contains(password) && !text.contains(&session),
+                "{text}"
+            );
+        }
+        let off = service(|_| {});
+        off.sign_up(SignUp::new("lee@example.com", password))
+            .await
+            .unwrap();
+        assert!(off.store.audit_rows().is_empty(), "off by default");
     }
 
     #[tokio::test]

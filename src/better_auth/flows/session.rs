@@ -1,9 +1,12 @@
 //! A Better Auth session's life after sign-in: who may have one (verification, bans),
 //! the session a session credential names, refresh_token (with `updateAge`), sign_out.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 
 use super::super::AuthService;
+use super::super::audit::Audit;
 use super::super::credentials::jwt::MAX_TOKEN_BYTES;
 use super::super::credentials::session_token::session_token;
 use super::super::credentials::{CredentialShape, shape_of};
@@ -20,8 +23,25 @@ pub struct Refreshed {
 impl<S: AuthStore> AuthService<S> {
     /// A new access token for a living session; the session is extended as Better
     /// Auth's `updateAge` does (once a day at most, to now + `expiresIn`).
-    pub async fn refresh_token(&self, session_credential: &str) -> Result<Refreshed, AuthError> {
+    pub async fn refresh_token(
+        &self,
+        session_credential: &str,
+        from: Option<IpAddr>,
+    ) -> Result<Refreshed, AuthError> {
+        let mut audit = self.audit("refresh_token", from);
+        let result = self.refresh(session_credential, &mut audit).await;
+        self.audited(&audit, result).await
+    }
+
+    async fn refresh(
+        &self,
+        session_credential: &str,
+        audit: &mut Audit,
+    ) -> Result<Refreshed, AuthError> {
         let (session, user) = self.living_session(session_credential.trim()).await?;
+        audit
+            .user(&user.id)
+            .detail("sessionId", session.id.as_str());
         // A banned (or, when it is required, unverified) user's session is not extended,
         // nor does it get new access tokens.
         self.may_have_a_session(&user).await?;
@@ -31,7 +51,7 @@ impl<S: AuthStore> AuthService<S> {
         let update_age = chrono::Duration::from_std(sessions.update_age).unwrap_or_default();
         if session.expires_at - expires_in + update_age <= now {
             self.store
-                .extend_session(&session.id, now + expires_in, now)
+                .extend_session(&session.id, now + expires_in, now, audit.success().as_ref())
                 .await?;
         }
         let issued = self
@@ -46,14 +66,27 @@ impl<S: AuthStore> AuthService<S> {
     /// Ends a session: its row is deleted, so refresh_token and get_user with it (or with
     /// an access token issued for it) fail from now on. A session already gone is signed
     /// out too, as Better Auth's signOut answers success for it.
-    pub async fn sign_out(&self, session_credential: &str) -> Result<(), AuthError> {
-        let token = self.session_token_of(session_credential.trim())?;
-        if self.store.delete_session(&token).await? {
-            tracing::info!("session signed out");
-        } else {
-            tracing::debug!("sign_out of a session that is already gone");
+    pub async fn sign_out(
+        &self,
+        session_credential: &str,
+        from: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let audit = self.audit("sign_out", from);
+        let result = async {
+            let token = self.session_token_of(session_credential.trim())?;
+            if self
+                .store
+                .delete_session(&token, audit.success().as_ref())
+                .await?
+            {
+                tracing::info!("session signed out");
+            } else {
+                tracing::debug!("sign_out of a session that is already gone");
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.audited(&audit, result).await
     }
 
     /// Better Auth's rules for who may have a session, in its order: with

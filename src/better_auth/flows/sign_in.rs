@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::super::audit::Audit;
 use super::super::service::now_ms;
 use super::super::{
     Admission, AuthError, AuthService, AuthStore, Authenticated, Email, Password, RateLimitScope,
@@ -43,6 +44,20 @@ impl<S: AuthStore> AuthService<S> {
     /// and opens a session. An unknown email and a wrong password cost the same (one
     /// hash) and fail the same way.
     pub async fn sign_in(&self, request: SignIn) -> Result<Authenticated, AuthError> {
+        let mut audit = self.audit("sign_in", request.from);
+        audit.text("email", request.email.trim());
+        if let Some(second) = &request.second_factor {
+            audit.detail("secondFactor", second.kind());
+        }
+        let result = self.sign_in_audited(request, &mut audit).await;
+        self.audited(&audit, result).await
+    }
+
+    async fn sign_in_audited(
+        &self,
+        request: SignIn,
+        audit: &mut Audit,
+    ) -> Result<Authenticated, AuthError> {
         let password = Password::parse_existing(request.password, &self.settings.password_policy)?;
         let admission = self.hasher.admit()?;
         self.throttle_address(request.from, SIGN_IN_PATH).await?;
@@ -64,6 +79,11 @@ impl<S: AuthStore> AuthService<S> {
             Some(found) => (Some(found.user), found.password_hash),
             None => (None, None),
         };
+        // A failed attempt on a known user is theirs to see; the actor is known only once
+        // the password checked out.
+        if let Some(user) = &user {
+            audit.target(&user.id);
+        }
         tracing::debug!("checking a password");
         let check = self
             .hasher
@@ -77,6 +97,7 @@ impl<S: AuthStore> AuthService<S> {
             }
         };
         // Only after the password checked out: to anyone else these reveal nothing.
+        audit.user(&user.id);
         let standing = self.may_have_a_session(&user).await?;
         if standing.two_factor_enabled {
             self.check_second_factor(&user, request.second_factor)
@@ -87,7 +108,11 @@ impl<S: AuthStore> AuthService<S> {
         }
         let session = self
             .store
-            .create_session(&user.id, &self.new_session(now_ms()))
+            .create_session(
+                &user.id,
+                &self.new_session(now_ms()),
+                audit.success().as_ref(),
+            )
             .await?;
         tracing::info!(user_id = %user.id, "user signed in");
         self.authenticated(user, session)

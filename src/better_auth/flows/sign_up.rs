@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::super::audit::Audit;
 use super::super::service::now_ms;
 use super::super::{
     AuthError, AuthService, AuthStore, Authenticated, Email, NewUser, Password, RateLimitScope,
@@ -40,7 +41,23 @@ impl SignUp {
 impl<S: AuthStore> AuthService<S> {
     /// Creates a user with an email/password credential and a session, and signs them in.
     pub async fn sign_up(&self, request: SignUp) -> Result<Authenticated, AuthError> {
-        let email = Email::parse(&request.email)?;
+        let mut audit = self.audit("sign_up", request.from);
+        let email = Email::parse(&request.email);
+        audit.text(
+            "email",
+            email.as_ref().map_or(request.email.trim(), |e| e.as_str()),
+        );
+        let result = self.sign_up_audited(email, request, &audit).await;
+        self.audited(&audit, result).await
+    }
+
+    async fn sign_up_audited(
+        &self,
+        email: Result<Email, AuthError>,
+        request: SignUp,
+        audit: &Audit,
+    ) -> Result<Authenticated, AuthError> {
+        let email = email?;
         let password = Password::parse_new(request.password, &self.settings.password_policy)?;
         let name = UserName::parse(request.name.as_deref())?;
         // Admitted first, so a flood is refused before it costs a database round trip.
@@ -73,9 +90,15 @@ impl<S: AuthStore> AuthService<S> {
         // With verification required, the user gets no session until the email is verified.
         let verification = self.settings.require_email_verification;
         let session = (!verification).then(|| self.new_session(now));
+        // The new user acts and is acted on (the store writes the id as stored).
+        let entry = audit.success().map(|mut e| {
+            e.actor_id = Some(new_user.user.id.clone());
+            e.target_user_id = Some(new_user.user.id.clone());
+            e
+        });
         let created = self
             .store
-            .create_user_with_password(&new_user, session.as_ref())
+            .create_user_with_password(&new_user, session.as_ref(), entry.as_ref())
             .await;
         let (user, session) = match created {
             // As Better Auth while sign-ups await verification: a taken email is not
@@ -83,6 +106,11 @@ impl<S: AuthStore> AuthService<S> {
             // hashed all the same, so it costs what a sign-up costs).
             Err(StoreError::EmailTaken) if verification => {
                 tracing::info!("sign-up of a taken email answered as a new one");
+                // The row says what happened, which the answer does not.
+                let mut taken = self.audit("sign_up", request.from);
+                taken.text("email", email.as_str());
+                let refused: Result<(), _> = Err(AuthError::from(StoreError::EmailTaken));
+                let _ = self.audited(&taken, refused).await;
                 let user = self.store.as_stored(new_user.user);
                 return Ok(Authenticated { user, access: None });
             }

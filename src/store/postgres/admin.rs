@@ -4,12 +4,13 @@
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::PgStore;
+use super::audit::{self, Alongside};
 use super::errors::db_error;
 use crate::better_auth::ports::{
-    AdminUpdate, ManagedUser, SearchField, StoreError, UserPage, UserQuery,
+    AdminUpdate, AuditEntry, ManagedUser, SearchField, StoreError, UserPage, UserQuery,
 };
 use crate::store::rows::{self, MANAGED_USER_COLUMNS};
 
@@ -92,72 +93,67 @@ pub(super) async fn update(
     user_id: &str,
     update: &AdminUpdate,
     now: DateTime<Utc>,
+    entry: Option<&AuditEntry>,
 ) -> Result<Option<ManagedUser>, StoreError> {
     require_columns(store).await?;
     if !store.possible_id(user_id).await? {
         return Ok(None);
     }
-    let returning = format!(r#"where u."id" = $1::{{ID}} returning {MANAGED_USER_COLUMNS}"#);
-    let client = store.client().await?;
-    let write = |set: &str| store.sql(&format!(r#"update "user" u set {set} {returning}"#));
-    let row = match update {
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> =
+        vec![(&user_id, Type::TEXT), (&now, Type::TIMESTAMPTZ)];
+    let set = match update {
         AdminUpdate::Ban { reason, expires } => {
-            let sql =
-                write(r#""banned" = true, "banReason" = $3, "banExpires" = $4, "updatedAt" = $2"#);
-            client
-                .query_typed_opt(
-                    &sql,
-                    &[
-                        (&user_id, Type::TEXT),
-                        (&now, Type::TIMESTAMPTZ),
-                        (reason, Type::TEXT),
-                        (expires, Type::TIMESTAMPTZ),
-                    ],
-                )
-                .await
+            params.extend([
+                (reason as &(dyn ToSql + Sync), Type::TEXT),
+                (expires, Type::TIMESTAMPTZ),
+            ]);
+            r#""banned" = true, "banReason" = $3, "banExpires" = $4, "updatedAt" = $2"#
         }
         AdminUpdate::Unban => {
-            let sql = write(
-                r#""banned" = false, "banReason" = null, "banExpires" = null, "updatedAt" = $2"#,
-            );
-            client
-                .query_typed_opt(&sql, &[(&user_id, Type::TEXT), (&now, Type::TIMESTAMPTZ)])
-                .await
+            r#""banned" = false, "banReason" = null, "banExpires" = null, "updatedAt" = $2"#
         }
         AdminUpdate::Role(role) => {
-            let sql = write(r#""role" = $3, "updatedAt" = $2"#);
-            client
-                .query_typed_opt(
-                    &sql,
-                    &[
-                        (&user_id, Type::TEXT),
-                        (&now, Type::TIMESTAMPTZ),
-                        (role, Type::TEXT),
-                    ],
-                )
-                .await
+            params.push((role, Type::TEXT));
+            r#""role" = $3, "updatedAt" = $2"#
         }
-    }
-    .map_err(db_error)?;
-    row.map(|r| rows::managed_user(&r, 0))
+    };
+    let sql = format!(
+        r#"update "user" u set {set} where u."id" = $1::{{ID}} returning {MANAGED_USER_COLUMNS}"#
+    );
+    let written = store
+        .write(&sql, params, entry.map(|e| (e, Alongside::IF_WRITTEN)))
+        .await?;
+    written
+        .first()
+        .map(|r| rows::managed_user(r, 0))
         .transpose()
         .map_err(db_error)
 }
 
-pub(super) async fn delete_sessions(store: &PgStore, user_id: &str) -> Result<u64, StoreError> {
+pub(super) async fn delete_sessions(
+    store: &PgStore,
+    user_id: &str,
+    entry: Option<&AuditEntry>,
+) -> Result<u64, StoreError> {
     require_columns(store).await?;
     if !store.possible_id(user_id).await? {
         return Ok(0);
     }
-    store
-        .execute(
-            r#"delete from "session" where "userId" = $1::{ID}"#,
-            &[(&user_id, Type::TEXT)],
+    let deleted = store
+        .write(
+            r#"delete from "session" where "userId" = $1::{ID} returning 1"#,
+            vec![(&user_id, Type::TEXT)],
+            entry.map(|e| (e, Alongside::ALWAYS)),
         )
-        .await
+        .await?;
+    Ok(deleted.len() as u64)
 }
 
-pub(super) async fn remove(store: &PgStore, user_id: &str) -> Result<bool, StoreError> {
+pub(super) async fn remove(
+    store: &PgStore,
+    user_id: &str,
+    entry: Option<&AuditEntry>,
+) -> Result<bool, StoreError> {
     require_columns(store).await?;
     if !store.possible_id(user_id).await? {
         return Ok(false);
@@ -179,6 +175,9 @@ pub(super) async fn remove(store: &PgStore, user_id: &str) -> Result<bool, Store
         )
         .await
         .map_err(db_error)?;
+    if let Some(entry) = entry.filter(|_| removed > 0) {
+        audit::insert(store, &*tx, entry).await?;
+    }
     tx.commit().await.map_err(db_error)?;
     Ok(removed > 0)
 }

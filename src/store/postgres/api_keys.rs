@@ -10,8 +10,11 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::PgStore;
+use super::audit::Alongside;
 use super::errors::db_error;
-use crate::better_auth::ports::{ApiKeyRow, ApiKeyUsage, ApiKeyWrite, NewApiKey, StoreError};
+use crate::better_auth::ports::{
+    ApiKeyRow, ApiKeyUsage, ApiKeyWrite, AuditEntry, NewApiKey, StoreError,
+};
 
 const PLUGIN: &str = "api-key";
 
@@ -153,7 +156,7 @@ const SWAP_USAGE: &str = concat!(
     set_usage!(),
     r#" and xmin = cast($7::text as xid) returning cast(xmin as text)"#
 );
-const DELETE: &str = r#"delete from "apikey" where "id" = $1::{ID}"#;
+const DELETE: &str = r#"delete from "apikey" where "id" = $1::{ID} returning 1"#;
 /// The key's row and its version, to decide a use from (locked: to write it in the same
 /// transaction, unguarded).
 const FIND_FOR_USE: &str = r#"select {COLUMNS}, cast(k.xmin as text) from "apikey" k
@@ -322,25 +325,41 @@ pub(super) async fn use_key<T>(
     Ok(decision)
 }
 
-pub(super) async fn delete(store: &PgStore, id: &str) -> Result<bool, StoreError> {
+pub(super) async fn delete(
+    store: &PgStore,
+    id: &str,
+    entry: Option<&AuditEntry>,
+) -> Result<bool, StoreError> {
     require_table(store).await?;
     if !store.possible_id(id).await? {
         return Ok(false);
     }
-    let n = store.execute(DELETE, &[(&id, Type::TEXT)]).await?;
-    Ok(n > 0)
+    let deleted = store
+        .write(
+            DELETE,
+            vec![(&id, Type::TEXT)],
+            entry.map(|e| (e, Alongside::IF_WRITTEN)),
+        )
+        .await?;
+    Ok(!deleted.is_empty())
 }
 
-pub(super) async fn create(store: &PgStore, new: &NewApiKey) -> Result<String, StoreError> {
+pub(super) async fn create(
+    store: &PgStore,
+    new: &NewApiKey,
+    entry: Option<&AuditEntry>,
+) -> Result<String, StoreError> {
     require_table(store).await?;
     let k = &new.row;
-    // A write: never repeated on a lost connection (read_opt would), or a key could be
-    // stored twice.
-    let client = store.client().await?;
-    let row = client
-        .query_typed_opt(
-            &store.sql(
-                r#"insert into "apikey" ("id", "configId", "name", "start", "referenceId", "prefix",
+    // A write (never repeated on a lost connection, or a key could be stored twice); the
+    // audit row's payload gets the id as stored.
+    let how = Alongside {
+        payload: "jsonb_build_object('keyId', (select * from w limit 1))",
+        ..Alongside::ALWAYS
+    };
+    let row = store
+        .write(
+            r#"insert into "apikey" ("id", "configId", "name", "start", "referenceId", "prefix",
                  "key", "refillInterval", "refillAmount", "lastRefillAt", "enabled",
                  "rateLimitEnabled", "rateLimitTimeWindow", "rateLimitMax", "requestCount",
                  "remaining", "lastRequest", "expiresAt", "createdAt", "updatedAt",
@@ -348,8 +367,7 @@ pub(super) async fn create(store: &PgStore, new: &NewApiKey) -> Result<String, S
                values ({NEW_ID}, $2, $3, $4, $5, $6, $7, $8::int8, $9::int8, $10, $11, $12,
                  $13::int8, $14::int8, $15::int8, $16::int8, $17, $18, $19, $20, $21, $22)
                returning cast("id" as text)"#,
-            ),
-            &[
+            vec![
                 (&k.id, Type::TEXT),
                 (&k.config_id, Type::TEXT),
                 (&k.name, Type::TEXT),
@@ -373,9 +391,11 @@ pub(super) async fn create(store: &PgStore, new: &NewApiKey) -> Result<String, S
                 (&k.permissions, Type::TEXT),
                 (&k.metadata, Type::TEXT),
             ],
+            entry.map(|e| (e, how)),
         )
-        .await
-        .map_err(db_error)?
+        .await?;
+    let row = row
+        .first()
         .ok_or_else(|| StoreError::other("api key insert returned no row"))?;
     row.try_get(0).map_err(db_error)
 }

@@ -8,6 +8,7 @@
 
 mod admin;
 mod api_keys;
+mod audit;
 mod errors;
 mod jwks;
 mod organizations;
@@ -33,9 +34,9 @@ use super::naming::{Naming, SchemaSettings};
 use super::rows::{self, Columns};
 use super::{PgUrl, by_table, port_methods};
 use crate::better_auth::ports::{
-    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, ManagedUser, Membership, NewApiKey,
-    NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
-    UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, JwkLookup, ManagedUser,
+    Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
+    TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 use crate::telemetry::{DbSystem, db_span};
 
@@ -203,6 +204,35 @@ impl PgStore {
         .await
     }
 
+    /// A write of one statement with RETURNING and, given one, its audit row in the same
+    /// statement ([`audit::with_row`]); the rows it returned. Not repeated on a lost
+    /// connection.
+    async fn write(
+        &self,
+        template: &str,
+        mut params: Vec<(&(dyn ToSql + Sync), Type)>,
+        audited: Option<(&AuditEntry, audit::Alongside)>,
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let statement = match audited {
+            Some((entry, how)) => {
+                let sql = audit::with_row(template, params.len(), how);
+                params.extend(audit::params(entry));
+                std::borrow::Cow::Owned(sql)
+            }
+            None => std::borrow::Cow::Borrowed(template),
+        };
+        async {
+            let client = self.client().await?;
+            client
+                .query_typed(&self.sql(&statement), &params)
+                .await
+                .map_err(db_error)
+        }
+        // (Named by the write, not by the CTE around it.)
+        .instrument(db_span(DbSystem::Postgresql, Some(template)))
+        .await
+    }
+
     /// A read of at most one row. A connection lost under it (Neon dropping it, a
     /// restart) is replaced once and the read repeated: reads can be, safely.
     async fn read_opt(
@@ -251,6 +281,11 @@ impl PgStore {
             })
             .await
             .map(|_| ())
+    }
+
+    /// Makes the audit log's table where it is missing (AUDIT_LOG).
+    pub async fn prepare_audit(&self) -> Result<(), StoreError> {
+        audit::prepare(self).await
     }
 
     /// The database answers a query, once migrated.

@@ -2,33 +2,41 @@
 //! or with their user, extended, deleted.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::PgStore;
+use super::audit::{self, Alongside};
 use super::errors::db_error;
-use crate::better_auth::ports::{NewSession, Session, StoreError, User};
+use crate::better_auth::ports::{AuditEntry, NewSession, Session, StoreError, User};
 use crate::store::rows::{self, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 
-/// Inserts a session row (in a transaction or not) and returns it as stored.
+/// Inserts a session row (in a transaction or not), with the audit row in the same
+/// statement, and returns it as stored.
 pub(super) async fn insert(
     store: &PgStore,
     client: &impl tokio_postgres::GenericClient,
     user_id: &str,
     s: &NewSession,
+    entry: Option<&AuditEntry>,
 ) -> Result<Session, StoreError> {
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+        (&s.id, Type::TEXT),
+        (&s.expires_at, Type::TIMESTAMPTZ),
+        (&s.token, Type::TEXT),
+        (&s.created_at, Type::TIMESTAMPTZ),
+        (&s.ip_address, Type::TEXT),
+        (&s.user_agent, Type::TEXT),
+        (&user_id, Type::TEXT),
+    ];
+    let sql = match entry {
+        Some(entry) => {
+            params.extend(audit::params(entry));
+            store.sql(&audit::with_row(rows::INSERT_SESSION, 7, Alongside::ALWAYS))
+        }
+        None => store.sql(rows::INSERT_SESSION),
+    };
     let row = client
-        .query_typed_opt(
-            &store.sql(rows::INSERT_SESSION),
-            &[
-                (&s.id, Type::TEXT),
-                (&s.expires_at, Type::TIMESTAMPTZ),
-                (&s.token, Type::TEXT),
-                (&s.created_at, Type::TIMESTAMPTZ),
-                (&s.ip_address, Type::TEXT),
-                (&s.user_agent, Type::TEXT),
-                (&user_id, Type::TEXT),
-            ],
-        )
+        .query_typed_opt(&sql, &params)
         .await
         .map_err(db_error)?
         .ok_or_else(|| StoreError::other("session insert returned no row"))?;
@@ -39,9 +47,10 @@ pub(super) async fn create(
     store: &PgStore,
     user_id: &str,
     session: &NewSession,
+    entry: Option<&AuditEntry>,
 ) -> Result<Session, StoreError> {
     let client = store.client().await?;
-    insert(store, &**client, user_id, session).await
+    insert(store, &**client, user_id, session, entry).await
 }
 
 pub(super) async fn find(
@@ -96,26 +105,37 @@ pub(super) async fn extend(
     session_id: &str,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
+    entry: Option<&AuditEntry>,
 ) -> Result<(), StoreError> {
+    const EXTEND: &str = r#"update "session" set "expiresAt" = $2, "updatedAt" = $3 where "id" = $1::{ID} returning 1"#;
     store
-        .execute(
-            r#"update "session" set "expiresAt" = $2, "updatedAt" = $3 where "id" = $1::{ID}"#,
-            &[
+        .write(
+            EXTEND,
+            vec![
                 (&session_id, Type::TEXT),
                 (&expires_at, Type::TIMESTAMPTZ),
                 (&now, Type::TIMESTAMPTZ),
             ],
+            entry.map(|e| (e, Alongside::ALWAYS)),
         )
         .await?;
     Ok(())
 }
 
-pub(super) async fn delete(store: &PgStore, token: &str) -> Result<bool, StoreError> {
+pub(super) async fn delete(
+    store: &PgStore,
+    token: &str,
+    entry: Option<&AuditEntry>,
+) -> Result<bool, StoreError> {
+    const DELETE: &str =
+        r#"delete from "session" where "token" = $1 returning cast("userId" as text)"#;
+    // The row's actor and target, unless it has them: the session's user.
+    let how = Alongside {
+        user: "(select * from w limit 1)",
+        ..Alongside::ALWAYS
+    };
     let deleted = store
-        .execute(
-            r#"delete from "session" where "token" = $1"#,
-            &[(&token, Type::TEXT)],
-        )
+        .write(DELETE, vec![(&token, Type::TEXT)], entry.map(|e| (e, how)))
         .await?;
-    Ok(deleted > 0)
+    Ok(!deleted.is_empty())
 }

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::types::Type;
 
 use super::errors::{db_error, insert_error};
-use super::{PgStore, json_timestamp, sessions};
+use super::{PgStore, audit, json_timestamp, sessions};
 use crate::better_auth::ports::{
-    Ban, NewSession, NewUser, Session, Standing, StoreError, User, UserWithPassword,
+    AuditEntry, Ban, NewSession, NewUser, Session, Standing, StoreError, User, UserWithPassword,
 };
 use crate::store::rows::{self, USER_COLUMNS, USER_WIDTH};
 
@@ -17,6 +17,7 @@ pub(super) async fn create_with_password(
     store: &PgStore,
     new: &NewUser,
     session: Option<&NewSession>,
+    entry: Option<&AuditEntry>,
 ) -> Result<(User, Option<Session>), StoreError> {
     let u = &new.user;
     let mut client = store.client().await?;
@@ -56,9 +57,17 @@ pub(super) async fn create_with_password(
     .await
     .map_err(insert_error)?;
     let session = match session {
-        Some(s) => Some(sessions::insert(store, &*tx, &user_id, s).await?),
+        Some(s) => Some(sessions::insert(store, &*tx, &user_id, s, None).await?),
         None => None,
     };
+    if let Some(entry) = entry {
+        let entry = AuditEntry {
+            actor_id: Some(user_id.clone()),
+            target_user_id: Some(user_id.clone()),
+            ..entry.clone()
+        };
+        audit::insert(store, &*tx, &entry).await?;
+    }
     tx.commit().await.map_err(db_error)?;
     let user = User {
         id: user_id,

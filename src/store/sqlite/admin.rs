@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 
-use super::SqliteStore;
 use super::errors::sql_error;
 use super::values::iso;
+use super::{SqliteStore, audit};
 use crate::better_auth::ports::{
-    AdminUpdate, ManagedUser, SearchField, StoreError, UserPage, UserQuery,
+    AdminUpdate, AuditEntry, ManagedUser, SearchField, StoreError, UserPage, UserQuery,
 };
 use crate::store::rows::{self, MANAGED_USER_COLUMNS};
 
@@ -122,7 +122,9 @@ pub(super) async fn update(
     user_id: &str,
     update: &AdminUpdate,
     now: DateTime<Utc>,
+    entry: Option<&AuditEntry>,
 ) -> Result<Option<ManagedUser>, StoreError> {
+    let entry = entry.cloned();
     require_columns(store)?;
     let id = user_id.to_owned();
     let (set, values): (&str, Vec<Value>) = match update {
@@ -160,26 +162,43 @@ pub(super) async fn update(
             } else {
                 None
             };
+            if let Some(entry) = entry.as_ref().filter(|_| user.is_some()) {
+                audit::insert(&tx, entry)?;
+            }
             tx.commit().map_err(sql_error)?;
             Ok(user)
         })
         .await
 }
 
-pub(super) async fn delete_sessions(store: &SqliteStore, user_id: &str) -> Result<u64, StoreError> {
-    require_columns(store)?;
-    let deleted = store
-        .execute(
-            r#"delete from "session" where "userId" = ?1"#,
-            vec![user_id.to_owned().into()],
-        )
-        .await?;
-    Ok(deleted as u64)
-}
-
-pub(super) async fn remove(store: &SqliteStore, user_id: &str) -> Result<bool, StoreError> {
+pub(super) async fn delete_sessions(
+    store: &SqliteStore,
+    user_id: &str,
+    entry: Option<&AuditEntry>,
+) -> Result<u64, StoreError> {
     require_columns(store)?;
     let id = user_id.to_owned();
+    audit::write_with(
+        store,
+        entry,
+        move |conn| {
+            conn.execute(r#"delete from "session" where "userId" = ?1"#, [id])
+                .map(|n| n as u64)
+                .map_err(sql_error)
+        },
+        |_, _| true,
+    )
+    .await
+}
+
+pub(super) async fn remove(
+    store: &SqliteStore,
+    user_id: &str,
+    entry: Option<&AuditEntry>,
+) -> Result<bool, StoreError> {
+    require_columns(store)?;
+    let id = user_id.to_owned();
+    let entry = entry.cloned();
     store
         .with_conn(move |conn| {
             let tx = conn
@@ -194,6 +213,9 @@ pub(super) async fn remove(store: &SqliteStore, user_id: &str) -> Result<bool, S
             let removed = tx
                 .execute(r#"delete from "user" where "id" = ?1"#, [&id])
                 .map_err(sql_error)?;
+            if let Some(entry) = entry.as_ref().filter(|_| removed > 0) {
+                audit::insert(&tx, entry)?;
+            }
             tx.commit().map_err(sql_error)?;
             Ok(removed > 0)
         })

@@ -4,10 +4,12 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::SqliteStore;
 use super::errors::sql_error;
 use super::values::{bool_at, iso, optional_date_at};
-use crate::better_auth::ports::{ApiKeyRow, ApiKeyUsage, ApiKeyWrite, NewApiKey, StoreError};
+use super::{SqliteStore, audit};
+use crate::better_auth::ports::{
+    ApiKeyRow, ApiKeyUsage, ApiKeyWrite, AuditEntry, NewApiKey, StoreError,
+};
 use crate::store::rows::Columns;
 
 /// The row's columns in [`api_key`]'s order.
@@ -148,24 +150,38 @@ pub(super) async fn use_key<T: Send + 'static>(
         .await
 }
 
-pub(super) async fn delete(store: &SqliteStore, id: &str) -> Result<bool, StoreError> {
+pub(super) async fn delete(
+    store: &SqliteStore,
+    id: &str,
+    entry: Option<&AuditEntry>,
+) -> Result<bool, StoreError> {
     let id = id.to_owned();
-    store
-        .with_conn(move |conn| {
+    audit::write_with(
+        store,
+        entry,
+        move |conn| {
             conn.prepare_cached(DELETE)
                 .map_err(sql_error)?
                 .execute([id])
                 .map(|n| n > 0)
                 .map_err(sql_error)
-        })
-        .await
+        },
+        |deleted, _| *deleted,
+    )
+    .await
 }
 
-pub(super) async fn create(store: &SqliteStore, new: &NewApiKey) -> Result<String, StoreError> {
+pub(super) async fn create(
+    store: &SqliteStore,
+    new: &NewApiKey,
+    entry: Option<&AuditEntry>,
+) -> Result<String, StoreError> {
     let k = new.row.clone();
     let stored_key = new.stored_key.clone();
-    store
-        .with_conn(move |conn| {
+    audit::write_with(
+        store,
+        entry,
+        move |conn| {
             conn.prepare_cached(
                 r#"insert into "apikey" ("id", "configId", "name", "start", "referenceId",
                      "prefix", "key", "refillInterval", "refillAmount", "lastRefillAt",
@@ -202,8 +218,13 @@ pub(super) async fn create(store: &SqliteStore, new: &NewApiKey) -> Result<Strin
             ])
             .map_err(sql_error)?;
             Ok(k.id)
-        })
-        .await
+        },
+        |id, entry| {
+            entry.add_detail("keyId", id.as_str());
+            true
+        },
+    )
+    .await
 }
 
 pub(super) async fn list(

@@ -6,6 +6,7 @@
 
 mod admin;
 mod api_keys;
+mod audit;
 mod errors;
 pub mod files;
 mod jwks;
@@ -30,9 +31,9 @@ use self::errors::sql_error;
 use super::migrate::{self, Migration, MigrationTx};
 use super::{by_table, port_methods, rows};
 use crate::better_auth::ports::{
-    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, ManagedUser, Membership, NewApiKey,
-    NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
-    UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, JwkLookup, ManagedUser,
+    Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
+    TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 use crate::telemetry::{DbSystem, db_operation, db_span, record_db_operation, traces_enabled};
 
@@ -156,6 +157,11 @@ impl SqliteStore {
                 .map_err(sql_error)
         })
         .await
+    }
+
+    /// Makes the audit log's table where it is missing (AUDIT_LOG).
+    pub async fn prepare_audit(&self) -> Result<(), StoreError> {
+        audit::prepare(self).await
     }
 
     /// The database file answers a query.

@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::SqliteStore;
 use super::errors::sql_error;
 use super::values::iso;
-use crate::better_auth::ports::{NewSession, Session, StoreError, User};
+use super::{SqliteStore, audit};
+use crate::better_auth::ports::{AuditEntry, NewSession, Session, StoreError, User};
 use crate::store::rows::{self, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS, USER_WIDTH};
 
 /// Inserts a session row (in a transaction or not) and returns it as stored.
@@ -44,12 +44,17 @@ pub(super) async fn create(
     store: &SqliteStore,
     user_id: &str,
     session: &NewSession,
+    entry: Option<&AuditEntry>,
 ) -> Result<Session, StoreError> {
     let user_id = user_id.to_owned();
     let session = session.clone();
-    store
-        .with_conn(move |conn| insert(conn, &user_id, &session))
-        .await
+    audit::write_with(
+        store,
+        entry,
+        move |conn| insert(conn, &user_id, &session),
+        |_, _| true,
+    )
+    .await
 }
 
 pub(super) async fn find(
@@ -107,26 +112,50 @@ pub(super) async fn extend(
     session_id: &str,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
+    entry: Option<&AuditEntry>,
 ) -> Result<(), StoreError> {
-    store
-        .execute(
-            r#"update "session" set "expiresAt" = ?2, "updatedAt" = ?3 where "id" = ?1"#,
-            vec![
-                session_id.to_owned().into(),
-                iso(&expires_at).into(),
-                iso(&now).into(),
-            ],
-        )
-        .await?;
+    let (id, expires_at, now) = (session_id.to_owned(), iso(&expires_at), iso(&now));
+    audit::write_with(
+        store,
+        entry,
+        move |conn| {
+            conn.prepare_cached(
+                r#"update "session" set "expiresAt" = ?2, "updatedAt" = ?3 where "id" = ?1"#,
+            )
+            .and_then(|mut s| s.execute(params![id, expires_at, now]))
+            .map_err(sql_error)
+        },
+        |_, _| true,
+    )
+    .await?;
     Ok(())
 }
 
-pub(super) async fn delete(store: &SqliteStore, token: &str) -> Result<bool, StoreError> {
-    let deleted = store
-        .execute(
-            r#"delete from "session" where "token" = ?1"#,
-            vec![token.to_owned().into()],
-        )
-        .await?;
-    Ok(deleted > 0)
+pub(super) async fn delete(
+    store: &SqliteStore,
+    token: &str,
+    entry: Option<&AuditEntry>,
+) -> Result<bool, StoreError> {
+    let token = token.to_owned();
+    let deleted = audit::write_with(
+        store,
+        entry,
+        move |conn| {
+            conn.prepare_cached(r#"delete from "session" where "token" = ?1 returning "userId""#)
+                .and_then(|mut s| {
+                    s.query_map([token], |r| r.get::<_, String>(0))?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(sql_error)
+        },
+        // The row's actor and target, unless it has them: the session's user.
+        |users: &Vec<String>, entry| {
+            let user = users.first().cloned();
+            entry.actor_id = entry.actor_id.take().or(user.clone());
+            entry.target_user_id = entry.target_user_id.take().or(user);
+            true
+        },
+    )
+    .await?;
+    Ok(!deleted.is_empty())
 }

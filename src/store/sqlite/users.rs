@@ -8,9 +8,9 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::errors::{sql_error, user_insert_error};
 use super::values::{bool_at, iso, optional_date_at};
-use super::{SqliteStore, sessions};
+use super::{SqliteStore, audit, sessions};
 use crate::better_auth::ports::{
-    Ban, NewSession, NewUser, Session, Standing, StoreError, User, UserWithPassword,
+    AuditEntry, Ban, NewSession, NewUser, Session, Standing, StoreError, User, UserWithPassword,
 };
 use crate::store::rows::{self, USER_COLUMNS, USER_WIDTH};
 
@@ -18,8 +18,10 @@ pub(super) async fn create_with_password(
     store: &SqliteStore,
     new: &NewUser,
     session: Option<&NewSession>,
+    entry: Option<&AuditEntry>,
 ) -> Result<(User, Option<Session>), StoreError> {
     let u = new.user.clone();
+    let entry = entry.cloned();
     let account_id = new.account_id.clone();
     let hash = new.password_hash.clone();
     let session = session.cloned();
@@ -50,6 +52,9 @@ pub(super) async fn create_with_password(
                 Some(s) => Some(sessions::insert(&tx, &u.id, s)?),
                 None => None,
             };
+            if let Some(entry) = &entry {
+                audit::insert(&tx, entry)?;
+            }
             tx.commit().map_err(sql_error)?;
             Ok((User { role, ..u }, session))
         })
