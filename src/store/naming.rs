@@ -240,5 +240,10 @@ mod tests {
             drizzle.render(r#"insert into "better_auth_mcp_migrations" ("appliedAt")"#),
             r#"insert into "neon_auth"."better_auth_mcp_migrations" ("applied_at")"#
         );
+        // This server's own tables keep their names; their columns follow the casing.
+        assert_eq!(
+            drizzle.render(r#"delete from "better_auth_mcp_audit_log" where "createdAt" < $1"#),
+            r#"delete from "neon_auth"."better_auth_mcp_audit_log" where "created_at" < $1"#
+        );
     }
 }

@@ -327,7 +327,8 @@ async fn over_http_only_an_administrator_may_and_nobody_bans_or_removes_themselv
         .with(
             "BETTER_AUTH_MCP_TOOLS",
             "list_users,ban_user,unban_user,set_role,revoke_user_sessions,remove_user",
-        );
+        )
+        .with("AUDIT_LOG", "true");
     let http = HttpServer::start_on(&env, port).await;
     let before = (admin_columns(&db, &target), sessions_of(&db, &target));
 
@@ -351,6 +352,19 @@ async fn over_http_only_an_administrator_may_and_nobody_bans_or_removes_themselv
         (admin_columns(&db, &target), sessions_of(&db, &target))
     );
     assert_eq!(admin_columns(&db, &plain_id), "user|false|<null>|<null>|f");
+    // Each refusal is in the audit log: the caller, from where, and FORBIDDEN.
+    let audited = db.sql(
+        r#"select "action", "outcome", "actorId", "ipAddress" from "better_auth_mcp_audit_log"
+           order by "action""#,
+    );
+    let mut audited: Vec<&str> = audited.lines().collect();
+    let mut refusals: Vec<String> = calls
+        .iter()
+        .map(|(tool, _)| format!("{tool}|FORBIDDEN|{plain_id}|127.0.0.1"))
+        .collect();
+    audited.sort_unstable();
+    refusals.sort_unstable();
+    assert_eq!(audited, refusals);
 
     // An administrator (one of whose roles is admin) may; but not ban or remove themselves.
     let listed = http_call(&http, &admin_token, "list_users", json!({}))

@@ -189,7 +189,9 @@ async fn on_postgres_each_event_has_its_row_with_no_secret_and_retention_trims_o
     }
     // Who did what: ann's own events are hers; the operator's admin calls have no actor.
     let of = |action: &str| {
-        let row = rows.iter().find(|r| r["action"] == action && r["outcome"] == "success");
+        let row = rows
+            .iter()
+            .find(|r| r["action"] == action && r["outcome"] == "success");
         row.unwrap().clone()
     };
     for action in ["sign_in", "refresh_token", "create_api_key", "sign_out"] {
