@@ -105,8 +105,10 @@ pub async fn prepare_audit(
 /// Deletes the audit rows older than `retention`; a failure is logged (the next hour
 /// tries again).
 async fn trim_audit(store: &Store, retention: std::time::Duration) {
-    let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();
-    match store.delete_audit_before(before).await {
+    let Ok(kept) = chrono::Duration::from_std(retention) else {
+        return;
+    };
+    match store.delete_audit_before(chrono::Utc::now() - kept).await {
         Ok(0) => {}
         Ok(deleted) => tracing::info!(deleted, "audit rows past their retention deleted"),
         Err(e) => tracing::warn!("audit rows past their retention not deleted: {e}"),

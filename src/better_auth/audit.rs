@@ -167,9 +167,19 @@ impl<S: AuthStore> AuthService<S> {
         audit: &Audit,
         result: Result<T, AuthError>,
     ) -> Result<T, AuthError> {
+        let handed = audit.handed.load(std::sync::atomic::Ordering::Relaxed);
         let entry = match &result {
-            Ok(_) if audit.handed.load(std::sync::atomic::Ordering::Relaxed) => None,
+            Ok(_) if handed => None,
             Ok(_) => audit.entry(SUCCESS),
+            // The database failed under or after the write that had the row: whether it
+            // happened is the row's to say (there, or not at all), not a second one's.
+            Err(AuthError::ServiceUnavailable { .. } | AuthError::Internal { .. }) if handed => {
+                tracing::warn!(
+                    action = audit.action,
+                    "the database failed during an audited call"
+                );
+                None
+            }
             Err(e) => audit.entry(e.code()),
         };
         if let Some(entry) = entry

@@ -393,10 +393,13 @@ impl AuthStore for MemoryStore {
         audit: Option<&AuditEntry>,
     ) -> Result<bool, StoreError> {
         let mut rows = self.rows();
-        rows.audit.extend(audit.cloned());
         let before = rows.api_keys.len();
         rows.api_keys.retain(|(_, r)| r.id != id);
-        Ok(rows.api_keys.len() < before)
+        let deleted = rows.api_keys.len() < before;
+        if deleted {
+            rows.audit.extend(audit.cloned());
+        }
+        Ok(deleted)
     }
 
     async fn create_api_key(

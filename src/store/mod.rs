@@ -24,6 +24,10 @@ pub use postgres::{PgStore, PoolSettings, PoolStatus};
 pub use sqlite::{SqliteStore, files as embedded_files};
 pub use url::{DatabaseUrl, PgUrl, SslMode, UrlError};
 
+/// What reading the audit log of a database without its table says.
+const NO_AUDIT_TABLE: &str = "the database has no audit log (better_auth_mcp_audit_log): the \
+                              server makes it when it starts with AUDIT_LOG=true";
+
 /// The store behind the auth service.
 #[derive(Clone)]
 pub enum Store {

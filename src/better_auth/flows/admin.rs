@@ -176,8 +176,10 @@ impl<S: AuthStore> AuthService<S> {
         }
         let result = async {
             let actor = self.administrator(who).await?;
-            self.managed_user(user_id).await?;
-            if actor.as_deref() == Some(user_id) {
+            // The row's own id: a UUID may be given in another case, for the same row.
+            let found = self.managed_user(user_id).await?;
+            audit.target(&found.user.id);
+            if actor.as_deref() == Some(found.user.id.as_str()) {
                 return Err(CANNOT_BAN_YOURSELF);
             }
             let now = Utc::now();
@@ -200,10 +202,11 @@ impl<S: AuthStore> AuthService<S> {
         user_id: &str,
         from: Option<IpAddr>,
     ) -> Result<ManagedUser, AuthError> {
-        let audit = self.admin_audit("unban_user", who, Some(user_id), from);
+        let mut audit = self.admin_audit("unban_user", who, Some(user_id), from);
         let result = async {
             self.administrator(who).await?;
-            self.managed_user(user_id).await?;
+            let found = self.managed_user(user_id).await?;
+            audit.target(&found.user.id);
             self.update(user_id, &AdminUpdate::Unban, Utc::now(), &audit)
                 .await
         }
@@ -224,7 +227,8 @@ impl<S: AuthStore> AuthService<S> {
         audit.text("role", &role);
         let result = async {
             self.administrator(who).await?;
-            self.managed_user(user_id).await?;
+            let found = self.managed_user(user_id).await?;
+            audit.target(&found.user.id);
             self.update(user_id, &AdminUpdate::Role(role), Utc::now(), &audit)
                 .await
         }
@@ -239,10 +243,11 @@ impl<S: AuthStore> AuthService<S> {
         user_id: &str,
         from: Option<IpAddr>,
     ) -> Result<u64, AuthError> {
-        let audit = self.admin_audit("revoke_user_sessions", who, Some(user_id), from);
+        let mut audit = self.admin_audit("revoke_user_sessions", who, Some(user_id), from);
         let result = async {
             self.administrator(who).await?;
-            self.managed_user(user_id).await?;
+            let found = self.managed_user(user_id).await?;
+            audit.target(&found.user.id);
             Ok(self
                 .store
                 .delete_user_sessions(user_id, audit.success().as_ref())
@@ -260,13 +265,18 @@ impl<S: AuthStore> AuthService<S> {
         user_id: &str,
         from: Option<IpAddr>,
     ) -> Result<(), AuthError> {
-        let audit = self.admin_audit("remove_user", who, Some(user_id), from);
+        let mut audit = self.admin_audit("remove_user", who, Some(user_id), from);
         let result = async {
             let actor = self.administrator(who).await?;
             if actor.as_deref() == Some(user_id) {
                 return Err(CANNOT_REMOVE_YOURSELF);
             }
-            self.managed_user(user_id).await?;
+            // (Again with the row's own id: a UUID in another case names the same row.)
+            let found = self.managed_user(user_id).await?;
+            audit.target(&found.user.id);
+            if actor.as_deref() == Some(found.user.id.as_str()) {
+                return Err(CANNOT_REMOVE_YOURSELF);
+            }
             if self
                 .store
                 .remove_user(user_id, audit.success().as_ref())

@@ -263,7 +263,6 @@ impl<S: AuthStore> AuthService<S> {
         from: Option<IpAddr>,
     ) -> Result<(), AuthError> {
         let mut audit = self.audit("revoke_api_key", from);
-        audit.text("keyId", key_id);
         let result = self
             .revoke_key(session_credential, key_id, &mut audit)
             .await;
@@ -280,9 +279,16 @@ impl<S: AuthStore> AuthService<S> {
         audit.user(&user.id);
         match self.store.find_api_key_by_id(key_id).await? {
             Some(row) if row.reference_id == user.id => {
-                self.store
+                // (The key's id as stored, never the argument: an agent may pass the key.)
+                audit.detail("keyId", row.id.as_str());
+                if !self
+                    .store
                     .delete_api_key(&row.id, audit.success().as_ref())
-                    .await?;
+                    .await?
+                {
+                    // Revoked meanwhile, elsewhere.
+                    return Err(AuthError::InvalidApiKey);
+                }
                 tracing::info!(key_id = %row.id, user_id = %user.id, "an API key was revoked");
                 Ok(())
             }

@@ -45,7 +45,11 @@ impl<S: AuthStore> AuthService<S> {
     /// hash) and fail the same way.
     pub async fn sign_in(&self, request: SignIn) -> Result<Authenticated, AuthError> {
         let mut audit = self.audit("sign_in", request.from);
-        audit.text("email", request.email.trim());
+        // An email that does not parse may be anything (a password in the wrong field).
+        match Email::parse(&request.email) {
+            Ok(email) => audit.text("email", email.as_str()),
+            Err(_) => audit.detail("emailValid", false),
+        };
         if let Some(second) = &request.second_factor {
             audit.detail("secondFactor", second.kind());
         }

@@ -43,10 +43,11 @@ impl<S: AuthStore> AuthService<S> {
     pub async fn sign_up(&self, request: SignUp) -> Result<Authenticated, AuthError> {
         let mut audit = self.audit("sign_up", request.from);
         let email = Email::parse(&request.email);
-        audit.text(
-            "email",
-            email.as_ref().map_or(request.email.trim(), |e| e.as_str()),
-        );
+        // An email that does not parse may be anything (a password in the wrong field).
+        match &email {
+            Ok(email) => audit.text("email", email.as_str()),
+            Err(_) => audit.detail("emailValid", false),
+        };
         let result = self.sign_up_audited(email, request, &audit).await;
         self.audited(&audit, result).await
     }

@@ -11,6 +11,7 @@ use super::PgStore;
 use super::errors::db_error;
 use crate::better_auth::audit::{AuditEntry, AuditRow};
 use crate::better_auth::ports::StoreError;
+use crate::store::NO_AUDIT_TABLE;
 
 /// The table and its index, in Better Auth's names (rendered in the deployment's).
 const CREATE: &str = r#"create table if not exists "better_auth_mcp_audit_log" (
@@ -174,7 +175,7 @@ pub(super) async fn list(
         )
         .await
         .map_err(|e| match e.code() {
-            Some(&SqlState::UNDEFINED_TABLE) => StoreError::Schema(NO_TABLE.to_owned()),
+            Some(&SqlState::UNDEFINED_TABLE) => StoreError::Schema(NO_AUDIT_TABLE.to_owned()),
             _ => db_error(e),
         })?;
     rows.iter()
@@ -193,7 +194,3 @@ pub(super) async fn list(
         .collect::<Result<_, tokio_postgres::Error>>()
         .map_err(db_error)
 }
-
-/// What reading a database without the table says.
-pub(super) const NO_TABLE: &str = "the database has no audit log (better_auth_mcp_audit_log): \
-                                   the server makes it when it starts with AUDIT_LOG=true";

@@ -30,8 +30,9 @@ pub(super) async fn insert(
     ];
     let sql = match entry {
         Some(entry) => {
+            let sql = audit::with_row(rows::INSERT_SESSION, params.len(), Alongside::ALWAYS);
             params.extend(audit::params(entry));
-            store.sql(&audit::with_row(rows::INSERT_SESSION, 7, Alongside::ALWAYS))
+            store.sql(&sql)
         }
         None => store.sql(rows::INSERT_SESSION),
     };

@@ -10,6 +10,7 @@ use super::errors::sql_error;
 use super::values::iso;
 use crate::better_auth::audit::{AuditEntry, AuditRow};
 use crate::better_auth::ports::StoreError;
+use crate::store::NO_AUDIT_TABLE;
 use crate::store::rows::Columns;
 
 const CREATE: &str = r#"create table if not exists "better_auth_mcp_audit_log" (
@@ -110,37 +111,39 @@ pub(super) async fn list(
     let since = iso(&since);
     store
         .with_conn(move |conn| {
-            let mut statement = match conn.prepare(
+            let exists: bool = conn
+                .query_row(
+                    "select exists(select 1 from sqlite_master where type = 'table' \
+                     and name = 'better_auth_mcp_audit_log')",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql_error)?;
+            if !exists {
+                return Err(StoreError::Schema(NO_AUDIT_TABLE.to_owned()));
+            }
+            conn.prepare(
                 r#"select "id", "createdAt", "action", "actorId", "targetUserId", "ipAddress",
                      "outcome", "payload"
                    from "better_auth_mcp_audit_log" where "createdAt" >= ?1
                    order by "createdAt", "id" limit ?2"#,
-            ) {
-                Ok(s) => s,
-                Err(e) if e.to_string().contains("no such table") => {
-                    return Err(StoreError::Schema(NO_TABLE.to_owned()));
-                }
-                Err(e) => return Err(sql_error(e)),
-            };
-            statement
-                .query_map(params![since, limit], |r| {
-                    Ok(AuditRow {
-                        id: r.text(0)?,
-                        created_at: r.time(1)?,
-                        action: r.text(2)?,
-                        actor_id: r.opt_text(3)?,
-                        target_user_id: r.opt_text(4)?,
-                        ip_address: r.opt_text(5)?,
-                        outcome: r.text(6)?,
-                        payload: r.text(7)?,
-                    })
+            )
+            .map_err(sql_error)?
+            .query_map(params![since, limit], |r| {
+                Ok(AuditRow {
+                    id: r.text(0)?,
+                    created_at: r.time(1)?,
+                    action: r.text(2)?,
+                    actor_id: r.opt_text(3)?,
+                    target_user_id: r.opt_text(4)?,
+                    ip_address: r.opt_text(5)?,
+                    outcome: r.text(6)?,
+                    payload: r.text(7)?,
                 })
-                .map_err(sql_error)?
-                .collect::<Result<_, _>>()
-                .map_err(sql_error)
+            })
+            .map_err(sql_error)?
+            .collect::<Result<_, _>>()
+            .map_err(sql_error)
         })
         .await
 }
-
-const NO_TABLE: &str = "the database has no audit log (better_auth_mcp_audit_log): the \
-                        server makes it when it starts with AUDIT_LOG=true";
