@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::PgStore;
 use super::errors::db_error;
+use super::{PgStore, schema};
 use crate::better_auth::audit::{AuditEntry, AuditRow};
 use crate::better_auth::ports::StoreError;
 use crate::store::NO_AUDIT_TABLE;
@@ -123,17 +123,7 @@ pub(super) async fn insert(
 /// Makes the table where it is missing: idempotent, and safe when servers start at once.
 pub(super) async fn prepare(store: &PgStore) -> Result<(), StoreError> {
     let mut client = store.client().await?;
-    let tx = client.transaction().await.map_err(db_error)?;
-    tx.execute_typed(
-        "select pg_advisory_xact_lock($1)",
-        &[(&LOCK_KEY, Type::INT8)],
-    )
-    .await
-    .map_err(db_error)?;
-    // (`if not exists` of what exists sends a NOTICE, which tokio-postgres logs at info.)
-    tx.batch_execute("set local client_min_messages = warning")
-        .await
-        .map_err(db_error)?;
+    let tx = schema::locked_transaction(&mut client, LOCK_KEY).await?;
     tx.batch_execute(&store.sql(CREATE))
         .await
         .map_err(db_error)?;

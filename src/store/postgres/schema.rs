@@ -41,18 +41,7 @@ pub(super) async fn migrate(
     client: &mut PooledClient,
     settings: &SchemaSettings,
 ) -> Result<(Vec<&'static str>, Found), StoreError> {
-    let tx = client.transaction().await.map_err(db_error)?;
-    tx.execute_typed(
-        "select pg_advisory_xact_lock($1)",
-        &[(&MIGRATION_LOCK_KEY, Type::INT8)],
-    )
-    .await
-    .map_err(db_error)?;
-    // `create ... if not exists` of a table that exists sends a NOTICE, which
-    // tokio-postgres logs at info on every start; this transaction wants warnings only.
-    tx.batch_execute("set local client_min_messages = warning")
-        .await
-        .map_err(db_error)?;
+    let tx = locked_transaction(client, MIGRATION_LOCK_KEY).await?;
     let naming = detect_naming(&tx, settings).await?;
     if naming.schema != "public" {
         tx.batch_execute(&format!(
@@ -99,6 +88,24 @@ pub(super) async fn migrate(
         issuer_column,
     };
     Ok((done, found))
+}
+
+/// A transaction for DDL holding the advisory lock `key` (transaction-scoped, so it also
+/// works through a transaction pooler): servers starting at once take turns.
+pub(super) async fn locked_transaction(
+    client: &mut PooledClient,
+    key: i64,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    let tx = client.transaction().await.map_err(db_error)?;
+    tx.execute_typed("select pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])
+        .await
+        .map_err(db_error)?;
+    // `create ... if not exists` of a table that exists sends a NOTICE, which
+    // tokio-postgres logs at info on every start; this transaction wants warnings only.
+    tx.batch_execute("set local client_min_messages = warning")
+        .await
+        .map_err(db_error)?;
+    Ok(tx)
 }
 
 /// Every column of [`naming::REQUIRED`] is in `columns`, or the error names the first
