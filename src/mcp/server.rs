@@ -17,6 +17,9 @@ use super::api_keys::{
     RevokeApiKeyResult,
 };
 use super::args::{Args, ArgumentError};
+use super::browser_sign_in::{
+    ApprovedSignInResult, BeginBrowserSignInArgs, BrowserSignInResult, CompleteBrowserSignInArgs,
+};
 use super::context::CallContext;
 use super::metrics;
 use super::organizations::{
@@ -169,6 +172,71 @@ impl<S: AuthStore> AuthServer<S> {
         };
         self.auth
             .sign_in(request)
+            .await
+            .map(|a| Json(a.into()))
+            .map_err(tool_error)
+    }
+
+    /// Sign a person in through the Better Auth app's own sign-in page, so that their
+    /// password (or passkey, or social sign-in) never passes through this conversation.
+    /// Takes no arguments. Answers status "pending" with verificationUriComplete (a link to
+    /// show the person, on the app's configured domain), userCode (they check it on the
+    /// page) and deviceCode (a secret: never show it); the person signs in there and
+    /// approves; then call complete_browser_sign_in with deviceCode every `interval`
+    /// seconds until it answers approved. If this client can open the link itself, the
+    /// call may instead wait for the approval and answer status "approved" with
+    /// sign_in's fields. Fails with RATE_LIMITED when too many sign-ins were begun.
+    #[tool(
+        name = "begin_browser_sign_in",
+        title = "Begin a browser sign-in",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn begin_browser_sign_in(
+        &self,
+        Parameters(Args(args)): Parameters<Args<BeginBrowserSignInArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<BrowserSignInResult>, String> {
+        let BeginBrowserSignInArgs {} = args.map_err(invalid_arguments)?;
+        let call = CallContext::of(&context);
+        let started = self
+            .auth
+            .begin_browser_sign_in(call.client, call.caller.as_ref())
+            .await
+            .map_err(tool_error)?;
+        Ok(Json(BrowserSignInResult::pending(started)))
+    }
+
+    /// Finish a browser sign-in begun with begin_browser_sign_in, with its deviceCode, once
+    /// the person approved on the app's page: answers status "approved" with sign_in's
+    /// fields (user, access token, session token). Until then it fails with
+    /// AUTHORIZATION_PENDING (call again after `interval` seconds); sooner than that with
+    /// SLOW_DOWN; ACCESS_DENIED if the person declined, EXPIRED_TOKEN once the code
+    /// expired (begin again), INVALID_DEVICE_CODE for a code unknown or already used; a
+    /// banned user gets BANNED_USER. A code can be exchanged once.
+    #[tool(
+        name = "complete_browser_sign_in",
+        title = "Complete a browser sign-in",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn complete_browser_sign_in(
+        &self,
+        Parameters(Args(args)): Parameters<Args<CompleteBrowserSignInArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<ApprovedSignInResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        let call = CallContext::of(&context);
+        self.auth
+            .complete_browser_sign_in(args.device_code.trim(), call.caller.as_ref())
             .await
             .map(|a| Json(a.into()))
             .map_err(tool_error)

@@ -13,9 +13,9 @@ mod url;
 use chrono::{DateTime, Utc};
 
 use crate::better_auth::ports::{
-    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, ManagedUser, Membership, NewApiKey,
-    NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
-    UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, DeviceCodeRow, JwkLookup, ManagedUser,
+    Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
+    TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 
 pub use naming::{Casing, SchemaSettings, TableNames};
@@ -160,6 +160,14 @@ macro_rules! port_methods {
             rate_limits::update => fn update_rate_limit[T: Send + 'static](key: &str, new_id: &str,
                 rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T)
                     + Send + 'static) -> T;
+            device_codes::create => fn create_device_code[](row: &DeviceCodeRow) -> bool;
+            device_codes::find => fn find_device_code[](device_code: &str)
+                -> Option<DeviceCodeRow>;
+            device_codes::mark_polled => fn mark_device_code_polled[](id: &str,
+                now: DateTime<Utc>) -> ();
+            device_codes::delete => fn delete_device_code[](id: &str) -> bool;
+            device_codes::consume => fn consume_device_code[](id: &str, client_id: &str)
+                -> Option<DeviceCodeRow>;
         }
     };
 }

@@ -9,6 +9,7 @@ mod support;
 mod admin;
 mod api_keys;
 mod bench_smoke;
+mod browser_sign_in;
 mod cli;
 mod e2e;
 mod faults;

@@ -8,6 +8,7 @@
 
 mod admin;
 mod api_keys;
+mod device_codes;
 mod errors;
 mod jwks;
 mod organizations;
@@ -33,9 +34,9 @@ use super::naming::{Naming, SchemaSettings};
 use super::rows::{self, Columns};
 use super::{PgUrl, by_table, port_methods};
 use crate::better_auth::ports::{
-    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, ManagedUser, Membership, NewApiKey,
-    NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
-    UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, DeviceCodeRow, JwkLookup, ManagedUser,
+    Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
+    TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 use crate::telemetry::{DbSystem, db_span};
 
@@ -79,6 +80,7 @@ struct PluginTables {
     api_key: AtomicBool,
     organization: AtomicBool,
     organization_role: AtomicBool,
+    device_code: AtomicBool,
 }
 
 impl PgStore {

@@ -1,0 +1,288 @@
+//! The browser_sign_in toolset beside a real Better Auth 1.7.25 app with the
+//! deviceAuthorization plugin (tests/better-auth/app.mjs, `device: true`), served over HTTP
+//! on loopback, on one PostgreSQL: begin here writes the plugin's row; the person, signed
+//! in on the app, approves (or denies) with the app's own /device routes; complete here
+//! opens a session the app accepts; expiry, reuse, unknown codes, slow_down, banned users;
+//! the toolset on the embedded SQLite store; no tool of it takes a password.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
+use crate::support::pg::TestDb;
+use crate::support::server::{Server, ServerEnv, code_of};
+use crate::support::tempdir;
+
+const SECRET: &str = "browser-sign-in-secret-0123456789abcdef-01";
+const PASSWORD: &str = "correct horse battery";
+
+fn str_of(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+fn with_browser_sign_in(env: ServerEnv) -> ServerEnv {
+    env.with("BETTER_AUTH_SECRET", SECRET)
+        .with("BETTER_AUTH_URL", BASE_URL)
+        .with("BETTER_AUTH_MCP_TOOLSETS", "auth,browser_sign_in")
+        .with("BROWSER_SIGN_IN_INTERVAL_SECONDS", "1")
+}
+
+/// An app with the deviceAuthorization and admin plugins, migrated, and a person signed
+/// up in it: the app, their id and their session token (their browser's).
+fn app_with_a_person(db: &TestDb, email: &str) -> (BetterAuthApp, String, String) {
+    let app = BetterAuthApp::new(db, SECRET, false)
+        .with_admin()
+        .with_device_authorization();
+    app.run("migrate", json!({}));
+    let up = app.run(
+        "sign-up",
+        json!({"email": email, "password": PASSWORD, "name": "Person"}),
+    );
+    (
+        app,
+        str_of(&up["user"]["id"]).into(),
+        str_of(&up["token"]).into(),
+    )
+}
+
+/// The code of a failed complete_browser_sign_in.
+async fn complete_code(server: &Server, device_code: &str) -> String {
+    let text = server
+        .err(
+            "complete_browser_sign_in",
+            json!({"deviceCode": device_code}),
+        )
+        .await;
+    code_of(&text).to_owned()
+}
+
+/// Waits out the polling interval (1 s here), so the next completion is no slow_down.
+async fn after_the_interval() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_who_approves_on_the_app_is_signed_in_here_once_with_a_session_the_app_accepts() {
+    let db = TestDb::create();
+    let (app, person, browser) = app_with_a_person(&db, "pat@example.com");
+    let served = app.serve();
+    let home = tempdir();
+    let server = Server::start(&with_browser_sign_in(ServerEnv::postgres(
+        home.path(),
+        &db.neon_url(),
+    )))
+    .await;
+
+    let begun = server.ok("begin_browser_sign_in", json!({})).await;
+    assert_eq!(begun["status"], "pending", "{begun}");
+    let user_code = str_of(&begun["userCode"]).to_owned();
+    let device_code = str_of(&begun["deviceCode"]).to_owned();
+    assert_eq!(begun["verificationUri"], format!("{BASE_URL}/device"));
+    assert_eq!(
+        begun["verificationUriComplete"],
+        format!("{BASE_URL}/device?user_code={user_code}")
+    );
+    assert_eq!(begun["interval"], 1);
+    assert!(str_of(&begun["message"]).contains(&user_code));
+    assert!(
+        !str_of(&begun["message"]).contains(&device_code),
+        "never shown"
+    );
+    // The row as the plugin's /device/code writes it.
+    let row = db.sql(&format!(
+        r#"select length("deviceCode"), "userCode" ~ '^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{{8}}$',
+                  coalesce("userId", '<null>'), "status", coalesce("lastPolledAt"::text, '<null>'),
+                  "pollingInterval", "clientId", coalesce("scope", '<null>'),
+                  round(extract(epoch from "expiresAt" - now()) / 60)
+           from "deviceCode" where "userCode" = '{user_code}'"#
+    ));
+    assert_eq!(
+        row,
+        "40|t|<null>|pending|<null>|1000|better-auth-mcp|<null>|30"
+    );
+
+    assert_eq!(
+        complete_code(&server, &device_code).await,
+        "AUTHORIZATION_PENDING"
+    );
+    assert_eq!(complete_code(&server, &device_code).await, "SLOW_DOWN");
+    // The person, signed in on the app, opens its /device page and approves.
+    let (status, approved) = served.decide(&browser, &user_code, true).await;
+    assert_eq!(
+        (status, &approved["success"]),
+        (200, &json!(true)),
+        "{approved}"
+    );
+    after_the_interval().await;
+    let signed_in = server
+        .ok(
+            "complete_browser_sign_in",
+            json!({"deviceCode": device_code}),
+        )
+        .await;
+    assert_eq!(signed_in["status"], "approved", "{signed_in}");
+    assert_eq!(signed_in["user"]["id"], person.as_str());
+    assert_eq!(signed_in["tokenType"], "Bearer");
+    let session_token = str_of(&signed_in["sessionToken"]);
+    // The session is a Better Auth session: the app's bearer plugin accepts it, and so
+    // does this server.
+    let session = app.run("get-session", json!({"token": session_token}));
+    assert_eq!(session["user"]["id"], person.as_str(), "{session}");
+    let here = server
+        .ok("get_user", json!({"token": signed_in["token"]}))
+        .await;
+    assert_eq!(here["user"]["email"], "pat@example.com");
+    // Exchanged once: the row is gone, a replay is an unknown code.
+    after_the_interval().await;
+    assert_eq!(
+        complete_code(&server, &device_code).await,
+        "INVALID_DEVICE_CODE"
+    );
+    assert_eq!(
+        db.sql(r#"select count(*) from "deviceCode""#),
+        "0",
+        "the exchange deleted the row"
+    );
+    assert_eq!(
+        complete_code(&server, &"A".repeat(40)).await,
+        "INVALID_DEVICE_CODE",
+        "an unknown code"
+    );
+    let log = server.stop().await;
+    for secret in [device_code.as_str(), session_token] {
+        assert!(!log.contains(secret), "a secret in the log");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn denied_expired_and_banned_sign_ins_open_no_session_and_use_the_code_up() {
+    let db = TestDb::create();
+    let (app, person, browser) = app_with_a_person(&db, "dee@example.com");
+    let served = app.serve();
+    let home = tempdir();
+    let env = with_browser_sign_in(ServerEnv::postgres(home.path(), &db.neon_url()));
+    let server = Server::start(&env).await;
+    let sessions = || {
+        db.sql(&format!(
+            r#"select count(*) from "session" where "userId" = '{person}'"#
+        ))
+    };
+    let before = sessions();
+
+    // Denied on the app: ACCESS_DENIED once, then the code is gone.
+    let begun = server.ok("begin_browser_sign_in", json!({})).await;
+    let (status, denied) = served
+        .decide(&browser, str_of(&begun["userCode"]), false)
+        .await;
+    assert_eq!(status, 200, "{denied}");
+    let device_code = str_of(&begun["deviceCode"]);
+    assert_eq!(complete_code(&server, device_code).await, "ACCESS_DENIED");
+    assert_eq!(
+        complete_code(&server, device_code).await,
+        "INVALID_DEVICE_CODE"
+    );
+
+    // Approved, then banned by the app's admin before the exchange: BANNED_USER, no
+    // session, and the code is used up (as the plugin's /device/token leaves it).
+    let begun = server.ok("begin_browser_sign_in", json!({})).await;
+    let (status, _) = served
+        .decide(&browser, str_of(&begun["userCode"]), true)
+        .await;
+    assert_eq!(status, 200);
+    db.sql(&format!(
+        r#"update "user" set "banned" = true, "banReason" = 'spam' where "id" = '{person}'"#
+    ));
+    let device_code = str_of(&begun["deviceCode"]);
+    assert_eq!(complete_code(&server, device_code).await, "BANNED_USER");
+    after_the_interval().await;
+    assert_eq!(
+        complete_code(&server, device_code).await,
+        "INVALID_DEVICE_CODE"
+    );
+    assert_eq!(sessions(), before, "no session for a banned user");
+    db.sql(&format!(
+        r#"update "user" set "banned" = false, "banReason" = null where "id" = '{person}'"#
+    ));
+    server.stop().await;
+
+    // Expired (a 1 s lifetime): the app refuses to approve it, complete says so once.
+    let server = Server::start(&env.with("BROWSER_SIGN_IN_EXPIRES_IN_SECONDS", "1")).await;
+    let begun = server.ok("begin_browser_sign_in", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, refused) = served
+        .request(
+            reqwest::Method::POST,
+            "/device/approve",
+            &browser,
+            Some(json!({"userCode": begun["userCode"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, &refused["error"]),
+        (400, &json!("expired_token")),
+        "{refused}"
+    );
+    let device_code = str_of(&begun["deviceCode"]);
+    assert_eq!(complete_code(&server, device_code).await, "EXPIRED_TOKEN");
+    assert_eq!(
+        complete_code(&server, device_code).await,
+        "INVALID_DEVICE_CODE"
+    );
+    assert_eq!(sessions(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_sign_in_works_on_the_embedded_store_and_takes_no_password() {
+    let home = tempdir();
+    let env = with_browser_sign_in(ServerEnv::sqlite(home.path()));
+    let server = Server::start(&env).await;
+    let up = server.sign_up("sam@example.com", PASSWORD).await;
+    let begun = server.ok("begin_browser_sign_in", json!({})).await;
+    assert_eq!(begun["status"], "pending");
+    // What the app's /device/approve writes, on the shared file.
+    let db = rusqlite::Connection::open(home.path().join("auth.db")).unwrap();
+    db.execute(
+        r#"update "deviceCode" set "status" = 'approved', "userId" = ?1 where "userCode" = ?2"#,
+        [str_of(&up["user"]["id"]), str_of(&begun["userCode"])],
+    )
+    .unwrap();
+    let signed_in = server
+        .ok(
+            "complete_browser_sign_in",
+            json!({"deviceCode": begun["deviceCode"]}),
+        )
+        .await;
+    assert_eq!(signed_in["user"]["id"], up["user"]["id"]);
+    let tools = server.client.list_all_tools().await.unwrap();
+    for tool in tools.iter().filter(|t| t.name.contains("browser_sign_in")) {
+        let schema = serde_json::to_string(&tool.input_schema).unwrap();
+        assert!(
+            !schema.to_lowercase().contains("password"),
+            "{}: {schema}",
+            tool.name
+        );
+    }
+    let wrong = server
+        .err("begin_browser_sign_in", json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(code_of(&wrong), "INVALID_ARGUMENTS");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_plugins_table_the_tools_answer_plugin_not_enabled() {
+    let db = TestDb::create();
+    let app = BetterAuthApp::new(&db, SECRET, false);
+    app.run("migrate", json!({}));
+    let home = tempdir();
+    let server = Server::start(&with_browser_sign_in(ServerEnv::postgres(
+        home.path(),
+        &db.neon_url(),
+    )))
+    .await;
+    let text = server.err("begin_browser_sign_in", json!({})).await;
+    assert!(
+        text.starts_with("PLUGIN_NOT_ENABLED: device-authorization tables not found"),
+        "{text}"
+    );
+}
