@@ -1,6 +1,8 @@
 //! The browser_sign_in toolset's shapes: begin_browser_sign_in and
 //! complete_browser_sign_in, their arguments and results (camelCase; RFC 8628's fields as
 //! the deviceAuthorization plugin names them, in camelCase). No argument is a password.
+//! And the URL-mode elicitation of begin: a client that declares it is shown the app's
+//! page (`elicitation/create`, 2025-11-25), and the call waits, bounded, for the person.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
@@ -8,7 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::portable_nullables;
 use super::types::{AuthResult, UserView};
-use crate::better_auth::{Authenticated, BrowserSignInStarted};
+use crate::better_auth::{
+    AccessClaims, AuthError, AuthService, AuthStore, Authenticated, BrowserSignInStarted,
+    BrowserSignInWait, generate_id,
+};
+
+/// How often a waiting begin looks at the row (a read, not a poll of the plugin's).
+const LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -141,6 +149,78 @@ impl From<Authenticated> for ApprovedSignInResult {
         Self {
             status: "approved".into(),
             signed_in: a.into(),
+        }
+    }
+}
+
+/// Shows the person the app's page by URL-mode elicitation, if the client declared it, and
+/// waits (at most BROWSER_SIGN_IN_WAIT_SECONDS) for their decision, with a progress
+/// notification each second when the client sent a progress token. None: nothing to
+/// answer but pending (no URL mode, declined, cancelled, not decided in time).
+pub(super) async fn shown_and_awaited<S: AuthStore>(
+    auth: &AuthService<S>,
+    started: &BrowserSignInStarted,
+    caller: Option<&AccessClaims>,
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> Option<Result<Authenticated, AuthError>> {
+    let wait = auth.browser_sign_in_wait_limit();
+    let url_mode = context
+        .peer
+        .supported_elicitation_modes()
+        .contains(&rmcp::service::ElicitationMode::Url);
+    if wait.is_zero() || !url_mode {
+        return None;
+    }
+    let url = url::Url::parse(&started.verification_uri_complete).ok()?;
+    let message = format!(
+        "Sign in on {} and approve this sign-in there; the page shows the code {}.",
+        url.host_str().unwrap_or("the app"),
+        started.user_code
+    );
+    let began = tokio::time::Instant::now();
+    let action = context
+        .peer
+        .elicit_url_with_timeout(message, url, generate_id(), Some(wait))
+        .await;
+    match action {
+        Ok(rmcp::model::ElicitationAction::Accept) => {}
+        Ok(other) => {
+            tracing::debug!(?other, "the browser sign-in's URL was not accepted");
+            return None;
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "URL-mode elicitation failed");
+            return None;
+        }
+    }
+    let progress_token = context.meta.get_progress_token();
+    loop {
+        match auth.browser_sign_in_wait(&started.device_code).await {
+            Ok(BrowserSignInWait::Decided) => {
+                return Some(
+                    auth.complete_browser_sign_in(&started.device_code, caller)
+                        .await,
+                );
+            }
+            Ok(BrowserSignInWait::Pending) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        let waited = began.elapsed();
+        if waited >= wait {
+            return None;
+        }
+        if let Some(token) = &progress_token {
+            let progress = rmcp::model::ProgressNotificationParam::new(
+                token.clone(),
+                waited.as_secs_f64().floor(),
+            )
+            .with_total(wait.as_secs_f64())
+            .with_message("Waiting for the person to approve the sign-in in their browser");
+            let _ = context.peer.notify_progress(progress).await;
+        }
+        tokio::select! {
+            _ = context.ct.cancelled() => return None,
+            _ = tokio::time::sleep(LOOK_EVERY) => {}
         }
     }
 }

@@ -19,6 +19,7 @@ use super::api_keys::{
 use super::args::{Args, ArgumentError};
 use super::browser_sign_in::{
     ApprovedSignInResult, BeginBrowserSignInArgs, BrowserSignInResult, CompleteBrowserSignInArgs,
+    shown_and_awaited,
 };
 use super::context::CallContext;
 use super::metrics;
@@ -203,12 +204,17 @@ impl<S: AuthStore> AuthServer<S> {
     ) -> Result<Json<BrowserSignInResult>, String> {
         let BeginBrowserSignInArgs {} = args.map_err(invalid_arguments)?;
         let call = CallContext::of(&context);
+        let caller = call.caller.as_ref();
         let started = self
             .auth
-            .begin_browser_sign_in(call.client, call.caller.as_ref())
+            .begin_browser_sign_in(call.client, caller)
             .await
             .map_err(tool_error)?;
-        Ok(Json(BrowserSignInResult::pending(started)))
+        match shown_and_awaited(&self.auth, &started, caller, &context).await {
+            Some(Ok(signed_in)) => Ok(Json(BrowserSignInResult::approved(signed_in))),
+            Some(Err(e)) => Err(tool_error(e)),
+            None => Ok(Json(BrowserSignInResult::pending(started))),
+        }
     }
 
     /// Finish a browser sign-in begun with begin_browser_sign_in, with its deviceCode, once

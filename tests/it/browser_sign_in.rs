@@ -286,3 +286,62 @@ async fn without_the_plugins_table_the_tools_answer_plugin_not_enabled() {
         "{text}"
     );
 }
+
+/// begin_browser_sign_in called by the official Python SDK over stdio (2025-11-25), with a
+/// URL elicitation callback (`elicit`) or without: what it saw.
+async fn python_begin(env: &ServerEnv, served_api: &str, browser: &str, elicit: bool) -> Value {
+    let mut vars = env.vars.clone();
+    vars.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+    let config = json!({
+        "command": crate::support::server::BIN,
+        "env": vars,
+        "cwd": env.home,
+        "api": served_api,
+        "origin": BASE_URL,
+        "token": browser,
+        "elicit": elicit,
+    });
+    crate::support::python::script("browser_sign_in.py", &[&config.to_string()]).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_with_url_elicitation_shows_the_page_and_begin_answers_approved_once_approved() {
+    let db = TestDb::create();
+    let (app, person, browser) = app_with_a_person(&db, "eli@example.com");
+    let served = app.serve();
+    let home = tempdir();
+    let env = with_browser_sign_in(ServerEnv::postgres(home.path(), &db.neon_url()))
+        .with("BROWSER_SIGN_IN_WAIT_SECONDS", "20");
+
+    let seen = python_begin(&env, &served.api, &browser, true).await;
+    assert_eq!(seen["isError"], false, "{seen}");
+    let shown = &seen["shown"][0];
+    assert_eq!(shown["mode"], "url", "{seen}");
+    let url = str_of(&shown["url"]);
+    assert!(
+        url.starts_with(&format!("{BASE_URL}/device?user_code=")),
+        "{url}"
+    );
+    assert!(
+        str_of(&shown["message"]).contains("localhost"),
+        "the domain is shown"
+    );
+    let result = &seen["structured"];
+    assert_eq!(result["status"], "approved", "{seen}");
+    assert_eq!(result["user"]["id"], person.as_str());
+    assert!(
+        result.get("deviceCode").is_none(),
+        "nothing left to poll with"
+    );
+    let session = app.run("get-session", json!({"token": result["sessionToken"]}));
+    assert_eq!(session["user"]["id"], person.as_str(), "{session}");
+    let progress = seen["progress"].as_array().unwrap();
+    assert!(!progress.is_empty(), "progress while waiting: {seen}");
+    assert_eq!(progress[0]["total"], 20.0);
+
+    // A client without elicitation gets the pending answer at once, with what to do.
+    let seen = python_begin(&env, &served.api, &browser, false).await;
+    assert_eq!(seen["shown"], json!([]));
+    assert_eq!(seen["structured"]["status"], "pending", "{seen}");
+    assert!(str_of(&seen["structured"]["message"]).contains("complete_browser_sign_in"));
+}

@@ -258,6 +258,11 @@ impl<S: AuthStore> AuthService<S> {
         self.authenticated(user, session)
     }
 
+    /// How long a caller may wait for the person (BROWSER_SIGN_IN_WAIT_SECONDS).
+    pub fn browser_sign_in_wait_limit(&self) -> std::time::Duration {
+        self.settings.browser_sign_in.wait
+    }
+
     /// Where the browser sign-in of `device_code` stands, by one read that is not a poll
     /// (it moves no `lastPolledAt`): for a caller waiting on the person.
     pub async fn browser_sign_in_wait(
