@@ -10,9 +10,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
+use crate::support::http::{HttpServer, answer, tool_call};
 use crate::support::pg::TestDb;
 use crate::support::server::{Server, ServerEnv, code_of};
-use crate::support::tempdir;
+use crate::support::{free_port, tempdir};
 
 const SECRET: &str = "browser-sign-in-secret-0123456789abcdef-01";
 const PASSWORD: &str = "correct horse battery";
@@ -344,4 +345,77 @@ async fn a_client_with_url_elicitation_shows_the_page_and_begin_answers_approved
     assert_eq!(seen["shown"], json!([]));
     assert_eq!(seen["structured"]["status"], "pending", "{seen}");
     assert!(str_of(&seen["structured"]["message"]).contains("complete_browser_sign_in"));
+}
+
+/// One tools/call over HTTP as the caller of `bearer`: the structured result, or the error.
+async fn http_call(
+    http: &HttpServer,
+    bearer: &str,
+    tool: &str,
+    args: Value,
+) -> Result<Value, String> {
+    let request = tool_call(&reqwest::Client::new(), http.url(), tool, args).bearer_auth(bearer);
+    let r = answer(request).await;
+    let result = &r["result"];
+    assert!(result.is_object(), "{tool}: {r}");
+    if result["isError"] == true {
+        Err(str_of(&result["content"][0]["text"]).to_owned())
+    } else {
+        Ok(result["structuredContent"].clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_http_a_code_completes_only_for_its_caller_and_begins_are_limited_per_address() {
+    let db = TestDb::create();
+    let (app, _, _) = app_with_a_person(&db, "ada@example.com");
+    app.run(
+        "sign-up",
+        json!({"email": "bob@example.com", "password": PASSWORD, "name": "Bob"}),
+    );
+    let home = tempdir();
+    let stdio_env = with_browser_sign_in(ServerEnv::postgres(home.path(), &db.neon_url()));
+    // The callers' bearer tokens: access tokens of sessions they open here.
+    let stdio = Server::start(&stdio_env).await;
+    let mut tokens = Vec::new();
+    for email in ["ada@example.com", "bob@example.com"] {
+        let inn = stdio
+            .ok("sign_in", json!({"email": email, "password": PASSWORD}))
+            .await;
+        tokens.push(str_of(&inn["token"]).to_owned());
+    }
+    stdio.stop().await;
+    let (ada, bob) = (tokens[0].clone(), tokens[1].clone());
+    let port = free_port();
+    let env = stdio_env
+        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
+        .with(
+            "BETTER_AUTH_MCP_PUBLIC_URL",
+            &format!("http://127.0.0.1:{port}/mcp"),
+        )
+        .with(
+            "BETTER_AUTH_MCP_TOOLS",
+            "begin_browser_sign_in,complete_browser_sign_in",
+        )
+        .with("BROWSER_SIGN_IN_RATE_LIMIT_MAX", "2");
+    let http = HttpServer::start_on(&env, port).await;
+
+    let begun = http_call(&http, &ada, "begin_browser_sign_in", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(begun["status"], "pending", "{begun}");
+    let complete = json!({"deviceCode": begun["deviceCode"]});
+    let by_bob = http_call(&http, &bob, "complete_browser_sign_in", complete.clone()).await;
+    assert_eq!(code_of(&by_bob.unwrap_err()), "INVALID_DEVICE_CODE");
+    let by_ada = http_call(&http, &ada, "complete_browser_sign_in", complete).await;
+    assert_eq!(code_of(&by_ada.unwrap_err()), "AUTHORIZATION_PENDING");
+
+    // Two begins a minute from this address, whoever calls.
+    http_call(&http, &bob, "begin_browser_sign_in", json!({}))
+        .await
+        .unwrap();
+    let third = http_call(&http, &ada, "begin_browser_sign_in", json!({})).await;
+    let third = third.unwrap_err();
+    assert_eq!(code_of(&third), "RATE_LIMITED", "{third}");
+    assert_eq!(db.sql(r#"select count(*) from "deviceCode""#), "2");
 }
