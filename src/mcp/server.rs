@@ -41,7 +41,9 @@ and sign_in checks a password; both return a short-lived access token and a sess
 verify_token checks a credential without side effects and, for access tokens, without any \
 database read, so it is cheap enough to call on every step; get_user returns the account \
 behind a credential. refresh_token trades the session token for a new access token; sign_out \
-ends the session. Errors come as text 'CODE: message'.";
+ends the session. With the browser_sign_in tools, prefer begin_browser_sign_in to asking \
+a person for their password: they sign in on the app's own page. Errors come as text \
+'CODE: message'.";
 
 /// The MCP server: the tools over an [`AuthService`] on any [`AuthStore`].
 pub struct AuthServer<S: AuthStore> {
