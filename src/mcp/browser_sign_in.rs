@@ -2,7 +2,8 @@
 //! complete_browser_sign_in, their arguments and results (camelCase; RFC 8628's fields as
 //! the deviceAuthorization plugin names them, in camelCase). No argument is a password.
 //! And the URL-mode elicitation of begin: a client that declares it is shown the app's
-//! page (`elicitation/create`, 2025-11-25), and the call waits, bounded, for the person.
+//! page (`elicitation/create` on 2025-11-25, an input-required result on 2026-07-28), and
+//! the call (or its retry) waits, bounded, for the person.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
@@ -193,14 +194,25 @@ pub(super) async fn shown_and_awaited<S: AuthStore>(
             return None;
         }
     }
+    awaited(auth, &started.device_code, caller, context, (began, wait)).await
+}
+
+/// Waits (until `wait` has passed since `began`) for the person to decide on the sign-in
+/// of `device_code`, with a progress notification each second when the client sent a
+/// progress token; then completes it. None: not decided in time, or the call was
+/// cancelled.
+async fn awaited<S: AuthStore>(
+    auth: &AuthService<S>,
+    device_code: &str,
+    caller: Option<&AccessClaims>,
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+    (began, wait): (tokio::time::Instant, std::time::Duration),
+) -> Option<Result<Authenticated, AuthError>> {
     let progress_token = context.meta.get_progress_token();
     loop {
-        match auth.browser_sign_in_wait(&started.device_code).await {
+        match auth.browser_sign_in_wait(device_code).await {
             Ok(BrowserSignInWait::Decided) => {
-                return Some(
-                    auth.complete_browser_sign_in(&started.device_code, caller)
-                        .await,
-                );
+                return Some(auth.complete_browser_sign_in(device_code, caller).await);
             }
             Ok(BrowserSignInWait::Pending) => {}
             Err(e) => return Some(Err(e)),
@@ -222,5 +234,75 @@ pub(super) async fn shown_and_awaited<S: AuthStore>(
             _ = context.ct.cancelled() => return None,
             _ = tokio::time::sleep(LOOK_EVERY) => {}
         }
+    }
+}
+
+/// The key of the browser sign-in's URL elicitation among an input-required result's
+/// requests (2026-07-28).
+const INPUT_KEY: &str = "browser_sign_in";
+
+/// Whether a 2026-07-28 client declared URL-mode elicitation in this request's metadata.
+pub(super) fn declares_url_input(
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> bool {
+    context
+        .meta
+        .client_capabilities()
+        .and_then(|c| c.elicitation)
+        .is_some_and(|e| e.url.is_some())
+}
+
+/// The 2026-07-28 round trip's first answer: the app's page as a URL elicitation, and the
+/// pending answer as the request state (its device code binds it to the caller, so a
+/// forged or altered state is an unknown code).
+pub(super) fn input_required(started: BrowserSignInStarted) -> rmcp::model::CallToolResponse {
+    let host = url::Url::parse(&started.verification_uri_complete)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "the app".into());
+    let message = format!(
+        "Sign in on {host} and approve this sign-in there; the page shows the code {}.",
+        started.user_code
+    );
+    let params = rmcp::model::ElicitRequestParams::UrlElicitationParams {
+        meta: None,
+        message,
+        url: started.verification_uri_complete.clone(),
+        elicitation_id: generate_id(),
+    };
+    let request = rmcp::model::InputRequest::Elicitation(rmcp::model::ElicitRequest::new(params));
+    let state = serde_json::to_string(&BrowserSignInResult::pending(started)).ok();
+    let requests = std::collections::BTreeMap::from([(INPUT_KEY.to_owned(), request)]);
+    rmcp::model::InputRequiredResult::new(Some(requests), state).into()
+}
+
+/// The 2026-07-28 retry: the pending answer of the request state and whether the client
+/// accepted the URL; the person's decision awaited as on 2025-11-25. Err: a state that is
+/// not ours.
+pub(super) async fn retried<S: AuthStore>(
+    auth: &AuthService<S>,
+    state: &str,
+    responses: Option<&rmcp::model::InputResponses>,
+    caller: Option<&AccessClaims>,
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> Result<BrowserSignInResult, AuthError> {
+    let pending: BrowserSignInResult =
+        serde_json::from_str(state).map_err(|_| AuthError::InvalidDeviceCode)?;
+    let Some(device_code) = pending.device_code.clone() else {
+        return Err(AuthError::InvalidDeviceCode);
+    };
+    let accepted = responses
+        .and_then(|r| r.get(INPUT_KEY))
+        .and_then(|v| v.get("action"))
+        .is_some_and(|a| a == "accept");
+    let wait = auth.browser_sign_in_wait_limit();
+    if !accepted || wait.is_zero() {
+        return Ok(pending);
+    }
+    let began = tokio::time::Instant::now();
+    match awaited(auth, &device_code, caller, context, (began, wait)).await {
+        Some(Ok(signed_in)) => Ok(BrowserSignInResult::approved(signed_in)),
+        Some(Err(e)) => Err(e),
+        None => Ok(pending),
     }
 }

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::model::{CallToolResponse, CallToolResult};
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{Json, tool, tool_handler, tool_router};
 
@@ -19,7 +21,7 @@ use super::api_keys::{
 use super::args::{Args, ArgumentError};
 use super::browser_sign_in::{
     ApprovedSignInResult, BeginBrowserSignInArgs, BrowserSignInResult, CompleteBrowserSignInArgs,
-    shown_and_awaited,
+    declares_url_input, input_required, retried, shown_and_awaited,
 };
 use super::context::CallContext;
 use super::metrics;
@@ -34,7 +36,7 @@ use super::types::{
 };
 use crate::better_auth::flows::admin::Administrator;
 use crate::better_auth::flows::organizations::Principal;
-use crate::better_auth::{AccessClaims, AuthService, AuthStore, SignIn, SignUp};
+use crate::better_auth::{AccessClaims, AuthError, AuthService, AuthStore, SignIn, SignUp};
 
 const INSTRUCTIONS: &str = "Auth tools of a Better Auth deployment. sign_up creates an account \
 and sign_in checks a password; both return a short-lived access token and a session token. \
@@ -192,6 +194,7 @@ impl<S: AuthStore> AuthServer<S> {
     #[tool(
         name = "begin_browser_sign_in",
         title = "Begin a browser sign-in",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<BrowserSignInResult>(),
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -202,20 +205,37 @@ impl<S: AuthStore> AuthServer<S> {
     async fn begin_browser_sign_in(
         &self,
         Parameters(Args(args)): Parameters<Args<BeginBrowserSignInArgs>>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
         context: rmcp::service::RequestContext<rmcp::RoleServer>,
-    ) -> Result<Json<BrowserSignInResult>, String> {
+    ) -> Result<CallToolResponse, String> {
         let BeginBrowserSignInArgs {} = args.map_err(invalid_arguments)?;
         let call = CallContext::of(&context);
         let caller = call.caller.as_ref();
+        let answer = |result: BrowserSignInResult| {
+            serde_json::to_value(result)
+                .map(|v| CallToolResult::structured(v).into())
+                .map_err(|e| tool_error(AuthError::internal("an answer did not serialize", e)))
+        };
+        // 2026-07-28's retry of the input-required round trip: the sign-in already begun.
+        if let Some(state) = state {
+            return retried(&self.auth, &state, responses.as_ref(), caller, &context)
+                .await
+                .map_err(tool_error)
+                .and_then(answer);
+        }
         let started = self
             .auth
             .begin_browser_sign_in(call.client, caller)
             .await
             .map_err(tool_error)?;
+        if declares_url_input(&context) && !self.auth.browser_sign_in_wait_limit().is_zero() {
+            return Ok(input_required(started));
+        }
         match shown_and_awaited(&self.auth, &started, caller, &context).await {
-            Some(Ok(signed_in)) => Ok(Json(BrowserSignInResult::approved(signed_in))),
+            Some(Ok(signed_in)) => answer(BrowserSignInResult::approved(signed_in)),
             Some(Err(e)) => Err(tool_error(e)),
-            None => Ok(Json(BrowserSignInResult::pending(started))),
+            None => answer(BrowserSignInResult::pending(started)),
         }
     }
 

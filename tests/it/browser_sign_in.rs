@@ -288,9 +288,16 @@ async fn without_the_plugins_table_the_tools_answer_plugin_not_enabled() {
     );
 }
 
-/// begin_browser_sign_in called by the official Python SDK over stdio (2025-11-25), with a
-/// URL elicitation callback (`elicit`) or without: what it saw.
-async fn python_begin(env: &ServerEnv, served_api: &str, browser: &str, elicit: bool) -> Value {
+/// begin_browser_sign_in called by the official Python SDK over stdio in `mode` ("legacy":
+/// 2025-11-25, or "2026-07-28"), with a URL elicitation callback (`elicit`) or without:
+/// what it saw.
+async fn python_begin(
+    env: &ServerEnv,
+    served_api: &str,
+    browser: &str,
+    elicit: bool,
+    mode: &str,
+) -> Value {
     let mut vars = env.vars.clone();
     vars.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
     let config = json!({
@@ -301,6 +308,7 @@ async fn python_begin(env: &ServerEnv, served_api: &str, browser: &str, elicit: 
         "origin": BASE_URL,
         "token": browser,
         "elicit": elicit,
+        "mode": mode,
     });
     crate::support::python::script("browser_sign_in.py", &[&config.to_string()]).await
 }
@@ -314,7 +322,7 @@ async fn a_client_with_url_elicitation_shows_the_page_and_begin_answers_approved
     let env = with_browser_sign_in(ServerEnv::postgres(home.path(), &db.neon_url()))
         .with("BROWSER_SIGN_IN_WAIT_SECONDS", "20");
 
-    let seen = python_begin(&env, &served.api, &browser, true).await;
+    let seen = python_begin(&env, &served.api, &browser, true, "legacy").await;
     assert_eq!(seen["isError"], false, "{seen}");
     let shown = &seen["shown"][0];
     assert_eq!(shown["mode"], "url", "{seen}");
@@ -341,7 +349,7 @@ async fn a_client_with_url_elicitation_shows_the_page_and_begin_answers_approved
     assert_eq!(progress[0]["total"], 20.0);
 
     // A client without elicitation gets the pending answer at once, with what to do.
-    let seen = python_begin(&env, &served.api, &browser, false).await;
+    let seen = python_begin(&env, &served.api, &browser, false, "legacy").await;
     assert_eq!(seen["shown"], json!([]));
     assert_eq!(seen["structured"]["status"], "pending", "{seen}");
     assert!(str_of(&seen["structured"]["message"]).contains("complete_browser_sign_in"));
@@ -418,4 +426,32 @@ async fn over_http_a_code_completes_only_for_its_caller_and_begins_are_limited_p
     let third = third.unwrap_err();
     assert_eq!(code_of(&third), "RATE_LIMITED", "{third}");
     assert_eq!(db.sql(r#"select count(*) from "deviceCode""#), "2");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_2026_07_28_client_gets_the_page_as_an_input_request_and_its_retry_answers_approved() {
+    let db = TestDb::create();
+    let (app, person, browser) = app_with_a_person(&db, "mrtr@example.com");
+    let served = app.serve();
+    let home = tempdir();
+    let env = with_browser_sign_in(ServerEnv::postgres(home.path(), &db.neon_url()))
+        .with("BROWSER_SIGN_IN_WAIT_SECONDS", "20");
+
+    let seen = python_begin(&env, &served.api, &browser, true, "2026-07-28").await;
+    assert_eq!(seen["isError"], false, "{seen}");
+    let shown = &seen["shown"][0];
+    assert_eq!(shown["mode"], "url", "{seen}");
+    assert!(str_of(&shown["url"]).starts_with(&format!("{BASE_URL}/device?user_code=")));
+    let result = &seen["structured"];
+    assert_eq!(result["status"], "approved", "{seen}");
+    assert_eq!(result["user"]["id"], person.as_str());
+    assert_eq!(
+        db.sql(r#"select count(*) from "deviceCode""#),
+        "0",
+        "one row, exchanged"
+    );
+
+    // Without elicitation, the pending answer at once.
+    let seen = python_begin(&env, &served.api, &browser, false, "2026-07-28").await;
+    assert_eq!(seen["structured"]["status"], "pending", "{seen}");
 }

@@ -4,7 +4,9 @@ saw (the URLs it was shown, the progress it was sent, the tool's result).
 
     python browser_sign_in.py CONFIG
 
-CONFIG is JSON: {command, env, cwd, api, token, elicit}. With `elicit`, the elicitation
+CONFIG is JSON: {command, env, cwd, api, origin, token, elicit, mode}; `mode` is "legacy"
+(2025-11-25: elicitation/create) or "2026-07-28" (an input-required result, retried by the
+SDK with the callback's answer). With `elicit`, the elicitation
 callback is the person: shown the app's page, they accept, and a moment later (so that the
 tool is seen waiting) sign the approval on the app's own /device routes with the browser
 session `token`, as its page would."""
@@ -60,7 +62,7 @@ async def main(config: dict) -> None:
 
     server = StdioServerParameters(command=config["command"], env=config["env"], cwd=config["cwd"])
     callback = elicit if config["elicit"] else None
-    async with Client(server, mode="legacy", elicitation_callback=callback) as client:
+    async with Client(server, mode=config["mode"], elicitation_callback=callback) as client:
         result = await client.call_tool(
             "begin_browser_sign_in", {}, read_timeout_seconds=60, progress_callback=on_progress
         )
