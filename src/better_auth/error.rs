@@ -123,6 +123,21 @@ pub enum AuthError {
         code: &'static str,
         message: &'static str,
     },
+    /// A browser sign-in the person has not approved yet (RFC 8628 `authorization_pending`).
+    #[error("The person has not approved the sign-in yet; retry after {interval_secs} seconds")]
+    AuthorizationPending { interval_secs: u64 },
+    /// Polled again sooner than the interval (RFC 8628 `slow_down`, the plugin's message).
+    #[error("Polling too frequently; wait {interval_secs} seconds between attempts")]
+    SlowDown { interval_secs: u64 },
+    /// The person denied the browser sign-in (the code is used up).
+    #[error("Access denied: the person declined this sign-in")]
+    AccessDenied,
+    /// The browser sign-in's code expired (the code is used up).
+    #[error("Device code has expired; begin a new browser sign-in")]
+    ExpiredToken,
+    /// A device code unknown here, used already, or begun by another caller.
+    #[error("Invalid device code")]
+    InvalidDeviceCode,
     /// The database cannot serve now: the text says why, in terms of what to fix; the
     /// store's error (safe to log) is kept for the log.
     #[error("Unavailable: {outage}; nothing was changed. The next call tries again.")]
@@ -163,6 +178,11 @@ impl AuthError {
             Self::PluginNotEnabled(_) => "PLUGIN_NOT_ENABLED",
             Self::InvalidApiKey => "INVALID_API_KEY",
             Self::Refused { code, .. } => code,
+            Self::AuthorizationPending { .. } => "AUTHORIZATION_PENDING",
+            Self::SlowDown { .. } => "SLOW_DOWN",
+            Self::AccessDenied => "ACCESS_DENIED",
+            Self::ExpiredToken => "EXPIRED_TOKEN",
+            Self::InvalidDeviceCode => "INVALID_DEVICE_CODE",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Internal { .. } => "INTERNAL_ERROR",
         }

@@ -7,9 +7,10 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::ports::{
-    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, Ban, JwkLookup, Lockout,
-    ManagedUser, Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing,
-    StoreError, TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, Ban, DeviceCodeRow,
+    JwkLookup, Lockout, ManagedUser, Membership, NewApiKey, NewSession, NewUser, RateLimitBucket,
+    Session, Standing, StoreError, TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery,
+    UserWithPassword,
 };
 
 const NO_ORGANIZATIONS: StoreError = StoreError::PluginNotEnabled("organization");
@@ -40,6 +41,8 @@ struct Rows {
     /// The organization plugin's rows, once its tables exist.
     organizations: Option<OrganizationRows>,
     audit: Vec<AuditEntry>,
+    /// The deviceAuthorization plugin's `deviceCode` rows.
+    device_codes: Vec<DeviceCodeRow>,
 }
 
 #[derive(Default)]
@@ -76,6 +79,20 @@ impl MemoryStore {
         self.rows()
             .bans
             .insert(user_id.to_owned(), Ban { expires_at });
+    }
+
+    /// Sets a `deviceCode` row's status and user, as the app's `/device/approve` and
+    /// `/device/deny` do (found by its user code).
+    pub fn decide_device_code(&self, user_code: &str, status: &str, user_id: &str) {
+        let mut rows = self.rows();
+        if let Some(r) = rows
+            .device_codes
+            .iter_mut()
+            .find(|r| r.user_code == user_code)
+        {
+            r.status = status.to_owned();
+            r.user_id = Some(user_id.to_owned());
+        }
     }
 
     pub fn is_banned(&self, user_id: &str) -> bool {
@@ -497,6 +514,61 @@ impl AuthStore for MemoryStore {
         _audit: Option<&AuditEntry>,
     ) -> Result<bool, StoreError> {
         Err(NO_ADMIN)
+    }
+
+    async fn create_device_code(&self, row: &DeviceCodeRow) -> Result<bool, StoreError> {
+        let mut rows = self.rows();
+        let taken = rows
+            .device_codes
+            .iter()
+            .any(|r| r.device_code == row.device_code || r.user_code == row.user_code);
+        if !taken {
+            rows.device_codes.push(row.clone());
+        }
+        Ok(!taken)
+    }
+
+    async fn find_device_code(
+        &self,
+        device_code: &str,
+    ) -> Result<Option<DeviceCodeRow>, StoreError> {
+        let rows = self.rows();
+        let found = rows
+            .device_codes
+            .iter()
+            .find(|r| r.device_code == device_code);
+        Ok(found.cloned())
+    }
+
+    async fn mark_device_code_polled(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut rows = self.rows();
+        if let Some(r) = rows.device_codes.iter_mut().find(|r| r.id == id) {
+            r.last_polled_at = Some(now);
+        }
+        Ok(())
+    }
+
+    async fn delete_device_code(&self, id: &str) -> Result<bool, StoreError> {
+        let mut rows = self.rows();
+        let before = rows.device_codes.len();
+        rows.device_codes.retain(|r| r.id != id);
+        Ok(rows.device_codes.len() < before)
+    }
+
+    async fn consume_device_code(
+        &self,
+        id: &str,
+        client_id: &str,
+    ) -> Result<Option<DeviceCodeRow>, StoreError> {
+        let mut rows = self.rows();
+        let at = rows.device_codes.iter().position(|r| {
+            r.id == id && r.status == "approved" && r.client_id.as_deref() == Some(client_id)
+        });
+        Ok(at.map(|i| rows.device_codes.remove(i)))
     }
 
     async fn update_rate_limit<T: Send + 'static>(

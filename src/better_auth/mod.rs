@@ -32,6 +32,7 @@ pub use credentials::secret::Secrets;
 pub use credentials::two_factor::SecondFactor;
 pub use credentials::{CredentialKind, VerifiedToken};
 pub use error::{AuthError, TokenRejection};
+pub use flows::browser_sign_in::{BrowserSignInStarted, BrowserSignInWait};
 pub use flows::session::Refreshed;
 pub use flows::sign_in::SignIn;
 pub use flows::sign_up::SignUp;
@@ -41,7 +42,7 @@ pub use password::{Password, PasswordFormat, PasswordPolicy};
 pub use ports::{AuthStore, Outage, Session, StoreError, User};
 pub use rate_limit::{RateLimitPolicy, RateLimitScope};
 pub use service::{Access, AuthService, Authenticated};
-pub use settings::{AdminPolicy, AuthSettings, SessionPolicy};
+pub use settings::{AdminPolicy, AuthSettings, BrowserSignInPolicy, SessionPolicy};
 
 // The names the domain's own modules share, through `super::`.
 use credentials::two_factor::{LOCKOUT, MAX_FAILED_SECOND_FACTORS, SECOND_FACTOR_RATE_LIMIT};

@@ -343,6 +343,36 @@ pub enum AdminUpdate {
     Role(String),
 }
 
+/// A row of the deviceAuthorization plugin's `deviceCode` table (RFC 8628).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceCodeRow {
+    pub id: String,
+    /// The secret the device (here: the caller) polls with.
+    pub device_code: String,
+    /// What the person types or follows on the app's `/device` page.
+    pub user_code: String,
+    /// Set by the app once a signed-in person claims the code.
+    pub user_id: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    /// `pending`, `approved` or `denied`.
+    pub status: String,
+    pub last_polled_at: Option<DateTime<Utc>>,
+    /// Milliseconds, as the plugin stores it.
+    pub polling_interval: Option<i64>,
+    pub client_id: Option<String>,
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for DeviceCodeRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCodeRow")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a store error came from: the driver's error, kept for programs (never shown:
 /// a database error's DETAIL can quote row values).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -723,6 +753,37 @@ pub trait AuthStore: Send + Sync + 'static {
         since: DateTime<Utc>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditRow>, StoreError>> + Send;
+    /// Stores a new `deviceCode` row (its id: the database's, with UUID ids); false when
+    /// its device or user code is taken (the caller draws new ones, as the plugin does).
+    fn create_device_code(
+        &self,
+        row: &DeviceCodeRow,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The `deviceCode` row of this device code.
+    fn find_device_code(
+        &self,
+        device_code: &str,
+    ) -> impl Future<Output = Result<Option<DeviceCodeRow>, StoreError>> + Send;
+
+    /// Sets the row's `lastPolledAt` (what the plugin's `slow_down` rule reads).
+    fn mark_device_code_polled(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the row; false if there was none.
+    fn delete_device_code(&self, id: &str)
+    -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The plugin's one-time claim: deletes the row if it is still `approved` for
+    /// `client_id`, and returns it as it was; None when another exchange took it first.
+    fn consume_device_code(
+        &self,
+        id: &str,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Option<DeviceCodeRow>, StoreError>> + Send;
 }
 
 #[cfg(test)]

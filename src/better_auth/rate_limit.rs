@@ -13,6 +13,8 @@ pub enum RateLimitScope {
     Email,
     ClientAddress,
     SecondFactor,
+    /// Every client's attempts together (browser sign-ins begun).
+    Global,
 }
 
 impl RateLimitScope {
@@ -21,6 +23,7 @@ impl RateLimitScope {
             Self::Email => "email",
             Self::ClientAddress => "client_address",
             Self::SecondFactor => "second_factor",
+            Self::Global => "global",
         }
     }
 }

@@ -188,6 +188,7 @@ impl<S: AuthStore> AuthService<S> {
             "api-key" => self.store.find_api_key("").await.map(drop),
             "organization" => self.store.find_memberships("").await.map(drop),
             "admin" => self.store.find_managed_user("").await.map(drop),
+            "device-authorization" => self.store.find_device_code("").await.map(drop),
             _ => Ok(()),
         };
         match probe {

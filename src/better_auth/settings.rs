@@ -38,6 +38,55 @@ pub struct AuthSettings {
     pub admin: AdminPolicy,
     /// AUDIT_LOG: whether auth events and admin calls are recorded.
     pub audit: super::audit::AuditPolicy,
+    /// The deviceAuthorization plugin's options, as browser sign-in mirrors them.
+    pub browser_sign_in: BrowserSignInPolicy,
+}
+
+/// The deviceAuthorization plugin's options (its defaults), and this server's own: the
+/// app's verification page, the client id it writes, and how often a sign-in may begin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserSignInPolicy {
+    /// The app's verification page (BROWSER_SIGN_IN_URL, else BETTER_AUTH_URL + `/device`);
+    /// None: browser sign-in cannot begin.
+    pub verification_uri: Option<String>,
+    /// The `clientId` written in each row (the app's `validateClient` may restrict it).
+    pub client_id: String,
+    /// The plugin's `expiresIn` (30 minutes) and `interval` (5 s).
+    pub expires_in: Duration,
+    pub interval: Duration,
+    /// How long begin waits for the person when the client shows them the URL itself.
+    pub wait: Duration,
+    /// The plugin's `deviceCodeLength` (40) and `userCodeLength` (8).
+    pub device_code_length: usize,
+    pub user_code_length: usize,
+    /// Sign-ins begun per client address, and by everyone together: each a row in the
+    /// shared table, which these keep from being flooded.
+    pub per_address: RateLimitPolicy,
+    pub global: RateLimitPolicy,
+}
+
+impl Default for BrowserSignInPolicy {
+    fn default() -> Self {
+        Self {
+            verification_uri: None,
+            client_id: "better-auth-mcp".to_owned(),
+            expires_in: Duration::from_secs(30 * 60),
+            interval: Duration::from_secs(5),
+            wait: Duration::from_secs(120),
+            device_code_length: 40,
+            user_code_length: 8,
+            per_address: RateLimitPolicy {
+                enabled: true,
+                window: Duration::from_secs(60),
+                max: 5,
+            },
+            global: RateLimitPolicy {
+                enabled: true,
+                window: Duration::from_secs(60),
+                max: 60,
+            },
+        }
+    }
 }
 
 /// The admin plugin's `adminRoles` and `adminUserIds`: a caller with one of the roles, or
@@ -77,6 +126,7 @@ impl Default for AuthSettings {
             organization_roles: OrganizationRoles::default(),
             admin: AdminPolicy::default(),
             audit: Default::default(),
+            browser_sign_in: BrowserSignInPolicy::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use crate::better_auth::audit::AuditPolicy;
 use crate::better_auth::organizations::OrganizationRoles;
-use crate::better_auth::settings::{AdminPolicy, ApiKeyPolicy};
+use crate::better_auth::settings::{AdminPolicy, ApiKeyPolicy, BrowserSignInPolicy};
 use crate::better_auth::{
     AuthSettings, PasswordFormat, PasswordPolicy, RateLimitPolicy, Resource, Secrets, SessionPolicy,
 };
@@ -89,6 +89,8 @@ pub enum ConfigError {
          e.g. {{\"files\":[\"read\"]}}"
     )]
     BadApiKeyPermissions,
+    #[error("BROWSER_SIGN_IN_URL must be an absolute https URL (http only for localhost)")]
+    BadBrowserSignInUrl,
     #[error("ORGANIZATION_ROLES_FILE {path}: {problem}")]
     OrganizationRolesFile { path: String, problem: String },
 }
@@ -112,6 +114,43 @@ pub fn default_sqlite_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
         .join("better-auth-mcp")
         .join("better-auth.db")
+}
+
+/// The BROWSER_SIGN_IN_* settings; the URL defaults to BETTER_AUTH_URL + `/device` (the
+/// deviceAuthorization plugin's default page) and must be https (http only to localhost).
+fn browser_sign_in_policy(s: &Settings) -> Result<BrowserSignInPolicy, ConfigError> {
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    let given_url = given(&s.browser_sign_in_url).map(|u| u.trim().to_owned());
+    let url = given_url.clone().or_else(|| {
+        given(&s.better_auth_url).map(|u| format!("{}/device", u.trim().trim_end_matches('/')))
+    });
+    let acceptable = |u: &str| {
+        url::Url::parse(u).is_ok_and(|parsed| match parsed.scheme() {
+            "https" => true,
+            "http" => matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")),
+            _ => false,
+        })
+    };
+    if given_url.as_deref().is_some_and(|u| !acceptable(u)) {
+        return Err(ConfigError::BadBrowserSignInUrl);
+    }
+    let defaults = BrowserSignInPolicy::default();
+    let per_minute = |max: u32| RateLimitPolicy {
+        enabled: true,
+        window: Duration::from_secs(60),
+        max,
+    };
+    Ok(BrowserSignInPolicy {
+        // A BETTER_AUTH_URL that is no URL gives no page (begin then says so).
+        verification_uri: url.filter(|u| url::Url::parse(u).is_ok()),
+        client_id: s.browser_sign_in_client_id.trim().to_owned(),
+        expires_in: Duration::from_secs(s.browser_sign_in_expires_in_seconds),
+        interval: Duration::from_secs(s.browser_sign_in_interval_seconds),
+        wait: Duration::from_secs(s.browser_sign_in_wait_seconds),
+        per_address: per_minute(s.browser_sign_in_rate_limit_max),
+        global: per_minute(s.browser_sign_in_global_rate_limit_max),
+        ..defaults
+    })
 }
 
 /// ADMIN_ROLES (trimmed; none given: `admin`) and
@@ -320,6 +359,7 @@ impl Config {
                 audit: AuditPolicy {
                     enabled: s.audit_log,
                 },
+                browser_sign_in: browser_sign_in_policy(s)?,
             },
             jwks_url: given(&s.jwks_url).map(|u| u.trim().to_owned()),
             jwks_refetch_interval: Duration::from_secs(s.jwks_refetch_interval_seconds),

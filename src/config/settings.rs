@@ -58,7 +58,8 @@ pub struct Settings {
     #[arg(long, env = "JWKS_REFETCH_INTERVAL_SECONDS", value_name = "SECONDS",
           default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub jwks_refetch_interval_seconds: u64,
-    /// The toolsets to offer (comma-separated: auth, api_keys, organizations, admin).
+    /// The toolsets to offer (comma-separated: auth, browser_sign_in, api_keys,
+    /// organizations, admin).
     /// Default (or empty): auth.
     #[arg(
         long,
@@ -114,6 +115,47 @@ pub struct Settings {
         global = true
     )]
     pub admin_user_ids: Option<Vec<String>>,
+    /// The Better Auth app's device verification page, where browser sign-in sends the
+    /// person (https; http only for localhost). Default: BETTER_AUTH_URL + /device.
+    #[arg(long, env = "BROWSER_SIGN_IN_URL", value_name = "URL", global = true)]
+    pub browser_sign_in_url: Option<String>,
+    /// The client id browser sign-in writes in each deviceCode row (the app's
+    /// deviceAuthorization validateClient may restrict client ids).
+    #[arg(
+        long,
+        env = "BROWSER_SIGN_IN_CLIENT_ID",
+        value_name = "ID",
+        default_value = "better-auth-mcp",
+        global = true
+    )]
+    pub browser_sign_in_client_id: String,
+    /// As the app's deviceAuthorization expiresIn, in seconds: how long a browser sign-in
+    /// may wait for the person (1 to 86400).
+    #[arg(long, env = "BROWSER_SIGN_IN_EXPIRES_IN_SECONDS", value_name = "SECONDS",
+          default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400),
+          global = true)]
+    pub browser_sign_in_expires_in_seconds: u64,
+    /// As the app's deviceAuthorization interval, in seconds: the shortest time between
+    /// two complete_browser_sign_in calls (1 to 600).
+    #[arg(long, env = "BROWSER_SIGN_IN_INTERVAL_SECONDS", value_name = "SECONDS",
+          default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600),
+          global = true)]
+    pub browser_sign_in_interval_seconds: u64,
+    /// How long begin_browser_sign_in waits for the person's approval when the client
+    /// showed the URL itself (URL-mode elicitation), in seconds (0 to 600).
+    #[arg(long, env = "BROWSER_SIGN_IN_WAIT_SECONDS", value_name = "SECONDS",
+          default_value_t = 120, value_parser = clap::value_parser!(u64).range(0..=600),
+          global = true)]
+    pub browser_sign_in_wait_seconds: u64,
+    /// Browser sign-ins a client address may begin per minute (over HTTP; 1 to 10000).
+    #[arg(long, env = "BROWSER_SIGN_IN_RATE_LIMIT_MAX", value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=10_000), global = true)]
+    pub browser_sign_in_rate_limit_max: u32,
+    /// Browser sign-ins everyone together may begin per minute (1 to 100000).
+    #[arg(long, env = "BROWSER_SIGN_IN_GLOBAL_RATE_LIMIT_MAX", value_name = "N",
+          default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=100_000),
+          global = true)]
+    pub browser_sign_in_global_rate_limit_max: u32,
     /// Lifetime of access tokens, in seconds (1 to 31536000).
     #[arg(long, env = "TOKEN_TTL_SECONDS", value_name = "SECONDS", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(1..=31_536_000), global = true)]

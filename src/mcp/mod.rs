@@ -1,5 +1,5 @@
 //! The MCP face of the server: the tools ([`server`]) over rmcp, their arguments and
-//! results ([`args`], [`types`], and per toolset: [`api_keys`], [`organizations`], [`admin`]; their
+//! results ([`args`], [`types`], and per toolset: [`browser_sign_in`], [`api_keys`], [`organizations`], [`admin`]; their
 //! schemas made portable by [`schema`]), how
 //! their failures are answered (answers.rs), which are offered (selection.rs), what a call
 //! knows of its caller ([`context`]), what is counted of the calls ([`metrics`]) and
@@ -10,6 +10,7 @@ pub mod admin;
 mod answers;
 pub mod api_keys;
 pub mod args;
+pub mod browser_sign_in;
 pub mod context;
 pub mod http;
 pub mod metrics;

@@ -29,6 +29,12 @@ pub const TOOLSETS: &[Toolset] = &[
         plugin: None,
     },
     Toolset {
+        name: "browser_sign_in",
+        tools: &["begin_browser_sign_in", "complete_browser_sign_in"],
+        read_only: &[],
+        plugin: Some("device-authorization"),
+    },
+    Toolset {
         name: "api_keys",
         tools: &["create_api_key", "list_api_keys", "revoke_api_key"],
         read_only: &["list_api_keys"],
@@ -56,7 +62,7 @@ pub const TOOLSETS: &[Toolset] = &[
 ];
 
 /// The toolsets of the contract not built yet: named, they are refused with this.
-const LATER_TOOLSETS: &[&str] = &["browser_sign_in"];
+const LATER_TOOLSETS: &[&str] = &[];
 
 /// The default toolset.
 pub const DEFAULT_TOOLSET: &str = "auth";
@@ -291,9 +297,11 @@ mod tests {
             ToolSelection::new(Some(&names(&["nope"])), None, false),
             Err(ToolSelectionError::UnknownToolset(_))
         ));
+        let browser = ToolSelection::new(Some(&names(&["browser_sign_in"])), None, false).unwrap();
+        assert!(browser.contains("begin_browser_sign_in") && !browser.contains("sign_in"));
         assert!(matches!(
-            ToolSelection::new(Some(&names(&["browser_sign_in"])), None, false),
-            Err(ToolSelectionError::LaterToolset(_))
+            ToolSelection::new(Some(&names(&["browser_sign_in"])), None, true),
+            Err(ToolSelectionError::Empty)
         ));
         let admin = ToolSelection::new(Some(&names(&["admin"])), None, false).unwrap();
         assert!(admin.contains("ban_user") && !admin.contains("sign_in"));

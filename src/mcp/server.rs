@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::model::{CallToolResponse, CallToolResult};
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{Json, tool, tool_handler, tool_router};
 
@@ -17,6 +19,10 @@ use super::api_keys::{
     RevokeApiKeyResult,
 };
 use super::args::{Args, ArgumentError};
+use super::browser_sign_in::{
+    ApprovedSignInResult, BeginBrowserSignInArgs, BrowserSignInResult, CompleteBrowserSignInArgs,
+    declares_url_input, input_required, retried, shown_and_awaited,
+};
 use super::context::CallContext;
 use super::metrics;
 use super::organizations::{
@@ -30,14 +36,16 @@ use super::types::{
 };
 use crate::better_auth::flows::admin::Administrator;
 use crate::better_auth::flows::organizations::Principal;
-use crate::better_auth::{AccessClaims, AuthService, AuthStore, SignIn, SignUp};
+use crate::better_auth::{AccessClaims, AuthError, AuthService, AuthStore, SignIn, SignUp};
 
 const INSTRUCTIONS: &str = "Auth tools of a Better Auth deployment. sign_up creates an account \
 and sign_in checks a password; both return a short-lived access token and a session token. \
 verify_token checks a credential without side effects and, for access tokens, without any \
 database read, so it is cheap enough to call on every step; get_user returns the account \
 behind a credential. refresh_token trades the session token for a new access token; sign_out \
-ends the session. Errors come as text 'CODE: message'.";
+ends the session. With the browser_sign_in tools, prefer begin_browser_sign_in to asking \
+a person for their password: they sign in on the app's own page. Errors come as text \
+'CODE: message'.";
 
 /// The MCP server: the tools over an [`AuthService`] on any [`AuthStore`].
 pub struct AuthServer<S: AuthStore> {
@@ -169,6 +177,94 @@ impl<S: AuthStore> AuthServer<S> {
         };
         self.auth
             .sign_in(request)
+            .await
+            .map(|a| Json(a.into()))
+            .map_err(tool_error)
+    }
+
+    /// Sign a person in through the Better Auth app's own sign-in page, so that their
+    /// password (or passkey, or social sign-in) never passes through this conversation.
+    /// Takes no arguments. Answers status "pending" with verificationUriComplete (a link to
+    /// show the person, on the app's configured domain), userCode (they check it on the
+    /// page) and deviceCode (a secret: never show it); the person signs in there and
+    /// approves; then call complete_browser_sign_in with deviceCode every `interval`
+    /// seconds until it answers approved. If this client can open the link itself, the
+    /// call may instead wait for the approval and answer status "approved" with
+    /// sign_in's fields. Fails with RATE_LIMITED when too many sign-ins were begun.
+    #[tool(
+        name = "begin_browser_sign_in",
+        title = "Begin a browser sign-in",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<BrowserSignInResult>(),
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn begin_browser_sign_in(
+        &self,
+        Parameters(Args(args)): Parameters<Args<BeginBrowserSignInArgs>>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<CallToolResponse, String> {
+        let BeginBrowserSignInArgs {} = args.map_err(invalid_arguments)?;
+        let call = CallContext::of(&context);
+        let caller = call.caller.as_ref();
+        let answer = |result: BrowserSignInResult| {
+            serde_json::to_value(result)
+                .map(|v| CallToolResult::structured(v).into())
+                .map_err(|e| tool_error(AuthError::internal("an answer did not serialize", e)))
+        };
+        // 2026-07-28's retry of the input-required round trip: the sign-in already begun.
+        if let Some(state) = state {
+            return retried(&self.auth, &state, responses.as_ref(), caller, &context)
+                .await
+                .map_err(tool_error)
+                .and_then(answer);
+        }
+        let started = self
+            .auth
+            .begin_browser_sign_in(call.client, caller)
+            .await
+            .map_err(tool_error)?;
+        if declares_url_input(&context) && !self.auth.browser_sign_in_wait_limit().is_zero() {
+            return Ok(input_required(started));
+        }
+        match shown_and_awaited(&self.auth, &started, caller, &context).await {
+            Some(Ok(signed_in)) => answer(BrowserSignInResult::approved(signed_in)),
+            Some(Err(e)) => Err(tool_error(e)),
+            None => answer(BrowserSignInResult::pending(started)),
+        }
+    }
+
+    /// Finish a browser sign-in begun with begin_browser_sign_in, with its deviceCode, once
+    /// the person approved on the app's page: answers status "approved" with sign_in's
+    /// fields (user, access token, session token). Until then it fails with
+    /// AUTHORIZATION_PENDING (call again after `interval` seconds); sooner than that with
+    /// SLOW_DOWN; ACCESS_DENIED if the person declined, EXPIRED_TOKEN once the code
+    /// expired (begin again), INVALID_DEVICE_CODE for a code unknown or already used; a
+    /// banned user gets BANNED_USER. A code can be exchanged once.
+    #[tool(
+        name = "complete_browser_sign_in",
+        title = "Complete a browser sign-in",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn complete_browser_sign_in(
+        &self,
+        Parameters(Args(args)): Parameters<Args<CompleteBrowserSignInArgs>>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Json<ApprovedSignInResult>, String> {
+        let args = args.map_err(invalid_arguments)?;
+        let call = CallContext::of(&context);
+        self.auth
+            .complete_browser_sign_in(args.device_code.trim(), call.caller.as_ref(), call.client)
             .await
             .map(|a| Json(a.into()))
             .map_err(tool_error)

@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 
 use crate::better_auth::audit::{AuditEntry, AuditRow};
 use crate::better_auth::ports::{
-    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, JwkLookup, ManagedUser, Membership, NewApiKey,
-    NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User,
-    UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, DeviceCodeRow, JwkLookup, ManagedUser,
+    Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
+    TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 
 pub use naming::{Casing, SchemaSettings, TableNames};
@@ -179,6 +179,14 @@ macro_rules! port_methods {
             audit::record => fn record_audit[](entry: &AuditEntry) -> ();
             audit::delete_before => fn delete_audit_before[](before: DateTime<Utc>) -> u64;
             audit::list => fn list_audit[](since: DateTime<Utc>, limit: u32) -> Vec<AuditRow>;
+            device_codes::create => fn create_device_code[](row: &DeviceCodeRow) -> bool;
+            device_codes::find => fn find_device_code[](device_code: &str)
+                -> Option<DeviceCodeRow>;
+            device_codes::mark_polled => fn mark_device_code_polled[](id: &str,
+                now: DateTime<Utc>) -> ();
+            device_codes::delete => fn delete_device_code[](id: &str) -> bool;
+            device_codes::consume => fn consume_device_code[](id: &str, client_id: &str)
+                -> Option<DeviceCodeRow>;
         }
     };
 }

@@ -22,6 +22,7 @@ const MODELS: &[&str] = &[
     "organization",
     "member",
     "organizationRole",
+    "deviceCode",
 ];
 const OWN_TABLES: &[&str] = &["better_auth_mcp_migrations", "better_auth_mcp_audit_log"];
 
@@ -141,7 +142,10 @@ impl Naming {
                 return out;
             };
             let name = &after[..close];
-            if OWN_TABLES.contains(&name) || MODELS.contains(&name) {
+            if OWN_TABLES.contains(&name)
+                || (MODELS.contains(&name)
+                    && (!COLUMN_NAMED_MODELS.contains(&name) || names_a_table(&out)))
+            {
                 out.push_str(&self.qualified(name));
             } else {
                 let _ = write!(out, "{}", quote(&self.column(name)));
@@ -151,6 +155,25 @@ impl Naming {
         out.push_str(rest);
         out
     }
+}
+
+/// Models with a column of their own name (`deviceCode.deviceCode`): there the name is the
+/// table only where SQL names a table ([`names_a_table`]).
+const COLUMN_NAMED_MODELS: &[&str] = &["deviceCode"];
+
+/// Whether a quoted name after `before` names a table: after `from`, `into`, `update`,
+/// `join` or `table`, or inside `to_regclass('...')`.
+fn names_a_table(before: &str) -> bool {
+    if before.ends_with('\'') {
+        return true;
+    }
+    let word = before
+        .trim_end()
+        .rsplit(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(word.as_str(), "from" | "into" | "update" | "join" | "table")
 }
 
 /// A PostgreSQL quoted identifier.
@@ -216,6 +239,19 @@ mod tests {
         assert_eq!(snake_case("userID"), "user_id");
         assert_eq!(snake_case("APIKey"), "api_key");
         assert_eq!(snake_case("id"), "id");
+    }
+
+    #[test]
+    fn a_column_named_as_its_table_stays_a_column() {
+        let sql = r#"insert into "deviceCode" ("id", "deviceCode") values ($1, $2); select "deviceCode" from "deviceCode" where "deviceCode" = $1; update "deviceCode" set "status" = 'x'; select to_regclass('"deviceCode"')"#;
+        let snake = Naming {
+            casing: Casing::Snake,
+            ..Naming::default()
+        };
+        assert_eq!(
+            snake.render(sql),
+            r#"insert into "public"."device_code" ("id", "device_code") values ($1, $2); select "device_code" from "public"."device_code" where "device_code" = $1; update "public"."device_code" set "status" = 'x'; select to_regclass('"public"."device_code"')"#
+        );
     }
 
     #[test]

@@ -21,9 +21,14 @@
 // `apiKey: true` adds the api-key plugin (@better-auth/api-key), with `apiKeyOptions`.
 // `organization: true` adds the organization plugin with the roles of `orgRoles` below
 // (the defaults, a `project` resource, a custom `auditor`) and dynamic access control.
+// `device: true` adds the deviceAuthorization plugin, accepting only the client id
+// `better-auth-mcp` (its `validateClient`). The `serve` command serves the app over HTTP
+// on 127.0.0.1:`port` (its API under /api/auth) until killed, printing `{listening}` first.
 import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
-import { admin, bearer, jwt, organization, twoFactor } from "better-auth/plugins";
+import { admin, bearer, deviceAuthorization, jwt, organization, twoFactor } from "better-auth/plugins";
+import { toNodeHandler } from "better-auth/node";
+import { createServer } from "node:http";
 import { createAccessControl } from "better-auth/plugins/access";
 import { adminAc, defaultStatements, memberAc, ownerAc } from "better-auth/plugins/organization/access";
 import { getMigrations } from "better-auth/db/migration";
@@ -72,6 +77,7 @@ const auth = betterAuth({
     ...(args.admin ? [admin()] : []),
     ...(args.twoFactor ? [twoFactor()] : []),
     ...(args.apiKey ? [apiKey(args.apiKeyOptions ?? {})] : []),
+    ...(args.device ? [deviceAuthorization({ validateClient: (id) => id === "better-auth-mcp" })] : []),
     ...(args.organization
       ? [organization({ ac, roles: orgRoles, dynamicAccessControl: { enabled: true } })]
       : []),
@@ -339,8 +345,15 @@ async function run() {
   }
 }
 
-try {
-  process.stdout.write(JSON.stringify(await run()) + "\n");
-} finally {
-  await pool.end();
+if (command === "serve") {
+  const server = createServer(toNodeHandler(auth));
+  server.listen(args.port, "127.0.0.1", () => {
+    process.stdout.write(JSON.stringify({ listening: args.port }) + "\n");
+  });
+} else {
+  try {
+    process.stdout.write(JSON.stringify(await run()) + "\n");
+  } finally {
+    await pool.end();
+  }
 }

@@ -10,6 +10,7 @@ mod admin;
 mod api_keys;
 mod audit;
 mod bench_smoke;
+mod browser_sign_in;
 mod cli;
 mod e2e;
 mod faults;

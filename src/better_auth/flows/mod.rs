@@ -3,10 +3,11 @@
 //! [`verify`] (verify_token, get_user, and the HTTP caller's authorization),
 //! [`api_keys`] (a key's use; create, list, revoke) and [`organizations`] (the
 //! organization plugin's memberships and hasPermission) and [`admin`] (the admin plugin's
-//! user administration).
+//! user administration), [`browser_sign_in`] (the deviceAuthorization plugin's flow).
 
 pub mod admin;
 pub mod api_keys;
+pub mod browser_sign_in;
 pub mod organizations;
 pub mod second_factor;
 pub mod session;

@@ -9,6 +9,7 @@
 mod admin;
 mod api_keys;
 mod audit;
+mod device_codes;
 mod errors;
 mod jwks;
 mod organizations;
@@ -34,9 +35,9 @@ use super::naming::{Naming, SchemaSettings};
 use super::rows::{self, Columns};
 use super::{PgUrl, by_table, port_methods};
 use crate::better_auth::ports::{
-    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, JwkLookup, ManagedUser,
-    Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
-    TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, DeviceCodeRow, JwkLookup,
+    ManagedUser, Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing,
+    StoreError, TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 use crate::telemetry::{DbSystem, db_span};
 
@@ -80,6 +81,7 @@ struct PluginTables {
     api_key: AtomicBool,
     organization: AtomicBool,
     organization_role: AtomicBool,
+    device_code: AtomicBool,
 }
 
 impl PgStore {

@@ -7,6 +7,7 @@
 mod admin;
 mod api_keys;
 mod audit;
+mod device_codes;
 mod errors;
 pub mod files;
 mod jwks;
@@ -31,9 +32,9 @@ use self::errors::sql_error;
 use super::migrate::{self, Migration, MigrationTx};
 use super::{by_table, port_methods, rows};
 use crate::better_auth::ports::{
-    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, JwkLookup, ManagedUser,
-    Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
-    TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, DeviceCodeRow, JwkLookup,
+    ManagedUser, Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing,
+    StoreError, TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
 use crate::telemetry::{DbSystem, db_operation, db_span, record_db_operation, traces_enabled};
 
@@ -41,6 +42,7 @@ const MIGRATIONS: &[Migration] = &migrate::migrations!("sqlite", [
     1 => "better_auth_core" in "0001_better_auth_core.sql",
     2 => "rate_limit" in "0002_rate_limit.sql",
     3 => "api_key" in "0003_api_key.sql",
+    4 => "device_code" in "0004_device_code.sql",
 ]);
 
 /// How long a writer waits for another process's write lock before giving up.

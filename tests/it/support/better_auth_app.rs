@@ -72,6 +72,39 @@ impl BetterAuthApp {
         self
     }
 
+    /// The same app with the deviceAuthorization plugin (accepting the client id
+    /// `better-auth-mcp`).
+    pub fn with_device_authorization(mut self) -> Self {
+        self.base["device"] = Value::Bool(true);
+        self
+    }
+
+    /// The app served over HTTP on 127.0.0.1 (its API at `ServedApp::api`), until the
+    /// returned handle is dropped.
+    pub fn serve(&self) -> ServedApp {
+        let port = super::free_port();
+        let mut all = self.base.clone();
+        all["port"] = json!(port);
+        let mut child = Command::new("node")
+            .arg(app_dir().join("app.mjs"))
+            .arg("serve")
+            .arg(all.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("the app prints a line");
+        assert!(line.contains("listening"), "the app did not start: {line}");
+        ServedApp {
+            child,
+            api: format!("http://127.0.0.1:{port}/api/auth"),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// The same app with Better Auth's two-factor plugin.
     pub fn with_two_factor(mut self) -> Self {
         self.base["twoFactor"] = Value::Bool(true);
@@ -138,5 +171,76 @@ impl BetterAuthApp {
             .output()
             .expect("node runs");
         super::last_json_line(&out, &format!("better-auth app {command}"))
+    }
+}
+
+/// A Better Auth app serving HTTP on loopback; stopped when dropped.
+pub struct ServedApp {
+    child: std::process::Child,
+    /// The base URL of its API (Better Auth's /api/auth).
+    pub api: String,
+    http: reqwest::Client,
+}
+
+impl ServedApp {
+    /// A request to the app's API at `path`, as the person's browser makes it: with the
+    /// session of `token` (the bearer plugin) and the app's own origin.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .header("authorization", format!("Bearer {token}"))
+            .header("origin", BASE_URL);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("the app answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// What the person does on the app's /device page, signed in with `token`: opens it
+    /// with the user code (the app claims the code for them), then approves (or denies).
+    pub async fn decide(&self, token: &str, user_code: &str, approve: bool) -> (u16, Value) {
+        let (status, page) = self
+            .request(
+                reqwest::Method::GET,
+                &format!("/device?user_code={user_code}"),
+                token,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "the /device page: {page}");
+        let path = if approve {
+            "/device/approve"
+        } else {
+            "/device/deny"
+        };
+        self.request(
+            reqwest::Method::POST,
+            path,
+            token,
+            Some(json!({"userCode": user_code})),
+        )
+        .await
+    }
+}
+
+impl Drop for ServedApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

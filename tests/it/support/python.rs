@@ -70,6 +70,18 @@ pub async fn client(url: &str, mode: &str, email: &str) -> Value {
     super::last_json_line(&out, "the Python SDK client")
 }
 
+/// Runs tests/python/`script` with `args` and returns what it printed last (JSON).
+pub async fn script(script: &str, args: &[&str]) -> Value {
+    let python = python().clone();
+    let out = tokio::process::Command::new(python)
+        .arg(python_dir().join(script))
+        .args(args)
+        .output()
+        .await
+        .expect("the Python script runs");
+    super::last_json_line(&out, &format!("the Python SDK script {script}"))
+}
+
 /// The virtual environment's bin directory (its python and pip).
 pub fn venv_bin() -> PathBuf {
     python().parent().unwrap().to_owned()
