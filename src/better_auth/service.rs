@@ -105,6 +105,18 @@ impl<S: AuthStore> AuthService<S> {
         if !self.settings.rate_limit.enabled {
             return Ok(());
         }
+        self.count_attempt(subject, path, policy, scope).await
+    }
+
+    /// Counts an attempt under `policy` whatever RATE_LIMIT_ENABLED says (for limits that
+    /// guard a table rather than a password: browser sign-in's begins).
+    pub(super) async fn count_attempt(
+        &self,
+        subject: &str,
+        path: &str,
+        policy: RateLimitPolicy,
+        scope: RateLimitScope,
+    ) -> Result<(), AuthError> {
         let now_ms = Utc::now().timestamp_millis();
         let decision = self
             .store

@@ -180,10 +180,13 @@ pub(super) async fn shown_and_awaited<S: AuthStore>(
         started.user_code
     );
     let began = tokio::time::Instant::now();
-    let action = context
+    let elicited = context
         .peer
-        .elicit_url_with_timeout(message, url, generate_id(), Some(wait))
-        .await;
+        .elicit_url_with_timeout(message, url, generate_id(), Some(wait));
+    let action = tokio::select! {
+        action = elicited => action,
+        () = context.ct.cancelled() => return None,
+    };
     match action {
         Ok(rmcp::model::ElicitationAction::Accept) => {}
         Ok(other) => {
@@ -258,8 +261,9 @@ pub(super) fn declares_url_input(
 }
 
 /// The 2026-07-28 round trip's first answer: the app's page as a URL elicitation, and the
-/// pending answer as the request state (its device code binds it to the caller, so a
-/// forged or altered state is an unknown code).
+/// device code as the request state (it is bound to the caller, so a forged or altered
+/// one is an unknown code; the retry's answer is rebuilt from its row, never read from
+/// the state).
 pub(super) fn input_required(started: BrowserSignInStarted) -> rmcp::model::CallToolResponse {
     let host = url::Url::parse(&started.verification_uri_complete)
         .ok()
@@ -276,14 +280,24 @@ pub(super) fn input_required(started: BrowserSignInStarted) -> rmcp::model::Call
         elicitation_id: generate_id(),
     };
     let request = rmcp::model::InputRequest::Elicitation(rmcp::model::ElicitRequest::new(params));
-    let state = serde_json::to_string(&BrowserSignInResult::pending(started)).ok();
+    let state = serde_json::to_string(&RetryState {
+        device_code: started.device_code,
+    })
+    .ok();
     let requests = std::collections::BTreeMap::from([(INPUT_KEY.to_owned(), request)]);
     rmcp::model::InputRequiredResult::new(Some(requests), state).into()
 }
 
-/// The 2026-07-28 retry: the pending answer of the request state and whether the client
-/// accepted the URL; the person's decision awaited as on 2025-11-25. Err: a state that is
-/// not ours.
+/// What a 2026-07-28 retry sends back: the device code alone.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RetryState {
+    device_code: String,
+}
+
+/// The 2026-07-28 retry: the sign-in of the request state's code (the caller's, still
+/// stored, its answer rebuilt from the row) and whether the client accepted the URL; the
+/// person's decision awaited as on 2025-11-25. Err: a state that is not ours.
 pub(super) async fn retried<S: AuthStore>(
     auth: &AuthService<S>,
     state: &str,
@@ -291,11 +305,10 @@ pub(super) async fn retried<S: AuthStore>(
     caller: Option<&AccessClaims>,
     context: &rmcp::service::RequestContext<rmcp::RoleServer>,
 ) -> Result<BrowserSignInResult, AuthError> {
-    let pending: BrowserSignInResult =
+    let RetryState { device_code } =
         serde_json::from_str(state).map_err(|_| AuthError::InvalidDeviceCode)?;
-    let Some(device_code) = pending.device_code.clone() else {
-        return Err(AuthError::InvalidDeviceCode);
-    };
+    let pending =
+        BrowserSignInResult::pending(auth.begun_browser_sign_in(&device_code, caller).await?);
     let accepted = responses
         .and_then(|r| r.get(INPUT_KEY))
         .and_then(|v| v.get("action"))

@@ -229,7 +229,16 @@ impl<S: AuthStore> AuthServer<S> {
             .begin_browser_sign_in(call.client, caller)
             .await
             .map_err(tool_error)?;
-        if declares_url_input(&context) && !self.auth.browser_sign_in_wait_limit().is_zero() {
+        // (Only a 2026-07-28 peer can take an input-required result: rmcp makes it an
+        // error for an older one, and the code just stored would be lost.)
+        let round_trips = call
+            .protocol_version
+            .as_ref()
+            .is_some_and(|v| *v >= rmcp::model::ProtocolVersion::V_2026_07_28);
+        if round_trips
+            && declares_url_input(&context)
+            && !self.auth.browser_sign_in_wait_limit().is_zero()
+        {
             return Ok(input_required(started));
         }
         match shown_and_awaited(&self.auth, &started, caller, &context).await {

@@ -394,11 +394,12 @@ async fn http_call(
 #[tokio::test(flavor = "multi_thread")]
 async fn over_http_a_code_completes_only_for_its_caller_and_begins_are_limited_per_address() {
     let db = TestDb::create();
-    let (app, _, _) = app_with_a_person(&db, "ada@example.com");
+    let (app, _, ada_browser) = app_with_a_person(&db, "ada@example.com");
     app.run(
         "sign-up",
         json!({"email": "bob@example.com", "password": PASSWORD, "name": "Bob"}),
     );
+    let served = app.serve();
     let home = tempdir();
     let stdio_env = with_browser_sign_in(ServerEnv::postgres(home.path(), &db.neon_url()));
     // The callers' bearer tokens: access tokens of sessions they open here.
@@ -437,13 +438,89 @@ async fn over_http_a_code_completes_only_for_its_caller_and_begins_are_limited_p
     assert_eq!(code_of(&by_ada.unwrap_err()), "AUTHORIZATION_PENDING");
 
     // Two begins a minute from this address, whoever calls.
-    http_call(&http, &bob, "begin_browser_sign_in", json!({}))
+    let bobs = http_call(&http, &bob, "begin_browser_sign_in", json!({}))
         .await
         .unwrap();
     let third = http_call(&http, &ada, "begin_browser_sign_in", json!({})).await;
     let third = third.unwrap_err();
     assert_eq!(code_of(&third), "RATE_LIMITED", "{third}");
     assert_eq!(db.sql(r#"select count(*) from "deviceCode""#), "2");
+
+    // An authorized caller signs in as themselves only: Bob's page approved by Ada (sent
+    // the link) gives Bob no session of hers, and the code is used up.
+    let (status, _) = served
+        .decide(&ada_browser, str_of(&bobs["userCode"]), true)
+        .await;
+    assert_eq!(status, 200);
+    after_the_interval().await;
+    let complete = json!({"deviceCode": bobs["deviceCode"]});
+    let phished = http_call(&http, &bob, "complete_browser_sign_in", complete).await;
+    assert_eq!(code_of(&phished.unwrap_err()), "ACCESS_DENIED");
+    assert_eq!(db.sql(r#"select count(*) from "deviceCode""#), "1");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_stateless_http_a_2026_07_28_client_gets_the_page_and_its_retry_answers_approved() {
+    let db = TestDb::create();
+    let (app, person, browser) = app_with_a_person(&db, "http-mrtr@example.com");
+    let served = app.serve();
+    let home = tempdir();
+    let port = free_port();
+    let env = with_browser_sign_in(ServerEnv::postgres(home.path(), &db.neon_url()))
+        .with("BROWSER_SIGN_IN_WAIT_SECONDS", "20")
+        .with(
+            "BETTER_AUTH_MCP_TOOLS",
+            "begin_browser_sign_in,complete_browser_sign_in",
+        );
+    let http = HttpServer::start_on(&env, port).await;
+    let config = json!({
+        "url": http.url(),
+        "api": served.api,
+        "origin": BASE_URL,
+        "token": browser,
+        "elicit": true,
+        "mode": "2026-07-28",
+    });
+    let seen = crate::support::python::script("browser_sign_in.py", &[&config.to_string()]).await;
+    assert_eq!(seen["isError"], false, "{seen}");
+    assert_eq!(seen["shown"][0]["mode"], "url", "{seen}");
+    let result = &seen["structured"];
+    assert_eq!(result["status"], "approved", "{seen}");
+    assert_eq!(result["user"]["id"], person.as_str());
+    assert_eq!(db.sql(r#"select count(*) from "deviceCode""#), "0");
+
+    // A retry's state is the code alone, the answer rebuilt from its row: a forged state
+    // (an answer with a page of the client's choosing, or a code not begun here) is an
+    // unknown code, never echoed as this server's answer.
+    let forged = json!({"status": "pending", "verificationUri": "https://evil.example/device",
+        "deviceCode": "A".repeat(40)});
+    for state in [
+        forged.to_string(),
+        json!({"deviceCode": "A".repeat(40)}).to_string(),
+    ] {
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            "name": "begin_browser_sign_in", "arguments": {}, "requestState": state,
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "forger", "version": "1"}},
+            "inputResponses": {"browser_sign_in": {"action": "decline"}}}});
+        let text = reqwest::Client::new()
+            .post(http.url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "begin_browser_sign_in")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains("evil.example"), "{text}");
+        assert!(text.contains("INVALID_DEVICE_CODE"), "{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,8 @@ saw (the URLs it was shown, the progress it was sent, the tool's result).
 
     python browser_sign_in.py CONFIG
 
-CONFIG is JSON: {command, env, cwd, api, origin, token, elicit, mode}; `mode` is "legacy"
+CONFIG is JSON: {command, env, cwd, api, origin, token, elicit, mode} (or {url, ...}: the
+server over Streamable HTTP at that URL instead of a command); `mode` is "legacy"
 (2025-11-25: elicitation/create) or "2026-07-28" (an input-required result, retried by the
 SDK with the callback's answer). With `elicit`, the elicitation
 callback is the person: shown the app's page, they accept, and a moment later (so that the
@@ -60,7 +61,10 @@ async def main(config: dict) -> None:
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append({"progress": done, "total": total, "message": message})
 
-    server = StdioServerParameters(command=config["command"], env=config["env"], cwd=config["cwd"])
+    if "url" in config:
+        server = config["url"]
+    else:
+        server = StdioServerParameters(command=config["command"], env=config["env"], cwd=config["cwd"])
     callback = elicit if config["elicit"] else None
     async with Client(server, mode=config["mode"], elicitation_callback=callback) as client:
         result = await client.call_tool(

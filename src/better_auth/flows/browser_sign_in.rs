@@ -151,7 +151,8 @@ impl<S: AuthStore> AuthService<S> {
             });
         };
         if let Some(ip) = from {
-            self.throttle(
+            // (Whatever RATE_LIMIT_ENABLED says: these keep the shared table from floods.)
+            self.count_attempt(
                 &ip.to_string(),
                 DEVICE_CODE_PATH,
                 policy.per_address,
@@ -159,7 +160,7 @@ impl<S: AuthStore> AuthService<S> {
             )
             .await?;
         }
-        self.throttle("*", DEVICE_CODE_PATH, policy.global, RateLimitScope::Global)
+        self.count_attempt("*", DEVICE_CODE_PATH, policy.global, RateLimitScope::Global)
             .await?;
         let now = now_ms();
         let expires_in = chrono::Duration::from_std(policy.expires_in).unwrap_or_default();
@@ -281,6 +282,15 @@ impl<S: AuthStore> AuthService<S> {
             audit.actor(Some(&user.id));
         }
         audit.target(&user.id);
+        // An authorized caller signs in as themselves: a person they sent the page to cannot
+        // be made to approve a session for them (RFC 8628's remote phishing, section 5.4).
+        if caller.is_some_and(|c| c.sub != user.id) {
+            self.store.delete_device_code(&row.id).await?;
+            tracing::info!(
+                "a browser sign-in approved by another user than its caller was refused"
+            );
+            return Err(AuthError::AccessDenied);
+        }
         let client_id = row.client_id.as_deref().unwrap_or(&policy.client_id);
         let Some(claimed) = self.store.consume_device_code(&row.id, client_id).await? else {
             return Err(AuthError::InvalidDeviceCode);
@@ -299,6 +309,39 @@ impl<S: AuthStore> AuthService<S> {
             .await?;
         tracing::info!(user_id = %user.id, "user signed in in the browser");
         self.authenticated(user, session)
+    }
+
+    /// A sign-in `caller` began, as begin answered it, from its row and this server's
+    /// configuration (never from what a client sends back but the code itself): for a
+    /// 2026-07-28 retry. A code not bound to `caller`, or gone, is INVALID_DEVICE_CODE.
+    pub async fn begun_browser_sign_in(
+        &self,
+        device_code: &str,
+        caller: Option<&AccessClaims>,
+    ) -> Result<BrowserSignInStarted, AuthError> {
+        let policy = &self.settings.browser_sign_in;
+        if !self.is_bound_to(device_code, caller) {
+            return Err(AuthError::InvalidDeviceCode);
+        }
+        let (Some(row), Some(verification_uri)) = (
+            self.store.find_device_code(device_code).await?,
+            policy.verification_uri.clone(),
+        ) else {
+            return Err(AuthError::InvalidDeviceCode);
+        };
+        let interval_secs = row
+            .polling_interval
+            .map_or(policy.interval.as_secs(), |ms| {
+                (ms.max(0) as u64).div_ceil(1000)
+            });
+        Ok(BrowserSignInStarted {
+            verification_uri_complete: with_user_code(&verification_uri, &row.user_code),
+            verification_uri,
+            device_code: row.device_code,
+            user_code: row.user_code,
+            expires_at: row.expires_at,
+            interval_secs,
+        })
     }
 
     /// How long a caller may wait for the person (BROWSER_SIGN_IN_WAIT_SECONDS).
