@@ -121,8 +121,12 @@ pub fn default_sqlite_path() -> PathBuf {
 fn browser_sign_in_policy(s: &Settings) -> Result<BrowserSignInPolicy, ConfigError> {
     let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
     let given_url = given(&s.browser_sign_in_url).map(|u| u.trim().to_owned());
+    // As the plugin's default, `new URL("/device", baseURL)`: the app's origin + /device.
     let url = given_url.clone().or_else(|| {
-        given(&s.better_auth_url).map(|u| format!("{}/device", u.trim().trim_end_matches('/')))
+        given(&s.better_auth_url)
+            .and_then(|u| url::Url::parse(u.trim()).ok())
+            .and_then(|u| u.join("/device").ok())
+            .map(String::from)
     });
     let acceptable = |u: &str| {
         url::Url::parse(u).is_ok_and(|parsed| match parsed.scheme() {
@@ -141,8 +145,9 @@ fn browser_sign_in_policy(s: &Settings) -> Result<BrowserSignInPolicy, ConfigErr
         max,
     };
     Ok(BrowserSignInPolicy {
-        // A BETTER_AUTH_URL that is no URL gives no page (begin then says so).
-        verification_uri: url.filter(|u| url::Url::parse(u).is_ok()),
+        // A BETTER_AUTH_URL that is no URL, or plain http off loopback, gives no page
+        // (begin then says so).
+        verification_uri: url.filter(|u| acceptable(u)),
         client_id: s.browser_sign_in_client_id.trim().to_owned(),
         expires_in: Duration::from_secs(s.browser_sign_in_expires_in_seconds),
         interval: Duration::from_secs(s.browser_sign_in_interval_seconds),

@@ -116,7 +116,7 @@ pub struct Settings {
     )]
     pub admin_user_ids: Option<Vec<String>>,
     /// The Better Auth app's device verification page, where browser sign-in sends the
-    /// person (https; http only for localhost). Default: BETTER_AUTH_URL + /device.
+    /// person (https; http only for localhost). Default: /device on BETTER_AUTH_URL's origin.
     #[arg(long, env = "BROWSER_SIGN_IN_URL", value_name = "URL", global = true)]
     pub browser_sign_in_url: Option<String>,
     /// The client id browser sign-in writes in each deviceCode row (the app's
