@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
 use crate::support::http::{HttpServer, answer, tool_call};
 use crate::support::pg::TestDb;
-use crate::support::server::{Server, ServerEnv, code_of};
+use crate::support::server::{Server, ServerEnv, access_tokens, code_of, requiring_auth_on};
 use crate::support::{free_port, tempdir};
 
 const SECRET: &str = "admin-toolset-secret-0123456789abcdef-0123";
@@ -307,28 +307,16 @@ async fn over_http_only_an_administrator_may_and_nobody_bans_or_removes_themselv
     let home = tempdir();
     let stdio_env = with_admin(ServerEnv::postgres(home.path(), &db.neon_url()));
     // The callers' bearer tokens: access tokens of sessions they open here.
-    let stdio = Server::start(&stdio_env).await;
-    let mut tokens = Vec::new();
-    for email in ["root@example.com", "plain@example.com"] {
-        let inn = stdio
-            .ok("sign_in", json!({"email": email, "password": PASSWORD}))
-            .await;
-        tokens.push(str_of(&inn["token"]).to_owned());
-    }
-    stdio.stop().await;
+    let emails = ["root@example.com", "plain@example.com"];
+    let tokens = access_tokens(&stdio_env, &emails, PASSWORD).await;
     let (admin_token, plain_token) = (tokens[0].clone(), tokens[1].clone());
     let port = free_port();
-    let env = stdio_env
-        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
-        .with(
-            "BETTER_AUTH_MCP_PUBLIC_URL",
-            &format!("http://127.0.0.1:{port}/mcp"),
-        )
-        .with(
-            "BETTER_AUTH_MCP_TOOLS",
-            "list_users,ban_user,unban_user,set_role,revoke_user_sessions,remove_user",
-        )
-        .with("AUDIT_LOG", "true");
+    let env = requiring_auth_on(
+        stdio_env,
+        port,
+        "list_users,ban_user,unban_user,set_role,revoke_user_sessions,remove_user",
+    )
+    .with("AUDIT_LOG", "true");
     let http = HttpServer::start_on(&env, port).await;
     let before = (admin_columns(&db, &target), sessions_of(&db, &target));
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::support::better_auth_app::{BASE_URL, BetterAuthApp};
 use crate::support::http::{HttpServer, answer, tool_call};
 use crate::support::pg::TestDb;
-use crate::support::server::{Server, ServerEnv, code_of};
+use crate::support::server::{Server, ServerEnv, access_tokens, code_of, requiring_auth_on};
 use crate::support::{free_port, tempdir};
 
 const SECRET: &str = "browser-sign-in-secret-0123456789abcdef-01";
@@ -403,28 +403,12 @@ async fn over_http_a_code_completes_only_for_its_caller_and_begins_are_limited_p
     let home = tempdir();
     let stdio_env = with_browser_sign_in(ServerEnv::postgres(home.path(), &db.neon_url()));
     // The callers' bearer tokens: access tokens of sessions they open here.
-    let stdio = Server::start(&stdio_env).await;
-    let mut tokens = Vec::new();
-    for email in ["ada@example.com", "bob@example.com"] {
-        let inn = stdio
-            .ok("sign_in", json!({"email": email, "password": PASSWORD}))
-            .await;
-        tokens.push(str_of(&inn["token"]).to_owned());
-    }
-    stdio.stop().await;
+    let emails = ["ada@example.com", "bob@example.com"];
+    let tokens = access_tokens(&stdio_env, &emails, PASSWORD).await;
     let (ada, bob) = (tokens[0].clone(), tokens[1].clone());
     let port = free_port();
-    let env = stdio_env
-        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
-        .with(
-            "BETTER_AUTH_MCP_PUBLIC_URL",
-            &format!("http://127.0.0.1:{port}/mcp"),
-        )
-        .with(
-            "BETTER_AUTH_MCP_TOOLS",
-            "begin_browser_sign_in,complete_browser_sign_in",
-        )
-        .with("BROWSER_SIGN_IN_RATE_LIMIT_MAX", "2");
+    let tools = "begin_browser_sign_in,complete_browser_sign_in";
+    let env = requiring_auth_on(stdio_env, port, tools).with("BROWSER_SIGN_IN_RATE_LIMIT_MAX", "2");
     let http = HttpServer::start_on(&env, port).await;
 
     let begun = http_call(&http, &ada, "begin_browser_sign_in", json!({}))

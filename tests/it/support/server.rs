@@ -188,6 +188,32 @@ impl Server {
     }
 }
 
+/// Bearer tokens for HTTP callers: the access token of a session each of `emails` (with
+/// `password`) opens on a stdio server of `env`.
+pub async fn access_tokens(env: &ServerEnv, emails: &[&str], password: &str) -> Vec<String> {
+    let stdio = Server::start(env).await;
+    let mut tokens = Vec::new();
+    for email in emails {
+        let inn = stdio
+            .ok("sign_in", json!({"email": email, "password": password}))
+            .await;
+        tokens.push(inn["token"].as_str().expect("a token").to_owned());
+    }
+    stdio.stop().await;
+    tokens
+}
+
+/// `env` serving HTTP on `port` with `--require-auth`, its public URL there, offering
+/// `tools`.
+pub fn requiring_auth_on(env: ServerEnv, port: u16, tools: &str) -> ServerEnv {
+    env.with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
+        .with(
+            "BETTER_AUTH_MCP_PUBLIC_URL",
+            &format!("http://127.0.0.1:{port}/mcp"),
+        )
+        .with("BETTER_AUTH_MCP_TOOLS", tools)
+}
+
 pub fn text_of(r: &CallToolResult) -> String {
     r.content
         .iter()
