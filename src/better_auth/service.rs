@@ -167,6 +167,24 @@ impl<S: AuthStore> AuthService<S> {
         }
     }
 
+    /// Opens a Better Auth session for `user` (with the call's audit row) and answers as a
+    /// sign-in does: sign_in's and browser sign-in's last step.
+    pub(super) async fn open_session(
+        &self,
+        user: User,
+        audit: &super::audit::Audit,
+    ) -> Result<Authenticated, AuthError> {
+        let session = self
+            .store
+            .create_session(
+                &user.id,
+                &self.new_session(now_ms()),
+                audit.success().as_ref(),
+            )
+            .await?;
+        self.authenticated(user, session)
+    }
+
     /// The answer of a sign-up or sign-in that opened `session`: a new access token for it.
     pub(super) fn authenticated(
         &self,

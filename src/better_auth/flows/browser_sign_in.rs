@@ -299,16 +299,9 @@ impl<S: AuthStore> AuthService<S> {
             return Err(AuthError::InvalidDeviceCode);
         }
         self.may_have_a_session(&user).await?;
-        let session = self
-            .store
-            .create_session(
-                &user.id,
-                &self.new_session(now_ms()),
-                audit.success().as_ref(),
-            )
-            .await?;
-        tracing::info!(user_id = %user.id, "user signed in in the browser");
-        self.authenticated(user, session)
+        let signed_in = self.open_session(user, audit).await?;
+        tracing::info!(user_id = %signed_in.user.id, "user signed in in the browser");
+        Ok(signed_in)
     }
 
     /// A sign-in `caller` began, as begin answered it, from its row and this server's
@@ -367,27 +360,19 @@ impl<S: AuthStore> AuthService<S> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::AuthSettings;
     use super::super::super::memory::MemoryStore;
-    use super::super::super::{AuthSettings, Secrets};
     use super::super::sign_up::SignUp;
     use super::*;
     use std::time::Duration;
 
-    const SECRET: &str = "unit-test-secret-0123456789abcdef-0123456789";
-
+    /// The flows' test service, with an app page to send people to.
     fn service(tune: impl FnOnce(&mut AuthSettings)) -> AuthService<MemoryStore> {
-        let mut settings = AuthSettings {
-            hash_concurrency: 2,
-            ..AuthSettings::default()
-        };
-        settings.browser_sign_in.verification_uri = Some("https://app.example.com/device".into());
-        tune(&mut settings);
-        AuthService::new(
-            MemoryStore::default(),
-            Secrets::single(SECRET.into()),
-            settings,
-        )
-        .unwrap()
+        super::super::tests::service(|settings| {
+            settings.browser_sign_in.verification_uri =
+                Some("https://app.example.com/device".into());
+            tune(settings);
+        })
     }
 
     fn code<T>(r: Result<T, AuthError>) -> &'static str {

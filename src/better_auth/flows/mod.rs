@@ -27,8 +27,9 @@ mod tests {
 
     const SECRET: &str = "unit-test-secret-0123456789abcdef-0123456789";
 
-    /// The service on an empty store with the default settings, as `tune` changes them.
-    fn service(tune: impl FnOnce(&mut AuthSettings)) -> AuthService<MemoryStore> {
+    /// The service on an empty store with the default settings, as `tune` changes them
+    /// (the other flows' tests use it too).
+    pub(super) fn service(tune: impl FnOnce(&mut AuthSettings)) -> AuthService<MemoryStore> {
         let mut settings = AuthSettings {
             hash_concurrency: 2,
             ..AuthSettings::default()

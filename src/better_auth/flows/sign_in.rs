@@ -110,16 +110,9 @@ impl<S: AuthStore> AuthService<S> {
         if check.outdated && self.settings.rehash_on_sign_in {
             self.rehash(&admission, &user, &password).await;
         }
-        let session = self
-            .store
-            .create_session(
-                &user.id,
-                &self.new_session(now_ms()),
-                audit.success().as_ref(),
-            )
-            .await?;
-        tracing::info!(user_id = %user.id, "user signed in");
-        self.authenticated(user, session)
+        let signed_in = self.open_session(user, audit).await?;
+        tracing::info!(user_id = %signed_in.user.id, "user signed in");
+        Ok(signed_in)
     }
 
     /// Stores a fresh hash in the configured format; a failure is logged, not returned,
