@@ -4,7 +4,8 @@
 //! at info for every request (a session set up and torn down per stateless call).
 //!
 //! Traces, when the standard `OTEL_*` variables ask for them ([`TracesConfig`]), go over
-//! OTLP/HTTP (protobuf) from a batch processor on the tokio runtime. The OpenTelemetry
+//! OTLP/HTTP (protobuf) from the SDK's batch processor, on a thread of its own (woken once
+//! a batch, not once a span; BENCHMARKS.md "Traces' cost, cut"). The OpenTelemetry
 //! layer sees only the spans of [`TRACE_TARGET`], made by this crate with attributes it
 //! chose: no log event (ours or another crate's) and no span of another crate is
 //! exported. Unset, no layer is installed and no span is made ([`traces_enabled`]).
@@ -81,9 +82,8 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// Exports the spans still queued and stops the exporter, waiting at most
-    /// [`SHUTDOWN_WAIT`] (a stalled collector must not hold the exit: the batch processor
-    /// on the runtime does not bound its own shutdown). Call it from outside the runtime
-    /// (it waits for the exporter's task), while the runtime is still alive.
+    /// [`SHUTDOWN_WAIT`] (a stalled collector must not hold the exit, whatever the
+    /// processor's own timeouts say). It blocks: call it from outside the runtime.
     pub fn shutdown(self) {
         let Some(provider) = self.traces else {
             return;
@@ -110,7 +110,7 @@ pub fn init_logs() {
 }
 
 /// Logs, and traces when the `OTEL_*` variables ask for them. Call it inside the tokio
-/// runtime: the exporter is a task on it.
+/// runtime (the log layer and the exporter's HTTP client are built there).
 pub fn init() -> Result<Telemetry, TracesError> {
     let Some(config) = TracesConfig::from_env(|name| std::env::var(name).ok()) else {
         init_logs();
@@ -130,6 +130,10 @@ pub fn init() -> Result<Telemetry, TracesError> {
         .with_threads(false)
         .with_target(false)
         .with_tracked_inactivity(false)
+        // Nothing here reads OpenTelemetry's current context (a span's parent is its
+        // tracing parent, or the client's context set on it), so entering a span does not
+        // attach one.
+        .with_context_activation(false)
         .with_filter(only_our_spans);
     let installed = tracing_subscriber::registry()
         .with(log_layer())
@@ -180,19 +184,14 @@ where
 }
 
 /// The SDK's provider: the OTLP/HTTP exporter as the `OTEL_EXPORTER_OTLP_*` variables
-/// configure it, the sampler `OTEL_TRACES_SAMPLER` names (the SDK reads it), a batch
-/// processor on the tokio runtime.
+/// configure it (its blocking HTTP client runs its requests on a thread of its own), the
+/// sampler `OTEL_TRACES_SAMPLER` names (the SDK reads it), the SDK's batch processor.
 fn tracer_provider() -> Result<SdkTracerProvider, TracesError> {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .build()
         .map_err(|e| TracesError(e.to_string()))?;
-    let processor =
-        opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
-            exporter,
-            opentelemetry_sdk::runtime::Tokio,
-        )
-        .build();
+    let processor = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter).build();
     Ok(SdkTracerProvider::builder()
         .with_span_processor(processor)
         .with_resource(resource())

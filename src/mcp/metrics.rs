@@ -5,9 +5,11 @@
 //! never an argument of the caller. Nothing is measured until [`enable`] (the exporter
 //! installed), so a server without `--metrics-addr` pays one atomic load per call.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::LocalKey;
 use std::time::Instant;
 
 use rmcp::ErrorData;
@@ -127,9 +129,19 @@ impl Drop for CallRecord {
         } else {
             CANCELLED
         });
-        metrics::counter!(TOOL_CALLS, "tool" => self.tool, "outcome" => outcome).increment(1);
-        metrics::histogram!(TOOL_CALL_DURATION, "tool" => self.tool)
-            .record(self.started.elapsed().as_secs_f64());
+        let elapsed = self.started.elapsed().as_secs_f64();
+        with_handle(
+            &CALLS,
+            [self.tool, outcome],
+            |[tool, outcome]| metrics::counter!(TOOL_CALLS, "tool" => tool, "outcome" => outcome),
+            |calls| calls.increment(1),
+        );
+        with_handle(
+            &DURATIONS,
+            [self.tool],
+            |[tool]| metrics::histogram!(TOOL_CALL_DURATION, "tool" => tool),
+            |durations| durations.record(elapsed),
+        );
     }
 }
 
@@ -161,7 +173,12 @@ fn count_verification(kind: CredentialKind, verified: Result<(), &AuthError>) {
         Err(AuthError::InvalidToken(reason)) => reason.as_str(),
         Err(_) => "error",
     };
-    metrics::counter!(VERIFICATIONS, "kind" => kind.as_str(), "result" => result).increment(1);
+    with_handle(
+        &VERIFIED,
+        [kind.as_str(), result],
+        |[kind, result]| metrics::counter!(VERIFICATIONS, "kind" => kind, "result" => result),
+        |verified| verified.increment(1),
+    );
     if let Err(AuthError::InvalidToken(TokenRejection::KeyRateLimited)) = verified {
         rate_limited("api_key");
     }
@@ -180,8 +197,43 @@ pub(super) fn rate_limit_of(e: &AuthError) {
 
 fn rate_limited(bucket: &'static str) {
     if enabled() {
-        metrics::counter!(RATE_LIMITED, "bucket" => bucket).increment(1);
+        with_handle(
+            &LIMITED,
+            [bucket],
+            |[bucket]| metrics::counter!(RATE_LIMITED, "bucket" => bucket),
+            |limited| limited.increment(1),
+        );
     }
+}
+
+/// A call site's series handles, by their label values: each value is a `&'static str`
+/// of a fixed set, so its address and length name it (the same text at another address
+/// only gets a second handle to the same series).
+type Handles<H, const N: usize> = RefCell<HashMap<[(usize, usize); N], H>>;
+
+thread_local! {
+    static CALLS: Handles<metrics::Counter, 2> = RefCell::default();
+    static DURATIONS: Handles<metrics::Histogram, 1> = RefCell::default();
+    static VERIFIED: Handles<metrics::Counter, 2> = RefCell::default();
+    static LIMITED: Handles<metrics::Counter, 1> = RefCell::default();
+}
+
+/// Records (`record`) on the handle of the series `labels` name at a call site (`site`),
+/// registered by `register` (a `metrics` macro) the first time this thread records it:
+/// later records are a lookup here and one atomic operation, where the macros build the
+/// labels and look the series up in the recorder's registry every time. A series still
+/// appears only once recorded.
+fn with_handle<H, const N: usize>(
+    site: &'static LocalKey<Handles<H, N>>,
+    labels: [&'static str; N],
+    register: impl FnOnce([&'static str; N]) -> H,
+    record: impl FnOnce(&H),
+) {
+    let key = labels.map(|l| (l.as_ptr() as usize, l.len()));
+    site.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        record(handles.entry(key).or_insert_with(|| register(labels)));
+    });
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! tool name is a registered one, never what a caller typed. No argument is recorded.
 //! With traces off ([`crate::telemetry::traces_enabled`]) no span is made.
 
-use std::borrow::Cow;
 use std::future::Future;
+use std::sync::OnceLock;
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
@@ -23,6 +23,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::context::CallContext;
 use super::metrics;
+use super::selection::all_tools;
 use crate::telemetry::{TRACE_TARGET, traces_enabled};
 
 const TOOLS_CALL: &str = "tools/call";
@@ -84,9 +85,9 @@ fn request_span(
     context: &RequestContext<RoleServer>,
     params_meta: Option<&MetaObject>,
 ) -> tracing::Span {
-    let name: Cow<'static, str> = match tool {
-        Some(tool) => format!("{method} {tool}").into(),
-        None => method.into(),
+    let name = match tool {
+        Some(tool) => tool_call_name(tool),
+        None => method,
     };
     let over_http = context
         .extensions
@@ -95,7 +96,7 @@ fn request_span(
     let span = tracing::info_span!(
         target: TRACE_TARGET,
         "mcp",
-        otel.name = %name,
+        otel.name = name,
         otel.kind = "server",
         mcp.method.name = method,
         gen_ai.tool.name = tool,
@@ -114,6 +115,21 @@ fn request_span(
         let _ = span.set_parent(parent);
     }
     span
+}
+
+/// The span name of a call of `tool` (a registered name): `tools/call {tool}`, made once
+/// per tool rather than once per call.
+fn tool_call_name(tool: &'static str) -> &'static str {
+    static NAMES: OnceLock<Vec<(&'static str, &'static str)>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        all_tools()
+            .map(|t| (t, &*format!("{TOOLS_CALL} {t}").leak()))
+            .collect()
+    });
+    names
+        .iter()
+        .find(|(t, _)| *t == tool)
+        .map_or(TOOLS_CALL, |(_, name)| name)
 }
 
 /// The trace context the client sent in `_meta`, if a valid one.
@@ -228,6 +244,16 @@ mod tests {
         ));
         assert_eq!(failure(&refused, None), Some(Failure::JsonRpc(-32602)));
         assert!(CLIENT_MISTAKES.contains(&-32602));
+    }
+
+    #[test]
+    fn a_tool_calls_span_name_is_made_once_per_registered_tool() {
+        for tool in all_tools() {
+            let name = tool_call_name(tool);
+            assert_eq!(name, format!("tools/call {tool}"));
+            assert!(std::ptr::eq(name, tool_call_name(tool)));
+        }
+        assert_eq!(tool_call_name("sign_in_as_root"), "tools/call");
     }
 
     #[test]
