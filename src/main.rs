@@ -7,12 +7,6 @@ use better_auth_mcp::config::{Config, EnvOrigins, Settings};
 use better_auth_mcp::mcp::ToolSelection;
 use better_auth_mcp::{startup, telemetry};
 
-/// mimalloc rather than the system's allocator: a call's buffers (and, with traces on,
-/// its span) are made on one runtime thread and freed on another, which glibc's malloc
-/// serialises on its arenas' locks (BENCHMARKS.md, "An allocator").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// An MCP server (stdio, or Streamable HTTP with --http) with the auth tools of a Better Auth deployment:
 /// sign_up, sign_in, verify_token, get_user, refresh_token and sign_out.
 ///

@@ -27,6 +27,7 @@ pub struct Client {
     stdin: Mutex<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
     pending: Pending,
     next_id: AtomicU64,
+    tool_calls: AtomicU64,
 }
 
 impl Client {
@@ -83,6 +84,7 @@ impl Client {
             stdin: Mutex::new(stdin),
             pending,
             next_id: AtomicU64::new(1),
+            tool_calls: AtomicU64::new(0),
         };
         let init = client
             .request(
@@ -133,6 +135,7 @@ impl Client {
 
     /// Calls a tool; panics unless it succeeded. Returns its structured result.
     pub async fn tool(&self, name: &str, arguments: Value) -> Value {
+        self.tool_calls.fetch_add(1, Ordering::Relaxed);
         let mut answer = self
             .request("tools/call", json!({"name": name, "arguments": arguments}))
             .await;
@@ -142,6 +145,16 @@ impl Client {
             "{name} failed: {answer}"
         );
         result["structuredContent"].take()
+    }
+
+    /// The tools/call requests sent so far.
+    pub fn tool_calls(&self) -> u64 {
+        self.tool_calls.load(Ordering::Relaxed)
+    }
+
+    /// Ends the server's stdin: it stops as at a client's exit (sending its last spans).
+    pub async fn close(&self) {
+        let _ = self.stdin.lock().await.shutdown().await;
     }
 
     /// The server's peak resident memory so far (VmHWM), in KiB.

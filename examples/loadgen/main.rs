@@ -13,6 +13,9 @@
 //! e.g. under a profiler. `--env KEY=VALUE` sets a server setting for the run (e.g.
 //! `DATABASE_PREPARED_STATEMENTS=true`). `--socketpair` gives the servers a Unix
 //! socketpair as stdin and stdout, as Node-based clients do, instead of pipes.
+//! `--otlp-sink` exports the servers' traces to `loadgen otlp-sink PORT` (an OTLP/HTTP
+//! receiver that counts the `tools/call` spans it gets) and reports, for the stdio
+//! servers, the spans received against the calls sent.
 //! `loadgen null-server` is the do-nothing rmcp server (one tool, on our stdio transport):
 //! the SDK's own cost, against which ours is compared.
 //!
@@ -24,7 +27,7 @@
 //! connections, and with --postgres-url two instances behind HAProxy (`haproxy` on PATH).
 //! `--only` takes startup, verify_token or idle_connections there.
 //!
-//! The modules (`client`, `stats`, `stdio`, `http`, `haproxy`, `null`, `os`) name each
+//! The modules (`client`, `stats`, `stdio`, `http`, `haproxy`, `null`, `os`, `otlp`) name each
 //! other through `super::`, so that the tests mount the ones they use (tests/it/support).
 
 mod client;
@@ -32,6 +35,7 @@ mod haproxy;
 mod http;
 mod null;
 mod os;
+mod otlp;
 mod stats;
 mod stdio;
 
@@ -50,6 +54,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("null-server") => return null_server(),
+        Some("otlp-sink") => {
+            let port = args.get(1).and_then(|p| p.parse().ok());
+            return otlp::otlp_sink(port.expect("otlp-sink PORT"));
+        }
         Some("null-http-server") => {
             let port = args.get(1).and_then(|p| p.parse().ok());
             return null_http_server(port.expect("null-http-server PORT"));
@@ -64,6 +72,7 @@ fn main() {
     let mut extra_env = Vec::new();
     let mut sizes = Sizes::FULL;
     let mut http = false;
+    let mut otlp_sink = false;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -71,6 +80,7 @@ fn main() {
             "--postgres-url" => postgres_url = Some(it.next().expect("--postgres-url URL")),
             "--socketpair" => SOCKETPAIR.store(true, Ordering::Relaxed),
             "--http" => http = true,
+            "--otlp-sink" => otlp_sink = true,
             "--smoke" => {
                 sizes = Sizes {
                     only: sizes.only,
@@ -98,6 +108,14 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if otlp_sink {
+        let sink = runtime.block_on(otlp::OtlpSink::start());
+        extra_env.push((
+            "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+            sink.endpoint.clone(),
+        ));
+        let _ = otlp::SINK.set(sink);
+    }
     if http {
         return runtime.block_on(run_http(server, postgres_url, extra_env, sizes));
     }

@@ -22,6 +22,10 @@ pub async fn measure_server(
     reference: Option<Arc<Client>>,
 ) -> Vec<Figure> {
     let mut report = Report::new(label);
+    let spans_before = match super::otlp::SINK.get() {
+        Some(sink) => sink.spans().await.unwrap_or(0),
+        None => 0,
+    };
     // Startup: the first start creates the database; the median of later starts is reported.
     if sizes.runs("startup") {
         let (first, _) = Client::start(command()).await;
@@ -317,6 +321,15 @@ pub async fn measure_server(
         "peak RSS of the server (VmHWM)".into(),
         mib(client.peak_rss_kib()),
     );
+    if let Some(sink) = super::otlp::SINK.get() {
+        let sent = client.tool_calls();
+        client.close().await;
+        let received = sink.settled_spans().await - spans_before;
+        report.add(
+            "tools/call spans the OTLP sink received / calls sent".into(),
+            format!("{received} / {sent}"),
+        );
+    }
     report.figures
 }
 

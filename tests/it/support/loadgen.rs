@@ -12,6 +12,10 @@ pub mod http;
 pub mod null;
 #[path = "../../../examples/loadgen/os.rs"]
 pub mod os;
+// The traced runs' receiver (`--otlp-sink`); the tests run none.
+#[allow(dead_code)]
+#[path = "../../../examples/loadgen/otlp.rs"]
+pub mod otlp;
 // Sizes::FULL and the figures' text are the example's (the tests count figures).
 #[allow(dead_code)]
 #[path = "../../../examples/loadgen/stats.rs"]
