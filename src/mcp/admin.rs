@@ -102,6 +102,21 @@ impl ListUsersArgs {
         if offset < 0 {
             return Err(refused("offset", "expected 0 or more"));
         }
+        // `%value` ending in an unpaired `\` is a LIKE pattern ending in its escape
+        // character, which PostgreSQL refuses (the app's own search fails there too).
+        let trailing = |v: &str| v.chars().rev().take_while(|c| *c == '\\').count();
+        if operator == SearchOperator::EndsWith
+            && self
+                .search_value
+                .as_deref()
+                .is_some_and(|v| trailing(v) % 2 == 1)
+        {
+            return Err(refused(
+                "searchValue",
+                "must not end with an unpaired backslash for ends_with (LIKE's escape \
+                 character); double it to match a backslash",
+            ));
+        }
         Ok(UserQuery {
             // An empty searchValue searches nothing, as the plugin's truthiness has it.
             search: self
@@ -290,6 +305,18 @@ mod tests {
         assert!(err(json!({"offset": -1})).starts_with("offset: "));
         assert!(err(json!({"searchField": "password"})).starts_with("searchField: "));
         assert!(err(json!({"sortBy": "banned"})).starts_with("sortBy: "));
+        let ends = |v: &str| json!({"searchValue": v, "searchOperator": "ends_with"});
+        assert!(err(ends("ada\\")).starts_with("searchValue: "));
+        assert!(err(ends("ada\\\\\\")).starts_with("searchValue: "));
+        for fine in ["ada\\\\", "ada", "\\x"] {
+            let q = args::<ListUsersArgs>(ends(fine)).unwrap().query().unwrap();
+            assert_eq!(q.pattern(), Some(format!("%{fine}")));
+        }
+        let q = args::<ListUsersArgs>(json!({"searchValue": "ada\\"}))
+            .unwrap()
+            .query()
+            .unwrap();
+        assert_eq!(q.pattern().as_deref(), Some("%ada\\%"));
         assert_eq!(
             err(json!({"limit": "5"})),
             "limit: expected an integer or null"
