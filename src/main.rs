@@ -135,28 +135,23 @@ fn main() {
             None => e.exit(),
         },
     };
-    // The runtime first: the trace exporter, when the OTEL_* variables ask for one, is a
-    // task on it.
+    // Logs, and traces when the OTEL_* variables ask for them: the exporter sends its
+    // batches from a thread of its own, with a blocking HTTP client, off the runtime.
+    let telemetry = match telemetry::init() {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::exit(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            telemetry::init_logs();
             tracing::error!("cannot start the async runtime: {e}");
             std::process::exit(1);
-        }
-    };
-    let initialized = {
-        let _in_runtime = runtime.enter();
-        telemetry::init()
-    };
-    let telemetry = match initialized {
-        Ok(telemetry) => telemetry,
-        Err(e) => {
-            tracing::error!("{e}");
-            std::process::exit(2);
         }
     };
     if let Err(e) = env_loaded {
@@ -184,8 +179,8 @@ fn main() {
         }
     };
     let code = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config, tools));
-    // The spans of a short session are still queued: export them (the runtime still runs
-    // the exporter's task).
+    // The spans of a short session are still queued: export them (from outside the
+    // runtime: the shutdown blocks).
     telemetry.shutdown();
     // Exit at once: a blocking stdin read must not keep the process alive (rmcp #220).
     std::process::exit(code);

@@ -109,8 +109,9 @@ pub fn init_logs() {
     let _ = tracing_subscriber::registry().with(log_layer()).try_init();
 }
 
-/// Logs, and traces when the `OTEL_*` variables ask for them. Call it inside the tokio
-/// runtime (the log layer and the exporter's HTTP client are built there).
+/// Logs, and traces when the `OTEL_*` variables ask for them. It needs no runtime: the
+/// exporter's blocking HTTP client is built on a thread of its own, and its batch
+/// processor sends from another.
 pub fn init() -> Result<Telemetry, TracesError> {
     let Some(config) = TracesConfig::from_env(|name| std::env::var(name).ok()) else {
         init_logs();

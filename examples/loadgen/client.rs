@@ -24,7 +24,8 @@ pub static SOCKETPAIR: AtomicBool = AtomicBool::new(false);
 /// matched by id.
 pub struct Client {
     child: Child,
-    stdin: Mutex<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
+    /// None once `close` has dropped it.
+    stdin: Mutex<Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>>,
     pending: Pending,
     next_id: AtomicU64,
     tool_calls: AtomicU64,
@@ -81,7 +82,7 @@ impl Client {
         });
         let client = Self {
             child,
-            stdin: Mutex::new(stdin),
+            stdin: Mutex::new(Some(stdin)),
             pending,
             next_id: AtomicU64::new(1),
             tool_calls: AtomicU64::new(0),
@@ -110,6 +111,7 @@ impl Client {
     /// Writes one whole line (ending in a newline).
     async fn send(&self, line: String) {
         let mut stdin = self.stdin.lock().await;
+        let stdin = stdin.as_mut().expect("the client is not closed");
         stdin
             .write_all(line.as_bytes())
             .await
@@ -153,8 +155,10 @@ impl Client {
     }
 
     /// Ends the server's stdin: it stops as at a client's exit (sending its last spans).
+    /// The write end is dropped, not shut down: `shutdown` on a child's stdin pipe only
+    /// flushes, and the server would never read its end.
     pub async fn close(&self) {
-        let _ = self.stdin.lock().await.shutdown().await;
+        drop(self.stdin.lock().await.take());
     }
 
     /// The server's peak resident memory so far (VmHWM), in KiB.

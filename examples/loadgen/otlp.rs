@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -59,12 +59,12 @@ pub static SINK: OnceLock<OtlpSink> = OnceLock::new();
 
 /// The sink started by `--otlp-sink`: its endpoint, to give the servers.
 pub struct OtlpSink {
-    _child: std::process::Child,
+    child: std::process::Child,
     pub endpoint: String,
 }
 
 impl OtlpSink {
-    /// Starts `loadgen otlp-sink` on a free port and waits until it answers.
+    /// Starts `loadgen otlp-sink` on a free port and waits (at most 10 s) until it answers.
     pub async fn start() -> Self {
         let port = super::os::free_port();
         let child = std::process::Command::new(std::env::current_exe().unwrap())
@@ -73,11 +73,19 @@ impl OtlpSink {
             .stdin(Stdio::piped())
             .spawn()
             .expect("the sink starts");
-        let sink = Self {
-            _child: child,
+        let mut sink = Self {
+            child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
+        let deadline = Instant::now() + Duration::from_secs(10);
         while sink.spans().await.is_none() {
+            if let Ok(Some(status)) = sink.child.try_wait() {
+                panic!("the OTLP sink ended before it listened: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the OTLP sink did not listen within 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         sink
@@ -89,17 +97,22 @@ impl OtlpSink {
         answer.text().await.ok()?.parse().ok()
     }
 
-    /// The spans received once a second has passed with none arriving (a server that
-    /// stopped has sent its last batch), waiting at most 10 s.
-    pub async fn settled_spans(&self) -> u64 {
+    /// The spans received once `expected` have arrived, or once 2 s have passed with none
+    /// arriving (a server that stopped has sent its last batch), waiting at most 10 s.
+    pub async fn settled_spans(&self, expected: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(10);
         let mut last = self.spans().await.unwrap_or(0);
-        for _ in 0..10 {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut changed = Instant::now();
+        while last < expected
+            && Instant::now() < deadline
+            && changed.elapsed() < Duration::from_secs(2)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
             let now = self.spans().await.unwrap_or(last);
-            if now == last {
-                break;
+            if now != last {
+                last = now;
+                changed = Instant::now();
             }
-            last = now;
         }
         last
     }

@@ -324,7 +324,10 @@ pub async fn measure_server(
     if let Some(sink) = super::otlp::SINK.get() {
         let sent = client.tool_calls();
         client.close().await;
-        let received = sink.settled_spans().await - spans_before;
+        let received = sink
+            .settled_spans(spans_before + sent)
+            .await
+            .saturating_sub(spans_before);
         report.add(
             "tools/call spans the OTLP sink received / calls sent".into(),
             format!("{received} / {sent}"),

@@ -230,10 +230,16 @@ fn with_handle<H, const N: usize>(
     record: impl FnOnce(&H),
 ) {
     let key = labels.map(|l| (l.as_ptr() as usize, l.len()));
-    site.with(|handles| {
+    let mut calls = Some((register, record));
+    let _ = site.try_with(|handles| {
+        let (register, record) = calls.take().expect("called once");
         let mut handles = handles.borrow_mut();
         record(handles.entry(key).or_insert_with(|| register(labels)));
     });
+    // The thread is ending (its handles are gone): the series through the registry.
+    if let Some((register, record)) = calls {
+        record(&register(labels));
+    }
 }
 
 #[cfg(test)]
