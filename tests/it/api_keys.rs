@@ -356,6 +356,85 @@ async fn thirty_two_uses_at_once_of_a_ten_use_key_from_two_processes_get_exactly
     pooled.stop().await;
 }
 
+/// Uses of many keys at once are written together (several rows in one statement, one
+/// commit), each row still guarded by its own version: 12 keys with 4 uses left, each used
+/// once on both processes, then 8 times at once (4 on each): exactly 2 more go through per
+/// key, the counts in the rows are exact, and the app's own verification agrees.
+#[tokio::test(flavor = "multi_thread")]
+async fn uses_of_many_keys_at_once_are_written_together_and_each_keeps_its_budget() {
+    let db = TestDb::create();
+    let (app, user_id) = app_with_user(&db, "together@example.com");
+    let keys: Vec<Value> = (0..12)
+        .map(|_| {
+            app_key(
+                &app,
+                &user_id,
+                json!({"remaining": 4, "rateLimitEnabled": false}),
+            )
+        })
+        .collect();
+    let home = tempdir();
+    let env = |url: &str| {
+        with_api_keys(ServerEnv::postgres(home.path(), url))
+            .with("RUST_LOG", "better_auth_mcp=debug")
+    };
+    let direct = Server::start(&env(&db.neon_url())).await;
+    let pooled = Server::start(&env(&db.pooled_url())).await;
+    let key_of = |k: &Value| k["key"].as_str().unwrap().to_owned();
+    // Known on both processes: the next uses are each one guarded UPDATE.
+    for k in &keys {
+        for s in [&direct, &pooled] {
+            assert_eq!(verify(s, &key_of(k)).await["valid"], true);
+        }
+    }
+    let uses = keys.iter().flat_map(|k| {
+        (0..8).map(|i| {
+            let server = if i % 2 == 0 { &direct } else { &pooled };
+            let key = key_of(k);
+            async move { (key.clone(), verify(server, &key).await) }
+        })
+    });
+    let answers = futures::future::join_all(uses).await;
+    for k in &keys {
+        let key = key_of(k);
+        let mine: Vec<&Value> = answers
+            .iter()
+            .filter(|(used, _)| *used == key)
+            .map(|(_, a)| a)
+            .collect();
+        let valid = mine.iter().filter(|a| a["valid"] == true).count();
+        assert_eq!(valid, 2, "{mine:?}");
+        for a in mine.iter().filter(|a| a["valid"] != true) {
+            assert!(
+                a["reason"] == "usage_exceeded" || a["reason"] == "invalid_api_key",
+                "{a}"
+            );
+        }
+    }
+    // Each key: none left (or deleted by a use that found 0), its last use recorded.
+    let counted = db.sql(&format!(
+        r#"select count(*) from "apikey" where "id" in ({}) and ("remaining" <> 0 or "lastRequest" is null)"#,
+        keys.iter()
+            .map(|k| format!("'{}'", k["id"].as_str().unwrap()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    assert_eq!(counted, "0", "every key spent exactly its budget");
+    for k in &keys {
+        assert_eq!(
+            app_verify(&app, &key_of(k)).0,
+            false,
+            "spent, for the app too"
+        );
+    }
+    let logs = direct.stop().await + &pooled.stop().await;
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("API key uses written in one statement")),
+        "some uses were written together: {logs}"
+    );
+}
+
 /// Neon Auth's layout (DATABASE_SCHEMA=neon_auth, through PgBouncer): the app's key in
 /// that schema verifies here, and its use is counted there.
 #[tokio::test(flavor = "multi_thread")]

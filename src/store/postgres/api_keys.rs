@@ -152,7 +152,7 @@ macro_rules! set_usage {
 }
 const SET_USAGE: &str = concat!(set_usage!(), r#" returning cast(xmin as text)"#);
 /// [`SET_USAGE`] as a compare-and-swap: only if the row is still the version seen.
-const SWAP_USAGE: &str = concat!(
+pub(super) const SWAP_USAGE: &str = concat!(
     set_usage!(),
     r#" and xmin = cast($7::text as xid) returning cast(xmin as text)"#
 );
@@ -251,11 +251,12 @@ async fn read_for_use(
 }
 
 /// One use of a key. Known here ([`KnownKeys`]) and still as known: one guarded
-/// `UPDATE … RETURNING`. Otherwise read, decide, and write guarded by the version read.
-/// When another use changed the row in between, the key is read again locked (`for
-/// update`) in a transaction, decided again and written: concurrent uses then queue on
-/// the row instead of retrying against each other, and the app's own guarded updates
-/// wait for the lock as well.
+/// `UPDATE … RETURNING`, written with the uses of other keys waiting at the same time
+/// ([`KeyUses`](super::key_uses::KeyUses)). Otherwise read, decide, and write guarded by
+/// the version read. When another use changed the row in between, the key is read again
+/// locked (`for update`) in a transaction, decided again and written: concurrent uses
+/// then queue on the row instead of retrying against each other, and the app's own
+/// guarded updates wait for the lock as well.
 pub(super) async fn use_key<T>(
     store: &PgStore,
     stored_key: &str,
@@ -263,23 +264,26 @@ pub(super) async fn use_key<T>(
 ) -> Result<T, StoreError> {
     require_table(store).await?;
     let known = &store.known_keys;
-    let client = store.client().await?;
     // Known here: a use is written from what is known (a refusal or a deletion is decided
     // again on the row as it is now). A lost guard there means the row is being written
     // now: the use goes to the locked path at once.
     let contended = match known.get(stored_key) {
         Some(key) => {
             let (write, decision) = rule(Some(&key.row));
-            match write {
-                ApiKeyWrite::Usage { .. } => {
-                    match apply(store, &**client, &key.row, &write, Some(&key.version)).await? {
-                        Applied::Written(Some(version)) => {
+            match &write {
+                ApiKeyWrite::Usage { next, updated_at } => {
+                    let swapped = store
+                        .key_uses
+                        .swap(store, &key.row.id, next, *updated_at, &key.version)
+                        .await?;
+                    match swapped {
+                        Some(version) => {
                             if let Some(row) = after(&key.row, &write) {
                                 known.remember(stored_key, row, version);
                             }
                             return Ok(decision);
                         }
-                        _ => true,
+                        None => true,
                     }
                 }
                 _ => false,
@@ -287,6 +291,7 @@ pub(super) async fn use_key<T>(
         }
         None => false,
     };
+    let client = store.client().await?;
     if !contended {
         let Some((row, version)) = read_for_use(store, &**client, stored_key, false).await? else {
             known.forget(stored_key);

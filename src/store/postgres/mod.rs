@@ -12,6 +12,7 @@ mod audit;
 mod device_codes;
 mod errors;
 mod jwks;
+mod key_uses;
 mod organizations;
 mod pool;
 mod rate_limits;
@@ -72,6 +73,8 @@ pub struct PgStore {
     plugins: Arc<PluginTables>,
     /// API keys as last used here, to write the next use in one statement.
     known_keys: Arc<api_keys::KnownKeys>,
+    /// Uses of known keys waiting to be written together.
+    key_uses: Arc<key_uses::KeyUses>,
 }
 
 /// Plugin tables found in the deployment. A table not found is looked for again on the
@@ -101,6 +104,7 @@ impl PgStore {
             prepared_statements: settings.prepared_statements,
             plugins: Arc::default(),
             known_keys: Arc::default(),
+            key_uses: Arc::default(),
         })
     }
 

@@ -1,0 +1,243 @@
+//! Uses of known API keys written together: while one batch of guarded updates runs,
+//! the uses that arrive wait and are written by the next, in one statement and one
+//! commit (a group commit of our own). Every row keeps its own guard (its version as
+//! known here), so each use is still a compare-and-swap of its key's row: a use whose
+//! row changed since is answered "lost" and decided again, locked, by its caller. A
+//! batch of one is the plain guarded `UPDATE`.
+//!
+//! Why: a use of a key is a durable write, as the plugin makes it, and a commit waits
+//! for the WAL's flush. One commit per use bounds many agents' keys to the flushes a
+//! second; one commit per batch lets them share each flush.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+
+use super::PgStore;
+use super::errors::db_error;
+use crate::better_auth::ports::{ApiKeyUsage, StoreError};
+
+/// The most uses one statement writes.
+const MAX_BATCH: usize = 256;
+
+/// Every row's counters become its `u` values where the row is still the version seen.
+/// The rows are locked first in the order of their ids, so that two processes' batches
+/// over the same keys wait for each other instead of deadlocking.
+const SWAP_USAGES: &str = r#"with u as (
+      select * from unnest($1::text[], $2::int8[], $3::timestamptz[], $4::int8[],
+        $5::timestamptz[], $6::timestamptz[], $7::text[])
+        as u(id, remaining, refilled, requests, requested, updated, seen)
+    ), l as (
+      select k."id" from "apikey" k join u on k."id" = u.id::{ID}
+        and k.xmin = cast(u.seen as xid)
+      order by k."id" for update of k
+    )
+    update "apikey" k set "remaining" = u.remaining, "lastRefillAt" = u.refilled,
+      "requestCount" = u.requests, "lastRequest" = u.requested,
+      "updatedAt" = coalesce(u.updated, k."updatedAt")
+    from u, l where k."id" = l."id" and k."id" = u.id::{ID}
+    returning cast(k."id" as text), cast(k.xmin as text)"#;
+
+/// A use waiting for its batch.
+struct Queued {
+    id: String,
+    next: ApiKeyUsage,
+    updated_at: Option<DateTime<Utc>>,
+    seen: String,
+    /// The row's new version, None when the row was no longer the version seen.
+    done: oneshot::Sender<Result<Option<String>, StoreError>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// A task is writing batches (and will take what is queued).
+    writing: bool,
+    queued: Vec<Queued>,
+}
+
+/// The uses waiting for the next batch, and whether a batch is being written.
+#[derive(Default)]
+pub(super) struct KeyUses(Mutex<Queue>);
+
+impl KeyUses {
+    /// Writes `next` (and `updatedAt`, when given) to the key `id` if its row is still the
+    /// version `seen`, with the uses of other keys waiting at the same time. Answers the
+    /// row's new version, or None when it was not written: the row changed, or another
+    /// use of the same key is already waiting (the caller decides it again, locked).
+    pub(super) async fn swap(
+        &self,
+        store: &PgStore,
+        id: &str,
+        next: &ApiKeyUsage,
+        updated_at: Option<DateTime<Utc>>,
+        seen: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let (done, answer) = oneshot::channel();
+        let start = {
+            let mut queue = self.0.lock().map_err(|_| poisoned())?;
+            if queue.queued.iter().any(|q| q.id == id) {
+                return Ok(None);
+            }
+            queue.queued.push(Queued {
+                id: id.to_owned(),
+                next: next.clone(),
+                updated_at,
+                seen: seen.to_owned(),
+                done,
+            });
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if start {
+            tokio::spawn(write_batches(store.clone()));
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::other("an API key use's batch ended unanswered"))?
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::other("the API key use queue is poisoned")
+}
+
+/// Sets `writing` back should the writer panic, so later uses start another.
+struct Writer<'a>(&'a KeyUses);
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Ok(mut queue) = self.0.0.lock()
+        {
+            queue.writing = false;
+        }
+    }
+}
+
+/// Writes what is queued, batch after batch, until nothing is.
+async fn write_batches(store: PgStore) {
+    let uses = store.key_uses.clone();
+    let _writer = Writer(&uses);
+    loop {
+        let batch: Vec<Queued> = {
+            let Ok(mut queue) = uses.0.lock() else {
+                return;
+            };
+            if queue.queued.is_empty() {
+                queue.writing = false;
+                return;
+            }
+            let n = queue.queued.len().min(MAX_BATCH);
+            queue.queued.drain(..n).collect()
+        };
+        match write(&store, &batch).await {
+            Ok(written) => {
+                for q in batch {
+                    let version = written.get(&q.id).cloned();
+                    let _ = q.done.send(Ok(version));
+                }
+            }
+            Err(failure) => {
+                for q in batch {
+                    let _ = q.done.send(failure.answer());
+                }
+            }
+        }
+    }
+}
+
+/// Why a batch wrote nothing.
+enum Failure {
+    /// The statement was rolled back whole (a deadlock, a serialization failure): every
+    /// use is answered "not written", to be decided again alone.
+    RolledBack,
+    /// Whether it committed is unknown (the connection was lost), or it failed: every use
+    /// gets the error, and none is repeated.
+    Failed(StoreError),
+}
+
+impl Failure {
+    fn answer(&self) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::RolledBack => Ok(None),
+            Self::Failed(e) => Err(match e {
+                StoreError::Unavailable { outage, detail, .. } => {
+                    StoreError::outage(*outage, detail.clone())
+                }
+                other => StoreError::other(other.to_string()),
+            }),
+        }
+    }
+}
+
+/// One batch's statement: the new version of each row written, by id.
+async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, String>, Failure> {
+    let client = store.client().await.map_err(Failure::Failed)?;
+    let failed = |e: tokio_postgres::Error| match e.code() {
+        Some(c)
+            if *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
+            Failure::RolledBack
+        }
+        _ => Failure::Failed(db_error(e)),
+    };
+    if let [one] = batch {
+        let written = client
+            .query_typed_opt(
+                &store.sql(super::api_keys::SWAP_USAGE),
+                &[
+                    (&one.id, Type::TEXT),
+                    (&one.next.remaining, Type::INT8),
+                    (&one.next.last_refill_at, Type::TIMESTAMPTZ),
+                    (&one.next.request_count, Type::INT8),
+                    (&one.next.last_request, Type::TIMESTAMPTZ),
+                    (&one.updated_at, Type::TIMESTAMPTZ),
+                    (&one.seen, Type::TEXT),
+                ],
+            )
+            .await
+            .map_err(failed)?;
+        let mut versions = HashMap::new();
+        if let Some(row) = written {
+            versions.insert(
+                one.id.clone(),
+                row.try_get(0).map_err(|e| Failure::Failed(db_error(e)))?,
+            );
+        }
+        return Ok(versions);
+    }
+    fn column<T>(batch: &[Queued], f: impl Fn(&Queued) -> T) -> Vec<T> {
+        batch.iter().map(f).collect()
+    }
+    let ids: Vec<&str> = batch.iter().map(|q| q.id.as_str()).collect();
+    let remaining: Vec<Option<i64>> = column(batch, |q| q.next.remaining);
+    let refilled: Vec<Option<DateTime<Utc>>> = column(batch, |q| q.next.last_refill_at);
+    let requests: Vec<Option<i64>> = column(batch, |q| q.next.request_count);
+    let requested: Vec<Option<DateTime<Utc>>> = column(batch, |q| q.next.last_request);
+    let updated: Vec<Option<DateTime<Utc>>> = column(batch, |q| q.updated_at);
+    let seen: Vec<&str> = batch.iter().map(|q| q.seen.as_str()).collect();
+    tracing::debug!(uses = batch.len(), "API key uses written in one statement");
+    let rows = client
+        .query_typed(
+            &store.sql(SWAP_USAGES),
+            &[
+                (&ids, Type::TEXT_ARRAY),
+                (&remaining, Type::INT8_ARRAY),
+                (&refilled, Type::TIMESTAMPTZ_ARRAY),
+                (&requests, Type::INT8_ARRAY),
+                (&requested, Type::TIMESTAMPTZ_ARRAY),
+                (&updated, Type::TIMESTAMPTZ_ARRAY),
+                (&seen, Type::TEXT_ARRAY),
+            ],
+        )
+        .await
+        .map_err(failed)?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(|e| Failure::Failed(db_error(e)))
+}
