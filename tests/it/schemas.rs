@@ -122,6 +122,35 @@ async fn a_better_auth_app_on_drizzles_snake_case_plural_schema_and_this_server_
         db.sql(r#"select "remaining" || ',' || "request_count" from "apikeys""#),
         "3,2"
     );
+    // Uses of two keys at once (written together when they meet: `timestamp` and
+    // `integer` columns in the batch's statement): each key's counts stay exact.
+    let second = "drizzleTwo".repeat(7);
+    let hash = {
+        use base64::Engine as _;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, second.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+    };
+    db.sql(&format!(
+        r#"insert into "apikeys" ("id", "reference_id", "key", "remaining", "created_at", "updated_at")
+           select 'drizzle-key-2', "id", '{hash}', 5, now(), now() from "users" where "email" = 'web@example.com'"#
+    ));
+    assert_eq!(
+        server.ok("verify_token", json!({"token": second})).await["valid"],
+        true
+    );
+    let uses = (0..6).map(|i| {
+        let token = if i % 2 == 0 { &key } else { &second };
+        server.ok("verify_token", json!({"token": token}))
+    });
+    for used in futures::future::join_all(uses).await {
+        assert_eq!(used["valid"], true, "{used}");
+    }
+    assert_eq!(
+        db.sql(
+            r#"select string_agg("id" || ':' || "remaining" || ',' || "request_count", ' ' order by "id") from "apikeys""#
+        ),
+        "drizzle-key:0,5 drizzle-key-2:1,4"
+    );
 
     // The server's own tables follow the naming; no camelCase table was made.
     assert_eq!(

@@ -25,8 +25,10 @@ use crate::better_auth::ports::{ApiKeyUsage, StoreError};
 const MAX_BATCH: usize = 256;
 
 /// Every row's counters become its `u` values where the row is still the version seen.
-/// The rows are locked first in the order of their ids, so that two processes' batches
-/// over the same keys wait for each other instead of deadlocking.
+/// The rows are locked first, skipping any another transaction holds: one row locked
+/// elsewhere (a contended key, an operator's open transaction) must not hold up every
+/// key's uses; its use is answered "not written" and waits for the lock alone, on its
+/// caller's locked path. Waiting for no lock, batches cannot deadlock.
 const SWAP_USAGES: &str = r#"with u as (
       select * from unnest($1::text[], $2::int8[], $3::timestamptz[], $4::int8[],
         $5::timestamptz[], $6::timestamptz[], $7::text[])
@@ -34,7 +36,7 @@ const SWAP_USAGES: &str = r#"with u as (
     ), l as (
       select k."id" from "apikey" k join u on k."id" = u.id::{ID}
         and k.xmin = cast(u.seen as xid)
-      order by k."id" for update of k
+      for no key update of k skip locked
     )
     update "apikey" k set "remaining" = u.remaining, "lastRefillAt" = u.refilled,
       "requestCount" = u.requests, "lastRequest" = u.requested,
@@ -78,7 +80,7 @@ impl KeyUses {
     ) -> Result<Option<String>, StoreError> {
         let (done, answer) = oneshot::channel();
         let start = {
-            let mut queue = self.0.lock().map_err(|_| poisoned())?;
+            let mut queue = self.lock();
             if queue.queued.iter().any(|q| q.id == id) {
                 return Ok(None);
             }
@@ -100,18 +102,24 @@ impl KeyUses {
     }
 }
 
-fn poisoned() -> StoreError {
-    StoreError::other("the API key use queue is poisoned")
+impl KeyUses {
+    /// The queue (a panic while it was held leaves nothing half-done in it).
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
-/// Sets `writing` back should the writer panic, so later uses start another.
+/// Should the writer panic: the uses queued are answered (with an error, their senders
+/// dropped) and `writing` set back, so that later uses start another writer.
 struct Writer<'a>(&'a KeyUses);
 
 impl Drop for Writer<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking()
-            && let Ok(mut queue) = self.0.0.lock()
-        {
+        if std::thread::panicking() {
+            let mut queue = self.0.lock();
+            queue.queued.clear();
             queue.writing = false;
         }
     }
@@ -123,9 +131,9 @@ async fn write_batches(store: PgStore) {
     let _writer = Writer(&uses);
     loop {
         let batch: Vec<Queued> = {
-            let Ok(mut queue) = uses.0.lock() else {
-                return;
-            };
+            let mut queue = uses.lock();
+            // A use whose caller is gone (its request cancelled) is not written.
+            queue.queued.retain(|q| !q.done.is_closed());
             if queue.queued.is_empty() {
                 queue.writing = false;
                 return;
@@ -134,10 +142,18 @@ async fn write_batches(store: PgStore) {
             queue.queued.drain(..n).collect()
         };
         match write(&store, &batch).await {
-            Ok(written) => {
+            Ok(written) => answer(batch, &written),
+            // Nothing was written: one use at a time, so that a row the statement failed
+            // on answers its own error (or goes to the locked path) and the others are
+            // written.
+            Err(Failure::RolledBack) if batch.len() > 1 => {
                 for q in batch {
-                    let version = written.get(&q.id).cloned();
-                    let _ = q.done.send(Ok(version));
+                    match write(&store, std::slice::from_ref(&q)).await {
+                        Ok(written) => answer(vec![q], &written),
+                        Err(failure) => {
+                            let _ = q.done.send(failure.answer());
+                        }
+                    }
                 }
             }
             Err(failure) => {
@@ -149,10 +165,19 @@ async fn write_batches(store: PgStore) {
     }
 }
 
+/// Each use's new version, or None where its row was not written.
+fn answer(batch: Vec<Queued>, written: &HashMap<String, String>) {
+    for q in batch {
+        let version = written.get(&q.id).cloned();
+        let _ = q.done.send(Ok(version));
+    }
+}
+
 /// Why a batch wrote nothing.
 enum Failure {
-    /// The statement was rolled back whole (a deadlock, a serialization failure): every
-    /// use is answered "not written", to be decided again alone.
+    /// The server refused the statement (a value out of range, a trigger, a timeout): it
+    /// was rolled back whole. A use alone is answered "not written", to be decided again,
+    /// locked, by its caller.
     RolledBack,
     /// Whether it committed is unknown (the connection was lost), or it failed: every use
     /// gets the error, and none is repeated.
@@ -176,13 +201,11 @@ impl Failure {
 /// One batch's statement: the new version of each row written, by id.
 async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, String>, Failure> {
     let client = store.client().await.map_err(Failure::Failed)?;
-    let failed = |e: tokio_postgres::Error| match e.code() {
-        Some(c)
-            if *c == SqlState::T_R_DEADLOCK_DETECTED
-                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
-        {
-            Failure::RolledBack
-        }
+    // An error the server answers for one statement of its own transaction means it was
+    // not committed, unless it is the connection's end (whether the commit happened is
+    // then unknown).
+    let failed = |e: tokio_postgres::Error| match e.code().map(SqlState::code) {
+        Some(c) if !c.starts_with("08") && !c.starts_with("57P") => Failure::RolledBack,
         _ => Failure::Failed(db_error(e)),
     };
     if let [one] = batch {
@@ -220,7 +243,6 @@ async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, Stri
     let requested: Vec<Option<DateTime<Utc>>> = column(batch, |q| q.next.last_request);
     let updated: Vec<Option<DateTime<Utc>>> = column(batch, |q| q.updated_at);
     let seen: Vec<&str> = batch.iter().map(|q| q.seen.as_str()).collect();
-    tracing::debug!(uses = batch.len(), "API key uses written in one statement");
     let rows = client
         .query_typed(
             &store.sql(SWAP_USAGES),
@@ -236,8 +258,15 @@ async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, Stri
         )
         .await
         .map_err(failed)?;
-    rows.iter()
+    let written: HashMap<String, String> = rows
+        .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<Result<_, tokio_postgres::Error>>()
-        .map_err(|e| Failure::Failed(db_error(e)))
+        .map_err(|e| Failure::Failed(db_error(e)))?;
+    tracing::debug!(
+        uses = batch.len(),
+        written = written.len(),
+        "API key uses written in one statement"
+    );
+    Ok(written)
 }
