@@ -760,6 +760,28 @@ impl<S: AuthStore> rmcp::ServerHandler for AuthServer<S> {
         metrics::record_call(tool, &cancelled, traces::traced_call(span, call)).await
     }
 
+    /// The offered tools, as `#[tool_handler]` would list them (with the cache hints of
+    /// 2026-07-28's clients), in a span.
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, rmcp::ErrorData> {
+        let span = traces::tools_list_span(&context);
+        let _in_span = span.enter();
+        let cache_hints = context
+            .protocol_version()
+            .is_some_and(|version| version >= rmcp::model::ProtocolVersion::V_2026_07_28);
+        Ok(rmcp::model::ListToolsResult {
+            result_type: Some(rmcp::model::ResultType::COMPLETE),
+            tools: self.tool_router.list_all(),
+            meta: None,
+            next_cursor: None,
+            ttl_ms: cache_hints.then_some(0),
+            cache_scope: cache_hints.then_some(rmcp::model::CacheScope::Public),
+        })
+    }
+
     /// rmcp's own answer (as its documentation has an override give it), in a span.
     async fn initialize(
         &self,

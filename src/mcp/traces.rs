@@ -1,4 +1,4 @@
-//! The span of each tools/call (and initialize), as OpenTelemetry's MCP semantic
+//! The span of each tools/call (and initialize, tools/list), as OpenTelemetry's MCP semantic
 //! conventions name it: a SERVER span `tools/call {gen_ai.tool.name}`, child of the W3C trace context the client
 //! sent in `params._meta` (`traceparent`, `tracestate`), with `error.type` the contract
 //! code (or the JSON-RPC error code) of a failed call. Every attribute is one of a fixed
@@ -47,6 +47,15 @@ pub(super) fn tools_call_span(
         context,
         request.meta.as_deref(),
     )
+}
+
+/// The span of a `tools/list` request (a disabled span with traces off).
+pub(super) fn tools_list_span(context: &RequestContext<RoleServer>) -> tracing::Span {
+    if !traces_enabled() {
+        return tracing::Span::none();
+    }
+    let version = CallContext::of(context).protocol_version;
+    request_span("tools/list", None, version.as_ref(), context, None)
 }
 
 /// The span of an `initialize` request (a disabled span with traces off); its protocol

@@ -181,6 +181,7 @@ async fn a_tool_call_over_stdio_is_a_server_span_of_the_clients_trace_with_its_d
         })
         .await;
     assert!(unknown.is_err(), "{unknown:?}");
+    assert!(server.tool_names().await.iter().any(|t| t == "sign_in"));
     // Spans are queued in batches: these are exported when stdin ends.
     assert_eq!(receiver.requests(), 0, "exported in a batch, not per span");
     // Traced, the calls are counted as before.
@@ -218,6 +219,23 @@ async fn a_tool_call_over_stdio_is_a_server_span_of_the_clients_trace_with_its_d
             .is_some_and(|v| v.starts_with("20")),
         "{initialize:#?}"
     );
+
+    // The listing too, named by its method.
+    let listed: Vec<&Received> = spans
+        .iter()
+        .filter(|s| s.span.name == "tools/list")
+        .collect();
+    assert_eq!(listed.len(), 1, "{spans:#?}");
+    assert_eq!(listed[0].span.kind, SERVER);
+    assert_eq!(
+        listed[0].attribute("mcp.method.name").as_deref(),
+        Some("tools/list")
+    );
+    assert_eq!(
+        listed[0].attribute("network.transport").as_deref(),
+        Some("pipe")
+    );
+    assert_eq!(listed[0].attribute("gen_ai.tool.name"), None);
 
     let spans = receiver.spans_of(trace, 2).await;
     let (call, others) = server_span(&spans);
@@ -341,8 +359,16 @@ async fn a_tool_call_over_http_is_a_server_span_of_the_clients_trace_exported_at
     );
     assert_db_children(&others, call, "postgresql");
 
-    let spans = receiver.spans_of(up_trace, 1).await;
-    let (call, _) = server_span(&spans);
+    let spans = receiver.spans_of(up_trace, 2).await;
+    let (call, others) = server_span(&spans);
+    // sign_up's transaction (the user and the account) is a span of its own.
+    assert!(
+        others.iter().any(|db| db.span.name == "insert"
+            && db.span.kind == CLIENT
+            && db.parent_span_id() == call.span_id()
+            && db.attribute("db.system.name").as_deref() == Some("postgresql")),
+        "{others:#?}"
+    );
     assert_eq!(call.span.name, "tools/call sign_up");
     assert_eq!(call.parent_span_id(), up_parent);
 

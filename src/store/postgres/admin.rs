@@ -53,39 +53,42 @@ fn search_clause(query: &UserQuery) -> &'static str {
 }
 
 pub(super) async fn list(store: &PgStore, query: &UserQuery) -> Result<UserPage, StoreError> {
-    require_columns(store).await?;
-    let filter = search_clause(query);
-    let order = rows::users_order(query);
-    let pattern = query.pattern();
-    let client = store.client().await?;
-    let page = client
-        .query_typed(
-            &store.sql(&format!(
-                r#"select {MANAGED_USER_COLUMNS} from "user" u{filter} order by {order}
+    super::traced("select", async move {
+        require_columns(store).await?;
+        let filter = search_clause(query);
+        let order = rows::users_order(query);
+        let pattern = query.pattern();
+        let client = store.client().await?;
+        let page = client
+            .query_typed(
+                &store.sql(&format!(
+                    r#"select {MANAGED_USER_COLUMNS} from "user" u{filter} order by {order}
                    limit $2 offset $3"#
-            )),
-            &[
-                (&pattern, Type::TEXT),
-                (&query.limit, Type::INT8),
-                (&query.offset, Type::INT8),
-            ],
-        )
-        .await
-        .map_err(db_error)?;
-    let total: i64 = client
-        .query_typed_one(
-            &store.sql(&format!(r#"select count(*) from "user" u{filter}"#)),
-            &[(&pattern, Type::TEXT)],
-        )
-        .await
-        .map_err(db_error)?
-        .get(0);
-    let users = page
-        .iter()
-        .map(|r| rows::managed_user(r, 0))
-        .collect::<Result<_, _>>()
-        .map_err(db_error)?;
-    Ok(UserPage { users, total })
+                )),
+                &[
+                    (&pattern, Type::TEXT),
+                    (&query.limit, Type::INT8),
+                    (&query.offset, Type::INT8),
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        let total: i64 = client
+            .query_typed_one(
+                &store.sql(&format!(r#"select count(*) from "user" u{filter}"#)),
+                &[(&pattern, Type::TEXT)],
+            )
+            .await
+            .map_err(db_error)?
+            .get(0);
+        let users = page
+            .iter()
+            .map(|r| rows::managed_user(r, 0))
+            .collect::<Result<_, _>>()
+            .map_err(db_error)?;
+        Ok(UserPage { users, total })
+    })
+    .await
 }
 
 pub(super) async fn update(
@@ -154,30 +157,33 @@ pub(super) async fn remove(
     user_id: &str,
     entry: Option<&AuditEntry>,
 ) -> Result<bool, StoreError> {
-    require_columns(store).await?;
-    if !store.possible_id(user_id).await? {
-        return Ok(false);
-    }
-    let mut client = store.client().await?;
-    let tx = client.transaction().await.map_err(db_error)?;
-    for template in [
-        r#"delete from "session" where "userId" = $1::{ID}"#,
-        r#"delete from "account" where "userId" = $1::{ID}"#,
-    ] {
-        tx.execute_typed(&store.sql(template), &[(&user_id, Type::TEXT)])
+    super::traced("delete", async move {
+        require_columns(store).await?;
+        if !store.possible_id(user_id).await? {
+            return Ok(false);
+        }
+        let mut client = store.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        for template in [
+            r#"delete from "session" where "userId" = $1::{ID}"#,
+            r#"delete from "account" where "userId" = $1::{ID}"#,
+        ] {
+            tx.execute_typed(&store.sql(template), &[(&user_id, Type::TEXT)])
+                .await
+                .map_err(db_error)?;
+        }
+        let removed = tx
+            .execute_typed(
+                &store.sql(r#"delete from "user" where "id" = $1::{ID}"#),
+                &[(&user_id, Type::TEXT)],
+            )
             .await
             .map_err(db_error)?;
-    }
-    let removed = tx
-        .execute_typed(
-            &store.sql(r#"delete from "user" where "id" = $1::{ID}"#),
-            &[(&user_id, Type::TEXT)],
-        )
-        .await
-        .map_err(db_error)?;
-    if let Some(entry) = entry.filter(|_| removed > 0) {
-        audit::insert(store, &*tx, entry).await?;
-    }
-    tx.commit().await.map_err(db_error)?;
-    Ok(removed > 0)
+        if let Some(entry) = entry.filter(|_| removed > 0) {
+            audit::insert(store, &*tx, entry).await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(removed > 0)
+    })
+    .await
 }

@@ -262,72 +262,75 @@ pub(super) async fn use_key<T>(
     stored_key: &str,
     mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T),
 ) -> Result<T, StoreError> {
-    require_table(store).await?;
-    let known = &store.known_keys;
-    // Known here: a use is written from what is known (a refusal or a deletion is decided
-    // again on the row as it is now). A lost guard there means the row is being written
-    // now: the use goes to the locked path at once.
-    let contended = match known.get(stored_key) {
-        Some(key) => {
-            let (write, decision) = rule(Some(&key.row));
-            match &write {
-                ApiKeyWrite::Usage { next, updated_at } => {
-                    let swapped = store
-                        .key_uses
-                        .swap(store, &key.row.id, next, *updated_at, &key.version)
-                        .await?;
-                    match swapped {
-                        Some(version) => {
-                            if let Some(row) = after(&key.row, &write) {
-                                known.remember(stored_key, row, version);
+    super::traced("update", async move {
+        require_table(store).await?;
+        let known = &store.known_keys;
+        // Known here: a use is written from what is known (a refusal or a deletion is decided
+        // again on the row as it is now). A lost guard there means the row is being written
+        // now: the use goes to the locked path at once.
+        let contended = match known.get(stored_key) {
+            Some(key) => {
+                let (write, decision) = rule(Some(&key.row));
+                match &write {
+                    ApiKeyWrite::Usage { next, updated_at } => {
+                        let swapped = store
+                            .key_uses
+                            .swap(store, &key.row.id, next, *updated_at, &key.version)
+                            .await?;
+                        match swapped {
+                            Some(version) => {
+                                if let Some(row) = after(&key.row, &write) {
+                                    known.remember(stored_key, row, version);
+                                }
+                                return Ok(decision);
                             }
-                            return Ok(decision);
+                            None => true,
                         }
-                        None => true,
                     }
+                    _ => false,
                 }
-                _ => false,
             }
-        }
-        None => false,
-    };
-    let client = store.client().await?;
-    if !contended {
-        let Some((row, version)) = read_for_use(store, &**client, stored_key, false).await? else {
-            known.forget(stored_key);
-            return Ok(rule(None).1);
+            None => false,
         };
-        let (write, decision) = rule(Some(&row));
-        if let Applied::Written(new_version) =
-            apply(store, &**client, &row, &write, Some(&version)).await?
-        {
-            match after(&row, &write) {
-                Some(row) => known.remember(stored_key, row, new_version.unwrap_or(version)),
-                None => known.forget(stored_key),
+        let client = store.client().await?;
+        if !contended {
+            let Some((row, version)) = read_for_use(store, &**client, stored_key, false).await?
+            else {
+                known.forget(stored_key);
+                return Ok(rule(None).1);
+            };
+            let (write, decision) = rule(Some(&row));
+            if let Applied::Written(new_version) =
+                apply(store, &**client, &row, &write, Some(&version)).await?
+            {
+                match after(&row, &write) {
+                    Some(row) => known.remember(stored_key, row, new_version.unwrap_or(version)),
+                    None => known.forget(stored_key),
+                }
+                return Ok(decision);
             }
-            return Ok(decision);
         }
-    }
-    tracing::trace!("an API key's row changed under a use; deciding again, locked");
-    let mut client = client;
-    let tx = client.transaction().await.map_err(db_error)?;
-    let found = read_for_use(store, &*tx, stored_key, true).await?;
-    let (write, decision) = rule(found.as_ref().map(|(row, _)| row));
-    let remembered = match &found {
-        Some((row, version)) => match apply(store, &*tx, row, &write, None).await? {
-            Applied::Written(new_version) => {
-                after(row, &write).map(|row| (row, new_version.unwrap_or_else(|| version.clone())))
-            }
-            Applied::Lost => return Err(StoreError::other("a locked API key was not written")),
-        },
-        None => None,
-    };
-    tx.commit().await.map_err(db_error)?;
-    match remembered {
-        Some((row, version)) => known.remember(stored_key, row, version),
-        None => known.forget(stored_key),
-    }
-    Ok(decision)
+        tracing::trace!("an API key's row changed under a use; deciding again, locked");
+        let mut client = client;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let found = read_for_use(store, &*tx, stored_key, true).await?;
+        let (write, decision) = rule(found.as_ref().map(|(row, _)| row));
+        let remembered = match &found {
+            Some((row, version)) => match apply(store, &*tx, row, &write, None).await? {
+                Applied::Written(new_version) => after(row, &write)
+                    .map(|row| (row, new_version.unwrap_or_else(|| version.clone()))),
+                Applied::Lost => return Err(StoreError::other("a locked API key was not written")),
+            },
+            None => None,
+        };
+        tx.commit().await.map_err(db_error)?;
+        match remembered {
+            Some((row, version)) => known.remember(stored_key, row, version),
+            None => known.forget(stored_key),
+        }
+        Ok(decision)
+    })
+    .await
 }
 
 pub(super) async fn delete(
@@ -409,18 +412,21 @@ pub(super) async fn list(
     store: &PgStore,
     reference_id: &str,
 ) -> Result<Vec<ApiKeyRow>, StoreError> {
-    require_table(store).await?;
-    let sql = store.sql(&format!(
-        r#"select {COLUMNS} from "apikey" k where k."referenceId" = $1
+    super::traced("select", async move {
+        require_table(store).await?;
+        let sql = store.sql(&format!(
+            r#"select {COLUMNS} from "apikey" k where k."referenceId" = $1
            order by k."createdAt" desc limit 100"#
-    ));
-    let client = store.client().await?;
-    let rows = client
-        .query_typed(&sql, &[(&reference_id, Type::TEXT)])
-        .await
-        .map_err(db_error)?;
-    rows.iter()
-        .map(api_key)
-        .collect::<Result<_, _>>()
-        .map_err(db_error)
+        ));
+        let client = store.client().await?;
+        let rows = client
+            .query_typed(&sql, &[(&reference_id, Type::TEXT)])
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(api_key)
+            .collect::<Result<_, _>>()
+            .map_err(db_error)
+    })
+    .await
 }

@@ -46,36 +46,39 @@ async fn require_table(store: &PgStore) -> Result<(), StoreError> {
 }
 
 pub(super) async fn create(store: &PgStore, row: &DeviceCodeRow) -> Result<bool, StoreError> {
-    require_table(store).await?;
-    // A write: never repeated on a lost connection.
-    let client = store.client().await?;
-    let inserted = client
-        .execute_typed(
-            &store.sql(
-                r#"insert into "deviceCode" ("id", "deviceCode", "userCode", "userId",
+    super::traced("insert", async move {
+        require_table(store).await?;
+        // A write: never repeated on a lost connection.
+        let client = store.client().await?;
+        let inserted = client
+            .execute_typed(
+                &store.sql(
+                    r#"insert into "deviceCode" ("id", "deviceCode", "userCode", "userId",
                      "expiresAt", "status", "lastPolledAt", "pollingInterval", "clientId",
                      "scope")
                    values ({NEW_ID}, $2, $3, $4::{ID}, $5, $6, $7, $8::int8, $9, $10)"#,
-            ),
-            &[
-                (&row.id, Type::TEXT),
-                (&row.device_code, Type::TEXT),
-                (&row.user_code, Type::TEXT),
-                (&row.user_id, Type::TEXT),
-                (&row.expires_at, Type::TIMESTAMPTZ),
-                (&row.status, Type::TEXT),
-                (&row.last_polled_at, Type::TIMESTAMPTZ),
-                (&row.polling_interval, Type::INT8),
-                (&row.client_id, Type::TEXT),
-                (&row.scope, Type::TEXT),
-            ],
-        )
-        .await;
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(false),
-        Err(e) => Err(db_error(e)),
-    }
+                ),
+                &[
+                    (&row.id, Type::TEXT),
+                    (&row.device_code, Type::TEXT),
+                    (&row.user_code, Type::TEXT),
+                    (&row.user_id, Type::TEXT),
+                    (&row.expires_at, Type::TIMESTAMPTZ),
+                    (&row.status, Type::TEXT),
+                    (&row.last_polled_at, Type::TIMESTAMPTZ),
+                    (&row.polling_interval, Type::INT8),
+                    (&row.client_id, Type::TEXT),
+                    (&row.scope, Type::TEXT),
+                ],
+            )
+            .await;
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(false),
+            Err(e) => Err(db_error(e)),
+        }
+    })
+    .await
 }
 
 pub(super) async fn find(
@@ -121,18 +124,21 @@ pub(super) async fn consume(
     id: &str,
     client_id: &str,
 ) -> Result<Option<DeviceCodeRow>, StoreError> {
-    require_table(store).await?;
-    let client = store.client().await?;
-    let row = client
-        .query_typed_opt(
-            &store.sql(&format!(
-                r#"delete from "deviceCode"
+    super::traced("delete", async move {
+        require_table(store).await?;
+        let client = store.client().await?;
+        let row = client
+            .query_typed_opt(
+                &store.sql(&format!(
+                    r#"delete from "deviceCode"
                    where "id" = $1::{{ID}} and "clientId" = $2 and "status" = 'approved'
                    returning {COLUMNS}"#
-            )),
-            &[(&id, Type::TEXT), (&client_id, Type::TEXT)],
-        )
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(device_code).transpose().map_err(db_error)
+                )),
+                &[(&id, Type::TEXT), (&client_id, Type::TEXT)],
+            )
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(device_code).transpose().map_err(db_error)
+    })
+    .await
 }

@@ -87,6 +87,15 @@ struct PluginTables {
     device_code: AtomicBool,
 }
 
+/// `call`, a store operation made on a client of its own (a transaction, or a statement
+/// outside [`PgStore::read_opt`], [`PgStore::execute`] and [`PgStore::write`]), in a
+/// database span named for its first or principal statement (`operation`), as those
+/// helpers' statements are.
+async fn traced<T>(operation: &'static str, call: impl std::future::Future<Output = T>) -> T {
+    call.instrument(db_span(DbSystem::Postgresql, Some(operation)))
+        .await
+}
+
 impl PgStore {
     /// Builds the pool; connections are opened on first use.
     pub fn connect(url: &PgUrl, settings: &PoolSettings) -> Result<Self, StoreError> {

@@ -12,6 +12,16 @@ pub(super) async fn update<T>(
     new_id: &str,
     rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T),
 ) -> Result<T, StoreError> {
+    super::traced("insert", update_locked(store, key, new_id, rule)).await
+}
+
+/// [`update`]'s transaction.
+async fn update_locked<T>(
+    store: &PgStore,
+    key: &str,
+    new_id: &str,
+    rule: impl FnOnce(Option<RateLimitBucket>) -> (Option<RateLimitBucket>, T),
+) -> Result<T, StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(db_error)?;
     // A (0, 0) row stands for "no bucket yet": it lets the next line lock the row.

@@ -50,8 +50,11 @@ pub(super) async fn create(
     session: &NewSession,
     entry: Option<&AuditEntry>,
 ) -> Result<Session, StoreError> {
-    let client = store.client().await?;
-    insert(store, &**client, user_id, session, entry).await
+    super::traced("insert", async move {
+        let client = store.client().await?;
+        insert(store, &**client, user_id, session, entry).await
+    })
+    .await
 }
 
 pub(super) async fn find(

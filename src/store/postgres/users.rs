@@ -19,6 +19,16 @@ pub(super) async fn create_with_password(
     session: Option<&NewSession>,
     entry: Option<&AuditEntry>,
 ) -> Result<(User, Option<Session>), StoreError> {
+    super::traced("insert", insert_with_password(store, new, session, entry)).await
+}
+
+/// [`create_with_password`]'s transaction.
+async fn insert_with_password(
+    store: &PgStore,
+    new: &NewUser,
+    session: Option<&NewSession>,
+    entry: Option<&AuditEntry>,
+) -> Result<(User, Option<Session>), StoreError> {
     let u = &new.user;
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(db_error)?;
