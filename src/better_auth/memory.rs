@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::ports::{
     AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, Ban, DeviceCodeRow,
-    JwkLookup, Lockout, ManagedUser, Membership, NewApiKey, NewSession, NewUser, RateLimitBucket,
-    Session, Standing, StoreError, TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery,
-    UserWithPassword,
+    JwkLookup, KeyUse, Lockout, ManagedUser, Membership, NewApiKey, NewSession, NewUser,
+    RateLimitBucket, Session, Standing, StoreError, TwoFactorRow, User, UserInOrganizations,
+    UserPage, UserQuery, UserWithPassword,
 };
 
 const NO_ORGANIZATIONS: StoreError = StoreError::PluginNotEnabled("organization");
@@ -382,10 +382,11 @@ impl AuthStore for MemoryStore {
         &self,
         stored_key: &str,
         mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static,
-    ) -> Result<T, StoreError> {
+    ) -> Result<KeyUse<T>, StoreError> {
         let mut rows = self.rows();
         let at = rows.api_keys.iter().position(|(k, _)| k == stored_key);
         let (write, decision) = rule(at.map(|i| &rows.api_keys[i].1));
+        let mut owner_is_user = None;
         if let Some(i) = at {
             match write {
                 ApiKeyWrite::Nothing => {}
@@ -398,10 +399,15 @@ impl AuthStore for MemoryStore {
                     if let Some(t) = updated_at {
                         row.updated_at = t;
                     }
+                    let owner = row.reference_id.clone();
+                    owner_is_user = Some(rows.users.iter().any(|u| u.id == owner));
                 }
             }
         }
-        Ok(decision)
+        Ok(KeyUse {
+            decision,
+            owner_is_user,
+        })
     }
 
     async fn delete_api_key(

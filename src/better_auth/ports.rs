@@ -210,6 +210,15 @@ pub enum ApiKeyWrite {
     },
 }
 
+/// What one use of a key decided, and whether the key's `referenceId` named a user when
+/// its use was written (read in the same statement or transaction as the write; None when
+/// nothing was written). The plugin's session hook refuses a key of no user after its use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUse<T> {
+    pub decision: T,
+    pub owner_is_user: Option<bool>,
+}
+
 /// A key to store: its row and the value of its `key` column (the hash, or the key itself
 /// where the app disabled hashing).
 pub struct NewApiKey {
@@ -624,12 +633,12 @@ pub trait AuthStore: Send + Sync + 'static {
     /// PostgreSQL: a compare-and-swap on the row's version (one write of a key this
     /// process used before, else one read and one write); when the row changed in
     /// between, `rule` decides again on the row locked. SQLite: under the database's write
-    /// lock throughout.
+    /// lock throughout. With the decision, whether the key's owner is a user ([`KeyUse`]).
     fn use_api_key<T: Send + 'static>(
         &self,
         stored_key: &str,
         rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static,
-    ) -> impl Future<Output = Result<T, StoreError>> + Send;
+    ) -> impl Future<Output = Result<KeyUse<T>, StoreError>> + Send;
 
     /// Deletes the key; false if there was none.
     fn delete_api_key(

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::better_auth::audit::{AuditEntry, AuditRow};
 use crate::better_auth::ports::{
-    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, DeviceCodeRow, JwkLookup, ManagedUser,
+    AdminUpdate, ApiKeyRow, ApiKeyWrite, AuthStore, DeviceCodeRow, JwkLookup, KeyUse, ManagedUser,
     Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing, StoreError,
     TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
 };
@@ -153,7 +153,8 @@ macro_rules! port_methods {
             api_keys::find => fn find_api_key[](stored_key: &str) -> Option<ApiKeyRow>;
             api_keys::find_by_id => fn find_api_key_by_id[](id: &str) -> Option<ApiKeyRow>;
             api_keys::use_key => fn use_api_key[T: Send + 'static](stored_key: &str,
-                rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static) -> T;
+                rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static)
+                -> KeyUse<T>;
             api_keys::delete => fn delete_api_key[](id: &str, audit: Option<&AuditEntry>) -> bool;
             api_keys::create => fn create_api_key[](key: &NewApiKey, audit: Option<&AuditEntry>)
                 -> String;

@@ -646,4 +646,37 @@ async fn an_organizations_key_verifies_with_the_organization_in_its_claims() {
     assert_eq!(plain["valid"], true, "{plain}");
     assert!(plain["claims"].get("organizationId").is_none(), "{plain}");
     server.stop().await;
+
+    // Over HTTP on PostgreSQL, as the plugin's session hook: the organization's key
+    // authorizes nobody (read from the use's own statement, first and known uses alike);
+    // a user's key does, until its user is removed.
+    let server = Server::start(&with_api_keys(ServerEnv::postgres(
+        home.path(),
+        &db.neon_url(),
+    )))
+    .await;
+    let users_key = server
+        .ok("create_api_key", json!({"sessionToken": up["token"]}))
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.stop().await;
+    let env = with_api_keys(ServerEnv::postgres(home.path(), &db.neon_url()))
+        .with("BETTER_AUTH_URL", "https://app.example.com")
+        .with("BETTER_AUTH_MCP_REQUIRE_AUTH", "true")
+        .with("BETTER_AUTH_MCP_PUBLIC_URL", "https://mcp.example.com/mcp");
+    let http = HttpServer::start(&env).await;
+    let client = reqwest::Client::new();
+    let status = |key: String| {
+        let request = tool_call(&client, http.url(), "verify_token", json!({"token": "x"}))
+            .header("x-api-key", key);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    for _ in 0..2 {
+        assert_eq!(status(key.clone()).await, 401, "an organization's key");
+        assert_eq!(status(users_key.clone()).await, 200, "a user's key");
+    }
+    db.sql(&format!(r#"delete from "user" where "id" = '{user_id}'"#));
+    assert_eq!(status(users_key.clone()).await, 401, "a removed user's key");
 }

@@ -103,12 +103,14 @@ async fn a_better_auth_app_on_drizzles_snake_case_plural_schema_and_this_server_
            "expires_at" timestamp, "created_at" timestamp not null, "updated_at" timestamp not null,
            "permissions" text, "metadata" text)"#,
     );
-    let key = "drizzleKey".repeat(7);
-    let hash = {
+    // As the plugin stores a key: base64url(SHA-256(key)), unpadded.
+    let hash_of = |key: &str| {
         use base64::Engine as _;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
     };
+    let key = "drizzleKey".repeat(7);
+    let hash = hash_of(&key);
     db.sql(&format!(
         r#"insert into "apikeys" ("id", "reference_id", "key", "remaining", "created_at", "updated_at")
            select 'drizzle-key', "id", '{hash}', 5, now(), now() from "users" where "email" = 'web@example.com'"#
@@ -125,11 +127,7 @@ async fn a_better_auth_app_on_drizzles_snake_case_plural_schema_and_this_server_
     // Uses of two keys at once (written together when they meet: `timestamp` and
     // `integer` columns in the batch's statement): each key's counts stay exact.
     let second = "drizzleTwo".repeat(7);
-    let hash = {
-        use base64::Engine as _;
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, second.as_bytes());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
-    };
+    let hash = hash_of(&second);
     db.sql(&format!(
         r#"insert into "apikeys" ("id", "reference_id", "key", "remaining", "created_at", "updated_at")
            select 'drizzle-key-2', "id", '{hash}', 5, now(), now() from "users" where "email" = 'web@example.com'"#

@@ -42,8 +42,12 @@ impl<S: AuthStore> AuthService<S> {
     /// One use of an API key, as the plugin's `verifyApiKey` makes it: its checks in its
     /// order and its writes, decided from the row and written atomically with it (see
     /// [`AuthStore::use_api_key`]), so this server's processes and the app spend one
-    /// budget. Returns the row after the use.
-    pub(crate) async fn use_api_key(&self, key: &str) -> Result<ApiKeyRow, AuthError> {
+    /// budget. Returns the row after the use, and whether the key's owner is a user as
+    /// the use was written (None: the store did not say).
+    pub(crate) async fn use_api_key(
+        &self,
+        key: &str,
+    ) -> Result<(ApiKeyRow, Option<bool>), AuthError> {
         let stored = api_key::stored_key(key, self.settings.api_keys.hashing);
         let rate_limits = self.settings.api_keys.rate_limit_enabled;
         let used = self
@@ -78,18 +82,23 @@ impl<S: AuthStore> AuthService<S> {
                 }
             })
             .await?;
-        used.map_err(|(reason, deleted)| {
+        let row = used.decision.map_err(|(reason, deleted)| {
             if let Some(key_id) = deleted {
                 tracing::info!(%key_id, %reason, "an API key was deleted");
             }
             AuthError::InvalidToken(reason)
-        })
+        })?;
+        Ok((row, used.owner_is_user))
     }
 
-    /// An API key verified as a credential (one use of it).
-    pub(super) async fn verify_api_key(&self, key: &str) -> Result<VerifiedToken, AuthError> {
-        let row = self.use_api_key(key).await?;
-        Ok(verified_key(row))
+    /// An API key verified as a credential (one use of it), and whether its owner is a
+    /// user (None: not known from the use).
+    pub(super) async fn verify_api_key(
+        &self,
+        key: &str,
+    ) -> Result<(VerifiedToken, Option<bool>), AuthError> {
+        let (row, owner_is_user) = self.use_api_key(key).await?;
+        Ok((verified_key(row), owner_is_user))
     }
 
     /// An API key's claims with the organization that owns it, when its `referenceId`

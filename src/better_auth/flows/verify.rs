@@ -47,7 +47,7 @@ impl<S: AuthStore> AuthService<S> {
                 Err(AuthError::PluginNotEnabled(_)) => {
                     Err(AuthError::InvalidToken(TokenRejection::SessionNotFound))
                 }
-                verified => verified,
+                verified => verified.map(|(verified, _)| verified),
             },
             CredentialShape::Session => self.verify_session(credential).await,
         }
@@ -91,11 +91,23 @@ impl<S: AuthStore> AuthService<S> {
                     Err(AuthError::InvalidToken(TokenRejection::Malformed))
                 }
                 // As the plugin's session hook: after the use, a key whose reference is
-                // no user (a deleted user's key; an organization's) authorizes nobody.
-                Ok(verified) => match self.store.find_user_by_id(&verified.claims.sub).await? {
-                    Some(_) => Ok(verified.claims),
-                    None => Err(AuthError::InvalidToken(TokenRejection::InvalidApiKey)),
-                },
+                // no user (a deleted user's key; an organization's) authorizes nobody. The
+                // store says so from the use's own statement, where it can.
+                Ok((verified, owner_is_user)) => {
+                    let is_user = match owner_is_user {
+                        Some(known) => known,
+                        None => self
+                            .store
+                            .find_user_by_id(&verified.claims.sub)
+                            .await?
+                            .is_some(),
+                    };
+                    if is_user {
+                        Ok(verified.claims)
+                    } else {
+                        Err(AuthError::InvalidToken(TokenRejection::InvalidApiKey))
+                    }
+                }
                 Err(e) => Err(e),
             },
             CredentialShape::Session => Err(AuthError::InvalidToken(TokenRejection::Malformed)),

@@ -13,7 +13,7 @@ use super::PgStore;
 use super::audit::Alongside;
 use super::errors::db_error;
 use crate::better_auth::ports::{
-    ApiKeyRow, ApiKeyUsage, ApiKeyWrite, AuditEntry, NewApiKey, StoreError,
+    ApiKeyRow, ApiKeyUsage, ApiKeyWrite, AuditEntry, KeyUse, NewApiKey, StoreError,
 };
 
 const PLUGIN: &str = "api-key";
@@ -142,7 +142,8 @@ impl KnownKeys {
 }
 
 /// A key's counters become `next` (and `updatedAt`, when given), if its row is still the
-/// version `$7` (when guarded); answers the row's new version.
+/// version `$8` (when guarded); answers the row's new version and whether its owner `$7`
+/// (its `referenceId` as an id, or null when it cannot be one) is a user.
 macro_rules! set_usage {
     () => {
         r#"update "apikey" set "remaining" = $2::int8, "lastRefillAt" = $3,
@@ -150,11 +151,18 @@ macro_rules! set_usage {
     where "id" = $1::{ID}"#
     };
 }
-const SET_USAGE: &str = concat!(set_usage!(), r#" returning cast(xmin as text)"#);
+macro_rules! returning_usage {
+    () => {
+        r#" returning cast(xmin as text),
+      exists(select 1 from "user" o where o."id" = $7::{ID})"#
+    };
+}
+const SET_USAGE: &str = concat!(set_usage!(), returning_usage!());
 /// [`SET_USAGE`] as a compare-and-swap: only if the row is still the version seen.
-pub(super) const SWAP_USAGE: &str = concat!(
+const SWAP_USAGE: &str = concat!(
     set_usage!(),
-    r#" and xmin = cast($7::text as xid) returning cast(xmin as text)"#
+    r#" and xmin = cast($8::text as xid)"#,
+    returning_usage!()
 );
 const DELETE: &str = r#"delete from "apikey" where "id" = $1::{ID} returning 1"#;
 /// The key's row and its version, to decide a use from (locked: to write it in the same
@@ -164,10 +172,23 @@ const FIND_FOR_USE: &str = r#"select {COLUMNS}, cast(k.xmin as text) from "apike
 
 /// What writing a use did.
 enum Applied {
-    /// Written; the row's new version, unless the row is gone.
-    Written(Option<String>),
+    /// Written; the row's new version and whether its owner is a user, when counters were
+    /// written (None: nothing to write, or the row deleted).
+    Written(Option<(String, bool)>),
     /// The row was no longer the version seen: nothing written.
     Lost,
+}
+
+/// The key's `referenceId` as a parameter for a user's id: null where it cannot be one
+/// (with UUID ids, a value that is no UUID), which names no user.
+pub(super) async fn owner_param(
+    store: &PgStore,
+    row: &ApiKeyRow,
+) -> Result<Option<String>, StoreError> {
+    Ok(store
+        .possible_id(&row.reference_id)
+        .await?
+        .then(|| row.reference_id.clone()))
 }
 
 /// Writes `write` to the key `row` through `client`, guarded by the row's version `seen`
@@ -189,28 +210,47 @@ async fn apply(
             Ok(Applied::Written(None))
         }
         ApiKeyWrite::Usage { next, updated_at } => {
-            let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 7] = [
-                (&row.id, Type::TEXT),
-                (&next.remaining, Type::INT8),
-                (&next.last_refill_at, Type::TIMESTAMPTZ),
-                (&next.request_count, Type::INT8),
-                (&next.last_request, Type::TIMESTAMPTZ),
-                (updated_at, Type::TIMESTAMPTZ),
-                (&seen, Type::TEXT),
-            ];
-            let (sql, params) = match seen {
-                Some(_) => (SWAP_USAGE, &params[..]),
-                None => (SET_USAGE, &params[..6]),
-            };
-            let written = client
-                .query_typed_opt(&store.sql(sql), params)
+            let owner = owner_param(store, row).await?;
+            let written = write_usage(store, client, &row.id, next, updated_at, &owner, seen)
                 .await
                 .map_err(db_error)?;
-            match written {
-                Some(r) => Ok(Applied::Written(Some(r.try_get(0).map_err(db_error)?))),
-                None => Ok(Applied::Lost),
-            }
+            Ok(match written {
+                Some(written) => Applied::Written(Some(written)),
+                None => Applied::Lost,
+            })
         }
+    }
+}
+
+/// The counters of the key `id` become `next` (and `updatedAt`, when given), guarded by
+/// its version `seen` (None: unguarded, the row locked by this transaction). Answers the
+/// row's new version and whether `owner` is a user, or None when the guard failed.
+pub(super) async fn write_usage(
+    store: &PgStore,
+    client: &impl tokio_postgres::GenericClient,
+    id: &str,
+    next: &ApiKeyUsage,
+    updated_at: &Option<DateTime<Utc>>,
+    owner: &Option<String>,
+    seen: Option<&str>,
+) -> Result<Option<(String, bool)>, tokio_postgres::Error> {
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 8] = [
+        (&id, Type::TEXT),
+        (&next.remaining, Type::INT8),
+        (&next.last_refill_at, Type::TIMESTAMPTZ),
+        (&next.request_count, Type::INT8),
+        (&next.last_request, Type::TIMESTAMPTZ),
+        (updated_at, Type::TIMESTAMPTZ),
+        (owner, Type::TEXT),
+        (&seen, Type::TEXT),
+    ];
+    let (sql, params) = match seen {
+        Some(_) => (SWAP_USAGE, &params[..]),
+        None => (SET_USAGE, &params[..7]),
+    };
+    match client.query_typed_opt(&store.sql(sql), params).await? {
+        Some(r) => Ok(Some((r.try_get(0)?, r.try_get(1)?))),
+        None => Ok(None),
     }
 }
 
@@ -261,7 +301,11 @@ pub(super) async fn use_key<T>(
     store: &PgStore,
     stored_key: &str,
     mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T),
-) -> Result<T, StoreError> {
+) -> Result<KeyUse<T>, StoreError> {
+    let unwritten = |decision| KeyUse {
+        decision,
+        owner_is_user: None,
+    };
     super::traced("update", async move {
         require_table(store).await?;
         let known = &store.known_keys;
@@ -273,16 +317,20 @@ pub(super) async fn use_key<T>(
                 let (write, decision) = rule(Some(&key.row));
                 match &write {
                     ApiKeyWrite::Usage { next, updated_at } => {
+                        let owner = owner_param(store, &key.row).await?;
                         let swapped = store
                             .key_uses
-                            .swap(store, &key.row.id, next, *updated_at, &key.version)
+                            .swap(store, &key.row.id, next, *updated_at, owner, &key.version)
                             .await?;
                         match swapped {
-                            Some(version) => {
+                            Some((version, owner_is_user)) => {
                                 if let Some(row) = after(&key.row, &write) {
                                     known.remember(stored_key, row, version);
                                 }
-                                return Ok(decision);
+                                return Ok(KeyUse {
+                                    decision,
+                                    owner_is_user: Some(owner_is_user),
+                                });
                             }
                             None => true,
                         }
@@ -297,17 +345,21 @@ pub(super) async fn use_key<T>(
             let Some((row, version)) = read_for_use(store, &**client, stored_key, false).await?
             else {
                 known.forget(stored_key);
-                return Ok(rule(None).1);
+                return Ok(unwritten(rule(None).1));
             };
             let (write, decision) = rule(Some(&row));
-            if let Applied::Written(new_version) =
+            if let Applied::Written(written) =
                 apply(store, &**client, &row, &write, Some(&version)).await?
             {
+                let (new_version, owner_is_user) = written.unzip();
                 match after(&row, &write) {
                     Some(row) => known.remember(stored_key, row, new_version.unwrap_or(version)),
                     None => known.forget(stored_key),
                 }
-                return Ok(decision);
+                return Ok(KeyUse {
+                    decision,
+                    owner_is_user,
+                });
             }
         }
         tracing::trace!("an API key's row changed under a use; deciding again, locked");
@@ -315,20 +367,27 @@ pub(super) async fn use_key<T>(
         let tx = client.transaction().await.map_err(db_error)?;
         let found = read_for_use(store, &*tx, stored_key, true).await?;
         let (write, decision) = rule(found.as_ref().map(|(row, _)| row));
-        let remembered = match &found {
+        let (remembered, owner_is_user) = match &found {
             Some((row, version)) => match apply(store, &*tx, row, &write, None).await? {
-                Applied::Written(new_version) => after(row, &write)
-                    .map(|row| (row, new_version.unwrap_or_else(|| version.clone()))),
+                Applied::Written(written) => {
+                    let (new_version, owner_is_user) = written.unzip();
+                    let remembered = after(row, &write)
+                        .map(|row| (row, new_version.unwrap_or_else(|| version.clone())));
+                    (remembered, owner_is_user)
+                }
                 Applied::Lost => return Err(StoreError::other("a locked API key was not written")),
             },
-            None => None,
+            None => (None, None),
         };
         tx.commit().await.map_err(db_error)?;
         match remembered {
             Some((row, version)) => known.remember(stored_key, row, version),
             None => known.forget(stored_key),
         }
-        Ok(decision)
+        Ok(KeyUse {
+            decision,
+            owner_is_user,
+        })
     })
     .await
 }

@@ -31,8 +31,8 @@ const MAX_BATCH: usize = 256;
 /// caller's locked path. Waiting for no lock, batches cannot deadlock.
 const SWAP_USAGES: &str = r#"with u as (
       select * from unnest($1::text[], $2::int8[], $3::timestamptz[], $4::int8[],
-        $5::timestamptz[], $6::timestamptz[], $7::text[])
-        as u(id, remaining, refilled, requests, requested, updated, seen)
+        $5::timestamptz[], $6::timestamptz[], $7::text[], $8::text[])
+        as u(id, remaining, refilled, requests, requested, updated, owner, seen)
     ), l as (
       select k."id" from "apikey" k join u on k."id" = u.id::{ID}
         and k.xmin = cast(u.seen as xid)
@@ -42,17 +42,23 @@ const SWAP_USAGES: &str = r#"with u as (
       "requestCount" = u.requests, "lastRequest" = u.requested,
       "updatedAt" = coalesce(u.updated, k."updatedAt")
     from u, l where k."id" = l."id" and k."id" = u.id::{ID}
-    returning cast(k."id" as text), cast(k.xmin as text)"#;
+    returning cast(k."id" as text), cast(k.xmin as text),
+      exists(select 1 from "user" o where o."id" = u.owner::{ID})"#;
 
 /// A use waiting for its batch.
 struct Queued {
     id: String,
     next: ApiKeyUsage,
     updated_at: Option<DateTime<Utc>>,
+    /// The key's `referenceId` as a user's id (None: it cannot be one).
+    owner: Option<String>,
     seen: String,
     /// The row's new version, None when the row was no longer the version seen.
-    done: oneshot::Sender<Result<Option<String>, StoreError>>,
+    done: oneshot::Sender<Result<Option<Written>, StoreError>>,
 }
+
+/// A use written: the row's new version, and whether its owner is a user.
+type Written = (String, bool);
 
 #[derive(Default)]
 struct Queue {
@@ -68,16 +74,18 @@ pub(super) struct KeyUses(Mutex<Queue>);
 impl KeyUses {
     /// Writes `next` (and `updatedAt`, when given) to the key `id` if its row is still the
     /// version `seen`, with the uses of other keys waiting at the same time. Answers the
-    /// row's new version, or None when it was not written: the row changed, or another
-    /// use of the same key is already waiting (the caller decides it again, locked).
+    /// row's new version and whether `owner` is a user, or None when it was not written:
+    /// the row changed, or another use of the same key is already waiting (the caller
+    /// decides it again, locked).
     pub(super) async fn swap(
         &self,
         store: &PgStore,
         id: &str,
         next: &ApiKeyUsage,
         updated_at: Option<DateTime<Utc>>,
+        owner: Option<String>,
         seen: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<Written>, StoreError> {
         let (done, answer) = oneshot::channel();
         let start = {
             let mut queue = self.lock();
@@ -88,6 +96,7 @@ impl KeyUses {
                 id: id.to_owned(),
                 next: next.clone(),
                 updated_at,
+                owner,
                 seen: seen.to_owned(),
                 done,
             });
@@ -166,7 +175,7 @@ async fn write_batches(store: PgStore) {
 }
 
 /// Each use's new version, or None where its row was not written.
-fn answer(batch: Vec<Queued>, written: &HashMap<String, String>) {
+fn answer(batch: Vec<Queued>, written: &HashMap<String, Written>) {
     for q in batch {
         let version = written.get(&q.id).cloned();
         let _ = q.done.send(Ok(version));
@@ -185,7 +194,7 @@ enum Failure {
 }
 
 impl Failure {
-    fn answer(&self) -> Result<Option<String>, StoreError> {
+    fn answer(&self) -> Result<Option<Written>, StoreError> {
         match self {
             Self::RolledBack => Ok(None),
             Self::Failed(e) => Err(match e {
@@ -199,7 +208,7 @@ impl Failure {
 }
 
 /// One batch's statement: the new version of each row written, by id.
-async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, String>, Failure> {
+async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, Written>, Failure> {
     let client = store.client().await.map_err(Failure::Failed)?;
     // An error the server answers for one statement of its own transaction means it was
     // not committed, unless it is the connection's end (whether the commit happened is
@@ -209,29 +218,19 @@ async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, Stri
         _ => Failure::Failed(db_error(e)),
     };
     if let [one] = batch {
-        let written = client
-            .query_typed_opt(
-                &store.sql(super::api_keys::SWAP_USAGE),
-                &[
-                    (&one.id, Type::TEXT),
-                    (&one.next.remaining, Type::INT8),
-                    (&one.next.last_refill_at, Type::TIMESTAMPTZ),
-                    (&one.next.request_count, Type::INT8),
-                    (&one.next.last_request, Type::TIMESTAMPTZ),
-                    (&one.updated_at, Type::TIMESTAMPTZ),
-                    (&one.seen, Type::TEXT),
-                ],
-            )
-            .await
-            .map_err(failed)?;
-        let mut versions = HashMap::new();
-        if let Some(row) = written {
-            versions.insert(
-                one.id.clone(),
-                row.try_get(0).map_err(|e| Failure::Failed(db_error(e)))?,
-            );
-        }
-        return Ok(versions);
+        let seen = Some(one.seen.as_str());
+        let written = super::api_keys::write_usage(
+            store,
+            &**client,
+            &one.id,
+            &one.next,
+            &one.updated_at,
+            &one.owner,
+            seen,
+        )
+        .await
+        .map_err(failed)?;
+        return Ok(written.map(|w| (one.id.clone(), w)).into_iter().collect());
     }
     fn column<T>(batch: &[Queued], f: impl Fn(&Queued) -> T) -> Vec<T> {
         batch.iter().map(f).collect()
@@ -242,6 +241,7 @@ async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, Stri
     let requests: Vec<Option<i64>> = column(batch, |q| q.next.request_count);
     let requested: Vec<Option<DateTime<Utc>>> = column(batch, |q| q.next.last_request);
     let updated: Vec<Option<DateTime<Utc>>> = column(batch, |q| q.updated_at);
+    let owners: Vec<Option<&str>> = batch.iter().map(|q| q.owner.as_deref()).collect();
     let seen: Vec<&str> = batch.iter().map(|q| q.seen.as_str()).collect();
     let rows = client
         .query_typed(
@@ -253,14 +253,15 @@ async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, Stri
                 (&requests, Type::INT8_ARRAY),
                 (&requested, Type::TIMESTAMPTZ_ARRAY),
                 (&updated, Type::TIMESTAMPTZ_ARRAY),
+                (&owners, Type::TEXT_ARRAY),
                 (&seen, Type::TEXT_ARRAY),
             ],
         )
         .await
         .map_err(failed)?;
-    let written: HashMap<String, String> = rows
+    let written: HashMap<String, Written> = rows
         .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
         .collect::<Result<_, tokio_postgres::Error>>()
         .map_err(|e| Failure::Failed(db_error(e)))?;
     tracing::debug!(

@@ -37,8 +37,9 @@ use super::rows::{self, Columns};
 use super::{PgUrl, by_table, port_methods};
 use crate::better_auth::ports::{
     AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, DeviceCodeRow, JwkLookup,
-    ManagedUser, Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing,
-    StoreError, TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    KeyUse, ManagedUser, Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session,
+    Standing, StoreError, TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery,
+    UserWithPassword,
 };
 use crate::telemetry::{DbSystem, db_span};
 

@@ -8,7 +8,7 @@ use super::errors::sql_error;
 use super::values::{bool_at, iso, optional_date_at};
 use super::{SqliteStore, audit};
 use crate::better_auth::ports::{
-    ApiKeyRow, ApiKeyUsage, ApiKeyWrite, AuditEntry, NewApiKey, StoreError,
+    ApiKeyRow, ApiKeyUsage, ApiKeyWrite, AuditEntry, KeyUse, NewApiKey, StoreError,
 };
 use crate::store::rows::Columns;
 
@@ -101,7 +101,7 @@ pub(super) async fn use_key<T: Send + 'static>(
     store: &SqliteStore,
     stored_key: &str,
     mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static,
-) -> Result<T, StoreError> {
+) -> Result<KeyUse<T>, StoreError> {
     let stored_key = stored_key.to_owned();
     store
         .with_conn(move |conn| {
@@ -117,6 +117,7 @@ pub(super) async fn use_key<T: Send + 'static>(
                 .optional()
                 .map_err(sql_error)?;
             let (write, decision) = rule(row.as_ref());
+            let mut owner_is_user = None;
             match (&row, write) {
                 (None, _) | (_, ApiKeyWrite::Nothing) => {}
                 (Some(row), ApiKeyWrite::Delete) => {
@@ -142,10 +143,19 @@ pub(super) async fn use_key<T: Send + 'static>(
                         opt_iso(&updated_at),
                     ])
                     .map_err(sql_error)?;
+                    owner_is_user = Some(
+                        tx.prepare_cached(r#"select exists(select 1 from "user" where "id" = ?1)"#)
+                            .map_err(sql_error)?
+                            .query_row([&row.reference_id], |r| r.get(0))
+                            .map_err(sql_error)?,
+                    );
                 }
             }
             tx.commit().map_err(sql_error)?;
-            Ok(decision)
+            Ok(KeyUse {
+                decision,
+                owner_is_user,
+            })
         })
         .await
 }

@@ -33,8 +33,9 @@ use super::migrate::{self, Migration, MigrationTx};
 use super::{by_table, port_methods, rows};
 use crate::better_auth::ports::{
     AdminUpdate, ApiKeyRow, ApiKeyWrite, AuditEntry, AuditRow, AuthStore, DeviceCodeRow, JwkLookup,
-    ManagedUser, Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session, Standing,
-    StoreError, TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery, UserWithPassword,
+    KeyUse, ManagedUser, Membership, NewApiKey, NewSession, NewUser, RateLimitBucket, Session,
+    Standing, StoreError, TwoFactorRow, User, UserInOrganizations, UserPage, UserQuery,
+    UserWithPassword,
 };
 use crate::telemetry::{DbSystem, db_operation, db_span, record_db_operation, traces_enabled};
 
