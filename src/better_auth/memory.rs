@@ -381,6 +381,7 @@ impl AuthStore for MemoryStore {
     async fn use_api_key<T: Send + 'static>(
         &self,
         stored_key: &str,
+        check_owner: bool,
         mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static,
     ) -> Result<KeyUse<T>, StoreError> {
         let mut rows = self.rows();
@@ -400,7 +401,7 @@ impl AuthStore for MemoryStore {
                         row.updated_at = t;
                     }
                     let owner = row.reference_id.clone();
-                    owner_is_user = Some(rows.users.iter().any(|u| u.id == owner));
+                    owner_is_user = check_owner.then(|| rows.users.iter().any(|u| u.id == owner));
                 }
             }
         }

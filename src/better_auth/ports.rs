@@ -212,7 +212,8 @@ pub enum ApiKeyWrite {
 
 /// What one use of a key decided, and whether the key's `referenceId` named a user when
 /// its use was written (read in the same statement or transaction as the write; None when
-/// nothing was written). The plugin's session hook refuses a key of no user after its use.
+/// nothing was written, or the caller did not ask). The plugin's session hook refuses a
+/// key of no user after its use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyUse<T> {
     pub decision: T,
@@ -633,10 +634,12 @@ pub trait AuthStore: Send + Sync + 'static {
     /// PostgreSQL: a compare-and-swap on the row's version (one write of a key this
     /// process used before, else one read and one write); when the row changed in
     /// between, `rule` decides again on the row locked. SQLite: under the database's write
-    /// lock throughout. With the decision, whether the key's owner is a user ([`KeyUse`]).
+    /// lock throughout. With the decision, when `check_owner` asks, whether the key's
+    /// owner is a user ([`KeyUse`]).
     fn use_api_key<T: Send + 'static>(
         &self,
         stored_key: &str,
+        check_owner: bool,
         rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static,
     ) -> impl Future<Output = Result<KeyUse<T>, StoreError>> + Send;
 

@@ -153,6 +153,7 @@ macro_rules! port_methods {
             api_keys::find => fn find_api_key[](stored_key: &str) -> Option<ApiKeyRow>;
             api_keys::find_by_id => fn find_api_key_by_id[](id: &str) -> Option<ApiKeyRow>;
             api_keys::use_key => fn use_api_key[T: Send + 'static](stored_key: &str,
+                check_owner: bool,
                 rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static)
                 -> KeyUse<T>;
             api_keys::delete => fn delete_api_key[](id: &str, audit: Option<&AuditEntry>) -> bool;

@@ -42,17 +42,18 @@ impl<S: AuthStore> AuthService<S> {
     /// One use of an API key, as the plugin's `verifyApiKey` makes it: its checks in its
     /// order and its writes, decided from the row and written atomically with it (see
     /// [`AuthStore::use_api_key`]), so this server's processes and the app spend one
-    /// budget. Returns the row after the use, and whether the key's owner is a user as
-    /// the use was written (None: the store did not say).
+    /// budget. Returns the row after the use, and, when `check_owner` asks, whether the
+    /// key's owner is a user as the use was written (None: the store did not say).
     pub(crate) async fn use_api_key(
         &self,
         key: &str,
+        check_owner: bool,
     ) -> Result<(ApiKeyRow, Option<bool>), AuthError> {
         let stored = api_key::stored_key(key, self.settings.api_keys.hashing);
         let rate_limits = self.settings.api_keys.rate_limit_enabled;
         let used = self
             .store
-            .use_api_key(&stored, move |row| {
+            .use_api_key(&stored, check_owner, move |row| {
                 // Decided again after a lost race, it is decided at that time.
                 let now = now_ms();
                 let Some(row) = row else {
@@ -91,13 +92,14 @@ impl<S: AuthStore> AuthService<S> {
         Ok((row, used.owner_is_user))
     }
 
-    /// An API key verified as a credential (one use of it), and whether its owner is a
-    /// user (None: not known from the use).
+    /// An API key verified as a credential (one use of it), and, when `check_owner` asks,
+    /// whether its owner is a user (None: not known from the use).
     pub(super) async fn verify_api_key(
         &self,
         key: &str,
+        check_owner: bool,
     ) -> Result<(VerifiedToken, Option<bool>), AuthError> {
-        let (row, owner_is_user) = self.use_api_key(key).await?;
+        let (row, owner_is_user) = self.use_api_key(key, check_owner).await?;
         Ok((verified_key(row), owner_is_user))
     }
 

@@ -42,7 +42,7 @@ impl<S: AuthStore> AuthService<S> {
                     api_key: None,
                 })
             }
-            CredentialShape::ApiKey => match self.verify_api_key(credential).await {
+            CredentialShape::ApiKey => match self.verify_api_key(credential, false).await {
                 // No api-key plugin here, and no session token has this shape.
                 Err(AuthError::PluginNotEnabled(_)) => {
                     Err(AuthError::InvalidToken(TokenRejection::SessionNotFound))
@@ -86,7 +86,7 @@ impl<S: AuthStore> AuthService<S> {
                     .verify(&self.store, &self.rules, bearer, alg, Some(resource))
                     .await
             }
-            CredentialShape::ApiKey => match self.verify_api_key(bearer).await {
+            CredentialShape::ApiKey => match self.verify_api_key(bearer, true).await {
                 Err(AuthError::PluginNotEnabled(_)) => {
                     Err(AuthError::InvalidToken(TokenRejection::Malformed))
                 }

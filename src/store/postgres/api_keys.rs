@@ -151,19 +151,34 @@ macro_rules! set_usage {
     where "id" = $1::{ID}"#
     };
 }
-macro_rules! returning_usage {
+macro_rules! swap_guard {
+    () => {
+        r#" and xmin = cast($8::text as xid)"#
+    };
+}
+macro_rules! returning_owner {
     () => {
         r#" returning cast(xmin as text),
       exists(select 1 from "user" o where o."id" = $7::{ID})"#
     };
 }
-const SET_USAGE: &str = concat!(set_usage!(), returning_usage!());
-/// [`SET_USAGE`] as a compare-and-swap: only if the row is still the version seen.
-const SWAP_USAGE: &str = concat!(
-    set_usage!(),
-    r#" and xmin = cast($8::text as xid)"#,
-    returning_usage!()
-);
+/// Where the owner is not asked for (`$7` unused): no subquery to plan.
+macro_rules! returning_version {
+    () => {
+        r#" returning cast(xmin as text), false"#
+    };
+}
+/// The statements by (guarded, owner asked for).
+const USAGE_WRITES: [[&str; 2]; 2] = [
+    [
+        concat!(set_usage!(), returning_version!()),
+        concat!(set_usage!(), returning_owner!()),
+    ],
+    [
+        concat!(set_usage!(), swap_guard!(), returning_version!()),
+        concat!(set_usage!(), swap_guard!(), returning_owner!()),
+    ],
+];
 const DELETE: &str = r#"delete from "apikey" where "id" = $1::{ID} returning 1"#;
 /// The key's row and its version, to decide a use from (locked: to write it in the same
 /// transaction, unguarded).
@@ -179,26 +194,39 @@ enum Applied {
     Lost,
 }
 
-/// The key's `referenceId` as a parameter for a user's id: null where it cannot be one
-/// (with UUID ids, a value that is no UUID), which names no user.
-pub(super) async fn owner_param(
+/// Whether a use asks if its key's owner is a user, and the key's `referenceId` as a
+/// parameter for a user's id (null where it cannot be one, which names no user).
+#[derive(Debug, Clone)]
+pub(super) struct Owner {
+    pub asked: bool,
+    pub id: Option<String>,
+}
+
+/// The key's [`Owner`], when `check_owner` asks (with UUID ids, a `referenceId` that is
+/// no UUID cannot be a user's).
+async fn owner_param(
     store: &PgStore,
     row: &ApiKeyRow,
-) -> Result<Option<String>, StoreError> {
-    Ok(store
-        .possible_id(&row.reference_id)
-        .await?
-        .then(|| row.reference_id.clone()))
+    check_owner: bool,
+) -> Result<Owner, StoreError> {
+    let id = (check_owner && store.possible_id(&row.reference_id).await?)
+        .then(|| row.reference_id.clone());
+    Ok(Owner {
+        asked: check_owner,
+        id,
+    })
 }
 
 /// Writes `write` to the key `row` through `client`, guarded by the row's version `seen`
-/// (None: the row is locked by this transaction, no guard needed).
+/// (None: the row is locked by this transaction, no guard needed); reads whether its
+/// owner is a user when `check_owner` asks.
 async fn apply(
     store: &PgStore,
     client: &impl tokio_postgres::GenericClient,
     row: &ApiKeyRow,
     write: &ApiKeyWrite,
     seen: Option<&str>,
+    check_owner: bool,
 ) -> Result<Applied, StoreError> {
     match write {
         ApiKeyWrite::Nothing => Ok(Applied::Written(None)),
@@ -210,7 +238,7 @@ async fn apply(
             Ok(Applied::Written(None))
         }
         ApiKeyWrite::Usage { next, updated_at } => {
-            let owner = owner_param(store, row).await?;
+            let owner = owner_param(store, row, check_owner).await?;
             let written = write_usage(store, client, &row.id, next, updated_at, &owner, seen)
                 .await
                 .map_err(db_error)?;
@@ -224,14 +252,15 @@ async fn apply(
 
 /// The counters of the key `id` become `next` (and `updatedAt`, when given), guarded by
 /// its version `seen` (None: unguarded, the row locked by this transaction). Answers the
-/// row's new version and whether `owner` is a user, or None when the guard failed.
+/// row's new version and, when asked, whether `owner` is a user (else false), or None
+/// when the guard failed.
 pub(super) async fn write_usage(
     store: &PgStore,
     client: &impl tokio_postgres::GenericClient,
     id: &str,
     next: &ApiKeyUsage,
     updated_at: &Option<DateTime<Utc>>,
-    owner: &Option<String>,
+    owner: &Owner,
     seen: Option<&str>,
 ) -> Result<Option<(String, bool)>, tokio_postgres::Error> {
     let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 8] = [
@@ -241,12 +270,14 @@ pub(super) async fn write_usage(
         (&next.request_count, Type::INT8),
         (&next.last_request, Type::TIMESTAMPTZ),
         (updated_at, Type::TIMESTAMPTZ),
-        (owner, Type::TEXT),
+        (&owner.id, Type::TEXT),
         (&seen, Type::TEXT),
     ];
-    let (sql, params) = match seen {
-        Some(_) => (SWAP_USAGE, &params[..]),
-        None => (SET_USAGE, &params[..7]),
+    let sql = USAGE_WRITES[usize::from(seen.is_some())][usize::from(owner.asked)];
+    let params = if seen.is_some() {
+        &params[..]
+    } else {
+        &params[..7]
     };
     match client.query_typed_opt(&store.sql(sql), params).await? {
         Some(r) => Ok(Some((r.try_get(0)?, r.try_get(1)?))),
@@ -300,6 +331,7 @@ async fn read_for_use(
 pub(super) async fn use_key<T>(
     store: &PgStore,
     stored_key: &str,
+    check_owner: bool,
     mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T),
 ) -> Result<KeyUse<T>, StoreError> {
     let unwritten = |decision| KeyUse {
@@ -317,7 +349,7 @@ pub(super) async fn use_key<T>(
                 let (write, decision) = rule(Some(&key.row));
                 match &write {
                     ApiKeyWrite::Usage { next, updated_at } => {
-                        let owner = owner_param(store, &key.row).await?;
+                        let owner = owner_param(store, &key.row, check_owner).await?;
                         let swapped = store
                             .key_uses
                             .swap(store, &key.row.id, next, *updated_at, owner, &key.version)
@@ -329,7 +361,7 @@ pub(super) async fn use_key<T>(
                                 }
                                 return Ok(KeyUse {
                                     decision,
-                                    owner_is_user: Some(owner_is_user),
+                                    owner_is_user: check_owner.then_some(owner_is_user),
                                 });
                             }
                             None => true,
@@ -349,7 +381,7 @@ pub(super) async fn use_key<T>(
             };
             let (write, decision) = rule(Some(&row));
             if let Applied::Written(written) =
-                apply(store, &**client, &row, &write, Some(&version)).await?
+                apply(store, &**client, &row, &write, Some(&version), check_owner).await?
             {
                 let (new_version, owner_is_user) = written.unzip();
                 match after(&row, &write) {
@@ -358,7 +390,7 @@ pub(super) async fn use_key<T>(
                 }
                 return Ok(KeyUse {
                     decision,
-                    owner_is_user,
+                    owner_is_user: owner_is_user.filter(|_| check_owner),
                 });
             }
         }
@@ -368,7 +400,8 @@ pub(super) async fn use_key<T>(
         let found = read_for_use(store, &*tx, stored_key, true).await?;
         let (write, decision) = rule(found.as_ref().map(|(row, _)| row));
         let (remembered, owner_is_user) = match &found {
-            Some((row, version)) => match apply(store, &*tx, row, &write, None).await? {
+            Some((row, version)) => match apply(store, &*tx, row, &write, None, check_owner).await?
+            {
                 Applied::Written(written) => {
                     let (new_version, owner_is_user) = written.unzip();
                     let remembered = after(row, &write)
@@ -386,7 +419,7 @@ pub(super) async fn use_key<T>(
         }
         Ok(KeyUse {
             decision,
-            owner_is_user,
+            owner_is_user: owner_is_user.filter(|_| check_owner),
         })
     })
     .await

@@ -18,6 +18,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
 use super::PgStore;
+use super::api_keys::Owner;
 use super::errors::db_error;
 use crate::better_auth::ports::{ApiKeyUsage, StoreError};
 
@@ -50,8 +51,8 @@ struct Queued {
     id: String,
     next: ApiKeyUsage,
     updated_at: Option<DateTime<Utc>>,
-    /// The key's `referenceId` as a user's id (None: it cannot be one).
-    owner: Option<String>,
+    /// Whether the caller asks if the key's owner is a user, and who that would be.
+    owner: Owner,
     seen: String,
     /// The row's new version, None when the row was no longer the version seen.
     done: oneshot::Sender<Result<Option<Written>, StoreError>>,
@@ -83,7 +84,7 @@ impl KeyUses {
         id: &str,
         next: &ApiKeyUsage,
         updated_at: Option<DateTime<Utc>>,
-        owner: Option<String>,
+        owner: Owner,
         seen: &str,
     ) -> Result<Option<Written>, StoreError> {
         let (done, answer) = oneshot::channel();
@@ -241,7 +242,7 @@ async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, Writ
     let requests: Vec<Option<i64>> = column(batch, |q| q.next.request_count);
     let requested: Vec<Option<DateTime<Utc>>> = column(batch, |q| q.next.last_request);
     let updated: Vec<Option<DateTime<Utc>>> = column(batch, |q| q.updated_at);
-    let owners: Vec<Option<&str>> = batch.iter().map(|q| q.owner.as_deref()).collect();
+    let owners: Vec<Option<&str>> = batch.iter().map(|q| q.owner.id.as_deref()).collect();
     let seen: Vec<&str> = batch.iter().map(|q| q.seen.as_str()).collect();
     let rows = client
         .query_typed(

@@ -100,6 +100,7 @@ pub(super) async fn find_by_id(
 pub(super) async fn use_key<T: Send + 'static>(
     store: &SqliteStore,
     stored_key: &str,
+    check_owner: bool,
     mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T) + Send + 'static,
 ) -> Result<KeyUse<T>, StoreError> {
     let stored_key = stored_key.to_owned();
@@ -143,12 +144,16 @@ pub(super) async fn use_key<T: Send + 'static>(
                         opt_iso(&updated_at),
                     ])
                     .map_err(sql_error)?;
-                    owner_is_user = Some(
-                        tx.prepare_cached(r#"select exists(select 1 from "user" where "id" = ?1)"#)
+                    if check_owner {
+                        owner_is_user = Some(
+                            tx.prepare_cached(
+                                r#"select exists(select 1 from "user" where "id" = ?1)"#,
+                            )
                             .map_err(sql_error)?
                             .query_row([&row.reference_id], |r| r.get(0))
                             .map_err(sql_error)?,
-                    );
+                        );
+                    }
                 }
             }
             tx.commit().map_err(sql_error)?;
