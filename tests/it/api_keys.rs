@@ -668,15 +668,42 @@ async fn an_organizations_key_verifies_with_the_organization_in_its_claims() {
         .with("BETTER_AUTH_MCP_PUBLIC_URL", "https://mcp.example.com/mcp");
     let http = HttpServer::start(&env).await;
     let client = reqwest::Client::new();
+    // The status, and the challenge's reason on a 401.
     let status = |key: String| {
         let request = tool_call(&client, http.url(), "verify_token", json!({"token": "x"}))
             .header("x-api-key", key);
-        async move { request.send().await.unwrap().status().as_u16() }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let refused = status == 401 && challenge_of(&response).contains("invalid_api_key");
+            (status, refused)
+        }
     };
+    let counted = || {
+        db.sql(&format!(
+            r#"select "requestCount" from "apikey" where "id" = '{}'"#,
+            k["id"].as_str().unwrap()
+        ))
+    };
+    assert_eq!(counted(), "2", "the two verify_token uses above");
     for _ in 0..2 {
-        assert_eq!(status(key.clone()).await, 401, "an organization's key");
-        assert_eq!(status(users_key.clone()).await, 200, "a user's key");
+        assert_eq!(
+            status(key.clone()).await,
+            (401, true),
+            "an organization's key"
+        );
+        assert_eq!(
+            status(users_key.clone()).await,
+            (200, false),
+            "a user's key"
+        );
     }
+    // Refused after its use, as the plugin's hook refuses: the uses were counted.
+    assert_eq!(counted(), "4");
     db.sql(&format!(r#"delete from "user" where "id" = '{user_id}'"#));
-    assert_eq!(status(users_key.clone()).await, 401, "a removed user's key");
+    assert_eq!(
+        status(users_key.clone()).await,
+        (401, true),
+        "a removed user's key"
+    );
 }
