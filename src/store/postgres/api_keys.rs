@@ -187,9 +187,9 @@ const FIND_FOR_USE: &str = r#"select {COLUMNS}, cast(k.xmin as text) from "apike
 
 /// What writing a use did.
 enum Applied {
-    /// Written; the row's new version and whether its owner is a user, when counters were
-    /// written (None: nothing to write, or the row deleted).
-    Written(Option<(String, bool)>),
+    /// Written; the row's new version and, when asked, whether its owner is a user, when
+    /// counters were written (None: nothing to write, or the row deleted).
+    Written(Option<(String, Option<bool>)>),
     /// The row was no longer the version seen: nothing written.
     Lost,
 }
@@ -252,8 +252,8 @@ async fn apply(
 
 /// The counters of the key `id` become `next` (and `updatedAt`, when given), guarded by
 /// its version `seen` (None: unguarded, the row locked by this transaction). Answers the
-/// row's new version and, when asked, whether `owner` is a user (else false), or None
-/// when the guard failed.
+/// row's new version and, when asked, whether `owner` is a user, or None when the guard
+/// failed.
 pub(super) async fn write_usage(
     store: &PgStore,
     client: &impl tokio_postgres::GenericClient,
@@ -262,7 +262,7 @@ pub(super) async fn write_usage(
     updated_at: &Option<DateTime<Utc>>,
     owner: &Owner,
     seen: Option<&str>,
-) -> Result<Option<(String, bool)>, tokio_postgres::Error> {
+) -> Result<Option<(String, Option<bool>)>, tokio_postgres::Error> {
     let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 8] = [
         (&id, Type::TEXT),
         (&next.remaining, Type::INT8),
@@ -280,7 +280,10 @@ pub(super) async fn write_usage(
         &params[..7]
     };
     match client.query_typed_opt(&store.sql(sql), params).await? {
-        Some(r) => Ok(Some((r.try_get(0)?, r.try_get(1)?))),
+        Some(r) => {
+            let owner_is_user: bool = r.try_get(1)?;
+            Ok(Some((r.try_get(0)?, owner.asked.then_some(owner_is_user))))
+        }
         None => Ok(None),
     }
 }
@@ -334,10 +337,6 @@ pub(super) async fn use_key<T>(
     check_owner: bool,
     mut rule: impl FnMut(Option<&ApiKeyRow>) -> (ApiKeyWrite, T),
 ) -> Result<KeyUse<T>, StoreError> {
-    let unwritten = |decision| KeyUse {
-        decision,
-        owner_is_user: None,
-    };
     super::traced("update", async move {
         require_table(store).await?;
         let known = &store.known_keys;
@@ -361,7 +360,7 @@ pub(super) async fn use_key<T>(
                                 }
                                 return Ok(KeyUse {
                                     decision,
-                                    owner_is_user: check_owner.then_some(owner_is_user),
+                                    owner_is_user,
                                 });
                             }
                             None => true,
@@ -377,7 +376,10 @@ pub(super) async fn use_key<T>(
             let Some((row, version)) = read_for_use(store, &**client, stored_key, false).await?
             else {
                 known.forget(stored_key);
-                return Ok(unwritten(rule(None).1));
+                return Ok(KeyUse {
+                    decision: rule(None).1,
+                    owner_is_user: None,
+                });
             };
             let (write, decision) = rule(Some(&row));
             if let Applied::Written(written) =
@@ -390,7 +392,7 @@ pub(super) async fn use_key<T>(
                 }
                 return Ok(KeyUse {
                     decision,
-                    owner_is_user: owner_is_user.filter(|_| check_owner),
+                    owner_is_user: owner_is_user.flatten(),
                 });
             }
         }
@@ -406,7 +408,7 @@ pub(super) async fn use_key<T>(
                     let (new_version, owner_is_user) = written.unzip();
                     let remembered = after(row, &write)
                         .map(|row| (row, new_version.unwrap_or_else(|| version.clone())));
-                    (remembered, owner_is_user)
+                    (remembered, owner_is_user.flatten())
                 }
                 Applied::Lost => return Err(StoreError::other("a locked API key was not written")),
             },
@@ -419,7 +421,7 @@ pub(super) async fn use_key<T>(
         }
         Ok(KeyUse {
             decision,
-            owner_is_user: owner_is_user.filter(|_| check_owner),
+            owner_is_user,
         })
     })
     .await

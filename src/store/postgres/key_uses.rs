@@ -58,8 +58,8 @@ struct Queued {
     done: oneshot::Sender<Result<Option<Written>, StoreError>>,
 }
 
-/// A use written: the row's new version, and whether its owner is a user.
-type Written = (String, bool);
+/// A use written: the row's new version and, when asked, whether its owner is a user.
+type Written = (String, Option<bool>);
 
 #[derive(Default)]
 struct Queue {
@@ -110,9 +110,7 @@ impl KeyUses {
             .await
             .map_err(|_| StoreError::other("an API key use's batch ended unanswered"))?
     }
-}
 
-impl KeyUses {
     /// The queue (a panic while it was held leaves nothing half-done in it).
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.0
@@ -202,6 +200,7 @@ impl Failure {
                 StoreError::Unavailable { outage, detail, .. } => {
                     StoreError::outage(*outage, detail.clone())
                 }
+                StoreError::Other { detail, .. } => StoreError::other(detail.clone()),
                 other => StoreError::other(other.to_string()),
             }),
         }
@@ -260,11 +259,22 @@ async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, Writ
         )
         .await
         .map_err(failed)?;
-    let written: HashMap<String, Written> = rows
+    let mut rows: HashMap<String, (String, bool)> = rows
         .iter()
         .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
         .collect::<Result<_, tokio_postgres::Error>>()
         .map_err(|e| Failure::Failed(db_error(e)))?;
+    // The owner's answer only for the uses that asked.
+    let written: HashMap<String, Written> = batch
+        .iter()
+        .filter_map(|q| {
+            let (version, owner_is_user) = rows.remove(&q.id)?;
+            Some((
+                q.id.clone(),
+                (version, q.owner.asked.then_some(owner_is_user)),
+            ))
+        })
+        .collect();
     tracing::debug!(
         uses = batch.len(),
         written = written.len(),
