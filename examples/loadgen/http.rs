@@ -60,7 +60,11 @@ impl HttpTarget {
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("LOADGEN_PROFILE").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .kill_on_drop(true)
             .spawn()
             .expect("the server starts");
@@ -266,6 +270,24 @@ pub async fn measure_http(
         // them (an agent each), and one shared by all (its uses queue on its row).
         let keyed = http_verify_as(&http, &authorized.url, &keys, &token);
         let one_key = http_verify(&http, &authorized.url, Some(&keys[0]), &token);
+        // A profiler's window (main.rs: LOADGEN_PROFILE): one run held, then exit.
+        if let Ok(which) = std::env::var("LOADGEN_PROFILE") {
+            let call = if which == "keys" {
+                keyed.clone()
+            } else {
+                gated.clone()
+            };
+            eprintln!("PROFILE START");
+            let (rate, _) = under_load(
+                HTTP_CONNECTIONS,
+                Duration::from_secs(20),
+                u64::MAX,
+                move |i| call(i),
+            )
+            .await;
+            eprintln!("PROFILE END {rate:.0} calls/s");
+            std::process::exit(0);
+        }
         let runs = http_in_turns(&[&ours, &theirs, &gated, &keyed, &one_key], sizes).await;
         let names = [
             "verify_token",

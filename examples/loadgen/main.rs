@@ -25,7 +25,11 @@
 //! turns with `loadgen null-http-server PORT` (the do-nothing tool behind rmcp's own HTTP
 //! service, configured as ours), startup to /readyz, memory with 1,000 idle keep-alive
 //! connections, and with --postgres-url two instances behind HAProxy (`haproxy` on PATH).
-//! `--only` takes startup, verify_token or idle_connections there.
+//! `--only` takes startup, verify_token or idle_connections there. With
+//! `LOADGEN_PROFILE=keys` (or `token`) in the environment, `--http --only verify_token`
+//! holds the 64-connection load authorized by 64 API keys (or an access token) for 20 s,
+//! prints `PROFILE START` and `PROFILE END <calls/s>` on stderr around it and exits, the
+//! servers' stderr shown: a window for `perf record -a`.
 //!
 //! The modules (`client`, `stats`, `stdio`, `http`, `haproxy`, `null`, `os`, `otlp`) name each
 //! other through `super::`, so that the tests mount the ones they use (tests/it/support).

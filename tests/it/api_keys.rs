@@ -383,7 +383,10 @@ async fn uses_of_many_keys_at_once_are_written_together_and_each_keeps_its_budge
         .join(", ");
     let home = tempdir();
     let env = |url: &str| with_api_keys(ServerEnv::postgres(home.path(), url));
-    let direct = Server::start(&env(&db.neon_url())).await;
+    // The direct process prepares its batches' statement (DATABASE_PREPARED_STATEMENTS);
+    // the pooled one, behind PgBouncer in transaction mode, cannot.
+    let direct =
+        Server::start(&env(&db.neon_url()).with("DATABASE_PREPARED_STATEMENTS", "true")).await;
     let pooled = Server::start(&env(&db.pooled_url())).await;
     let key_of = |k: &Value| k["key"].as_str().unwrap().to_owned();
     // Known on both processes: the next uses are each one guarded UPDATE.

@@ -109,8 +109,28 @@ pub(super) async fn find_by_id(store: &PgStore, id: &str) -> Result<Option<ApiKe
 /// app, another process or an operator changed the row since, the guard fails and the use
 /// is decided again from the row as it is. A stale entry costs a statement, never a wrong
 /// answer. Bounded: emptied when full.
-#[derive(Default)]
-pub(super) struct KnownKeys(Mutex<HashMap<String, Known>>);
+///
+/// Uses of one key in this process take turns ([`KnownKeys::turn`]): each is decided from
+/// the row as the one before left it, so that two uses at once do not both decide from the
+/// same version and one of them lose its guard (and pay for a locked transaction).
+pub(super) struct KnownKeys {
+    known: Mutex<HashMap<String, Known>>,
+    /// Turns by a hash of the key: two keys sharing one wait for each other, harmlessly.
+    turns: Box<[tokio::sync::Mutex<()>]>,
+    hasher: std::hash::RandomState,
+}
+
+impl Default for KnownKeys {
+    fn default() -> Self {
+        Self {
+            known: Mutex::default(),
+            turns: (0..KEY_TURNS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+}
 
 #[derive(Clone)]
 struct Known {
@@ -119,14 +139,22 @@ struct Known {
 }
 
 const KNOWN_KEYS: usize = 4096;
+const KEY_TURNS: usize = 1024;
 
 impl KnownKeys {
+    /// The key's turn: held for a whole use, until the next use of the key may decide.
+    async fn turn(&self, stored_key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::BuildHasher;
+        let i = self.hasher.hash_one(stored_key) as usize % self.turns.len();
+        self.turns[i].lock().await
+    }
+
     fn get(&self, stored_key: &str) -> Option<Known> {
-        self.0.lock().ok()?.get(stored_key).cloned()
+        self.known.lock().ok()?.get(stored_key).cloned()
     }
 
     fn remember(&self, stored_key: &str, row: ApiKeyRow, version: String) {
-        if let Ok(mut known) = self.0.lock() {
+        if let Ok(mut known) = self.known.lock() {
             if known.len() >= KNOWN_KEYS && !known.contains_key(stored_key) {
                 known.clear();
             }
@@ -135,7 +163,7 @@ impl KnownKeys {
     }
 
     fn forget(&self, stored_key: &str) {
-        if let Ok(mut known) = self.0.lock() {
+        if let Ok(mut known) = self.known.lock() {
             known.remove(stored_key);
         }
     }
@@ -324,8 +352,9 @@ async fn read_for_use(
     Ok(Some((api_key(&r).map_err(db_error)?, version)))
 }
 
-/// One use of a key. Known here ([`KnownKeys`]) and still as known: one guarded
-/// `UPDATE … RETURNING`, written with the uses of other keys waiting at the same time
+/// One use of a key, in the key's turn in this process ([`KnownKeys::turn`]). Known here
+/// ([`KnownKeys`]) and still as known: one guarded `UPDATE … RETURNING`, written with the
+/// uses of other keys waiting at the same time
 /// ([`KeyUses`](super::key_uses::KeyUses)). Otherwise read, decide, and write guarded by
 /// the version read. When another use changed the row in between, the key is read again
 /// locked (`for update`) in a transaction, decided again and written: concurrent uses
@@ -340,6 +369,7 @@ pub(super) async fn use_key<T>(
     super::traced("update", async move {
         require_table(store).await?;
         let known = &store.known_keys;
+        let _turn = known.turn(stored_key).await;
         // Known here: a use is written from what is known (a refusal or a deletion is decided
         // again on the row as it is now). A lost guard there means the row is being written
         // now: the use goes to the locked path at once.

@@ -243,22 +243,29 @@ async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, Writ
     let updated: Vec<Option<DateTime<Utc>>> = column(batch, |q| q.updated_at);
     let owners: Vec<Option<&str>> = batch.iter().map(|q| q.owner.id.as_deref()).collect();
     let seen: Vec<&str> = batch.iter().map(|q| q.seen.as_str()).collect();
-    let rows = client
-        .query_typed(
-            &store.sql(SWAP_USAGES),
-            &[
-                (&ids, Type::TEXT_ARRAY),
-                (&remaining, Type::INT8_ARRAY),
-                (&refilled, Type::TIMESTAMPTZ_ARRAY),
-                (&requests, Type::INT8_ARRAY),
-                (&requested, Type::TIMESTAMPTZ_ARRAY),
-                (&updated, Type::TIMESTAMPTZ_ARRAY),
-                (&owners, Type::TEXT_ARRAY),
-                (&seen, Type::TEXT_ARRAY),
-            ],
-        )
-        .await
-        .map_err(failed)?;
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 8] = [
+        (&ids, Type::TEXT_ARRAY),
+        (&remaining, Type::INT8_ARRAY),
+        (&refilled, Type::TIMESTAMPTZ_ARRAY),
+        (&requests, Type::INT8_ARRAY),
+        (&requested, Type::TIMESTAMPTZ_ARRAY),
+        (&updated, Type::TIMESTAMPTZ_ARRAY),
+        (&owners, Type::TEXT_ARRAY),
+        (&seen, Type::TEXT_ARRAY),
+    ];
+    let rows = if store.prepared_statements {
+        let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+        let statement = client
+            .prepare_typed_cached(&store.sql(SWAP_USAGES), &types)
+            .await
+            .map_err(failed)?;
+        let values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            params.iter().map(|(v, _)| *v).collect();
+        client.query(&statement, &values).await
+    } else {
+        client.query_typed(&store.sql(SWAP_USAGES), &params).await
+    }
+    .map_err(failed)?;
     let mut rows: HashMap<String, (String, bool)> = rows
         .iter()
         .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))

@@ -18,8 +18,9 @@ pub struct PoolSettings {
     pub connect_timeout: Duration,
     /// How long a call waits for a free connection before SERVICE_UNAVAILABLE.
     pub wait_timeout: Duration,
-    /// Reads use named prepared statements, cached per connection (the database plans
-    /// each query once per connection instead of once per call). Only for a direct
+    /// Reads, and the statement writing a batch of API key uses, use named prepared
+    /// statements, cached per connection (the database plans each query once per
+    /// connection instead of once per call). Only for a direct
     /// connection: behind a transaction pooler a statement prepared on one server
     /// connection is not there on the next.
     pub prepared_statements: bool,
