@@ -2,7 +2,8 @@
 //! prepared statements (DATABASE_PREPARED_STATEMENTS), and on SQLite.
 
 use better_auth_mcp::better_auth::ports::{
-    AuthStore, JwkLookup, NewSession, NewUser, StoreError, User,
+    ApiKeyRow, ApiKeyUsage, ApiKeyWrite, AuthStore, JwkLookup, NewApiKey, NewSession, NewUser,
+    StoreError, User,
 };
 use better_auth_mcp::store::{DatabaseUrl, PoolSettings, Store};
 use chrono::{SubsecRound, Utc};
@@ -80,6 +81,7 @@ on_backends!(
     unknown_users_are_none,
     migrating_twice_changes_nothing,
     sessions_are_found_extended_and_deleted,
+    a_keys_use_says_whether_its_owner_is_a_user_on_every_path,
 );
 
 async fn a_created_user_is_found_by_email_and_id_with_its_password(backend: Backend) {
@@ -213,4 +215,154 @@ async fn sessions_are_found_extended_and_deleted(backend: Backend) {
         store.find_jwk("no-such-kid").await.unwrap(),
         JwkLookup::NoKeySource
     );
+}
+
+/// The api-key plugin's table as its migration makes it on PostgreSQL (camelCase,
+/// `timestamptz`); SQLite has it from the server's own migration.
+const PG_APIKEY: &str = r#"create table "apikey" ("id" text primary key, "configId" text not null,
+  "name" text, "start" text, "referenceId" text not null, "prefix" text, "key" text not null,
+  "refillInterval" integer, "refillAmount" integer, "lastRefillAt" timestamptz,
+  "enabled" boolean, "rateLimitEnabled" boolean, "rateLimitTimeWindow" integer,
+  "rateLimitMax" integer, "requestCount" integer, "remaining" integer,
+  "lastRequest" timestamptz, "expiresAt" timestamptz, "createdAt" timestamptz not null,
+  "updatedAt" timestamptz not null, "permissions" text, "metadata" text)"#;
+
+fn new_key(reference_id: &str, stored_key: &str) -> NewApiKey {
+    let now = Utc::now().trunc_subsecs(3);
+    NewApiKey {
+        row: ApiKeyRow {
+            id: better_auth_mcp::better_auth::generate_id(),
+            config_id: "default".into(),
+            name: None,
+            start: None,
+            reference_id: reference_id.into(),
+            prefix: None,
+            refill_interval: None,
+            refill_amount: None,
+            enabled: Some(true),
+            rate_limit_enabled: Some(false),
+            rate_limit_time_window: None,
+            rate_limit_max: None,
+            usage: ApiKeyUsage {
+                remaining: None,
+                last_refill_at: None,
+                request_count: Some(0),
+                last_request: None,
+            },
+            expires_at: None,
+            created_at: now,
+            updated_at: now,
+            permissions: None,
+            metadata: None,
+        },
+        stored_key: stored_key.into(),
+    }
+}
+
+/// One use of `stored_key` counting a request, asking whether its owner is a user when
+/// `check_owner`: that answer, and the count the rule saw.
+async fn count_use(store: &Store, stored_key: &str, check_owner: bool) -> (Option<bool>, i64) {
+    let used = store
+        .use_api_key(stored_key, check_owner, |row| {
+            let row = row.expect("the key exists");
+            let seen = row.usage.request_count.unwrap_or(0);
+            let next = ApiKeyUsage {
+                request_count: Some(seen + 1),
+                last_request: Some(Utc::now().trunc_subsecs(3)),
+                ..row.usage.clone()
+            };
+            (
+                ApiKeyWrite::Usage {
+                    next,
+                    updated_at: None,
+                },
+                seen,
+            )
+        })
+        .await
+        .unwrap();
+    (used.owner_is_user, used.decision)
+}
+
+/// `KeyUse::owner_is_user` comes from the use itself: Some(true) for a user's key,
+/// Some(false) for a key whose `referenceId` names no user (an organization's, a removed
+/// user's), None when the caller does not ask; on a first use, a known key's use, uses of
+/// many keys at once (PostgreSQL writes them in one statement) and a use whose row changed
+/// behind this process (PostgreSQL's locked path).
+async fn a_keys_use_says_whether_its_owner_is_a_user_on_every_path(backend: Backend) {
+    let opened = open(backend).await;
+    let store = &opened.store;
+    if let Some(db) = &opened._db {
+        db.sql(PG_APIKEY);
+    }
+    let new = new_user("owner@example.com");
+    store
+        .create_user_with_password(&new, None, None)
+        .await
+        .unwrap();
+    let user_id = new.user.id.clone();
+    let stored = |i: usize| format!("stored-key-{i}");
+    // Even keys are the user's, odd ones an organization's (no user of that id).
+    let owner = |i: usize| {
+        if i % 2 == 0 {
+            user_id.clone()
+        } else {
+            format!("org-{i}")
+        }
+    };
+    for i in 0..12 {
+        store
+            .create_api_key(&new_key(&owner(i), &stored(i)), None)
+            .await
+            .unwrap();
+    }
+    // First uses (read, then written), asked and not.
+    for i in 0..12 {
+        assert_eq!(
+            count_use(store, &stored(i), true).await,
+            (Some(i % 2 == 0), 0)
+        );
+        assert_eq!(count_use(store, &stored(i), false).await, (None, 1));
+    }
+    // Known keys, all at once, asked for on every other key.
+    let keys: Vec<String> = (0..12).map(stored).collect();
+    for round in 0..3 {
+        let uses = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| count_use(store, key, i % 4 < 2));
+        let answers = futures::future::join_all(uses).await;
+        for (i, (owner_is_user, seen)) in answers.into_iter().enumerate() {
+            let asked = i % 4 < 2;
+            assert_eq!(owner_is_user, asked.then_some(i % 2 == 0), "key {i}");
+            assert_eq!(seen, 2 + round, "key {i}: one count a use");
+        }
+    }
+    // Each row changed behind this process: its remembered version is stale, and the use
+    // is decided again on the row as it is.
+    if let Some(db) = &opened._db {
+        db.sql(r#"update "apikey" set "requestCount" = "requestCount" + 10"#);
+    }
+    let bump = if backend.is_postgres() { 10 } else { 0 };
+    for i in 0..12 {
+        assert_eq!(
+            count_use(store, &stored(i), true).await,
+            (Some(i % 2 == 0), 5 + bump),
+            "key {i}"
+        );
+    }
+    // The user removed: their keys' uses now say so.
+    let remove = format!(
+        r#"delete from "account" where "userId" = '{user_id}'; delete from "user" where "id" = '{user_id}'"#
+    );
+    match &opened._db {
+        Some(db) => {
+            db.sql(&remove);
+        }
+        None => rusqlite::Connection::open(opened._dir.path().join("s.db"))
+            .unwrap()
+            .execute_batch(&remove)
+            .unwrap(),
+    }
+    assert_eq!(count_use(store, &stored(0), true).await.0, Some(false));
 }
