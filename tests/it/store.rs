@@ -304,7 +304,7 @@ async fn a_keys_use_says_whether_its_owner_is_a_user_on_every_path(backend: Back
     let stored = |i: usize| format!("stored-key-{i}");
     // Even keys are the user's, odd ones an organization's (no user of that id).
     let owner = |i: usize| {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             user_id.clone()
         } else {
             format!("org-{i}")
@@ -320,7 +320,7 @@ async fn a_keys_use_says_whether_its_owner_is_a_user_on_every_path(backend: Back
     for i in 0..12 {
         assert_eq!(
             count_use(store, &stored(i), true).await,
-            (Some(i % 2 == 0), 0)
+            (Some(i.is_multiple_of(2)), 0)
         );
         assert_eq!(count_use(store, &stored(i), false).await, (None, 1));
     }
@@ -334,7 +334,11 @@ async fn a_keys_use_says_whether_its_owner_is_a_user_on_every_path(backend: Back
         let answers = futures::future::join_all(uses).await;
         for (i, (owner_is_user, seen)) in answers.into_iter().enumerate() {
             let asked = i % 4 < 2;
-            assert_eq!(owner_is_user, asked.then_some(i % 2 == 0), "key {i}");
+            assert_eq!(
+                owner_is_user,
+                asked.then_some(i.is_multiple_of(2)),
+                "key {i}"
+            );
             assert_eq!(seen, 2 + round, "key {i}: one count a use");
         }
     }
@@ -347,7 +351,7 @@ async fn a_keys_use_says_whether_its_owner_is_a_user_on_every_path(backend: Back
     for i in 0..12 {
         assert_eq!(
             count_use(store, &stored(i), true).await,
-            (Some(i % 2 == 0), 5 + bump),
+            (Some(i.is_multiple_of(2)), 5 + bump),
             "key {i}"
         );
     }
