@@ -1,6 +1,7 @@
 //! The span of each tools/call (and initialize, tools/list), as OpenTelemetry's MCP semantic
 //! conventions name it: a SERVER span `tools/call {gen_ai.tool.name}`, child of the W3C trace context the client
-//! sent in `params._meta` (`traceparent`, `tracestate`), with `error.type` the contract
+//! sent in `params._meta` (`traceparent`, `tracestate`), or else over HTTP in the request's
+//! headers of those names, with `error.type` the contract
 //! code (or the JSON-RPC error code) of a failed call. Every attribute is one of a fixed
 //! set or what the protocol itself carries (the request id, the protocol version); the
 //! tool name is a registered one, never what a caller typed. No argument is recorded.
@@ -98,10 +99,8 @@ fn request_span(
         Some(tool) => tool_call_name(tool),
         None => method,
     };
-    let over_http = context
-        .extensions
-        .get::<axum::http::request::Parts>()
-        .is_some();
+    let http = context.extensions.get::<axum::http::request::Parts>();
+    let over_http = http.is_some();
     let span = tracing::info_span!(
         target: TRACE_TARGET,
         "mcp",
@@ -119,11 +118,39 @@ fn request_span(
         "better_auth_mcp.error.code" = Empty,
         otel.status_code = Empty,
     );
+    // The request's `_meta` first (the MCP conventions' carrier), else over HTTP the
+    // request's own `traceparent` header (an instrumented HTTP client's).
     let meta = [Some(&*context.meta), params_meta];
-    if let Some(parent) = meta.into_iter().flatten().find_map(client_context) {
+    let parent = meta
+        .into_iter()
+        .flatten()
+        .find_map(client_context)
+        .or_else(|| http.and_then(|parts| header_context(&parts.headers)));
+    if let Some(parent) = parent {
         let _ = span.set_parent(parent);
     }
     span
+}
+
+/// The trace context of an HTTP request's `traceparent` (and `tracestate`) headers, if a
+/// valid one.
+fn header_context(headers: &axum::http::HeaderMap) -> Option<opentelemetry::Context> {
+    headers.get("traceparent")?;
+    let parent = TraceContextPropagator::new().extract(&HeaderCarrier(headers));
+    parent.span().span_context().is_valid().then_some(parent)
+}
+
+/// HTTP headers read as a W3C trace context carrier.
+struct HeaderCarrier<'a>(&'a axum::http::HeaderMap);
+
+impl Extractor for HeaderCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
 }
 
 /// The span name of a call of `tool` (a registered name): `tools/call {tool}`, made once

@@ -334,6 +334,30 @@ async fn a_tool_call_over_http_is_a_server_span_of_the_clients_trace_exported_at
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("eve@example.com"), "{body}");
+    // No `_meta`: the request's own `traceparent` header (an instrumented HTTP client's)
+    // is the parent. With both, `_meta` is.
+    let (header_trace, header_parent) = ("8cf92f3577b34da6a3ce929d0e0e4730", "30f067aa0ba902c0");
+    let plain = |id: u64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": "get_user", "arguments": {"token": session}}})
+        .to_string()
+    };
+    let header = traceparent(header_trace, header_parent);
+    let headers = [
+        ("traceparent", header.as_str()),
+        ("tracestate", "vendor=opaque"),
+    ];
+    let (status, body) = server.post(&plain(9), &headers).await;
+    assert_eq!(status, 200, "{body}");
+    let (both_trace, both_parent) = ("9cf92f3577b34da6a3ce929d0e0e4731", "40f067aa0ba902c1");
+    let both = post_in_trace(
+        10,
+        "get_user",
+        json!({"token": session}),
+        traceparent(both_trace, both_parent),
+    );
+    let (status, body) = server.post(&both, &headers).await;
+    assert_eq!(status, 200, "{body}");
 
     let pid = server.child.id().unwrap() as i32;
     // SAFETY: kill has no preconditions; the pid is our child's.
@@ -371,6 +395,16 @@ async fn a_tool_call_over_http_is_a_server_span_of_the_clients_trace_exported_at
     );
     assert_eq!(call.span.name, "tools/call sign_up");
     assert_eq!(call.parent_span_id(), up_parent);
+
+    let spans = receiver.spans_of(header_trace, 2).await;
+    let (call, _) = server_span(&spans);
+    assert_tool_span_named(call, "auth-at-the-edge");
+    assert_eq!(call.attribute("jsonrpc.request.id").as_deref(), Some("9"));
+    assert_eq!(call.parent_span_id(), header_parent);
+    let spans = receiver.spans_of(both_trace, 2).await;
+    let (call, _) = server_span(&spans);
+    assert_eq!(call.attribute("jsonrpc.request.id").as_deref(), Some("10"));
+    assert_eq!(call.parent_span_id(), both_parent);
 
     assert_nothing_secret(
         &receiver.spans(),
