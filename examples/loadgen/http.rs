@@ -270,7 +270,7 @@ pub async fn measure_http(
         // them (an agent each), and one shared by all (its uses queue on its row).
         let keyed = http_verify_as(&http, &authorized.url, &keys, &token);
         let one_key = http_verify(&http, &authorized.url, Some(&keys[0]), &token);
-        // A profiler's window (main.rs: LOADGEN_PROFILE): one run held, then exit.
+        // A profiler's window (main.rs: LOADGEN_PROFILE): one run held, and nothing else.
         if let Ok(which) = std::env::var("LOADGEN_PROFILE") {
             let call = if which == "keys" {
                 keyed.clone()
@@ -286,7 +286,8 @@ pub async fn measure_http(
             )
             .await;
             eprintln!("PROFILE END {rate:.0} calls/s");
-            std::process::exit(0);
+            // Returned, not exited: the servers are stopped as they are dropped.
+            return report.figures;
         }
         let runs = http_in_turns(&[&ours, &theirs, &gated, &keyed, &one_key], sizes).await;
         let names = [

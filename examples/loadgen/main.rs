@@ -28,8 +28,8 @@
 //! `--only` takes startup, verify_token or idle_connections there. With
 //! `LOADGEN_PROFILE=keys` (or `token`) in the environment, `--http --only verify_token`
 //! holds the 64-connection load authorized by 64 API keys (or an access token) for 20 s,
-//! prints `PROFILE START` and `PROFILE END <calls/s>` on stderr around it and exits, the
-//! servers' stderr shown: a window for `perf record -a`.
+//! prints `PROFILE START` and `PROFILE END <calls/s>` on stderr around it and ends the
+//! run there, the servers' stderr shown: a window for `perf record -a`.
 //!
 //! The modules (`client`, `stats`, `stdio`, `http`, `haproxy`, `null`, `os`, `otlp`) name each
 //! other through `super::`, so that the tests mount the ones they use (tests/it/support).
