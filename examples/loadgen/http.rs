@@ -272,10 +272,10 @@ pub async fn measure_http(
         let one_key = http_verify(&http, &authorized.url, Some(&keys[0]), &token);
         // A profiler's window (main.rs: LOADGEN_PROFILE): one run held, and nothing else.
         if let Ok(which) = std::env::var("LOADGEN_PROFILE") {
-            let call = if which == "keys" {
-                keyed.clone()
-            } else {
-                gated.clone()
+            let call = match which.as_str() {
+                "keys" => keyed.clone(),
+                "token" => gated.clone(),
+                other => panic!("LOADGEN_PROFILE={other}: keys or token"),
             };
             eprintln!("PROFILE START");
             let (rate, _) = under_load(

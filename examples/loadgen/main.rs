@@ -184,7 +184,7 @@ async fn run_http(
     };
     eprintln!("HTTP, {backend}:");
     let mut report = measure_http(&command, &null.url, sizes).await;
-    if postgres_url.is_some() {
+    if postgres_url.is_some() && std::env::var_os("LOADGEN_PROFILE").is_none() {
         report.extend(measure_haproxy(|port| command(port, false), sizes).await);
     }
     println!("| backend | figure | value |\n| --- | --- | --- |");

@@ -110,12 +110,14 @@ pub(super) async fn find_by_id(store: &PgStore, id: &str) -> Result<Option<ApiKe
 /// is decided again from the row as it is. A stale entry costs a statement, never a wrong
 /// answer. Bounded: emptied when full.
 ///
-/// Uses of one key in this process take turns ([`KnownKeys::turn`]): each is decided from
-/// the row as the one before left it, so that two uses at once do not both decide from the
-/// same version and one of them lose its guard (and pay for a locked transaction).
+/// Uses of a key known here take turns in this process ([`KnownKeys::turn`]): each is
+/// decided from the row as the one before left it, so that two uses at once do not both
+/// decide from the same version and one of them lose its guard (and pay for a locked
+/// transaction). A turn is held only while the use's batch is written, which skips rows
+/// locked elsewhere, never for a read or a locked transaction.
 pub(super) struct KnownKeys {
     known: Mutex<HashMap<String, Known>>,
-    /// Turns by a hash of the key: two keys sharing one wait for each other, harmlessly.
+    /// Turns by a hash of the key: two keys sharing one wait for each other's batch.
     turns: Box<[tokio::sync::Mutex<()>]>,
     hasher: std::hash::RandomState,
 }
@@ -142,11 +144,17 @@ const KNOWN_KEYS: usize = 4096;
 const KEY_TURNS: usize = 1024;
 
 impl KnownKeys {
-    /// The key's turn: held for a whole use, until the next use of the key may decide.
-    async fn turn(&self, stored_key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+    /// The key's turn: held for a known key's use, until the next use of the key may
+    /// decide from what it wrote. Not had within `wait` (the pool's wait for a
+    /// connection; the turns are only a saving), the use goes on without it.
+    async fn turn(
+        &self,
+        stored_key: &str,
+        wait: std::time::Duration,
+    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         use std::hash::BuildHasher;
         let i = self.hasher.hash_one(stored_key) as usize % self.turns.len();
-        self.turns[i].lock().await
+        tokio::time::timeout(wait, self.turns[i].lock()).await.ok()
     }
 
     fn get(&self, stored_key: &str) -> Option<Known> {
@@ -352,8 +360,8 @@ async fn read_for_use(
     Ok(Some((api_key(&r).map_err(db_error)?, version)))
 }
 
-/// One use of a key, in the key's turn in this process ([`KnownKeys::turn`]). Known here
-/// ([`KnownKeys`]) and still as known: one guarded `UPDATE … RETURNING`, written with the
+/// One use of a key. Known here ([`KnownKeys`]) and still as known: in the key's turn in
+/// this process ([`KnownKeys::turn`]), one guarded `UPDATE … RETURNING`, written with the
 /// uses of other keys waiting at the same time
 /// ([`KeyUses`](super::key_uses::KeyUses)). Otherwise read, decide, and write guarded by
 /// the version read. When another use changed the row in between, the key is read again
@@ -369,10 +377,11 @@ pub(super) async fn use_key<T>(
     super::traced("update", async move {
         require_table(store).await?;
         let known = &store.known_keys;
-        let _turn = known.turn(stored_key).await;
         // Known here: a use is written from what is known (a refusal or a deletion is decided
-        // again on the row as it is now). A lost guard there means the row is being written
-        // now: the use goes to the locked path at once.
+        // again on the row as it is now), in the key's turn. A lost guard there means the
+        // row is being written now: the use goes to the locked path at once, its turn given
+        // up (the locked path may wait for a row lock; a turn must not).
+        let turn = known.turn(stored_key, store.wait_timeout()).await;
         let contended = match known.get(stored_key) {
             Some(key) => {
                 let (write, decision) = rule(Some(&key.row));
@@ -401,6 +410,7 @@ pub(super) async fn use_key<T>(
             }
             None => false,
         };
+        drop(turn);
         let client = store.client().await?;
         if !contended {
             let Some((row, version)) = read_for_use(store, &**client, stored_key, false).await?

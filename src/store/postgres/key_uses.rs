@@ -77,7 +77,9 @@ impl KeyUses {
     /// version `seen`, with the uses of other keys waiting at the same time. Answers the
     /// row's new version and whether `owner` is a user, or None when it was not written:
     /// the row changed, or another use of the same key is already waiting (the caller
-    /// decides it again, locked).
+    /// decides it again, locked). Uses of one key take turns
+    /// ([`KnownKeys`](super::api_keys::KnownKeys)), so the latter is left for a use whose
+    /// turn timed out or whose predecessor was cancelled.
     pub(super) async fn swap(
         &self,
         store: &PgStore,
@@ -155,6 +157,16 @@ async fn write_batches(store: PgStore) {
             // on answers its own error (or goes to the locked path) and the others are
             // written.
             Err(Failure::RolledBack) if batch.len() > 1 => {
+                if store.prepared_statements {
+                    static SAID: std::sync::Once = std::sync::Once::new();
+                    SAID.call_once(|| {
+                        tracing::warn!(
+                            "a batch of API key uses was refused and is written one use at a \
+                             time; behind a transaction pooler, DATABASE_PREPARED_STATEMENTS \
+                             must be off"
+                        );
+                    });
+                }
                 for q in batch {
                     match write(&store, std::slice::from_ref(&q)).await {
                         Ok(written) => answer(vec![q], &written),

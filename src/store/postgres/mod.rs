@@ -200,6 +200,14 @@ impl PgStore {
         pool::status(&self.pool)
     }
 
+    /// How long a call waits for a pooled connection.
+    fn wait_timeout(&self) -> std::time::Duration {
+        self.pool
+            .timeouts()
+            .wait
+            .unwrap_or(std::time::Duration::from_secs(10))
+    }
+
     /// A pooled connection, once the migrations have run (every data call comes here).
     async fn client(&self) -> Result<PooledClient, StoreError> {
         self.ensure_ready().await?;
