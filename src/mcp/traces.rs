@@ -310,4 +310,33 @@ mod tests {
         assert!(client_context(&bad).is_none());
         assert!(client_context(&MetaObject::default()).is_none());
     }
+
+    #[test]
+    fn the_http_headers_context_is_read_and_a_malformed_or_non_text_one_is_ignored() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"),
+        );
+        headers.insert("tracestate", HeaderValue::from_static("vendor=opaque"));
+        let parent = header_context(&headers).expect("a valid traceparent");
+        let span = parent.span();
+        let sc = span.span_context();
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(sc.trace_state().get("vendor"), Some("opaque"));
+        for bad in [
+            HeaderValue::from_static("00-not-a-trace-01"),
+            HeaderValue::from_static("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            HeaderValue::from_bytes(b"00-0af7651916cd43dd8448eb211c80319c-\xff\xfe-01").unwrap(),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("traceparent", bad);
+            assert!(header_context(&headers).is_none());
+        }
+        assert!(header_context(&HeaderMap::new()).is_none());
+    }
 }
