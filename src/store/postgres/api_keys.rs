@@ -546,21 +546,14 @@ pub(super) async fn list(
     store: &PgStore,
     reference_id: &str,
 ) -> Result<Vec<ApiKeyRow>, StoreError> {
-    super::traced("select", async move {
-        require_table(store).await?;
-        let sql = store.sql(&format!(
-            r#"select {COLUMNS} from "apikey" k where k."referenceId" = $1
+    require_table(store).await?;
+    let sql = format!(
+        r#"select {COLUMNS} from "apikey" k where k."referenceId" = $1
            order by k."createdAt" desc limit 100"#
-        ));
-        let client = store.client().await?;
-        let rows = client
-            .query_typed(&sql, &[(&reference_id, Type::TEXT)])
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .map(api_key)
-            .collect::<Result<_, _>>()
-            .map_err(db_error)
-    })
-    .await
+    );
+    let rows = store.read_all(&sql, &[(&reference_id, Type::TEXT)]).await?;
+    rows.iter()
+        .map(api_key)
+        .collect::<Result<_, _>>()
+        .map_err(db_error)
 }

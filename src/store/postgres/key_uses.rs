@@ -265,17 +265,11 @@ async fn write(store: &PgStore, batch: &[Queued]) -> Result<HashMap<String, Writ
         (&owners, Type::TEXT_ARRAY),
         (&seen, Type::TEXT_ARRAY),
     ];
+    let sql = store.sql(SWAP_USAGES);
     let rows = if store.prepared_statements {
-        let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
-        let statement = client
-            .prepare_typed_cached(&store.sql(SWAP_USAGES), &types)
-            .await
-            .map_err(failed)?;
-        let values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            params.iter().map(|(v, _)| *v).collect();
-        client.query(&statement, &values).await
+        super::prepared_query(&client, &sql, &params).await
     } else {
-        client.query_typed(&store.sql(SWAP_USAGES), &params).await
+        client.query_typed(&sql, &params).await
     }
     .map_err(failed)?;
     let mut rows: HashMap<String, (String, bool)> = rows

@@ -89,7 +89,7 @@ struct PluginTables {
 }
 
 /// `call`, a store operation made on a client of its own (a transaction, or a statement
-/// outside [`PgStore::read_opt`], [`PgStore::execute`] and [`PgStore::write`]), in a
+/// outside [`PgStore::read_all`], [`PgStore::execute`] and [`PgStore::write`]), in a
 /// database span named for its first or principal statement (`operation`), as those
 /// helpers' statements are.
 async fn traced<T>(operation: &'static str, call: impl std::future::Future<Output = T>) -> T {
@@ -257,25 +257,42 @@ impl PgStore {
         .await
     }
 
-    /// A read of at most one row. A connection lost under it (Neon dropping it, a
-    /// restart) is replaced once and the read repeated: reads can be, safely.
+    /// A read of at most one row ([`Self::read_all`]).
     async fn read_opt(
         &self,
         template: &str,
         params: &Params<'_>,
     ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let mut rows = self.read_all(template, params).await?;
+        if rows.len() > 1 {
+            return Err(StoreError::other(format!(
+                "a read of at most one row returned {}",
+                rows.len()
+            )));
+        }
+        Ok(rows.pop())
+    }
+
+    /// A read, in a database span named for its statement. A connection lost under it
+    /// (Neon dropping it, a restart) is replaced once and the read repeated: reads can
+    /// be, safely.
+    async fn read_all(
+        &self,
+        template: &str,
+        params: &Params<'_>,
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
         async {
             let mut retried = false;
             loop {
                 let client = self.client().await?;
                 let sql = self.sql(template);
                 let read = if self.prepared_statements {
-                    prepared_read_opt(&client, &sql, params).await
+                    prepared_query(&client, &sql, params).await
                 } else {
-                    client.query_typed_opt(&sql, params).await
+                    client.query_typed(&sql, params).await
                 };
                 match read {
-                    Ok(row) => return Ok(row),
+                    Ok(rows) => return Ok(rows),
                     Err(e) if !retried && connection_lost(&e) => {
                         tracing::debug!(
                             "a connection was lost under a read; retrying on a fresh one"
@@ -352,16 +369,16 @@ impl AuthStore for PgStore {
     }
 }
 
-/// `query_typed_opt` through the connection's cache of prepared statements.
-async fn prepared_read_opt(
+/// `query_typed` through the connection's cache of prepared statements.
+async fn prepared_query(
     client: &ClientWrapper,
     sql: &str,
     params: &Params<'_>,
-) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
     let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
     let statement = client.prepare_typed_cached(sql, &types).await?;
     let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
-    client.query_opt(&statement, &values).await
+    client.query(&statement, &values).await
 }
 
 fn looks_like_uuid(id: &str) -> bool {

@@ -27,34 +27,29 @@ pub(super) async fn memberships(
     store: &PgStore,
     user_id: &str,
 ) -> Result<Vec<Membership>, StoreError> {
-    super::traced("select", async move {
-        require_tables(store).await?;
-        if !store.possible_id(user_id).await? {
-            return Ok(Vec::new());
-        }
-        let sql = store.sql(
+    require_tables(store).await?;
+    if !store.possible_id(user_id).await? {
+        return Ok(Vec::new());
+    }
+    let rows = store
+        .read_all(
             r#"select cast(o."id" as text), o."name", o."slug", m."role" from "member" m
            join "organization" o on o."id" = m."organizationId"
            where m."userId" = $1::{ID} order by m."createdAt", m."id""#,
-        );
-        let client = store.client().await?;
-        let rows = client
-            .query_typed(&sql, &[(&user_id, Type::TEXT)])
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .map(|r| {
-                Ok(Membership {
-                    organization_id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    slug: r.try_get(2)?,
-                    role: r.try_get(3)?,
-                })
+            &[(&user_id, Type::TEXT)],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Membership {
+                organization_id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                slug: r.try_get(2)?,
+                role: r.try_get(3)?,
             })
-            .collect::<Result<_, tokio_postgres::Error>>()
-            .map_err(db_error)
-    })
-    .await
+        })
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(db_error)
 }
 
 pub(super) async fn exists(store: &PgStore, id: &str) -> Result<bool, StoreError> {
@@ -76,30 +71,25 @@ pub(super) async fn roles(
     store: &PgStore,
     organization_id: &str,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    super::traced("select", async move {
-        require_tables(store).await?;
-        // Without dynamic access control the app made no such table: no rows.
-        let dynamic = store
-            .has_plugin_table(&store.plugins.organization_role, "organizationRole")
-            .await?;
-        if !dynamic || !store.possible_id(organization_id).await? {
-            return Ok(Vec::new());
-        }
-        let sql = store.sql(
+    require_tables(store).await?;
+    // Without dynamic access control the app made no such table: no rows.
+    let dynamic = store
+        .has_plugin_table(&store.plugins.organization_role, "organizationRole")
+        .await?;
+    if !dynamic || !store.possible_id(organization_id).await? {
+        return Ok(Vec::new());
+    }
+    let rows = store
+        .read_all(
             r#"select r."role", r."permission" from "organizationRole" r
            where r."organizationId" = $1::{ID} limit 100"#,
-        );
-        let client = store.client().await?;
-        let rows = client
-            .query_typed(&sql, &[(&organization_id, Type::TEXT)])
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, tokio_postgres::Error>>()
-            .map_err(db_error)
-    })
-    .await
+            &[(&organization_id, Type::TEXT)],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(db_error)
 }
 
 pub(super) async fn active(
